@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { EMPTY_COUNTS, type Flow, type FlowCounts, type FlowLogEntry, type FlowSettings } from '../../core/model';
+import { isConditionFailure } from './dynamo-errors';
+import { keys, listings, withoutKeys } from './keys';
+
+/** Flow log entries live this long (TTL), unless `enable` clears them first. */
+export const FLOW_LOG_RETENTION_SECONDS = 30 * 24 * 3600;
+
+export class FlowStore {
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Creates or replaces a flow's settings; status and counts survive a replace. */
+  async put(flowId: string, settings: FlowSettings, now: Date): Promise<Flow> {
+    const at = now.toISOString();
+    const values: Record<string, unknown> = { ...settings, flowId, updatedAt: at, gsi1pk: listings.flows, gsi1sk: flowId };
+    const names = Object.keys(values);
+    const removals = settings.expiresAfterSeconds === undefined ? ' REMOVE expiresAfterSeconds' : '';
+    const { Attributes } = await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.flow(flowId),
+        UpdateExpression:
+          `SET ${names.map((_, i) => `#a${i} = :v${i}`).join(', ')}, ` +
+          '#status = if_not_exists(#status, :enabled), statusSince = if_not_exists(statusSince, :at), ' +
+          'createdAt = if_not_exists(createdAt, :at), internalFailureStreak = if_not_exists(internalFailureStreak, :zero), ' +
+          'counts = if_not_exists(counts, :counts)' +
+          removals,
+        ExpressionAttributeNames: { ...Object.fromEntries(names.map((n, i) => [`#a${i}`, n])), '#status': 'status' },
+        ExpressionAttributeValues: {
+          ...Object.fromEntries(names.map((n, i) => [`:v${i}`, values[n]])),
+          ':enabled': 'enabled',
+          ':at': at,
+          ':zero': 0,
+          ':counts': EMPTY_COUNTS,
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return withoutKeys<Flow>(Attributes!);
+  }
+
+  async get(flowId: string, consistent = false): Promise<Flow | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.flow(flowId), ConsistentRead: consistent }),
+    );
+    return Item ? withoutKeys<Flow>(Item) : undefined;
+  }
+
+  async list(): Promise<Flow[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :p',
+          ExpressionAttributeValues: { ':p': listings.flows },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items.map((item) => withoutKeys<Flow>(item));
+  }
+
+  /** Sets a flow's status; returns the flow after the change, or undefined if it does not exist. */
+  async setStatus(
+    flowId: string,
+    status: Flow['status'],
+    reason: string | undefined,
+    now: Date,
+    options: { resetStreak?: boolean } = {},
+  ): Promise<Flow | undefined> {
+    try {
+      const { Attributes } = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.flow(flowId),
+          UpdateExpression:
+            `SET #status = :status, statusSince = :at, updatedAt = :at` +
+            (reason ? ', statusReason = :reason' : '') +
+            (options.resetStreak ? ', internalFailureStreak = :zero' : '') +
+            (reason ? '' : ' REMOVE statusReason'),
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':at': now.toISOString(),
+            ...(reason ? { ':reason': reason } : {}),
+            ...(options.resetStreak ? { ':zero': 0 } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return withoutKeys<Flow>(Attributes!);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** The update that applies counter deltas; usable alone or inside a transaction. */
+  countsUpdate(flowId: string, deltas: Partial<FlowCounts>) {
+    const entries = Object.entries(deltas).filter(([, delta]) => delta !== 0);
+    if (entries.length === 0) return undefined;
+    return {
+      TableName: this.tableName,
+      Key: keys.flow(flowId),
+      UpdateExpression: `ADD ${entries.map((_, i) => `counts.#c${i} :d${i}`).join(', ')}`,
+      ExpressionAttributeNames: Object.fromEntries(entries.map(([name], i) => [`#c${i}`, name])),
+      ExpressionAttributeValues: Object.fromEntries(entries.map(([, delta], i) => [`:d${i}`, delta])),
+    };
+  }
+
+  async addCounts(flowId: string, deltas: Partial<FlowCounts>): Promise<void> {
+    const update = this.countsUpdate(flowId, deltas);
+    if (update) await this.documents.send(new UpdateCommand(update));
+  }
+
+  async log(flowId: string, entry: FlowLogEntry): Promise<void> {
+    await this.documents.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: keys.flowLogPartition(flowId),
+          sk: `${entry.at}#${randomBytes(4).toString('hex')}`,
+          ...entry,
+          ttl: Math.floor(Date.parse(entry.at) / 1000) + FLOW_LOG_RETENTION_SECONDS,
+        },
+      }),
+    );
+  }
+
+  /** Newest first. */
+  async readLog(flowId: string, limit = 100): Promise<FlowLogEntry[]> {
+    const { Items = [] } = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :p',
+        ExpressionAttributeValues: { ':p': keys.flowLogPartition(flowId) },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return Items.map((item) => withoutKeys<FlowLogEntry>(item));
+  }
+
+  async clearLog(flowId: string): Promise<void> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :p',
+          ExpressionAttributeValues: { ':p': keys.flowLogPartition(flowId) },
+          ProjectionExpression: 'pk, sk',
+          ExclusiveStartKey: start,
+        }),
+      );
+      const items = page.Items ?? [];
+      for (let i = 0; i < items.length; i += 25) {
+        await this.documents.send(
+          new BatchWriteCommand({
+            RequestItems: {
+              [this.tableName]: items.slice(i, i + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
+            },
+          }),
+        );
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+}

@@ -1,0 +1,72 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Clock } from '../core/clock';
+import { systemClock } from '../core/clock';
+import type { CredentialSealer, DeliveryQueue, EventPublisher, PayloadStore } from '../core/ports';
+import { createAwsClients, type AwsCallRecorder, type AwsClients } from './aws/clients';
+import type { SluiceConfig } from './aws/config';
+import { ConnectionStore } from './aws/connection-store';
+import { KmsCredentialSealer, LocalCredentialSealer } from './aws/credential-sealer';
+import { SqsDeliveryQueue } from './aws/delivery-queue';
+import { EventBridgePublisher, InMemoryEventPublisher } from './aws/event-publisher';
+import { FlowStore } from './aws/flow-store';
+import { MessageStore } from './aws/message-store';
+import { PartnerStore } from './aws/partner-store';
+import { S3PayloadStore } from './aws/payload-store';
+
+/** Everything a handler works with, wired once per Lambda container or local process. */
+export interface Runtime {
+  config: SluiceConfig;
+  clients: AwsClients;
+  clock: Clock;
+  logger: Logger;
+  partners: PartnerStore;
+  connections: ConnectionStore;
+  flows: FlowStore;
+  messages: MessageStore;
+  payloads: PayloadStore;
+  queue: DeliveryQueue;
+  events: EventPublisher;
+  sealer: CredentialSealer;
+  /** Payloads up to this size stay inline in the message record. @default 65536 */
+  inlinePayloadLimitBytes: number;
+}
+
+/** Test and local-mode substitutions; everything else is built from the config. */
+export interface RuntimeOverrides {
+  clock?: Clock;
+  logger?: Logger;
+  events?: EventPublisher;
+  sealer?: CredentialSealer;
+  queue?: DeliveryQueue;
+  /** Wraps the real queue, e.g. to inject send failures in tests. */
+  wrapQueue?: (queue: DeliveryQueue) => DeliveryQueue;
+  payloads?: PayloadStore;
+  recorder?: AwsCallRecorder;
+  inlinePayloadLimitBytes?: number;
+}
+
+export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides = {}, serviceName = 'sluice'): Runtime {
+  const clients = createAwsClients(config, overrides.recorder);
+  const sealer =
+    overrides.sealer ??
+    (config.credentialsKeyId ? new KmsCredentialSealer(clients.kms, config.credentialsKeyId) : new LocalCredentialSealer());
+  const events =
+    overrides.events ??
+    (config.eventBusName ? new EventBridgePublisher(clients.eventBridge, config.eventBusName) : new InMemoryEventPublisher());
+  const flows = new FlowStore(clients.documents, config.tableName);
+  return {
+    config,
+    clients,
+    clock: overrides.clock ?? systemClock,
+    logger: overrides.logger ?? new Logger({ serviceName }),
+    partners: new PartnerStore(clients.documents, config.tableName),
+    connections: new ConnectionStore(clients.documents, config.tableName, sealer),
+    flows,
+    messages: new MessageStore(clients.documents, config.tableName, flows),
+    payloads: overrides.payloads ?? new S3PayloadStore(clients.s3, config.bucketName),
+    queue: (overrides.wrapQueue ?? ((queue) => queue))(overrides.queue ?? new SqsDeliveryQueue(clients.sqs, config.queueUrl)),
+    events,
+    sealer,
+    inlinePayloadLimitBytes: overrides.inlinePayloadLimitBytes ?? 64 * 1024,
+  };
+}

@@ -1,0 +1,67 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Runtime } from '../adapters/runtime';
+import { ProblemError } from '../core/problems';
+import { errorResponse, fail, jsonResponse, type HttpHandler, type HttpRequest } from './http';
+import { connectionRoutes } from './resources/connections';
+import { flowRoutes } from './resources/flows';
+import { partnerMessageRoutes } from './resources/partner-messages';
+import { partnerRoutes } from './resources/partners';
+import { Router, type Route } from './router';
+
+/** Renders every failure as problem+json and logs the unexpected ones. */
+function withProblems(runtime: Runtime, router: Router): HttpHandler {
+  return async (request) => {
+    try {
+      return await router.handle(request);
+    } catch (error) {
+      if (!(error instanceof ProblemError) || error.code === 'internal') {
+        runtime.logger.error('request failed', { requestId: request.requestId, path: request.path, error: error as Error });
+      }
+      return errorResponse(error, request.requestId);
+    }
+  };
+}
+
+const healthRoute: Route = { method: 'GET', path: '/health', handler: async () => jsonResponse(200, { status: 'ok' }) };
+
+/** The partner API: posting messages and reading their status. */
+export function createPartnerApi(runtime: Runtime): HttpHandler {
+  return withProblems(runtime, new Router([healthRoute, ...partnerMessageRoutes(runtime)]));
+}
+
+export function partnerRouteMatches(request: HttpRequest): boolean {
+  return new Router(partnerMessageRoutes({} as Runtime)).match(request.method, request.path) !== undefined;
+}
+
+export interface OperatorApiOptions {
+  /**
+   * Local mode's bearer token. On AWS it is unset: API Gateway has already
+   * authorized the IAM caller before the request reaches the handler.
+   */
+  operatorToken?: string;
+}
+
+export function operatorTokenMatches(request: HttpRequest, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+  if (!match) return false;
+  const presented = Buffer.from(match[1]!);
+  const expected = Buffer.from(token);
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
+}
+
+/** The operator API: partners, connections, flows, messages and failed events. */
+export function createOperatorApi(runtime: Runtime, options: OperatorApiOptions = {}): HttpHandler {
+  const router = new Router([
+    ...partnerRoutes(runtime),
+    ...connectionRoutes(runtime),
+    ...flowRoutes(runtime),
+  ]);
+  const handle = withProblems(runtime, router);
+  return async (request) => {
+    if (request.method === 'GET' && request.path === '/health') return jsonResponse(200, { status: 'ok' });
+    if (options.operatorToken !== undefined && !operatorTokenMatches(request, options.operatorToken)) {
+      return errorResponse(new ProblemError('unauthenticated', 'Operator routes need Authorization: Bearer <operatorToken>.'), request.requestId);
+    }
+    return handle({ ...request, principal: request.principal ?? (options.operatorToken ? 'local-operator' : undefined) });
+  };
+}

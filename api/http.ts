@@ -1,0 +1,59 @@
+import { ProblemError, problemOf, type Problem, type ProblemCode } from '../core/problems';
+
+/** A transport-neutral HTTP request: API Gateway events and the local server both map to it. */
+export interface HttpRequest {
+  method: string;
+  /** Path without stage or query, e.g. `/v1/flows/f1/messages`. */
+  path: string;
+  /** Header names lower-cased. */
+  headers: Record<string, string | undefined>;
+  query: Record<string, string | undefined>;
+  body: Buffer;
+  requestId: string;
+  /** Who is calling the operator API: the IAM principal on AWS, `operator` locally. */
+  principal?: string;
+  sourceIp?: string;
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type HttpHandler = (request: HttpRequest) => Promise<HttpResponse>;
+
+export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+export function problemResponse(problem: Problem): HttpResponse {
+  return {
+    statusCode: problem.status,
+    headers: { 'content-type': 'application/problem+json' },
+    body: JSON.stringify(problem),
+  };
+}
+
+export function errorResponse(error: unknown, requestId: string): HttpResponse {
+  if (error instanceof ProblemError) return problemResponse(error.toProblem());
+  return problemResponse(problemOf('internal', `Internal error; quote request id ${requestId} to the operator.`, { requestId }));
+}
+
+export function fail(code: ProblemCode, detail: string, extensions?: Record<string, unknown>): never {
+  throw new ProblemError(code, detail, extensions);
+}
+
+/** Parses a JSON operator body; anything unparsable is `invalid-body`. */
+export function parseJsonBody(request: HttpRequest): unknown {
+  if (request.body.length === 0) fail('invalid-body', 'Request body is empty; a JSON object is expected.');
+  try {
+    return JSON.parse(request.body.toString('utf8'));
+  } catch (error) {
+    return fail('invalid-body', `Request body is not valid JSON: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,177 @@
+import type { Runtime } from '../../adapters/runtime';
+import { messageStatus } from '../../core/message-status';
+import type { Flow, MessageStatus } from '../../core/model';
+import { z } from 'zod';
+import { ListQuery, PutFlowBody } from '../schemas';
+import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
+import type { Route } from '../router';
+import { validateBody, validateValue } from '../validation';
+import { checkResourceId } from './connections';
+
+export function flowView(flow: Flow) {
+  const { internalFailureStreak: _streak, ...rest } = flow;
+  return rest;
+}
+
+async function putFlow(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
+  checkResourceId('Flow', flowId);
+  const body = validateBody(PutFlowBody, request);
+  const [partner, connections] = await Promise.all([
+    runtime.partners.get(body.partnerId),
+    Promise.all(body.destinations.map((id) => runtime.connections.get(id))),
+  ]);
+  const errors = [
+    ...(partner ? [] : [{ field: 'partnerId', message: `partner ${body.partnerId} does not exist` }]),
+    ...body.destinations.flatMap((id, index) =>
+      connections[index] ? [] : [{ field: `destinations.${index}`, message: `connection ${id} does not exist` }],
+    ),
+  ];
+  if (errors.length > 0) {
+    fail('invalid-body', `Invalid body: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { errors });
+  }
+  const flow = await runtime.flows.put(flowId, body, runtime.clock.now());
+  runtime.logger.info('flow saved', { flowId, by: request.principal });
+  return jsonResponse(200, flowView(flow));
+}
+
+async function requireFlow(runtime: Runtime, flowId: string): Promise<Flow> {
+  const flow = await runtime.flows.get(flowId);
+  if (!flow) fail('unknown-flow', `Flow ${flowId} does not exist.`);
+  return flow;
+}
+
+const MessageListQuery = ListQuery.extend({
+  status: z
+    .enum(['accepted', 'queued', 'retrying', 'paused', 'inError', 'delivered', 'failed', 'suspended', 'discarded'])
+    .optional(),
+});
+
+async function listMessages(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
+  await requireFlow(runtime, flowId);
+  const query = validateValue(MessageListQuery, request.query, 'query');
+  const page = await runtime.messages.list(flowId, {
+    limit: query.limit,
+    ...(query.cursor ? { cursor: query.cursor } : {}),
+    ...(query.status ? { status: query.status as MessageStatus } : {}),
+  });
+  return jsonResponse(200, {
+    items: page.items.map((m) => ({
+      messageId: m.messageId,
+      flowId: m.flowId,
+      status: m.status,
+      receivedAt: m.receivedAt,
+      bytes: m.bytes,
+      contentType: m.contentType,
+      ...(m.chainId ? { chainId: m.chainId } : {}),
+      correlationId: m.correlationId,
+    })),
+    cursor: page.cursor ?? null,
+  });
+}
+
+async function getMessage(runtime: Runtime, flowId: string, messageId: string): Promise<HttpResponse> {
+  await requireFlow(runtime, flowId);
+  const detail = await runtime.messages.detail(flowId, messageId);
+  if (!detail) fail('not-found', `Message ${messageId} does not exist in flow ${flowId}.`);
+  const { message, deliveries, report } = detail;
+  return jsonResponse(200, {
+    messageId,
+    flowId,
+    partnerId: message.partnerId,
+    status: messageStatus(message.enqueue, deliveries),
+    receivedAt: message.receivedAt,
+    contentType: message.contentType,
+    bytes: message.bytes,
+    sha256: message.sha256,
+    correlationId: message.correlationId,
+    ...(message.chainId ? { chainId: message.chainId } : {}),
+    ...(message.expiresAt ? { expiresAt: message.expiresAt } : {}),
+    deliveries: deliveries.map((d) => ({
+      connectionId: d.connectionId,
+      lane: d.lane,
+      status: d.status,
+      attempts: d.attempts,
+      ...(d.failureType ? { failureType: d.failureType } : {}),
+      ...(d.lastError ? { lastError: d.lastError } : {}),
+      ...(d.nextAttemptAt ? { nextAttemptAt: d.nextAttemptAt } : {}),
+      ...(d.deliveredAt ? { deliveredAt: d.deliveredAt } : {}),
+    })),
+    report,
+  });
+}
+
+type FlowAction = 'disable' | 'enable' | 'pause' | 'resume' | 'start';
+
+const ACTION_STATUS: Record<FlowAction, Flow['status']> = {
+  disable: 'disabled',
+  enable: 'enabled',
+  pause: 'paused',
+  resume: 'enabled',
+  start: 'enabled',
+};
+
+/**
+ * Operator flow actions. `enable` clears the flow log; `resume` keeps it; `start`
+ * also resets the internal-failure streak that stopped the flow.
+ */
+async function flowAction(runtime: Runtime, request: HttpRequest, flowId: string, action: FlowAction): Promise<HttpResponse> {
+  const before = await requireFlow(runtime, flowId);
+  const now = runtime.clock.now();
+  const reason = action === 'pause' ? `paused by ${request.principal ?? 'operator'}` : action === 'disable' ? `disabled by ${request.principal ?? 'operator'}` : undefined;
+  const flow = await runtime.flows.setStatus(flowId, ACTION_STATUS[action], reason, now, { resetStreak: action === 'start' });
+  if (!flow) fail('unknown-flow', `Flow ${flowId} does not exist.`);
+  if (action === 'enable') await runtime.flows.clearLog(flowId);
+  else {
+    await runtime.flows.log(flowId, {
+      at: now.toISOString(),
+      level: 'info',
+      code: `flow-${action}`,
+      detail: `${action} by ${request.principal ?? 'operator'} (was ${before.status})`,
+    });
+  }
+  if (before.status !== flow.status && (flow.status === 'paused' || before.status === 'paused')) {
+    await runtime.events.publish({
+      type: flow.status === 'paused' ? 'flow.paused' : 'flow.resumed',
+      at: now.toISOString(),
+      detail: { flowId, reason: reason ?? `${action} by operator` },
+    });
+  }
+  runtime.logger.info('flow action', { flowId, action, by: request.principal });
+  return jsonResponse(200, flowView(flow));
+}
+
+export function flowRoutes(runtime: Runtime): Route[] {
+  const actions: FlowAction[] = ['disable', 'enable', 'pause', 'resume', 'start'];
+  return [
+    ...actions.map((action) => ({
+      method: 'POST',
+      path: `/v1/flows/{flowId}/${action}`,
+      handler: (req: HttpRequest, p: Record<string, string>) => flowAction(runtime, req, p.flowId!, action),
+    })),
+    { method: 'PUT', path: '/v1/flows/{flowId}', handler: (req, p) => putFlow(runtime, req, p.flowId!) },
+    {
+      method: 'GET',
+      path: '/v1/flows',
+      handler: async () => jsonResponse(200, { items: (await runtime.flows.list()).map(flowView) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/flows/{flowId}',
+      handler: async (_req, p) => jsonResponse(200, flowView(await requireFlow(runtime, p.flowId!))),
+    },
+    {
+      method: 'GET',
+      path: '/v1/flows/{flowId}/log',
+      handler: async (_req, p) => {
+        await requireFlow(runtime, p.flowId!);
+        return jsonResponse(200, { entries: await runtime.flows.readLog(p.flowId!) });
+      },
+    },
+    { method: 'GET', path: '/v1/flows/{flowId}/messages', handler: (req, p) => listMessages(runtime, req, p.flowId!) },
+    {
+      method: 'GET',
+      path: '/v1/flows/{flowId}/messages/{messageId}',
+      handler: (_req, p) => getMessage(runtime, p.flowId!, p.messageId!),
+    },
+  ];
+}

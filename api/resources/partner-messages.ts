@@ -1,0 +1,266 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  CORRELATION_ID_PATTERN,
+  MAX_HEADER_VALUE_BYTES,
+  MESSAGE_ID_PATTERN,
+  parseRfc3339,
+} from '../../core/identifiers';
+import { laneFor } from '../../core/lanes';
+import { messageStatus } from '../../core/message-status';
+import type { Delivery, Flow, MessageDestination } from '../../core/model';
+import { ProblemError, type ProblemCode } from '../../core/problems';
+import { BUCKET } from '../../infra/definitions';
+import type { StoredMessage } from '../../adapters/aws/message-store';
+import type { Runtime } from '../../adapters/runtime';
+import { completeEnqueue, ENQUEUE_LEASE_MS } from '../../services/enqueue';
+import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
+import type { Route } from '../router';
+
+/** Reads the partner's API key from `Authorization: Bearer` or `x-api-key`. */
+export function presentedApiKey(request: HttpRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    return match?.[1];
+  }
+  return request.headers['x-api-key'] || undefined;
+}
+
+interface Authenticated {
+  partnerId: string;
+  flow: Flow;
+}
+
+/**
+ * Authenticates the caller and resolves the flow it posts to. Every rejection on an
+ * existing flow is written to that flow's log before it is raised.
+ */
+async function authorizeFlow(runtime: Runtime, request: HttpRequest, flowId: string): Promise<Authenticated> {
+  const apiKey = presentedApiKey(request);
+  const partnerId = apiKey ? await runtime.partners.authenticate(apiKey) : undefined;
+  const flow = await runtime.flows.get(flowId);
+  const reject = async (code: ProblemCode, detail: string): Promise<never> => {
+    if (flow) await logRejection(runtime, flowId, code, detail, request);
+    throw new ProblemError(code, detail);
+  };
+  if (!apiKey) return reject('unauthenticated', 'An API key is required: Authorization: Bearer <apiKey> or x-api-key.');
+  if (!partnerId) return reject('unauthenticated', 'The API key is not valid.');
+  if (!flow) return fail('unknown-flow', `Flow ${flowId} does not exist.`);
+  if (flow.partnerId !== partnerId) return reject('forbidden', `Partner ${partnerId} may not post to flow ${flowId}.`);
+  return { partnerId, flow };
+}
+
+async function logRejection(
+  runtime: Runtime,
+  flowId: string,
+  code: ProblemCode,
+  detail: string,
+  request: HttpRequest,
+  messageId?: string,
+): Promise<void> {
+  await runtime.flows.log(flowId, {
+    at: runtime.clock.now().toISOString(),
+    level: code === 'internal' ? 'error' : 'warning',
+    code,
+    detail,
+    ...(messageId ? { messageId } : {}),
+  });
+  runtime.logger.warn('partner request rejected', { flowId, code, requestId: request.requestId });
+}
+
+interface MessageHeaders {
+  messageId: string;
+  chainId?: string;
+  correlationId: string;
+  expiresAt?: string;
+}
+
+function readHeaders(request: HttpRequest, flow: Flow, now: Date): MessageHeaders {
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value && Buffer.byteLength(value) > MAX_HEADER_VALUE_BYTES) {
+      fail('invalid-header', `Header ${name} is longer than ${MAX_HEADER_VALUE_BYTES} bytes.`);
+    }
+  }
+  const primary = request.headers['x-aux-system-msg-id'];
+  const alias = request.headers['idempotency-key'];
+  if (primary !== undefined && alias !== undefined && primary !== alias) {
+    fail('invalid-header', 'x-aux-system-msg-id and Idempotency-Key differ; send one of them.');
+  }
+  const messageId = primary ?? alias;
+  if (messageId === undefined || messageId === '') {
+    fail('missing-message-id', 'The x-aux-system-msg-id header (or Idempotency-Key) is required.');
+  }
+  if (!MESSAGE_ID_PATTERN.test(messageId)) {
+    fail('invalid-message-id', 'The message id must be 1-128 characters from A-Z a-z 0-9 . _ : -');
+  }
+  const chainId = request.headers['x-chain-id'];
+  if (chainId !== undefined && !MESSAGE_ID_PATTERN.test(chainId)) {
+    fail('invalid-header', 'x-chain-id must be 1-128 characters from A-Z a-z 0-9 . _ : -');
+  }
+  const correlationId = request.headers['x-correlation-id'];
+  if (correlationId !== undefined && !CORRELATION_ID_PATTERN.test(correlationId)) {
+    fail('invalid-header', 'x-correlation-id must be 1-256 printable ASCII characters.');
+  }
+  const expiresHeader = request.headers['x-expires-at'];
+  let expiresAt: string | undefined;
+  if (expiresHeader !== undefined) {
+    const parsed = parseRfc3339(expiresHeader);
+    if (!parsed) fail('invalid-header', 'x-expires-at must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z.');
+    expiresAt = parsed.toISOString();
+  } else if (flow.expiresAfterSeconds) {
+    expiresAt = new Date(now.getTime() + flow.expiresAfterSeconds * 1000).toISOString();
+  }
+  return {
+    messageId,
+    correlationId: correlationId ?? randomUUID(),
+    ...(chainId ? { chainId } : {}),
+    ...(expiresAt ? { expiresAt } : {}),
+  };
+}
+
+function acceptedBody(message: StoredMessage) {
+  return { messageId: message.messageId, flowId: message.flowId, status: 'accepted', receivedAt: message.receivedAt };
+}
+
+async function duplicateResponse(runtime: Runtime, flowId: string, messageId: string): Promise<HttpResponse> {
+  const detail = await runtime.messages.detail(flowId, messageId);
+  const message = detail!.message;
+  return jsonResponse(200, {
+    messageId,
+    flowId,
+    status: messageStatus(message.enqueue, detail!.deliveries),
+    duplicate: true,
+    receivedAt: message.receivedAt,
+  });
+}
+
+/** Queues a recorded message whose enqueue this request owns; on failure frees the lease for the next try. */
+async function enqueueOwned(runtime: Runtime, message: StoredMessage): Promise<HttpResponse> {
+  try {
+    await completeEnqueue(runtime, message);
+  } catch (error) {
+    await runtime.messages.releaseEnqueue(message.flowId, message.messageId);
+    runtime.logger.error('message recorded but not queued; a retry with the same id or the sweep will queue it', {
+      flowId: message.flowId,
+      messageId: message.messageId,
+      error: error as Error,
+    });
+    throw new ProblemError('internal', 'The message was recorded but could not be queued; post it again with the same id.');
+  }
+  return jsonResponse(202, acceptedBody(message));
+}
+
+/**
+ * A GUID that already exists: if its enqueue is done, a positive acknowledgement;
+ * if another request is still queuing it, wait for that; if that request died, take over.
+ */
+async function settleExisting(runtime: Runtime, flowId: string, messageId: string): Promise<HttpResponse> {
+  for (let wait = 25; ; wait = Math.min(wait * 2, 500)) {
+    const existing = await runtime.messages.get(flowId, messageId, true);
+    if (!existing) throw new ProblemError('internal', 'message vanished while settling a duplicate');
+    if (existing.enqueue === 'done') return duplicateResponse(runtime, flowId, messageId);
+    const now = runtime.clock.now().getTime();
+    if (await runtime.messages.claimEnqueue(flowId, messageId, now, ENQUEUE_LEASE_MS)) {
+      return enqueueOwned(runtime, existing);
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+async function postMessage(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
+  const { partnerId, flow } = await authorizeFlow(runtime, request, flowId);
+  const now = runtime.clock.now();
+  let headers: MessageHeaders | undefined;
+  try {
+    if (flow.status === 'disabled') fail('flow-disabled', `Flow ${flowId} is disabled and accepts no messages.`);
+    headers = readHeaders(request, flow, now);
+    if (request.body.length === 0) fail('empty-payload', 'The message body is empty.');
+    if (request.body.length > flow.maxPayloadBytes) {
+      fail('payload-too-large', `The payload is ${request.body.length} bytes; flow ${flowId} accepts at most ${flow.maxPayloadBytes}.`);
+    }
+  } catch (error) {
+    if (error instanceof ProblemError) {
+      await logRejection(runtime, flowId, error.code, error.message, request, headers?.messageId);
+    }
+    throw error;
+  }
+
+  const { messageId } = headers;
+  const existing = await runtime.messages.get(flowId, messageId);
+  if (existing) return settleExisting(runtime, flowId, messageId);
+
+  const destinations: MessageDestination[] = await Promise.all(
+    flow.destinations.map(async (connectionId) => {
+      const connection = await runtime.connections.get(connectionId);
+      return { connectionId, lane: laneFor({ messageId, chainId: headers.chainId }, connection?.threads ?? 1) };
+    }),
+  );
+  const contentType = request.headers['content-type'] ?? 'application/octet-stream';
+  const inline = request.body.length <= runtime.inlinePayloadLimitBytes;
+  const payloadKey = `${BUCKET.prefixes.payloads}${flowId}/${messageId}`;
+  if (!inline) await runtime.payloads.put(payloadKey, request.body, contentType);
+
+  const receivedAt = now.toISOString();
+  const message: StoredMessage = {
+    flowId,
+    messageId,
+    partnerId,
+    contentType,
+    bytes: request.body.length,
+    sha256: createHash('sha256').update(request.body).digest('hex'),
+    payload: inline ? { kind: 'inline', base64: request.body.toString('base64') } : { kind: 'object', key: payloadKey },
+    correlationId: headers.correlationId,
+    ...(headers.chainId ? { chainId: headers.chainId } : {}),
+    ...(headers.expiresAt ? { expiresAt: headers.expiresAt } : {}),
+    receivedAt,
+    enqueue: 'pending',
+    enqueueLeaseUntil: now.getTime() + ENQUEUE_LEASE_MS,
+    status: 'accepted',
+    destinations,
+  };
+  const deliveries: Delivery[] = destinations.map((destination) => ({
+    flowId,
+    messageId,
+    connectionId: destination.connectionId,
+    lane: destination.lane,
+    ...(headers.chainId ? { chainId: headers.chainId } : {}),
+    status: 'queued',
+    attempts: 0,
+    possibleDuplicate: false,
+    restarts: 0,
+    updatedAt: receivedAt,
+  }));
+  const recorded = await runtime.messages.accept(message, deliveries, {
+    at: receivedAt,
+    event: 'received',
+    level: 'info',
+    detail: `received ${message.bytes} bytes of ${contentType} from partner ${partnerId}`,
+  });
+  if (!recorded) return settleExisting(runtime, flowId, messageId);
+  return enqueueOwned(runtime, message);
+}
+
+async function getMessage(runtime: Runtime, request: HttpRequest, flowId: string, messageId: string): Promise<HttpResponse> {
+  await authorizeFlow(runtime, request, flowId);
+  const detail = await runtime.messages.detail(flowId, messageId);
+  if (!detail) fail('not-found', `Message ${messageId} does not exist in flow ${flowId}.`);
+  const { message, deliveries } = detail;
+  return jsonResponse(200, {
+    messageId,
+    flowId,
+    status: messageStatus(message.enqueue, deliveries),
+    receivedAt: message.receivedAt,
+    deliveries: deliveries.map((d) => ({ connectionId: d.connectionId, status: d.status, attempts: d.attempts })),
+  });
+}
+
+export function partnerMessageRoutes(runtime: Runtime): Route[] {
+  return [
+    { method: 'POST', path: '/v1/flows/{flowId}/messages', handler: (req, p) => postMessage(runtime, req, p.flowId!) },
+    {
+      method: 'GET',
+      path: '/v1/flows/{flowId}/messages/{messageId}',
+      handler: (req, p) => getMessage(runtime, req, p.flowId!, p.messageId!),
+    },
+  ];
+}

@@ -1,0 +1,37 @@
+import { PartnerExistsError, UnknownPartnerError } from '../../adapters/aws/partner-store';
+import type { Runtime } from '../../adapters/runtime';
+import { CreatePartnerBody } from '../schemas';
+import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
+import type { Route } from '../router';
+import { validateBody } from '../validation';
+
+async function createPartner(runtime: Runtime, request: HttpRequest): Promise<HttpResponse> {
+  const body = validateBody(CreatePartnerBody, request);
+  try {
+    const apiKey = await runtime.partners.create({ ...body, createdAt: runtime.clock.now().toISOString() });
+    runtime.logger.info('partner created', { partnerId: body.partnerId, by: request.principal });
+    return jsonResponse(201, { partnerId: body.partnerId, name: body.name, apiKey });
+  } catch (error) {
+    if (error instanceof PartnerExistsError) fail('conflict', `Partner ${body.partnerId} already exists; rotate its key instead.`);
+    throw error;
+  }
+}
+
+async function rotateKey(runtime: Runtime, request: HttpRequest, partnerId: string): Promise<HttpResponse> {
+  try {
+    const apiKey = await runtime.partners.rotateKey(partnerId);
+    runtime.logger.info('partner key rotated', { partnerId, by: request.principal });
+    return jsonResponse(201, { apiKey });
+  } catch (error) {
+    if (error instanceof UnknownPartnerError) fail('not-found', `Partner ${partnerId} does not exist.`);
+    throw error;
+  }
+}
+
+export function partnerRoutes(runtime: Runtime): Route[] {
+  return [
+    { method: 'POST', path: '/v1/partners', handler: (req) => createPartner(runtime, req) },
+    { method: 'GET', path: '/v1/partners', handler: async () => jsonResponse(200, { items: await runtime.partners.list() }) },
+    { method: 'POST', path: '/v1/partners/{partnerId}/keys', handler: (req, p) => rotateKey(runtime, req, p.partnerId!) },
+  ];
+}

@@ -1,0 +1,21 @@
+import type { z } from 'zod';
+import { fail, parseJsonBody, type HttpRequest } from './http';
+
+/** Validates an operator body; the problem detail names every bad field. */
+export function validateBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.infer<S> {
+  return validateValue(schema, parseJsonBody(request), 'body');
+}
+
+export function validateValue<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const fields = result.error.issues.map((issue) => ({
+    field: issue.path.length > 0 ? issue.path.join('.') : '(root)',
+    message: issue.message,
+  }));
+  return fail(
+    'invalid-body',
+    `Invalid ${what}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`,
+    { errors: fields },
+  );
+}

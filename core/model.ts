@@ -1,0 +1,212 @@
+/**
+ * Sluice's domain vocabulary. Plain TypeScript: no AWS imports anywhere in core/.
+ * Field names follow the product contract (SPEC.md).
+ */
+
+export type ConnectionStatus = 'online' | 'offline' | 'unauthorized';
+export type FlowStatus = 'enabled' | 'paused' | 'disabled' | 'stopped';
+export type DeliveryStatus =
+  | 'queued'
+  | 'retrying'
+  | 'paused'
+  | 'inError'
+  | 'delivered'
+  | 'failed'
+  | 'suspended'
+  | 'discarded';
+/** A message is `accepted` until every destination is queued, then takes its deliveries' state. */
+export type MessageStatus = 'accepted' | DeliveryStatus;
+export type FailureType = 'business' | 'timeout' | 'unavailable' | 'expired' | 'configuration' | 'internal';
+export type OnError = 'hold-all' | 'hold-lane';
+export type OnFailure = 'continue' | 'suspend-chain';
+export type LogLevel = 'error' | 'warning' | 'info';
+
+export type ConnectionAuth =
+  | { type: 'none' }
+  | { type: 'bearer'; token: string }
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'header'; headerName: string; value: string };
+
+export interface RetryPolicy {
+  /** Retries after the first attempt. @default 5 */
+  count: number;
+  /** @default 60 */
+  intervalSeconds: number;
+  /** @default 'fixed' */
+  backoff: 'fixed' | 'exponential';
+  /** Cap for exponential back-off. @default 3600 */
+  maxIntervalSeconds: number;
+}
+
+export interface ProbeRequest {
+  /** @default 'GET' */
+  method: 'GET' | 'HEAD' | 'POST';
+  /** Path appended to the connection URL's origin; the connection URL itself when absent. */
+  path?: string;
+}
+
+/** Connection settings an operator controls (secrets included; never returned). */
+export interface ConnectionSettings {
+  url: string;
+  auth: ConnectionAuth;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  threads: number;
+  onError: OnError;
+  successStatuses: number[] | '2xx';
+  offlineAfter: number;
+  probe: ProbeRequest;
+  signingSecret?: string;
+}
+
+export interface Connection extends ConnectionSettings {
+  connectionId: string;
+  status: ConnectionStatus;
+  statusReason?: string;
+  statusSince: string;
+  lastProbeAt?: string;
+  nextProbeAt?: string;
+  /** Consecutive connection errors or timeouts, across all lanes. */
+  consecutiveFailures: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FlowCounts {
+  accepted: number;
+  queued: number;
+  delivered: number;
+  failed: number;
+  suspended: number;
+  inError: number;
+}
+
+export interface FlowSettings {
+  partnerId: string;
+  destinations: string[];
+  onFailure: OnFailure;
+  autoRetry: boolean;
+  backoutThreshold: number;
+  expiresAfterSeconds?: number;
+  maxPayloadBytes: number;
+}
+
+export interface Flow extends FlowSettings {
+  flowId: string;
+  status: FlowStatus;
+  statusReason?: string;
+  statusSince: string;
+  /** Internal failures in a row; reaching `backoutThreshold` stops the flow. */
+  internalFailureStreak: number;
+  counts: FlowCounts;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Partner {
+  partnerId: string;
+  name: string;
+  createdAt: string;
+}
+
+/** Where a message's payload lives: inline in the record, or in S3 (claim check). */
+export type PayloadLocation = { kind: 'inline'; base64: string } | { kind: 'object'; key: string };
+
+export interface MessageDestination {
+  connectionId: string;
+  /** Lane index in [0, threads). */
+  lane: number;
+}
+
+export interface Message {
+  flowId: string;
+  messageId: string;
+  partnerId: string;
+  contentType: string;
+  bytes: number;
+  sha256: string;
+  payload: PayloadLocation;
+  chainId?: string;
+  correlationId: string;
+  expiresAt?: string;
+  receivedAt: string;
+  /** `pending` between the durable record and the last queue send; the sweep re-queues it. */
+  enqueue: 'pending' | 'done';
+  destinations: MessageDestination[];
+}
+
+export interface DeliveryError {
+  httpStatus?: number;
+  message: string;
+  bodyExcerpt?: string;
+}
+
+export interface Delivery {
+  flowId: string;
+  messageId: string;
+  connectionId: string;
+  lane: number;
+  chainId?: string;
+  status: DeliveryStatus;
+  /** Attempts spent against the retry budget (held attempts on 401/403 do not count). */
+  attempts: number;
+  /** Attempt number of a POST that was started but whose outcome was never recorded. */
+  attemptInFlight?: number;
+  /** Set once any request may already have reached the target. */
+  possibleDuplicate: boolean;
+  nextAttemptAt?: string;
+  failureType?: FailureType;
+  lastError?: DeliveryError;
+  failedAt?: string;
+  deliveredAt?: string;
+  /** Restarts so far; part of the queue deduplication id of each re-queue. */
+  restarts: number;
+  updatedAt: string;
+}
+
+export type ReportEvent =
+  | 'received'
+  | 'queued'
+  | 'attempt'
+  | 'error'
+  | 'warning'
+  | 'paused'
+  | 'resumed'
+  | 'held'
+  | 'retrying'
+  | 'failed'
+  | 'suspended'
+  | 'payload-uploaded'
+  | 'restarted'
+  | 'recovered'
+  | 'discarded'
+  | 'delivered';
+
+export interface ReportEntry {
+  at: string;
+  event: ReportEvent;
+  level: LogLevel;
+  detail: string;
+  connectionId?: string;
+  attempt?: number;
+  httpStatus?: number;
+  durationMs?: number;
+}
+
+export interface FlowLogEntry {
+  at: string;
+  level: LogLevel;
+  code: string;
+  detail: string;
+  messageId?: string;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  count: 5,
+  intervalSeconds: 60,
+  backoff: 'fixed',
+  maxIntervalSeconds: 3600,
+};
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+export const EMPTY_COUNTS: FlowCounts = { accepted: 0, queued: 0, delivered: 0, failed: 0, suspended: 0, inError: 0 };

@@ -1,0 +1,54 @@
+import type { Message } from './model';
+
+/** One queued delivery of a message to one connection: the SQS message body. */
+export interface DeliveryTicket {
+  v: 1;
+  flowId: string;
+  messageId: string;
+  connectionId: string;
+  lane: number;
+  /** Restart generation; part of the deduplication id. */
+  restarts: number;
+}
+
+/** The delivery queue as the domain sees it (SQS FIFO on AWS and in local mode). */
+export interface DeliveryQueue {
+  /** Sends tickets in order; tickets of one lane keep their relative order. */
+  send(tickets: DeliveryTicket[]): Promise<void>;
+  /** Hides an in-flight ticket for `seconds` (at most 12 hours). */
+  delay(receiptHandle: string, seconds: number): Promise<void>;
+}
+
+/** Payload bytes kept outside the table (claim check, failed store, corrections). */
+export interface PayloadStore {
+  put(key: string, body: Buffer, contentType: string): Promise<void>;
+  get(key: string): Promise<Buffer>;
+}
+
+/** Encrypts connection credentials at rest (KMS on AWS, AES-GCM locally). */
+export interface CredentialSealer {
+  seal(plaintext: string, context: Record<string, string>): Promise<string>;
+  open(sealed: string, context: Record<string, string>): Promise<string>;
+}
+
+export type OperationalEventType =
+  | 'connection.offline'
+  | 'connection.online'
+  | 'connection.unauthorized'
+  | 'flow.paused'
+  | 'flow.resumed'
+  | 'flow.stopped'
+  | 'message.failed';
+
+export interface OperationalEvent {
+  type: OperationalEventType;
+  at: string;
+  detail: Record<string, unknown>;
+}
+
+/** Publishes operational events for alerting (EventBridge on AWS, a local sink locally). */
+export interface EventPublisher {
+  publish(event: OperationalEvent): Promise<void>;
+}
+
+export type StoredMessage = Message;

@@ -1,0 +1,8 @@
+import { apiGatewayHandler, type ApiGatewayHandler } from '../../adapters/http/apigateway';
+import type { Runtime } from '../../adapters/runtime';
+import { createPartnerApi } from '../../api/apis';
+
+/** The partner API behind API Gateway: authenticate, validate, record, queue. */
+export function createIngestHandler(runtime: Runtime): ApiGatewayHandler {
+  return apiGatewayHandler(createPartnerApi(runtime));
+}

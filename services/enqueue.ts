@@ -1,0 +1,55 @@
+import type { DeliveryTicket } from '../core/ports';
+import type { StoredMessage } from '../adapters/aws/message-store';
+import type { Runtime } from '../adapters/runtime';
+
+/** How long one request owns the enqueue of a freshly recorded message. */
+export const ENQUEUE_LEASE_MS = 10_000;
+
+export function ticketsFor(message: StoredMessage, restarts = 0): DeliveryTicket[] {
+  return message.destinations.map((destination) => ({
+    v: 1,
+    flowId: message.flowId,
+    messageId: message.messageId,
+    connectionId: destination.connectionId,
+    lane: destination.lane,
+    restarts,
+  }));
+}
+
+/**
+ * Sends one ticket per destination, then marks the message queued. Safe to repeat:
+ * the deduplication id is deterministic and the deliverer ignores finished deliveries.
+ */
+export async function completeEnqueue(runtime: Runtime, message: StoredMessage): Promise<void> {
+  await runtime.queue.send(ticketsFor(message));
+  await runtime.messages.markEnqueued(message.flowId, message.messageId, {
+    at: runtime.clock.now().toISOString(),
+    event: 'queued',
+    level: 'info',
+    detail: `queued for ${message.destinations.map((d) => `${d.connectionId} lane ${d.lane}`).join(', ')}`,
+  });
+}
+
+/**
+ * The background sweep: messages recorded but never queued (their request died
+ * between the write and the send) are queued by whoever claims their lease.
+ */
+export async function sweepPendingEnqueues(runtime: Runtime, options: { olderThanMs?: number } = {}): Promise<number> {
+  const now = runtime.clock.now();
+  const stale = await runtime.messages.pendingEnqueue(new Date(now.getTime() - (options.olderThanMs ?? 2 * 60_000)));
+  let requeued = 0;
+  for (const { flowId, messageId } of stale) {
+    if (!(await runtime.messages.claimEnqueue(flowId, messageId, now.getTime(), ENQUEUE_LEASE_MS))) continue;
+    const message = await runtime.messages.get(flowId, messageId, true);
+    if (!message) continue;
+    try {
+      await completeEnqueue(runtime, message);
+      requeued += 1;
+    } catch (error) {
+      await runtime.messages.releaseEnqueue(flowId, messageId);
+      runtime.logger.error('sweep could not queue message', { flowId, messageId, error: error as Error });
+    }
+  }
+  if (requeued > 0) runtime.logger.info('sweep queued abandoned messages', { requeued });
+  return requeued;
+}
