@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Clock } from '../core/clock';
 import { systemClock } from '../core/clock';
-import type { CredentialSealer, DeliveryQueue, EventPublisher, PayloadStore } from '../core/ports';
+import { RecurringProbeOnly, type CredentialSealer, type DeliveryQueue, type EventPublisher, type PayloadStore, type ProbeScheduler } from '../core/ports';
+import { DeliveryStore } from './aws/delivery-store';
 import { createAwsClients, type AwsCallRecorder, type AwsClients } from './aws/clients';
 import type { SluiceConfig } from './aws/config';
 import { ConnectionStore } from './aws/connection-store';
@@ -23,7 +24,9 @@ export interface Runtime {
   connections: ConnectionStore;
   flows: FlowStore;
   messages: MessageStore;
+  deliveries: DeliveryStore;
   payloads: PayloadStore;
+  probes: ProbeScheduler;
   queue: DeliveryQueue;
   events: EventPublisher;
   sealer: CredentialSealer;
@@ -42,6 +45,9 @@ export interface RuntimeOverrides {
   wrapQueue?: (queue: DeliveryQueue) => DeliveryQueue;
   payloads?: PayloadStore;
   recorder?: AwsCallRecorder;
+  probes?: ProbeScheduler;
+  /** Seconds between recurring probes. @default 3600 */
+  probeIntervalSeconds?: number;
   inlinePayloadLimitBytes?: number;
 }
 
@@ -54,6 +60,7 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     overrides.events ??
     (config.eventBusName ? new EventBridgePublisher(clients.eventBridge, config.eventBusName) : new InMemoryEventPublisher());
   const flows = new FlowStore(clients.documents, config.tableName);
+  const messages = new MessageStore(clients.documents, config.tableName, flows);
   return {
     config,
     clients,
@@ -62,7 +69,9 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     partners: new PartnerStore(clients.documents, config.tableName),
     connections: new ConnectionStore(clients.documents, config.tableName, sealer),
     flows,
-    messages: new MessageStore(clients.documents, config.tableName, flows),
+    messages,
+    deliveries: new DeliveryStore(clients.documents, config.tableName, flows, messages),
+    probes: overrides.probes ?? new RecurringProbeOnly(overrides.probeIntervalSeconds ?? 3600),
     payloads: overrides.payloads ?? new S3PayloadStore(clients.s3, config.bucketName),
     queue: (overrides.wrapQueue ?? ((queue) => queue))(overrides.queue ?? new SqsDeliveryQueue(clients.sqs, config.queueUrl)),
     events,

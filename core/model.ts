@@ -68,6 +68,9 @@ export interface Connection extends ConnectionSettings {
   nextProbeAt?: string;
   /** Consecutive connection errors or timeouts, across all lanes. */
   consecutiveFailures: number;
+  /** `hold-all`: the delivery whose retry holds every lane of this connection, and until when. */
+  heldBy?: string;
+  holdUntil?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -98,6 +101,10 @@ export interface Flow extends FlowSettings {
   statusSince: string;
   /** Internal failures in a row; reaching `backoutThreshold` stops the flow. */
   internalFailureStreak: number;
+  /** Paused by an operator: every branch holds until `resume`. */
+  operatorPaused?: boolean;
+  /** Connections whose outage paused this flow; only their branches hold. */
+  autoPausedBy?: string[];
   counts: FlowCounts;
   createdAt: string;
   updatedAt: string;
@@ -150,6 +157,8 @@ export interface Delivery {
   status: DeliveryStatus;
   /** Attempts spent against the retry budget (held attempts on 401/403 do not count). */
   attempts: number;
+  /** Requests sent to the target, budgeted or not: numbers `x-sluice-attempt`. */
+  requests?: number;
   /** Attempt number of a POST that was started but whose outcome was never recorded. */
   attemptInFlight?: number;
   /** Set once any request may already have reached the target. */
@@ -157,10 +166,18 @@ export interface Delivery {
   nextAttemptAt?: string;
   failureType?: FailureType;
   lastError?: DeliveryError;
+  /** The failed store copy of the payload, and the operator's correction once uploaded. */
+  failedPayload?: { key: string; bytes: number; contentType: string; sha256: string; corrected: boolean };
   failedAt?: string;
   deliveredAt?: string;
   /** Restarts so far; part of the queue deduplication id of each re-queue. */
   restarts: number;
+  /** Optimistic lock: every write checks and bumps it. */
+  version?: number;
+  /** Receipt of the queue message held in flight while the lane is blocked; released on resume. */
+  heldReceipt?: string;
+  /** An internal error hit the last try: the next one logs at debug level. */
+  debugNextAttempt?: boolean;
   updatedAt: string;
 }
 

@@ -52,3 +52,25 @@ export interface EventPublisher {
 }
 
 export type StoredMessage = Message;
+
+/**
+ * Arranges probes of connections that are down: fast one-time probes right after a
+ * connection goes down (EventBridge Scheduler one-time schedules on AWS, the local
+ * scheduler locally), then the recurring hourly probe.
+ */
+export interface ProbeScheduler {
+  /** When the first probe after a connection goes down at `now` will run. */
+  nextProbeAfterDown(now: Date): Date;
+  connectionDown(connectionId: string, now: Date): Promise<void>;
+  connectionUp(connectionId: string): Promise<void>;
+}
+
+/** Only the recurring probe: the next one is one interval away. */
+export class RecurringProbeOnly implements ProbeScheduler {
+  constructor(private readonly intervalSeconds: number) {}
+  nextProbeAfterDown(now: Date): Date {
+    return new Date(now.getTime() + this.intervalSeconds * 1000);
+  }
+  async connectionDown(): Promise<void> {}
+  async connectionUp(): Promise<void> {}
+}

@@ -9,6 +9,9 @@ import { LOCAL_RESOURCE_NAMES } from '../infra/definitions';
 import { startEmulators, type Emulators } from './emulators';
 import { provisionLocalResources, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';
+import { LocalEventSourcePoller } from './poller';
+import { createDelivererHandler } from '../functions/deliverer/handler';
+import type { DelivererOptions } from '../services/deliverer';
 
 export interface LocalGatewayOptions {
   /** API port. @default 3000 (0 picks a free port) */
@@ -19,6 +22,12 @@ export interface LocalGatewayOptions {
   probeIntervalSeconds?: number;
   /** Substitutions for tests (clock, queue, event sink…). */
   overrides?: RuntimeOverrides;
+  /** Run the local event-source poller feeding the deliverer. @default true */
+  deliver?: boolean;
+  /** Deliverer hooks for tests. */
+  deliverer?: DelivererOptions;
+  /** Concurrent poller loops (like concurrent Lambda batches). @default 4 */
+  pollerConcurrency?: number;
 }
 
 export interface LocalGateway {
@@ -27,6 +36,7 @@ export interface LocalGateway {
   runtime: Runtime;
   emulators: Emulators;
   resources: ProvisionedResources;
+  poller?: LocalEventSourcePoller;
   stop(): Promise<void>;
 }
 
@@ -61,7 +71,20 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         !operatorTokenMatches({ headers } as never, operatorToken),
     });
     stops.push(() => server.close());
-    return { url: server.url, operatorToken, runtime, emulators, resources, stop };
+    let poller: LocalEventSourcePoller | undefined;
+    if (options.deliver ?? true) {
+      poller = new LocalEventSourcePoller({
+        sqs: runtime.clients.sqs,
+        queueUrl: resources.queueUrl,
+        handler: createDelivererHandler(runtime, options.deliverer),
+        concurrency: options.pollerConcurrency ?? 4,
+        onError: (error) => runtime.logger.error('local event source poller', { error: error as Error }),
+      });
+      poller.start();
+      const started = poller;
+      stops.push(() => started.stop());
+    }
+    return { url: server.url, operatorToken, runtime, emulators, resources, poller, stop };
   } catch (error) {
     await stop();
     throw error;

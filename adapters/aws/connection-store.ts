@@ -1,4 +1,5 @@
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from './dynamo-errors';
 import type { Connection, ConnectionAuth, ConnectionSettings } from '../../core/model';
 import type { CredentialSealer } from '../../core/ports';
 import { keys, listings, withoutKeys } from './keys';
@@ -97,5 +98,109 @@ export class ConnectionStore {
       start = page.LastEvaluatedKey;
     } while (start);
     return items.map((item) => withoutKeys<StoredConnection>(item));
+  }
+
+  /** Counts one more consecutive connection error or timeout; returns the new streak. */
+  async recordFailure(connectionId: string): Promise<number> {
+    const { Attributes } = await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.connection(connectionId),
+        UpdateExpression: 'ADD consecutiveFailures :one',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(Attributes?.consecutiveFailures ?? 0);
+  }
+
+  async resetFailures(connectionId: string): Promise<void> {
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.connection(connectionId),
+          UpdateExpression: 'SET consecutiveFailures = :zero',
+          ConditionExpression: 'consecutiveFailures > :zero',
+          ExpressionAttributeValues: { ':zero': 0 },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
+  /**
+   * Moves a connection to a new status. Returns the connection after the change, or
+   * undefined when it was already in that status (so only one caller announces it).
+   */
+  async setStatus(
+    connectionId: string,
+    status: StoredConnection['status'],
+    reason: string,
+    now: Date,
+    nextProbeAt?: Date,
+  ): Promise<StoredConnection | undefined> {
+    try {
+      const { Attributes } = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.connection(connectionId),
+          UpdateExpression:
+            'SET #status = :status, statusReason = :reason, statusSince = :at, updatedAt = :at' +
+            (status === 'online' ? ', consecutiveFailures = :zero REMOVE nextProbeAt, heldBy, holdUntil' : '') +
+            (status !== 'online' && nextProbeAt ? ', nextProbeAt = :next' : ''),
+          ConditionExpression: 'attribute_exists(pk) AND #status <> :status',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':reason': reason,
+            ':at': now.toISOString(),
+            ...(status === 'online' ? { ':zero': 0 } : {}),
+            ...(status !== 'online' && nextProbeAt ? { ':next': nextProbeAt.toISOString() } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return withoutKeys<StoredConnection>(Attributes!);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Records a probe and when the next one is due; the reason says what the probe saw. */
+  async recordProbe(connectionId: string, at: Date, reason: string, nextProbeAt?: Date): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.connection(connectionId),
+        UpdateExpression: 'SET lastProbeAt = :at, statusReason = :reason' + (nextProbeAt ? ', nextProbeAt = :next' : ''),
+        ExpressionAttributeValues: {
+          ':at': at.toISOString(),
+          ':reason': reason,
+          ...(nextProbeAt ? { ':next': nextProbeAt.toISOString() } : {}),
+        },
+      }),
+    );
+  }
+
+  /** Replaces only the credentials (reauthorize). */
+  async replaceAuth(connectionId: string, auth: ConnectionAuth, now: Date): Promise<void> {
+    const current = await this.getWithSecrets(connectionId, true);
+    if (!current) return;
+    const sealedSecrets = await this.sealer.seal(
+      JSON.stringify({ auth, signingSecret: current.signingSecret } satisfies Secrets),
+      context(connectionId),
+    );
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.connection(connectionId),
+        UpdateExpression: 'SET sealedSecrets = :s, authType = :t, updatedAt = :at',
+        ExpressionAttributeValues: { ':s': sealedSecrets, ':t': auth.type, ':at': now.toISOString() },
+      }),
+    );
   }
 }

@@ -82,7 +82,7 @@ export class FlowStore {
     status: Flow['status'],
     reason: string | undefined,
     now: Date,
-    options: { resetStreak?: boolean } = {},
+    options: { resetStreak?: boolean; operatorPaused?: boolean } = {},
   ): Promise<Flow | undefined> {
     try {
       const { Attributes } = await this.documents.send(
@@ -93,6 +93,7 @@ export class FlowStore {
             `SET #status = :status, statusSince = :at, updatedAt = :at` +
             (reason ? ', statusReason = :reason' : '') +
             (options.resetStreak ? ', internalFailureStreak = :zero' : '') +
+            (options.operatorPaused !== undefined ? ', operatorPaused = :op' : '') +
             (reason ? '' : ' REMOVE statusReason'),
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: { '#status': 'status' },
@@ -101,6 +102,7 @@ export class FlowStore {
             ':at': now.toISOString(),
             ...(reason ? { ':reason': reason } : {}),
             ...(options.resetStreak ? { ':zero': 0 } : {}),
+            ...(options.operatorPaused !== undefined ? { ':op': options.operatorPaused } : {}),
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -182,5 +184,84 @@ export class FlowStore {
       }
       start = page.LastEvaluatedKey;
     } while (start);
+  }
+
+  /**
+   * Pauses a flow because one of its connections is down. Returns true when this
+   * call moved the flow from enabled to paused.
+   */
+  async autoPause(flowId: string, connectionId: string, reason: string, now: Date): Promise<boolean> {
+    const current = await this.get(flowId, true);
+    if (!current) return false;
+    const pausedBy = [...new Set([...(current.autoPausedBy ?? []), connectionId])];
+    const pausing = current.status === 'enabled';
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.flow(flowId),
+        UpdateExpression:
+          'SET autoPausedBy = :by' + (pausing ? ', #status = :paused, statusReason = :reason, statusSince = :at' : ''),
+        ExpressionAttributeNames: pausing ? { '#status': 'status' } : undefined,
+        ExpressionAttributeValues: {
+          ':by': pausedBy,
+          ...(pausing ? { ':paused': 'paused', ':reason': reason, ':at': now.toISOString() } : {}),
+        },
+      }),
+    );
+    return pausing;
+  }
+
+  /**
+   * A connection of the flow is back. Returns true when that was the last one and the
+   * flow went from paused back to enabled (an operator pause stays).
+   */
+  async autoResume(flowId: string, connectionId: string, now: Date): Promise<boolean> {
+    const current = await this.get(flowId, true);
+    if (!current || !(current.autoPausedBy ?? []).includes(connectionId)) return false;
+    const pausedBy = (current.autoPausedBy ?? []).filter((id) => id !== connectionId);
+    const resuming = pausedBy.length === 0 && current.status === 'paused' && !current.operatorPaused;
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.flow(flowId),
+        UpdateExpression:
+          'SET autoPausedBy = :by' +
+          (resuming ? ', #status = :enabled, statusSince = :at REMOVE statusReason' : ''),
+        ExpressionAttributeNames: resuming ? { '#status': 'status' } : undefined,
+        ExpressionAttributeValues: { ':by': pausedBy, ...(resuming ? { ':enabled': 'enabled', ':at': now.toISOString() } : {}) },
+      }),
+    );
+    return resuming;
+  }
+
+  /** Counts an internal failure; returns the new streak. */
+  async recordInternalFailure(flowId: string): Promise<number> {
+    const { Attributes } = await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.flow(flowId),
+        UpdateExpression: 'ADD internalFailureStreak :one',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(Attributes?.internalFailureStreak ?? 0);
+  }
+
+  async resetInternalFailures(flowId: string): Promise<void> {
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.flow(flowId),
+          UpdateExpression: 'SET internalFailureStreak = :zero',
+          ConditionExpression: 'internalFailureStreak > :zero',
+          ExpressionAttributeValues: { ':zero': 0 },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 }

@@ -7,6 +7,7 @@ import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http
 import type { Route } from '../router';
 import { validateBody, validateValue } from '../validation';
 import { checkResourceId } from './connections';
+import { releaseHeld } from '../../services/release';
 
 export function flowView(flow: Flow) {
   const { internalFailureStreak: _streak, ...rest } = flow;
@@ -118,8 +119,14 @@ async function flowAction(runtime: Runtime, request: HttpRequest, flowId: string
   const before = await requireFlow(runtime, flowId);
   const now = runtime.clock.now();
   const reason = action === 'pause' ? `paused by ${request.principal ?? 'operator'}` : action === 'disable' ? `disabled by ${request.principal ?? 'operator'}` : undefined;
-  const flow = await runtime.flows.setStatus(flowId, ACTION_STATUS[action], reason, now, { resetStreak: action === 'start' });
+  const flow = await runtime.flows.setStatus(flowId, ACTION_STATUS[action], reason, now, {
+    resetStreak: action === 'start',
+    ...(action === 'pause' ? { operatorPaused: true } : action === 'resume' || action === 'start' ? { operatorPaused: false } : {}),
+  });
   if (!flow) fail('unknown-flow', `Flow ${flowId} does not exist.`);
+  if (action === 'resume' || action === 'start' || action === 'enable') {
+    for (const connectionId of flow.destinations) await releaseHeld(runtime, { connectionId, flowId, statuses: ['paused'] });
+  }
   if (action === 'enable') await runtime.flows.clearLog(flowId);
   else {
     await runtime.flows.log(flowId, {

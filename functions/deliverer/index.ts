@@ -1,2 +1,5 @@
-// Lambda entry point; wired to the real handler in the ingestion/delivery work.
-export const handler = async (): Promise<unknown> => ({ statusCode: 501, body: 'not implemented' });
+import { configFromEnvironment } from '../../adapters/aws/config';
+import { createRuntime } from '../../adapters/runtime';
+import { createDelivererHandler } from './handler';
+
+export const handler = createDelivererHandler(createRuntime(configFromEnvironment(), {}, 'sluice-deliverer'));

@@ -39,6 +39,7 @@ describe('partner ingestion', () => {
   before(async () => {
     const started = await captureOutput(async () => {
       gw = await TestGateway.start({
+        deliver: false,
         overrides: { wrapQueue: (inner) => (queue = new SwitchableQueue(inner)) },
       });
       key1 = await gw.partner('acme');
