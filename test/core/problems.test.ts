@@ -1,0 +1,80 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PROBLEM_STATUS, ProblemError, problemOf, type ProblemCode } from '../../core/problems';
+
+const SPEC: Record<ProblemCode, number> = {
+  unauthenticated: 401,
+  forbidden: 403,
+  'unknown-flow': 404,
+  'not-found': 404,
+  'missing-message-id': 400,
+  'invalid-message-id': 400,
+  'invalid-header': 400,
+  'empty-payload': 400,
+  'invalid-body': 400,
+  'payload-too-large': 413,
+  'flow-disabled': 409,
+  conflict: 409,
+  throttled: 429,
+  internal: 500,
+};
+
+describe('problem codes (SPEC "Errors")', () => {
+  it('has exactly the SPEC codes', () => {
+    assert.deepEqual(Object.keys(PROBLEM_STATUS).sort(), Object.keys(SPEC).sort());
+  });
+
+  it('maps every code to its SPEC status (table, error and rendered problem agree)', () => {
+    for (const [code, status] of Object.entries(SPEC) as [ProblemCode, number][]) {
+      assert.equal(PROBLEM_STATUS[code], status, code);
+      assert.equal(new ProblemError(code, 'x').status, status, code);
+      assert.equal(problemOf(code, 'x').status, status, code);
+    }
+  });
+});
+
+describe('ProblemError', () => {
+  it('is an Error carrying its code, status and detail', () => {
+    const error = new ProblemError('flow-disabled', 'flow orders is disabled');
+    assert.ok(error instanceof Error);
+    assert.equal(error.name, 'ProblemError');
+    assert.equal(error.code, 'flow-disabled');
+    assert.equal(error.status, 409);
+    assert.equal(error.message, 'flow orders is disabled');
+  });
+
+  it('toProblem() renders RFC 9457 fields: type, title, status, detail, code', () => {
+    const problem = new ProblemError('payload-too-large', 'payload is 5000000 bytes; the limit is 4194304').toProblem();
+    assert.equal(problem.status, 413);
+    assert.equal(problem.code, 'payload-too-large');
+    assert.equal(problem.detail, 'payload is 5000000 bytes; the limit is 4194304');
+    assert.equal(typeof problem.type, 'string');
+    assert.ok(problem.type.length > 0);
+    assert.ok(problem.type.includes('payload-too-large'), problem.type);
+    assert.equal(typeof problem.title, 'string');
+    assert.ok(problem.title.length > 0);
+    assert.notEqual(problem.title, problem.detail);
+  });
+
+  it('every code has a distinct type and a title', () => {
+    const types = new Set<string>();
+    for (const code of Object.keys(SPEC) as ProblemCode[]) {
+      const p = problemOf(code, 'detail');
+      assert.ok(p.title.length > 0, code);
+      types.add(p.type);
+    }
+    assert.equal(types.size, Object.keys(SPEC).length);
+  });
+
+  it('extensions are included but cannot override the standard fields', () => {
+    const problem = new ProblemError('throttled', 'slow down', { retryAfterSeconds: 5, status: 200, code: 'internal' }).toProblem();
+    assert.equal(problem.retryAfterSeconds, 5);
+    assert.equal(problem.status, 429);
+    assert.equal(problem.code, 'throttled');
+  });
+
+  it('serialises to JSON with the five members', () => {
+    const json = JSON.parse(JSON.stringify(new ProblemError('not-found', 'no such message').toProblem()));
+    assert.deepEqual(Object.keys(json).sort(), ['code', 'detail', 'status', 'title', 'type']);
+  });
+});

@@ -1,0 +1,165 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { createRuntime, type Runtime } from '../../adapters/runtime';
+import type { InMemoryEventPublisher } from '../../adapters/aws/event-publisher';
+import type { DeliveryQueue, DeliveryTicket } from '../../core/ports';
+import { laneGroupId } from '../../core/lanes';
+import { createDelivererHandler } from '../../functions/deliverer/handler';
+import { TestGateway } from '../helpers/gateway';
+import { TestTarget } from '../helpers/target';
+
+/** Records visibility changes instead of calling SQS: the records below are handcrafted. */
+class RecordingQueue implements DeliveryQueue {
+  readonly delays: { receiptHandle: string; seconds: number }[] = [];
+  async send(): Promise<void> {}
+  async delay(receiptHandle: string, seconds: number): Promise<void> {
+    this.delays.push({ receiptHandle, seconds });
+  }
+}
+
+/** A record as the Lambda SQS event source hands it over for a FIFO queue. */
+function record(ticket: DeliveryTicket, sequence: number, receiveCount = 1): SQSRecord {
+  return {
+    messageId: `sqs-${ticket.messageId}-${sequence}`,
+    receiptHandle: `receipt-${ticket.messageId}`,
+    body: JSON.stringify(ticket),
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: String(Date.now()),
+      SenderId: 'AIDAEXAMPLE',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+      SequenceNumber: String(18_000_000_000_000_000_000 + sequence),
+      MessageGroupId: laneGroupId(ticket.connectionId, ticket.lane),
+      MessageDeduplicationId: `dedupe-${ticket.messageId}`,
+    },
+    messageAttributes: {},
+    md5OfBody: 'ignored',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:sluice-deliveries.fifo',
+    awsRegion: 'us-east-1',
+  };
+}
+
+const ticket = (flowId: string, connectionId: string, messageId: string): DeliveryTicket => ({
+  v: 1,
+  flowId,
+  messageId,
+  connectionId,
+  lane: 0,
+  restarts: 0,
+});
+
+describe('deliverer with AWS-shaped batches (up to 10 records of one group)', () => {
+  let gw: TestGateway;
+  let target: TestTarget;
+  let key: string;
+  let queue: RecordingQueue;
+  let runtime: Runtime;
+
+  before(async () => {
+    gw = await TestGateway.start({ deliver: false });
+    target = await TestTarget.start();
+    key = await gw.partner('acme');
+    queue = new RecordingQueue();
+    runtime = createRuntime(gw.runtime.config, { queue, sealer: gw.runtime.sealer, logger: gw.runtime.logger });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await target?.stop();
+  });
+
+  it('stops a lane at its first retrying record and keeps everything behind it in flight', async () => {
+    target.behaviour = (req) => (req.headers['x-aux-system-msg-id'] === 'G-3' ? { status: 503 } : { status: 200 });
+    await gw.connection('batch', { url: target.url, retry: { count: 5, intervalSeconds: 30 } });
+    await gw.connection('other', { url: `${target.url}/other` });
+    await gw.flow('batches', { partnerId: 'acme', destinations: ['batch'] });
+    await gw.flow('others', { partnerId: 'acme', destinations: ['other'] });
+    const ids = Array.from({ length: 10 }, (_, i) => `G-${i + 1}`);
+    for (const id of ids) assert.equal((await gw.post('batches', key, id, id)).status, 202);
+    await gw.post('others', key, 'O-1', 'other');
+    const records = ids.map((id, i) => record(ticket('batches', 'batch', id), i));
+    const event: SQSEvent = { Records: [...records.slice(0, 5), record(ticket('others', 'other', 'O-1'), 99), ...records.slice(5)] };
+
+    const response = await createDelivererHandler(runtime)(event);
+
+    assert.deepEqual(
+      response.batchItemFailures.map((f) => f.itemIdentifier),
+      records.slice(2).map((r) => r.messageId),
+      'the retrying record and all eight behind it are reported; nothing of the other lane',
+    );
+    assert.deepEqual(target.received.map((r) => r.headers['x-aux-system-msg-id']).sort(), ['G-1', 'G-2', 'G-3', 'O-1']);
+    assert.deepEqual(queue.delays.find((d) => d.receiptHandle === 'receipt-G-3'), { receiptHandle: 'receipt-G-3', seconds: 30 });
+    for (const id of ids.slice(3)) {
+      assert.deepEqual(queue.delays.find((d) => d.receiptHandle === `receipt-${id}`), { receiptHandle: `receipt-${id}`, seconds: 0 });
+    }
+    const g3 = await runtime.deliveries.get('batches', 'G-3', 'batch');
+    assert.equal(g3?.status, 'retrying');
+    assert.equal((await runtime.deliveries.get('batches', 'G-4', 'batch'))?.status, 'queued');
+  });
+
+  it('posts once when the same queue message is handed over twice', async () => {
+    target.behaviour = () => ({ status: 200 });
+    await gw.connection('twice', { url: `${target.url}/twice` });
+    await gw.flow('dupes', { partnerId: 'acme', destinations: ['twice'] });
+    await gw.post('dupes', key, 'D-1', 'x');
+    const handler = createDelivererHandler(runtime);
+    const event: SQSEvent = { Records: [record(ticket('dupes', 'twice', 'D-1'), 1)] };
+    assert.deepEqual(await handler(event), { batchItemFailures: [] });
+    assert.deepEqual(await handler({ Records: [record(ticket('dupes', 'twice', 'D-1'), 1, 2)] }), { batchItemFailures: [] });
+    assert.equal(target.byId('D-1').length, 1);
+  });
+
+  it('after a crash between the POST and the state write, posts again flagged possible-duplicate, and never a third time', async () => {
+    target.behaviour = () => ({ status: 200 });
+    await gw.connection('crashy', { url: `${target.url}/crashy` });
+    await gw.flow('crashes', { partnerId: 'acme', destinations: ['crashy'] });
+    await gw.post('crashes', key, 'C-1', 'x');
+    let crash = true;
+    const handler = createDelivererHandler(runtime, {
+      afterRequest: () => {
+        if (crash) throw new Error('simulated crash after the POST');
+      },
+    });
+    const first = await handler({ Records: [record(ticket('crashes', 'crashy', 'C-1'), 1)] });
+    assert.equal(first.batchItemFailures.length, 1, 'the crashed record stays in the queue');
+    assert.equal((await runtime.deliveries.get('crashes', 'C-1', 'crashy'))?.attemptInFlight, 1);
+    crash = false;
+    assert.deepEqual(await handler({ Records: [record(ticket('crashes', 'crashy', 'C-1'), 1, 2)] }), { batchItemFailures: [] });
+    assert.deepEqual(await handler({ Records: [record(ticket('crashes', 'crashy', 'C-1'), 1, 3)] }), { batchItemFailures: [] });
+    const requests = target.byId('C-1');
+    assert.equal(requests.length, 2, 'no third POST');
+    assert.equal(requests[0]!.headers['x-sluice-possible-duplicate'], undefined);
+    assert.equal(requests[1]!.headers['x-sluice-possible-duplicate'], 'true');
+    assert.equal(requests[1]!.headers['x-sluice-attempt'], '2');
+    assert.equal(requests[0]!.headers['x-aux-system-msg-id'], requests[1]!.headers['x-aux-system-msg-id']);
+  });
+
+  it('stops a flow after backoutThreshold internal failures in a row and publishes flow.stopped', async () => {
+    target.behaviour = () => ({ status: 200 });
+    await gw.connection('fragile', { url: `${target.url}/fragile` });
+    await gw.flow('backout', { partnerId: 'acme', destinations: ['fragile'], backoutThreshold: 2 });
+    await gw.post('backout', key, 'I-1', 'x');
+    const handler = createDelivererHandler(runtime, {
+      afterRequest: () => {
+        throw new Error('database went away');
+      },
+    });
+    await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1)] });
+    assert.equal((await gw.request('GET', '/v1/flows/backout')).body.status, 'enabled');
+    assert.equal((await runtime.deliveries.get('backout', 'I-1', 'fragile'))?.debugNextAttempt, true);
+    await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 2)] });
+    const flow = (await gw.request('GET', '/v1/flows/backout')).body;
+    assert.equal(flow.status, 'stopped');
+    assert.match(flow.statusReason, /2 internal failures/);
+    const published = (runtime.events as InMemoryEventPublisher).events;
+    assert.ok(published.some((e) => e.type === 'flow.stopped' && e.detail.flowId === 'backout'));
+    const healthy = createDelivererHandler(runtime);
+    const held = await healthy({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 3)] });
+    assert.equal(held.batchItemFailures.length, 1, 'a stopped flow delivers nothing');
+    assert.equal((await gw.request('POST', '/v1/flows/backout/start')).body.status, 'enabled');
+    assert.deepEqual(await healthy({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 4)] }), { batchItemFailures: [] });
+    assert.equal((await gw.request('GET', '/v1/flows/backout')).body.counts.delivered, 1);
+  });
+});
