@@ -166,6 +166,8 @@ export interface Delivery {
   nextAttemptAt?: string;
   failureType?: FailureType;
   lastError?: DeliveryError;
+  /** A corrected payload uploaded by an operator: replaces the message's payload for this delivery only. */
+  payloadOverride?: { key: string; bytes: number; contentType: string; sha256: string };
   /** The failed store copy of the payload, and the operator's correction once uploaded. */
   failedPayload?: { key: string; bytes: number; contentType: string; sha256: string; corrected: boolean };
   failedAt?: string;

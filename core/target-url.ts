@@ -24,6 +24,13 @@ export function addressClass(address: string): 'loopback' | 'link-local' | 'unsp
   const bare = address.replace(/^\[|\]$/g, '').toLowerCase();
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
   if (mapped) return addressClass(mapped[1]!);
+  // The URL parser writes IPv4-mapped addresses in hex (`::ffff:7f00:1`): decode them too.
+  const mappedHex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(bare);
+  if (mappedHex) {
+    const high = parseInt(mappedHex[1]!, 16);
+    const low = parseInt(mappedHex[2]!, 16);
+    return addressClass(`${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`);
+  }
   if (isIP(bare) === 4) {
     const [a, b] = ipv4Octets(bare) as [number, number];
     if (a === 127) return 'loopback';

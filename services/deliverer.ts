@@ -116,10 +116,16 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   const now = () => runtime.clock.now();
   const iso = () => now().toISOString();
 
-  async function loadPayload(message: StoredMessage): Promise<Buffer> {
+  /** The bytes to deliver: an operator's correction for this delivery, else the message's payload. */
+  async function loadPayload(message: StoredMessage, delivery?: Delivery): Promise<Buffer> {
+    if (delivery?.payloadOverride) return runtime.payloads.get(delivery.payloadOverride.key);
     return message.payload.kind === 'inline'
       ? Buffer.from(message.payload.base64, 'base64')
       : runtime.payloads.get(message.payload.key);
+  }
+
+  function contentTypeOf(message: StoredMessage, delivery: Delivery): string {
+    return delivery.payloadOverride?.contentType ?? message.contentType;
   }
 
   /** The message's status after this delivery moves to `to`, from all its branches. */
@@ -149,9 +155,10 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
 
   async function fail(s: Snapshot, type: FailureType, error: DeliveryError, report: ReportEntry[], set: Record<string, unknown> = {}) {
     const failedAt = iso();
-    const payload = await loadPayload(s.message);
+    const payload = await loadPayload(s.message, s.delivery);
+    const contentType = contentTypeOf(s.message, s.delivery);
     const key = `${BUCKET.prefixes.failed}${s.delivery.flowId}/${s.delivery.messageId}/${s.delivery.connectionId}`;
-    await runtime.payloads.put(key, payload, s.message.contentType);
+    await runtime.payloads.put(key, payload, contentType);
     const chained = s.flow.onFailure === 'suspend-chain' && s.message.chainId;
     await move(s, 'failed', {
       set: {
@@ -159,7 +166,13 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         failureType: type,
         failedAt,
         lastError: error,
-        failedPayload: { key, bytes: payload.length, contentType: s.message.contentType, sha256: s.message.sha256, corrected: false },
+        failedPayload: {
+          key,
+          bytes: payload.length,
+          contentType,
+          sha256: s.delivery.payloadOverride?.sha256 ?? s.message.sha256,
+          corrected: false,
+        },
         ...deliveryIndexes.failed(s.delivery, failedAt, type),
       },
       remove: ['attemptInFlight', 'nextAttemptAt', ...deliveryIndexes.heldAttributes],
@@ -213,13 +226,20 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       set: { attemptInFlight: request, requests: request, possibleDuplicate, updatedAt: iso() },
       remove: deliveryIndexes.heldAttributes,
     });
-    const payload = await loadPayload(message);
+    const payload = await loadPayload(message, s.delivery);
     const startedAt = now();
     const outcome = await sendToTarget(
       {
         url: connection.url,
         method: 'POST',
-        headers: deliveryHeaders(connection, message, payload, request, possibleDuplicate, startedAt),
+        headers: deliveryHeaders(
+          connection,
+          { ...message, contentType: contentTypeOf(message, s.delivery) },
+          payload,
+          request,
+          possibleDuplicate,
+          startedAt,
+        ),
         body: payload,
         timeoutMs: connection.timeoutMs,
       },
@@ -367,7 +387,11 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       ...(flow ? { flow: { ...flow, status: flow.status === 'paused' && !flow.operatorPaused ? 'enabled' : flow.status } } : {}),
       ...(connection ? { connection } : {}),
       deliveryKey: deliveryKey(ticket),
-      chainBlocked: chainBlocker !== undefined && chainBlocker !== ticket.messageId,
+      // While an operator releases the chain, the deliveries it re-queued (restarted) pass; newcomers still wait.
+      chainBlocked:
+        chainBlocker !== undefined &&
+        chainBlocker.messageId !== ticket.messageId &&
+        !(chainBlocker.releasing && (delivery?.restarts ?? 0) > 0 && delivery?.status === 'queued'),
     });
     log.debug('decision', { ticket, decision });
     if (decision.action === 'ack') return 'delete';

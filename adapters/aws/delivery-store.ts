@@ -156,12 +156,33 @@ export class DeliveryStore {
     return next as unknown as Delivery;
   }
 
-  /** The failed delivery that blocks a chain on a connection, if any. */
-  async chainBlocker(flowId: string, chainId: string, connectionId: string): Promise<string | undefined> {
+  /**
+   * The failed delivery that blocks a chain on a connection, if any. `releasing` is
+   * set while an operator's restart or discard re-queues the suspended ones in order.
+   */
+  async chainBlocker(
+    flowId: string,
+    chainId: string,
+    connectionId: string,
+  ): Promise<{ messageId: string; releasing: boolean } | undefined> {
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.tableName, Key: chainBlockKey(flowId, chainId, connectionId), ConsistentRead: true }),
     );
-    return Item ? String(Item.messageId) : undefined;
+    return Item ? { messageId: String(Item.messageId), releasing: Item.releasing === true } : undefined;
+  }
+
+  async markChainReleasing(flowId: string, chainId: string, connectionId: string): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: chainBlockKey(flowId, chainId, connectionId),
+        UpdateExpression: 'SET releasing = :t',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':t': true },
+      }),
+    ).catch((error) => {
+      if (!isConditionFailure(error)) throw error;
+    });
   }
 
   chainBlockItem(flowId: string, chainId: string, connectionId: string, messageId: string): Record<string, unknown> {

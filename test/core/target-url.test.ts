@@ -94,7 +94,6 @@ describe('assertAllowedUrl outside local mode (SPEC Security)', () => {
 
   it(
     'refuses an IPv4-mapped loopback literal (the URL parser rewrites it to [::ffff:7f00:1])',
-    { todo: 'core/target-url.ts misses the hex form of IPv4-mapped IPv6 addresses; see report' },
     () => {
       refused('https://[::ffff:127.0.0.1]/', cloud);
       refused('https://[::ffff:169.254.169.254]/', cloud);
