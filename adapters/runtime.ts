@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock';
 import { systemClock } from '../core/clock';
 import { RecurringProbeOnly, type CredentialSealer, type DeliveryQueue, type EventPublisher, type PayloadStore, type ProbeScheduler } from '../core/ports';
 import { DeliveryStore } from './aws/delivery-store';
+import { EventBridgeProbeScheduler } from './aws/probe-scheduler';
 import { createAwsClients, type AwsCallRecorder, type AwsClients } from './aws/clients';
 import type { SluiceConfig } from './aws/config';
 import { ConnectionStore } from './aws/connection-store';
@@ -13,6 +14,8 @@ import { FlowStore } from './aws/flow-store';
 import { MessageStore } from './aws/message-store';
 import { PartnerStore } from './aws/partner-store';
 import { S3PayloadStore } from './aws/payload-store';
+import { S3Presigner } from './aws/presigner';
+import { AuditStore } from './aws/audit-store';
 
 /** Everything a handler works with, wired once per Lambda container or local process. */
 export interface Runtime {
@@ -26,6 +29,12 @@ export interface Runtime {
   messages: MessageStore;
   deliveries: DeliveryStore;
   payloads: PayloadStore;
+  /** The payload bucket by key (head, bounded reads, deletes) for the operator's repair workflow. */
+  objects: S3PayloadStore;
+  /** Presigned download and upload URLs on the payload bucket. */
+  presigner: S3Presigner;
+  /** The operator audit trail. */
+  audit: AuditStore;
   probes: ProbeScheduler;
   queue: DeliveryQueue;
   events: EventPublisher;
@@ -61,6 +70,7 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     (config.eventBusName ? new EventBridgePublisher(clients.eventBridge, config.eventBusName) : new InMemoryEventPublisher());
   const flows = new FlowStore(clients.documents, config.tableName);
   const messages = new MessageStore(clients.documents, config.tableName, flows);
+  const objects = new S3PayloadStore(clients.s3, config.bucketName);
   return {
     config,
     clients,
@@ -71,8 +81,15 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     flows,
     messages,
     deliveries: new DeliveryStore(clients.documents, config.tableName, flows, messages),
-    probes: overrides.probes ?? new RecurringProbeOnly(overrides.probeIntervalSeconds ?? 3600),
-    payloads: overrides.payloads ?? new S3PayloadStore(clients.s3, config.bucketName),
+    probes:
+      overrides.probes ??
+      (config.scheduler
+        ? new EventBridgeProbeScheduler(clients.scheduler, config.scheduler)
+        : new RecurringProbeOnly(overrides.probeIntervalSeconds ?? 3600)),
+    payloads: overrides.payloads ?? objects,
+    objects,
+    presigner: S3Presigner.forConfig(config),
+    audit: new AuditStore(clients.documents, config.tableName),
     queue: (overrides.wrapQueue ?? ((queue) => queue))(overrides.queue ?? new SqsDeliveryQueue(clients.sqs, config.queueUrl)),
     events,
     sealer,

@@ -1,4 +1,5 @@
 import type { Message } from './model';
+import { nextProbe, type ProbePlan } from './probe-plan';
 
 /** One queued delivery of a message to one connection: the SQS message body. */
 export interface DeliveryTicket {
@@ -59,17 +60,20 @@ export type StoredMessage = Message;
  * scheduler locally), then the recurring hourly probe.
  */
 export interface ProbeScheduler {
-  /** When the first probe after a connection goes down at `now` will run. */
-  nextProbeAfterDown(now: Date): Date;
+  /** When the next probe of a connection that went down at `downSince` runs, seen from `now`. */
+  nextProbe(downSince: Date, now: Date): Date;
   connectionDown(connectionId: string, now: Date): Promise<void>;
   connectionUp(connectionId: string): Promise<void>;
 }
 
-/** Only the recurring probe: the next one is one interval away. */
+/** Only the recurring probe (no fast probes): a stand-in where no scheduler is wired. */
 export class RecurringProbeOnly implements ProbeScheduler {
-  constructor(private readonly intervalSeconds: number) {}
-  nextProbeAfterDown(now: Date): Date {
-    return new Date(now.getTime() + this.intervalSeconds * 1000);
+  private readonly plan: ProbePlan;
+  constructor(intervalSeconds: number) {
+    this.plan = { fastProbeDelaysSeconds: [], intervalSeconds };
+  }
+  nextProbe(downSince: Date, now: Date): Date {
+    return nextProbe(this.plan, downSince, now);
   }
   async connectionDown(): Promise<void> {}
   async connectionUp(): Promise<void> {}

@@ -10,6 +10,10 @@ import { startEmulators, type Emulators } from './emulators';
 import { provisionLocalResources, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';
 import { LocalEventSourcePoller } from './poller';
+import { LocalScheduler } from './scheduler';
+import { LocalProbeScheduler } from './probe-scheduler';
+import { createProberHandler } from '../functions/prober/handler';
+import { DEFAULT_PROBE_PLAN } from '../core/probe-plan';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import type { DelivererOptions } from '../services/deliverer';
 
@@ -20,6 +24,8 @@ export interface LocalGatewayOptions {
   operatorToken?: string;
   /** Seconds between prober runs. @default 3600 */
   probeIntervalSeconds?: number;
+  /** Seconds after a connection goes down at which fast one-time probes run. @default [60, 300, 900] */
+  fastProbeDelaysSeconds?: number[];
   /** Substitutions for tests (clock, queue, event sink…). */
   overrides?: RuntimeOverrides;
   /** Run the local event-source poller feeding the deliverer. @default true */
@@ -37,6 +43,8 @@ export interface LocalGateway {
   emulators: Emulators;
   resources: ProvisionedResources;
   poller?: LocalEventSourcePoller;
+  /** Runs the prober now, as the hourly schedule would. */
+  probeNow(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -60,7 +68,17 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     };
     const resources = await provisionLocalResources(createAwsClients(bootstrap), LOCAL_RESOURCE_NAMES);
     const config: SluiceConfig = { ...bootstrap, queueUrl: resources.queueUrl };
-    const runtime = createRuntime(config, options.overrides, 'sluice-local');
+    const intervalSeconds = options.probeIntervalSeconds ?? DEFAULT_PROBE_PLAN.intervalSeconds;
+    const scheduler = new LocalScheduler({ unref: true });
+    stops.push(() => scheduler.stop());
+    const probes = new LocalProbeScheduler(scheduler, {
+      intervalSeconds,
+      fastProbeDelaysSeconds: options.fastProbeDelaysSeconds ?? DEFAULT_PROBE_PLAN.fastProbeDelaysSeconds,
+    });
+    const runtime = createRuntime(config, { probes, ...options.overrides }, 'sluice-local');
+    const prober = createProberHandler(runtime);
+    probes.probe = (connectionId) => prober({ kind: 'probe', connectionIds: [connectionId] });
+    scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
     const operatorToken = options.operatorToken ?? randomBytes(32).toString('base64url');
     const server: LocalApiServer = await startLocalApiServer({
       port: options.port ?? 3000,
@@ -84,7 +102,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       const started = poller;
       stops.push(() => started.stop());
     }
-    return { url: server.url, operatorToken, runtime, emulators, resources, poller, stop };
+    return { url: server.url, operatorToken, runtime, emulators, resources, poller, probeNow: () => prober({ kind: 'hourly' }), stop };
   } catch (error) {
     await stop();
     throw error;

@@ -14,8 +14,10 @@ async function flowsUsing(runtime: Runtime, connectionId: string) {
 }
 
 export interface HealthOptions {
-  /** When the next probe is due; the hourly schedule when unset. */
+  /** When the next probe is due; the first fast probe when unset. */
   nextProbeAt?: Date;
+  /** Set by an operator: no probing until it is set online by hand. */
+  manual?: boolean;
 }
 
 /** Marks a connection offline or unauthorized; announces it once and pauses its flows. */
@@ -27,14 +29,14 @@ export async function markConnectionDown(
   options: HealthOptions = {},
 ): Promise<StoredConnection | undefined> {
   const now = runtime.clock.now();
-  const next = options.nextProbeAt ?? runtime.probes.nextProbeAfterDown(now);
-  const changed = await runtime.connections.setStatus(connectionId, status, reason, now, next);
+  const next = options.manual ? undefined : (options.nextProbeAt ?? runtime.probes.nextProbe(now, now));
+  const changed = await runtime.connections.setStatus(connectionId, status, reason, now, next, { manual: options.manual });
   if (!changed) return undefined;
   runtime.logger.warn('connection down', { connectionId, status, reason });
   await runtime.events.publish({
     type: status === 'offline' ? 'connection.offline' : 'connection.unauthorized',
     at: now.toISOString(),
-    detail: { connectionId, status, reason, nextProbeAt: next.toISOString() },
+    detail: { connectionId, status, reason, ...(next ? { nextProbeAt: next.toISOString() } : { manual: true }) },
   });
   for (const flow of await flowsUsing(runtime, connectionId)) {
     const flowReason = `connection ${connectionId} is ${status}: ${reason}`;
@@ -43,7 +45,8 @@ export async function markConnectionDown(
       await runtime.events.publish({ type: 'flow.paused', at: now.toISOString(), detail: { flowId: flow.flowId, reason: flowReason } });
     }
   }
-  await runtime.probes.connectionDown(connectionId, now);
+  if (options.manual) await runtime.probes.connectionUp(connectionId);
+  else await runtime.probes.connectionDown(connectionId, now);
   return changed;
 }
 

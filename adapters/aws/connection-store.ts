@@ -6,6 +6,8 @@ import { keys, listings, withoutKeys } from './keys';
 
 /** A connection as stored: credentials sealed, only the auth type in clear. */
 export type StoredConnection = Omit<Connection, 'auth' | 'signingSecret'> & {
+  /** Set offline by an operator: not probed until set online by hand. */
+  manualOffline?: boolean;
   authType: ConnectionAuth['type'];
   signed: boolean;
   sealedSecrets: string;
@@ -14,6 +16,10 @@ export type StoredConnection = Omit<Connection, 'auth' | 'signingSecret'> & {
 interface Secrets {
   auth: ConnectionAuth;
   signingSecret?: string;
+}
+
+function updateExpression(sets: string[], removes: string[]): string {
+  return `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
 }
 
 const context = (connectionId: string) => ({ purpose: 'sluice-connection-credentials', connectionId });
@@ -141,24 +147,37 @@ export class ConnectionStore {
     reason: string,
     now: Date,
     nextProbeAt?: Date,
+    options: { manual?: boolean } = {},
   ): Promise<StoredConnection | undefined> {
+    const manual = options.manual === true && status === 'offline';
+    const sets = ['#status = :status', 'statusReason = :reason', 'statusSince = :at', 'updatedAt = :at'];
+    const removes: string[] = [];
+    if (status === 'online') {
+      sets.push('consecutiveFailures = :zero');
+      removes.push('nextProbeAt', 'heldBy', 'holdUntil', 'manualOffline');
+    } else if (manual) {
+      sets.push('manualOffline = :true');
+      removes.push('nextProbeAt');
+    } else {
+      if (nextProbeAt) sets.push('nextProbeAt = :next');
+      removes.push('manualOffline');
+    }
     try {
       const { Attributes } = await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.connection(connectionId),
-          UpdateExpression:
-            'SET #status = :status, statusReason = :reason, statusSince = :at, updatedAt = :at' +
-            (status === 'online' ? ', consecutiveFailures = :zero REMOVE nextProbeAt, heldBy, holdUntil' : '') +
-            (status !== 'online' && nextProbeAt ? ', nextProbeAt = :next' : ''),
-          ConditionExpression: 'attribute_exists(pk) AND #status <> :status',
+          UpdateExpression: updateExpression(sets, removes),
+          // An operator may take an already-offline connection offline by hand (to stop probing).
+          ConditionExpression: manual ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND #status <> :status',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':status': status,
             ':reason': reason,
             ':at': now.toISOString(),
             ...(status === 'online' ? { ':zero': 0 } : {}),
-            ...(status !== 'online' && nextProbeAt ? { ':next': nextProbeAt.toISOString() } : {}),
+            ...(status !== 'online' && !manual && nextProbeAt ? { ':next': nextProbeAt.toISOString() } : {}),
+            ...(manual ? { ':true': true } : {}),
           },
           ReturnValues: 'ALL_NEW',
         }),

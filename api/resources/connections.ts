@@ -2,7 +2,9 @@ import type { StoredConnection } from '../../adapters/aws/connection-store';
 import type { Runtime } from '../../adapters/runtime';
 import { assertAllowedUrl, UnsafeTargetError } from '../../core/target-url';
 import { RESOURCE_ID_PATTERN } from '../../core/identifiers';
-import { PutConnectionBody } from '../schemas';
+import { PutConnectionBody, ReauthorizeBody } from '../schemas';
+import { markConnectionDown, markConnectionOnline } from '../../services/connection-health';
+import { probeConnection } from '../../services/prober';
 import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
 import type { Route } from '../router';
 import { validateBody } from '../validation';
@@ -54,8 +56,56 @@ async function listConnections(runtime: Runtime): Promise<HttpResponse> {
   });
 }
 
+async function requireConnection(runtime: Runtime, connectionId: string) {
+  const stored = await runtime.connections.get(connectionId, true);
+  if (!stored) fail('not-found', `Connection ${connectionId} does not exist.`);
+  return stored;
+}
+
+/** `offline` by hand: traffic holds and nothing probes it until it is set online by hand. */
+async function setOffline(runtime: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResponse> {
+  await requireConnection(runtime, connectionId);
+  await markConnectionDown(runtime, connectionId, 'offline', `set offline by ${request.principal ?? 'operator'}`, { manual: true });
+  runtime.logger.info('connection set offline', { connectionId, by: request.principal });
+  return getConnection(runtime, connectionId);
+}
+
+/** `online` by hand: flows resume and held traffic is released at once. */
+async function setOnline(runtime: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResponse> {
+  await requireConnection(runtime, connectionId);
+  await markConnectionOnline(runtime, connectionId, `set online by ${request.principal ?? 'operator'}`);
+  runtime.logger.info('connection set online', { connectionId, by: request.principal });
+  return getConnection(runtime, connectionId);
+}
+
+async function probeNow(runtime: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResponse> {
+  await requireConnection(runtime, connectionId);
+  const result = await probeConnection(runtime, connectionId);
+  runtime.logger.info('connection probed on request', { connectionId, alive: result.alive, by: request.principal });
+  return getConnection(runtime, connectionId);
+}
+
+/** New credentials, then a probe at once: on success the connection's flows resume within seconds. */
+async function reauthorize(runtime: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResponse> {
+  await requireConnection(runtime, connectionId);
+  const body = validateBody(ReauthorizeBody, request);
+  await runtime.connections.replaceAuth(connectionId, body.auth, runtime.clock.now());
+  runtime.logger.info('connection reauthorized', { connectionId, authType: body.auth.type, by: request.principal });
+  await probeConnection(runtime, connectionId);
+  return getConnection(runtime, connectionId);
+}
+
 export function connectionRoutes(runtime: Runtime): Route[] {
+  const action = (name: string, handler: (runtime: Runtime, request: HttpRequest, id: string) => Promise<HttpResponse>): Route => ({
+    method: 'POST',
+    path: `/v1/connections/{connectionId}/${name}`,
+    handler: (req, p) => handler(runtime, req, p.connectionId!),
+  });
   return [
+    action('offline', setOffline),
+    action('online', setOnline),
+    action('probe', probeNow),
+    action('reauthorize', reauthorize),
     { method: 'PUT', path: '/v1/connections/{connectionId}', handler: (req, p) => putConnection(runtime, req, p.connectionId!) },
     { method: 'GET', path: '/v1/connections', handler: () => listConnections(runtime) },
     { method: 'GET', path: '/v1/connections/{connectionId}', handler: (_req, p) => getConnection(runtime, p.connectionId!) },

@@ -1,2 +1,5 @@
-// Lambda entry point; wired to the real handler in the ingestion/delivery work.
-export const handler = async (): Promise<unknown> => ({ statusCode: 501, body: 'not implemented' });
+import { configFromEnvironment } from '../../adapters/aws/config';
+import { createRuntime } from '../../adapters/runtime';
+import { createProberHandler } from './handler';
+
+export const handler = createProberHandler(createRuntime(configFromEnvironment(), {}, 'sluice-prober'));

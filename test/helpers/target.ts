@@ -70,18 +70,40 @@ export class TestTarget {
     server.keepAliveTimeout = 1000;
     target = new TestTarget(server, behaviour);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    target.port = (server.address() as AddressInfo).port;
     return target;
   }
 
+  private port = 0;
+
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Requests answered with a success status, in the order they were answered. */
+  /** Takes the target down: the port refuses connections until `up()`. */
+  async down(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Brings the target back on the same port. */
+  async up(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  /** Deliveries (POSTs) answered with a success status, in the order they were answered; probes excluded. */
   delivered(): ReceivedRequest[] {
     return this.received
-      .filter((r) => r.status !== undefined && r.status >= 200 && r.status < 300)
+      .filter((r) => r.method === 'POST' && r.status !== undefined && r.status >= 200 && r.status < 300)
       .sort((a, b) => a.answeredAt! - b.answeredAt!);
+  }
+
+  probes(): ReceivedRequest[] {
+    return this.received.filter((r) => r.method !== 'POST');
   }
 
   byId(messageId: string): ReceivedRequest[] {
@@ -99,8 +121,6 @@ export class TestTarget {
   }
 
   async stop(): Promise<void> {
-    for (const res of this.hanging) res.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.server.listening) await this.down();
   }
 }
