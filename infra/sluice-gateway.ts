@@ -472,6 +472,8 @@ export class SluiceGateway extends Construct {
 
     this.table.grantReadWriteData(operator);
     this.queue.grantSendMessages(operator);
+    // resume, online, reauthorize and recover wake held deliveries by changing their visibility.
+    this.queue.grant(operator, 'sqs:ChangeMessageVisibility');
     this.bucket.grantReadWrite(operator); // presigned URLs are signed with this role
     this.eventBus.grantPutEventsTo(operator);
     this.credentialsKey.grantEncryptDecrypt(operator);
@@ -487,18 +489,22 @@ export class SluiceGateway extends Construct {
     this.queue.grantConsumeMessages(prober); // changes the visibility of held messages
     this.eventBus.grantPutEventsTo(prober);
     this.credentialsKey.grantDecrypt(prober);
-    this.schedulerRole.grantPassRole(prober.grantPrincipal);
     const oneTimeSchedulesArn = stack.formatArn({
       service: 'scheduler',
       resource: 'schedule',
       resourceName: `${this.probeScheduleGroup.scheduleGroupName}/*`,
     });
-    prober.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
-        resources: [oneTimeSchedulesArn],
-      }),
-    );
+    // The deliverer (a connection goes down), the operator (manual offline/online,
+    // reauthorize) and the prober (a connection comes back) manage one-time probes.
+    for (const fn of [prober, deliverer, operator]) {
+      this.schedulerRole.grantPassRole(fn.grantPrincipal);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
+          resources: [oneTimeSchedulesArn],
+        }),
+      );
+    }
 
     this.probeSchedule = new scheduler.Schedule(this, 'HourlyProbe', {
       description: 'Sluice: probe every connection that is not online',

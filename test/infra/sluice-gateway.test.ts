@@ -231,12 +231,13 @@ describe('SluiceGateway template', () => {
     });
   });
 
-  test('prober may pass the scheduler role and manage schedules only inside its schedule group', () => {
+  for (const name of ['prober', 'deliverer', 'operator'] as const) {
+  test(`${name} may pass the scheduler role and manage one-time probes only inside the probe schedule group`, () => {
     const statements = identityStatements(resources)
-      .filter(({ owner }) => owner.startsWith(logicalId(gateway.functions.prober.role!).replace(/[0-9A-F]{8}$/, '')))
+      .filter(({ owner }) => owner.startsWith(logicalId(gateway.functions[name].role!).replace(/[0-9A-F]{8}$/, '')))
       .map(({ statement }) => statement);
     const scheduler = statements.find((s) => asArray(s.Action).includes('scheduler:CreateSchedule'));
-    assert.ok(scheduler, 'prober has a scheduler statement');
+    assert.ok(scheduler, `${name} has a scheduler statement`);
     assert.deepEqual([...asArray(scheduler.Action)].sort(), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule']);
     const resource = JSON.stringify(scheduler.Resource);
     const group = stack.resolve(gateway.probeScheduleGroup.scheduleGroupName) as string;
@@ -247,10 +248,11 @@ describe('SluiceGateway template', () => {
     for (const { owner, statement } of identityStatements(resources)) {
       const actions = asArray<string>(statement.Action);
       if (actions.some((a) => a.startsWith('scheduler:') || a === 'iam:PassRole')) {
-        assert.ok(owner.includes('Prober'), `${owner} has ${actions.join(', ')}`);
+        assert.ok(/Prober|Deliverer|Operator/.test(owner), `${owner} has ${actions.join(', ')}`);
       }
     }
   });
+  }
 
   test('every function is Node.js 22 on arm64 with its own log group', () => {
     const functions = ofType('AWS::Lambda::Function');
