@@ -3,6 +3,7 @@ import { partnerRouteMatches, operatorTokenMatches } from '../api/apis';
 import type { SluiceConfig } from '../adapters/aws/config';
 import { createRuntime, type Runtime, type RuntimeOverrides } from '../adapters/runtime';
 import { createAwsClients } from '../adapters/aws/clients';
+import { InMemoryEventPublisher } from '../adapters/aws/event-publisher';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { createOperatorHandler } from '../functions/operator/handler';
 import { LOCAL_RESOURCE_NAMES } from '../infra/definitions';
@@ -80,10 +81,25 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     probes.probe = (connectionId) => prober({ kind: 'probe', connectionIds: [connectionId] });
     scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
     const operatorToken = options.operatorToken ?? randomBytes(32).toString('base64url');
+    // Operational events: logged as they happen and listed at GET /local/events (AWS: the event bus).
+    const sink = runtime.events instanceof InMemoryEventPublisher ? runtime.events : undefined;
+    sink?.subscribe((event) => runtime.logger.info('operational event', { event }));
+    const operatorHandler = createOperatorHandler(runtime, { operatorToken });
     const server: LocalApiServer = await startLocalApiServer({
       port: options.port ?? 3000,
       partnerHandler: createIngestHandler(runtime),
-      operatorHandler: createOperatorHandler(runtime, { operatorToken }),
+      operatorHandler: async (event, context) => {
+        if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
+          const authorized = operatorTokenMatches(
+            { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
+            operatorToken,
+          );
+          if (authorized) {
+            return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: sink.events }) };
+          }
+        }
+        return operatorHandler(event, context);
+      },
       isPartnerRequest: (method, path, headers) =>
         partnerRouteMatches({ method, path } as never) &&
         !operatorTokenMatches({ headers } as never, operatorToken),

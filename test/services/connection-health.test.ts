@@ -48,6 +48,9 @@ describe('connection health and flow control (probe interval shortened to second
     assert.match(paused.statusReason, /connection erp is offline/);
     assert.ok(events().some((e) => e.type === 'connection.offline' && e.detail.connectionId === 'erp'));
     assert.ok(events().some((e) => e.type === 'flow.paused' && e.detail.flowId === 'orders'));
+    const listed = await gw.request('GET', '/local/events');
+    assert.ok(listed.body.events.some((e: { type: string }) => e.type === 'connection.offline'), 'observable over HTTP locally');
+    assert.equal((await gw.request('GET', '/local/events', { token: null })).status, 401);
     const ids = Array.from({ length: 50 }, (_, i) => `M-${String(i + 1).padStart(3, '0')}`);
     for (const id of ids) assert.equal((await gw.post('orders', key, id, id)).status, 202);
     for (const id of [ids[0]!, ids[24]!, ids[49]!]) {
