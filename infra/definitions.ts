@@ -74,9 +74,9 @@ export const DELIVERY_QUEUE: QueueDefinition = {
 };
 
 /**
- * Dead-letter queue for deliveries the deliverer could not even parse. Held and
- * retrying deliveries never count towards it: the receive count threshold is far
- * above what 14 days of hourly holds can reach (see `maxReceiveCount`).
+ * Dead-letter queue: a last resort for a ticket that fails with internal errors a
+ * thousand times in a row. Held and retrying deliveries never reach it: the receive
+ * count threshold is far above what 14 days of hourly holds can reach.
  */
 export const DEAD_LETTER_QUEUE = {
   nameSuffix: 'deliveries-dlq.fifo',

@@ -29,6 +29,12 @@ export interface DelivererOptions {
   random?: () => number;
   /** Base delay before a record that hit an internal error is tried again. @default 5 */
   internalRetrySeconds?: number;
+  /**
+   * Records are not started when less than this is left of the invocation (Lambda's
+   * remaining time): they go back to the queue untouched instead of being cut off.
+   * @default 70000 (the longest connection timeout plus a margin)
+   */
+  reserveMs?: number;
 }
 
 type RecordResult = 'delete' | 'keep';
@@ -461,7 +467,8 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     return 'keep';
   }
 
-  return async function handleBatch(event: SQSEvent): Promise<SQSBatchResponse> {
+  return async function handleBatch(event: SQSEvent, context?: { getRemainingTimeInMillis(): number }): Promise<SQSBatchResponse> {
+    const outOfTime = () => context !== undefined && context.getRemainingTimeInMillis() < (options.reserveMs ?? 70_000);
     const lanes = new Map<string, SQSRecord[]>();
     for (const record of event.Records) {
       const lane = record.attributes.MessageGroupId ?? record.messageId;
@@ -473,10 +480,15 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       [...lanes.values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
           let result: RecordResult;
-          try {
-            result = await processRecord(record, cache);
-          } catch (error) {
-            result = await internalError(record, error);
+          if (outOfTime()) {
+            await runtime.queue.delay(record.receiptHandle, 0).catch(() => undefined);
+            result = 'keep';
+          } else {
+            try {
+              result = await processRecord(record, cache);
+            } catch (error) {
+              result = await internalError(record, error);
+            }
           }
           if (result === 'delete') continue;
           // Order: nothing behind a kept record in its lane may be attempted now.

@@ -162,4 +162,20 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     assert.deepEqual(await healthy({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 4)] }), { batchItemFailures: [] });
     assert.equal((await gw.request('GET', '/v1/flows/backout')).body.counts.delivered, 1);
   });
+
+  it('hands records back untouched when the invocation is about to time out', async () => {
+    target.behaviour = () => ({ status: 200 });
+    await gw.connection('late', { url: `${target.url}/late` });
+    await gw.flow('deadline', { partnerId: 'acme', destinations: ['late'] });
+    await gw.post('deadline', key, 'T-1', 'x');
+    await gw.post('deadline', key, 'T-2', 'y');
+    const before = target.received.length;
+    const response = await createDelivererHandler(runtime)(
+      { Records: [record(ticket('deadline', 'late', 'T-1'), 1), record(ticket('deadline', 'late', 'T-2'), 2)] },
+      { getRemainingTimeInMillis: () => 5_000 },
+    );
+    assert.equal(response.batchItemFailures.length, 2);
+    assert.equal(target.received.length, before, 'nothing was started');
+    assert.equal((await runtime.deliveries.get('deadline', 'T-1', 'late'))?.status, 'queued');
+  });
 });
