@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Clock } from '../core/clock';
 import { systemClock } from '../core/clock';
 import { RecurringProbeOnly, type CredentialSealer, type DeliveryQueue, type EventPublisher, type PayloadStore, type ProbeScheduler } from '../core/ports';
@@ -23,6 +24,8 @@ export interface Runtime {
   clients: AwsClients;
   clock: Clock;
   logger: Logger;
+  /** CloudWatch metrics (EMF); disabled in local mode through POWERTOOLS_METRICS_DISABLED. */
+  metrics: Metrics;
   partners: PartnerStore;
   connections: ConnectionStore;
   flows: FlowStore;
@@ -76,6 +79,7 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     clients,
     clock: overrides.clock ?? systemClock,
     logger: overrides.logger ?? new Logger({ serviceName }),
+    metrics: new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Sluice', serviceName }),
     partners: new PartnerStore(clients.documents, config.tableName),
     connections: new ConnectionStore(clients.documents, config.tableName, sealer),
     flows,
@@ -95,4 +99,9 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     sealer,
     inlinePayloadLimitBytes: overrides.inlinePayloadLimitBytes ?? 64 * 1024,
   };
+}
+
+/** Publishes what a request or batch recorded; nothing when it recorded nothing. */
+export function flushMetrics(runtime: Runtime): void {
+  if (runtime.metrics.hasStoredMetrics()) runtime.metrics.publishStoredMetrics();
 }

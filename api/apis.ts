@@ -1,8 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Runtime } from '../adapters/runtime';
+import { flushMetrics, type Runtime } from '../adapters/runtime';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ProblemError } from '../core/problems';
 import { errorResponse, fail, jsonResponse, type HttpHandler, type HttpRequest } from './http';
 import { connectionRoutes } from './resources/connections';
+import { failedEventRoutes } from './resources/failed-events';
 import { flowRoutes } from './resources/flows';
 import { partnerMessageRoutes } from './resources/partner-messages';
 import { partnerRoutes } from './resources/partners';
@@ -11,14 +13,18 @@ import { Router, type Route } from './router';
 /** Renders every failure as problem+json and logs the unexpected ones. */
 function withProblems(runtime: Runtime, router: Router): HttpHandler {
   return async (request) => {
+    let response;
     try {
-      return await router.handle(request);
+      response = await router.handle(request);
     } catch (error) {
       if (!(error instanceof ProblemError) || error.code === 'internal') {
         runtime.logger.error('request failed', { requestId: request.requestId, path: request.path, error: error as Error });
       }
-      return errorResponse(error, request.requestId);
+      response = errorResponse(error, request.requestId);
     }
+    runtime.metrics.addMetric(`Responses${Math.floor(response.statusCode / 100)}xx`, MetricUnit.Count, 1);
+    flushMetrics(runtime);
+    return response;
   };
 }
 
@@ -55,6 +61,7 @@ export function createOperatorApi(runtime: Runtime, options: OperatorApiOptions 
     ...partnerRoutes(runtime),
     ...connectionRoutes(runtime),
     ...flowRoutes(runtime),
+    ...failedEventRoutes(runtime),
   ]);
   const handle = withProblems(runtime, router);
   return async (request) => {

@@ -17,7 +17,7 @@ export interface EmulatorOptions {
   dynamodbPort?: number;
   /** Port for the SQS/S3 emulator. @default a free port */
   queuePort?: number;
-  /** How long to wait for DynamoDB Local's JVM. @default 30000 */
+  /** How long to wait for DynamoDB Local's JVM (slow on a busy machine). @default 90000 */
   readyTimeoutMs?: number;
 }
 
@@ -92,7 +92,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   let fauxqs: Awaited<ReturnType<typeof startFauxqs>> | undefined;
   try {
     fauxqs = await startFauxqs({ port: options.queuePort ?? 0, host: '127.0.0.1', logger: false });
-    await waitForDynamo(dynamodbEndpoint, java, options.readyTimeoutMs ?? 30_000);
+    await waitForDynamo(dynamodbEndpoint, java, options.readyTimeoutMs ?? 90_000);
   } catch (error) {
     await stopChild(java);
     await fauxqs?.stop();

@@ -51,6 +51,8 @@ export interface LocalGateway {
 
 /** Everything `npm start` runs: emulators, resources, APIs, poller and scheduler. */
 export async function startLocalGateway(options: LocalGatewayOptions = {}): Promise<LocalGateway> {
+  // CloudWatch metrics mean nothing here; the same code emits them on AWS.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const emulators = await startEmulators();
   const stops: (() => Promise<void>)[] = [() => emulators.stop()];
   const stop = async () => {

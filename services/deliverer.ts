@@ -6,7 +6,8 @@ import { MAX_VISIBILITY_SECONDS } from '../adapters/aws/delivery-queue';
 import { deliveryIndexes, deliveryKey, StaleDeliveryError, type DeliveryChange } from '../adapters/aws/delivery-store';
 import type { StoredMessage } from '../adapters/aws/message-store';
 import { sendToTarget } from '../adapters/http/target-client';
-import type { Runtime } from '../adapters/runtime';
+import { flushMetrics, type Runtime } from '../adapters/runtime';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { classify, SUGGESTED_ACTIONS, type AttemptOutcome } from '../core/classify';
 import { afterAttempt, decide, HOLD_RECHECK_SECONDS } from '../core/delivery-machine';
 import { countDeltas, messageStatus } from '../core/message-status';
@@ -144,6 +145,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   }
 
   async function move(s: Snapshot, to: DeliveryStatus, change: DeliveryChange): Promise<Delivery> {
+    if (s.delivery.status !== to) runtime.metrics.addMetric(`Deliveries${to[0]!.toUpperCase()}${to.slice(1)}`, MetricUnit.Count, 1);
     return runtime.deliveries.commit(s.delivery, {
       ...change,
       set: { status: to, updatedAt: iso(), ...change.set },
@@ -253,6 +255,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     );
     await options.afterRequest?.(s.ticket);
 
+    runtime.metrics.addMetric('DeliveryAttemptDuration', MetricUnit.Milliseconds, outcome.durationMs);
     const verdict = classify(outcome, connection.successStatuses);
     const attempts = s.delivery.attempts + (verdict.verdict === 'unauthorized' ? 0 : 1);
     const transition = afterAttempt({
@@ -504,6 +507,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         }
       }),
     );
+    flushMetrics(runtime);
     return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

@@ -12,6 +12,7 @@ import { ProblemError, type ProblemCode } from '../../core/problems';
 import { BUCKET } from '../../infra/definitions';
 import type { StoredMessage } from '../../adapters/aws/message-store';
 import type { Runtime } from '../../adapters/runtime';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { completeEnqueue, ENQUEUE_LEASE_MS } from '../../services/enqueue';
 import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
 import type { Route } from '../router';
@@ -66,6 +67,7 @@ async function logRejection(
     ...(messageId ? { messageId } : {}),
   });
   runtime.logger.warn('partner request rejected', { flowId, code, requestId: request.requestId });
+  runtime.metrics.addMetric('MessagesRejected', MetricUnit.Count, 1);
 }
 
 interface MessageHeaders {
@@ -125,6 +127,7 @@ function acceptedBody(message: StoredMessage) {
 async function duplicateResponse(runtime: Runtime, flowId: string, messageId: string): Promise<HttpResponse> {
   const detail = await runtime.messages.detail(flowId, messageId);
   const message = detail!.message;
+  runtime.metrics.addMetric('MessagesDuplicate', MetricUnit.Count, 1);
   return jsonResponse(200, {
     messageId,
     flowId,
@@ -147,6 +150,7 @@ async function enqueueOwned(runtime: Runtime, message: StoredMessage): Promise<H
     });
     throw new ProblemError('internal', 'The message was recorded but could not be queued; post it again with the same id.');
   }
+  runtime.metrics.addMetric('MessagesAccepted', MetricUnit.Count, 1);
   return jsonResponse(202, acceptedBody(message));
 }
 

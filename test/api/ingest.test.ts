@@ -232,6 +232,7 @@ describe('partner ingestion', () => {
       }
     });
     output += logs;
+    assert.match(output, /partner key rotated|partner request rejected/, 'the capture does see the structured logs');
     for (const key of [key1, key2, newKey]) assert.ok(!output.includes(key), 'no key in the logs');
     const stored = JSON.stringify(await gw.tableItems());
     for (const key of [key1, key2, newKey]) assert.ok(!stored.includes(key), 'no key stored in clear');

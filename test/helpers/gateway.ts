@@ -4,6 +4,9 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '../../local/gateway';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+// Powertools loggers write through the global console in dev mode, so tests can capture
+// them there instead of patching process.stdout, which the test runner itself reports on.
+process.env.POWERTOOLS_DEV = 'true';
 
 export interface ApiResult {
   status: number;
@@ -127,24 +130,21 @@ export class TestGateway {
   }
 }
 
-/** Collects everything written to stdout and stderr while `fn` runs (structured logs go there). */
+const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
+
+/** Collects every structured log line (and anything else sent to the console) while `fn` runs. */
 export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
-  const chunks: string[] = [];
-  const originalOut = process.stdout.write.bind(process.stdout);
-  const originalErr = process.stderr.write.bind(process.stderr);
-  const capture = (chunk: unknown, ...rest: unknown[]) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    callback?.();
-    return true;
-  };
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
+  const lines: string[] = [];
+  const originals = CONSOLE_METHODS.map((method) => [method, console[method]] as const);
+  for (const method of CONSOLE_METHODS) {
+    console[method] = (...args: unknown[]) => {
+      lines.push(args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' '));
+    };
+  }
   try {
     const result = await fn();
-    return { result, output: chunks.join('') };
+    return { result, output: lines.join('\n') };
   } finally {
-    process.stdout.write = originalOut;
-    process.stderr.write = originalErr;
+    for (const [method, original] of originals) console[method] = original;
   }
 }

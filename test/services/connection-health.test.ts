@@ -122,6 +122,7 @@ describe('connection health and flow control (probe interval shortened to second
       return { good, elapsed: Date.now() - started };
     });
     assert.ok(result.elapsed < 5_000, `resumed in ${result.elapsed} ms`);
+    assert.match(output, /connection reauthorized/, 'the capture does see the structured logs');
     assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['C-1', 'C-2']);
     for (const secret of ['old-token', 'still-wrong', 'good-token']) {
       assert.ok(!output.includes(secret), `${secret} not in logs`);
