@@ -8,6 +8,7 @@ import type { StoredMessage } from '../adapters/aws/message-store';
 import { sendToTarget } from '../adapters/http/target-client';
 import { flushMetrics, type Runtime } from '../adapters/runtime';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { authHeaders } from '../core/auth-headers';
 import { classify, SUGGESTED_ACTIONS, type AttemptOutcome } from '../core/classify';
 import { afterAttempt, decide, HOLD_RECHECK_SECONDS } from '../core/delivery-machine';
 import { countDeltas, messageStatus } from '../core/message-status';
@@ -83,11 +84,8 @@ export function deliveryHeaders(
     'x-sluice-attempt': String(request),
     'x-correlation-id': message.correlationId,
     ...(possibleDuplicate ? { 'x-sluice-possible-duplicate': 'true' } : {}),
+    ...authHeaders(connection.auth),
   };
-  const { auth } = connection;
-  if (auth.type === 'bearer') headers.authorization = `Bearer ${auth.token}`;
-  if (auth.type === 'basic') headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-  if (auth.type === 'header') headers[auth.headerName.toLowerCase()] = auth.value;
   if (connection.signingSecret) {
     const timestamp = new Date(Math.floor(now.getTime() / 1000) * 1000);
     headers['webhook-id'] = message.messageId;

@@ -1,6 +1,7 @@
 import type { StoredConnection } from '../adapters/aws/connection-store';
 import { sendToTarget } from '../adapters/http/target-client';
 import type { Runtime } from '../adapters/runtime';
+import { authHeaders } from '../core/auth-headers';
 import type { AttemptOutcome } from '../core/classify';
 import type { Connection } from '../core/model';
 import { markConnectionOnline } from './connection-health';
@@ -19,12 +20,7 @@ export interface ProbeResult {
 
 /** Headers a probe sends: the connection's credentials, so `unauthorized` connections prove new ones work. */
 function probeHeaders(connection: Connection): Record<string, string> {
-  const headers: Record<string, string> = { 'user-agent': 'Sluice/1.0 (probe)' };
-  const { auth } = connection;
-  if (auth.type === 'bearer') headers.authorization = `Bearer ${auth.token}`;
-  if (auth.type === 'basic') headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-  if (auth.type === 'header') headers[auth.headerName.toLowerCase()] = auth.value;
-  return headers;
+  return { 'user-agent': 'Sluice/1.0 (probe)', ...authHeaders(connection.auth) };
 }
 
 /** Alive: any answer that is not a connection error, timeout or 5xx; for `unauthorized`, also not 401/403. */

@@ -1,4 +1,5 @@
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { isConditionFailure } from './dynamo-errors';
 import type { Connection, ConnectionAuth, ConnectionSettings } from '../../core/model';
 import type { CredentialSealer } from '../../core/ports';
@@ -88,53 +89,22 @@ export class ConnectionStore {
   }
 
   async list(): Promise<StoredConnection[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :p',
-          ExpressionAttributeValues: { ':p': listings.connections },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll(this.documents, {
+      TableName: this.tableName,
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :p',
+      ExpressionAttributeValues: { ':p': listings.connections },
+    });
     return items.map((item) => withoutKeys<StoredConnection>(item));
   }
 
   /** Counts one more consecutive connection error or timeout; returns the new streak. */
   async recordFailure(connectionId: string): Promise<number> {
-    const { Attributes } = await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.connection(connectionId),
-        UpdateExpression: 'ADD consecutiveFailures :one',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    return Number(Attributes?.consecutiveFailures ?? 0);
+    return incrementCounter(this.documents, this.tableName, keys.connection(connectionId), 'consecutiveFailures');
   }
 
   async resetFailures(connectionId: string): Promise<void> {
-    await this.documents
-      .send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.connection(connectionId),
-          UpdateExpression: 'SET consecutiveFailures = :zero',
-          ConditionExpression: 'consecutiveFailures > :zero',
-          ExpressionAttributeValues: { ':zero': 0 },
-        }),
-      )
-      .catch((error) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+    await resetCounter(this.documents, this.tableName, keys.connection(connectionId), 'consecutiveFailures');
   }
 
   /**

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { EMPTY_COUNTS, type Flow, type FlowCounts, type FlowLogEntry, type FlowSettings } from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
+import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { keys, listings, withoutKeys } from './keys';
 
 /** Flow log entries live this long (TTL), unless `enable` clears them first. */
@@ -58,21 +59,12 @@ export class FlowStore {
   }
 
   async list(): Promise<Flow[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :p',
-          ExpressionAttributeValues: { ':p': listings.flows },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll(this.documents, {
+      TableName: this.tableName,
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :p',
+      ExpressionAttributeValues: { ':p': listings.flows },
+    });
     return items.map((item) => withoutKeys<Flow>(item));
   }
 
@@ -161,29 +153,22 @@ export class FlowStore {
   }
 
   async clearLog(flowId: string): Promise<void> {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :p',
-          ExpressionAttributeValues: { ':p': keys.flowLogPartition(flowId) },
-          ProjectionExpression: 'pk, sk',
-          ExclusiveStartKey: start,
-        }),
-      );
-      const items = page.Items ?? [];
-      for (let i = 0; i < items.length; i += 25) {
-        await this.documents.send(
-          new BatchWriteCommand({
-            RequestItems: {
-              [this.tableName]: items.slice(i, i + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
-            },
-          }),
-        );
+    const items = await queryAll(this.documents, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :p',
+      ExpressionAttributeValues: { ':p': keys.flowLogPartition(flowId) },
+      ProjectionExpression: 'pk, sk',
+    });
+    for (let i = 0; i < items.length; i += 25) {
+      let requests: Record<string, unknown>[] | undefined = items
+        .slice(i, i + 25)
+        .map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } }));
+      // BatchWrite may leave some requests unprocessed under load; send those again.
+      while (requests && requests.length > 0) {
+        const result = await this.documents.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests as never } }));
+        requests = result.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    }
   }
 
   /**
@@ -236,32 +221,10 @@ export class FlowStore {
 
   /** Counts an internal failure; returns the new streak. */
   async recordInternalFailure(flowId: string): Promise<number> {
-    const { Attributes } = await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.flow(flowId),
-        UpdateExpression: 'ADD internalFailureStreak :one',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    return Number(Attributes?.internalFailureStreak ?? 0);
+    return incrementCounter(this.documents, this.tableName, keys.flow(flowId), 'internalFailureStreak');
   }
 
   async resetInternalFailures(flowId: string): Promise<void> {
-    await this.documents
-      .send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.flow(flowId),
-          UpdateExpression: 'SET internalFailureStreak = :zero',
-          ConditionExpression: 'internalFailureStreak > :zero',
-          ExpressionAttributeValues: { ':zero': 0 },
-        }),
-      )
-      .catch((error) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+    await resetCounter(this.documents, this.tableName, keys.flow(flowId), 'internalFailureStreak');
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Delivery, Message, MessageStatus, ReportEntry } from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
+import { queryAll } from './dynamo-query';
 import type { FlowStore } from './flow-store';
 import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
 
@@ -98,21 +99,12 @@ export class MessageStore {
 
   /** The message, its deliveries and its execution report, from one partition. */
   async detail(flowId: string, messageId: string): Promise<MessageDetail | undefined> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :p',
-          ExpressionAttributeValues: { ':p': keys.messagePartition(flowId, messageId) },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll(this.documents, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :p',
+      ExpressionAttributeValues: { ':p': keys.messagePartition(flowId, messageId) },
+      ConsistentRead: true,
+    });
     const messageItem = items.find((item) => item.sk === 'MESSAGE');
     if (!messageItem) return undefined;
     return {

@@ -42,10 +42,17 @@ describe('lanes, holds, chains and signatures', () => {
     const t = await newTarget();
     let inFlight = 0;
     let maxInFlight = 0;
+    // The target answers the first requests only once four are open at the same time
+    // (or 15 s after the first): sequential lanes would show one at a time and fail the test.
+    let release!: () => void;
+    const allOpen = new Promise<void>((resolve) => (release = resolve));
+    let giveUp: NodeJS.Timeout | undefined;
     t.behaviour = async () => {
+      giveUp ??= setTimeout(() => release(), 15_000);
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      if (inFlight >= 4) release();
+      await allOpen;
       inFlight -= 1;
       return { status: 200 };
     };
@@ -56,7 +63,8 @@ describe('lanes, holds, chains and signatures', () => {
       for (const lane of lanes) await gw.post('parallel', key, lane[round]!, 'x');
     }
     await t.waitForDelivered(12);
-    assert.ok(maxInFlight >= 3, `lanes overlapped at the target (max in flight ${maxInFlight})`);
+    clearTimeout(giveUp);
+    assert.equal(maxInFlight, 4, 'four lanes were open at the target at once');
     for (const lane of lanes) {
       const order = t.delivered().map((r) => r.headers['x-aux-system-msg-id']).filter((id) => lane.includes(id as string));
       assert.deepEqual(order, lane, 'order holds within each lane');
@@ -76,10 +84,12 @@ describe('lanes, holds, chains and signatures', () => {
         }
         return { status: 200 };
       };
-      await gw.connection(`c-${onError}`, { url: t.url, threads: 4, onError, retry: { count: 3, intervalSeconds: 2 } });
+      await gw.connection(`c-${onError}`, { url: t.url, threads: 4, onError, retry: { count: 3, intervalSeconds: 3 } });
       await gw.flow(`f-${onError}`, { partnerId: 'acme', destinations: [`c-${onError}`] });
       await gw.post(`f-${onError}`, key, head, 'head');
-      await t.waitForRequests(1);
+      await waitFor(async () => (await gw.runtime.deliveries.get(`f-${onError}`, head, `c-${onError}`))?.status === 'retrying', {
+        what: 'the head is retrying',
+      });
       const others = [...lanes[0]!.slice(1), ...lanes.slice(1).flat()];
       for (const id of others) await gw.post(`f-${onError}`, key, id, 'x');
       await t.waitForDelivered(1 + others.length, 20_000);
