@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   QueryCommand,
@@ -6,7 +7,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { Delivery, FailureType, FlowCounts, MessageStatus, ReportEntry } from '../../core/model';
+import type { Delivery, DeliveryStatus, FailureType, FlowCounts, MessageStatus, ReportEntry } from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
 import type { FlowStore } from './flow-store';
 import { keys, withoutKeys } from './keys';
@@ -66,6 +67,13 @@ export interface DeliveryChange {
   /** Further writes that must commit with the change (chain blocks…). */
   alsoPut?: Record<string, unknown>[];
   alsoDelete?: { pk: string; sk: string }[];
+}
+
+/** Where failed events are listed: a flow's on gsi1, everyone's on gsi3. */
+function failedIndex(flowId?: string) {
+  return flowId
+    ? { indexName: 'gsi1', pkName: 'gsi1pk', skName: 'gsi1sk', partition: `FAILED#FLOW#${flowId}` }
+    : { indexName: 'gsi3', pkName: 'gsi3pk', skName: 'gsi3sk', partition: 'FAILED' };
 }
 
 const chainBlockKey = (flowId: string, chainId: string, connectionId: string) => ({
@@ -277,5 +285,222 @@ export class DeliveryStore {
     ).catch((error) => {
       if (!isConditionFailure(error)) throw error;
     });
+  }
+
+  /**
+   * Failed events (failed and inError deliveries) from their indexes: by flow on gsi1,
+   * all of them on gsi3; connection, type and status are filters on the index query.
+   * Pages until `limit` matches or the index is exhausted; `lastKey` resumes after the
+   * last returned item. `before` keeps only events that failed before that instant.
+   */
+  async queryFailed(options: {
+    flowId?: string;
+    connectionId?: string;
+    type?: FailureType;
+    statuses?: DeliveryStatus[];
+    before?: string;
+    limit: number;
+    startKey?: Record<string, unknown>;
+  }): Promise<{ items: Delivery[]; lastKey?: Record<string, unknown> }> {
+    const index = failedIndex(options.flowId);
+    const filters: string[] = [];
+    const names: Record<string, string> = { '#pk': index.pkName, ...(options.before ? { '#sk': index.skName } : {}) };
+    const values: Record<string, unknown> = { ':p': index.partition };
+    if (options.connectionId) {
+      filters.push('connectionId = :c');
+      values[':c'] = options.connectionId;
+    }
+    if (options.type) {
+      filters.push('failureType = :t');
+      values[':t'] = options.type;
+    }
+    if (options.statuses && options.statuses.length > 0) {
+      names['#status'] = 'status';
+      filters.push(`#status IN (${options.statuses.map((_, i) => `:s${i}`).join(', ')})`);
+      options.statuses.forEach((status, i) => (values[`:s${i}`] = status));
+    }
+    if (options.before) values[':before'] = options.before;
+    const items: Record<string, unknown>[] = [];
+    let start = options.startKey;
+    let lastKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.indexName,
+          KeyConditionExpression: `#pk = :p${options.before ? ' AND #sk < :before' : ''}`,
+          ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          // Without filters a page holds exactly what is still needed; with them, read ahead.
+          Limit: filters.length > 0 ? Math.max(100, options.limit - items.length) : options.limit - items.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      const found = page.Items ?? [];
+      const room = options.limit - items.length;
+      if (found.length > room) {
+        items.push(...found.slice(0, room));
+        const last = items[items.length - 1]!;
+        lastKey = { pk: last.pk, sk: last.sk, [index.pkName]: last[index.pkName], [index.skName]: last[index.skName] };
+        break;
+      }
+      items.push(...found);
+      start = page.LastEvaluatedKey;
+      lastKey = start;
+    } while (start && items.length < options.limit);
+    return { items: items.map((item) => withoutKeys<Delivery>(item)), ...(lastKey ? { lastKey } : {}) };
+  }
+
+  /** True when `key` is a resume key of the failed-event index `queryFailed` reads for this flow filter. */
+  isFailedIndexKey(key: Record<string, unknown>, flowId?: string): boolean {
+    const index = failedIndex(flowId);
+    const names = Object.keys(key).sort();
+    const expected = ['pk', 'sk', index.pkName, index.skName].sort();
+    return (
+      names.length === expected.length &&
+      names.every((name, i) => name === expected[i] && typeof key[name] === 'string') &&
+      key[index.pkName] === index.partition &&
+      String(key.pk).startsWith('MSG#') &&
+      String(key.sk).startsWith('DLV#')
+    );
+  }
+
+  /** How many deliveries of a chain are suspended on a connection. */
+  async countSuspended(flowId: string, chainId: string, connectionId: string): Promise<number> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi3',
+          KeyConditionExpression: 'gsi3pk = :p',
+          ExpressionAttributeValues: { ':p': `SUSPENDED#${flowId}#${chainId}#${connectionId}` },
+          Select: 'COUNT',
+          ExclusiveStartKey: start,
+        }),
+      );
+      count += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return count;
+  }
+
+  /**
+   * Ends a chain release: deletes the block only while it is still the one being
+   * released. False when a new failure re-blocked the chain meanwhile (or it is gone).
+   */
+  async clearChainBlockIfReleasing(flowId: string, chainId: string, connectionId: string): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: chainBlockKey(flowId, chainId, connectionId),
+          ConditionExpression: 'releasing = :t',
+          ExpressionAttributeValues: { ':t': true },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Applies several changes in one transaction, all or none: at most one delivery per
+   * message (each may set its message's status), counters merged per flow. Throws
+   * StaleDeliveryError when any of the deliveries changed since it was read; DynamoDB
+   * caps a transaction at 100 writes.
+   */
+  async commitMany(entries: { delivery: Delivery; change: DeliveryChange }[]): Promise<Delivery[]> {
+    const transact: Record<string, unknown>[] = [];
+    const counts = new Map<string, Partial<FlowCounts>>();
+    const results: Delivery[] = [];
+    for (const { delivery, change } of entries) {
+      const version = delivery.version ?? 0;
+      const set: Record<string, unknown> = { ...change.set, version: version + 1 };
+      const names = Object.keys(set);
+      const removals = (change.remove ?? []).filter((name) => !(name in set));
+      transact.push({
+        Update: {
+          TableName: this.tableName,
+          Key: keys.delivery(delivery.flowId, delivery.messageId, delivery.connectionId),
+          UpdateExpression:
+            `SET ${names.map((_, i) => `#s${i} = :s${i}`).join(', ')}` +
+            (removals.length > 0 ? ` REMOVE ${removals.map((_, i) => `#r${i}`).join(', ')}` : ''),
+          ConditionExpression: version === 0 ? 'attribute_not_exists(version) OR version = :v' : 'version = :v',
+          ExpressionAttributeNames: {
+            ...Object.fromEntries(names.map((n, i) => [`#s${i}`, n])),
+            ...Object.fromEntries(removals.map((n, i) => [`#r${i}`, n])),
+          },
+          ExpressionAttributeValues: { ...Object.fromEntries(names.map((n, i) => [`:s${i}`, set[n]])), ':v': version },
+        },
+      });
+      for (const entry of change.report ?? []) transact.push({ Put: this.messages.reportPut(delivery.flowId, delivery.messageId, entry) });
+      if (change.messageStatus) {
+        transact.push({
+          Update: {
+            TableName: this.tableName,
+            Key: keys.message(delivery.flowId, delivery.messageId),
+            UpdateExpression: 'SET #status = :status',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':status': change.messageStatus },
+          },
+        });
+      }
+      for (const item of change.alsoPut ?? []) transact.push({ Put: { TableName: this.tableName, Item: item } });
+      for (const key of change.alsoDelete ?? []) transact.push({ Delete: { TableName: this.tableName, Key: key } });
+      const merged = counts.get(delivery.flowId) ?? {};
+      for (const [bucket, delta] of Object.entries(change.counts ?? {}) as [keyof FlowCounts, number][]) {
+        merged[bucket] = (merged[bucket] ?? 0) + delta;
+      }
+      counts.set(delivery.flowId, merged);
+      const next: Record<string, unknown> = { ...delivery, ...set };
+      for (const name of removals) delete next[name];
+      for (const name of deliveryIndexes.all) delete next[name];
+      results.push(next as unknown as Delivery);
+    }
+    for (const [flowId, deltas] of counts) {
+      const update = this.flows.countsUpdate(flowId, deltas);
+      if (update) transact.push({ Update: update });
+    }
+    if (transact.length === 0) return results;
+    try {
+      await this.documents.send(new TransactWriteCommand({ TransactItems: transact as never }));
+    } catch (error) {
+      if (isConditionFailure(error)) throw new StaleDeliveryError(entries.map((e) => deliveryKey(e.delivery)).join(', '));
+      throw error;
+    }
+    return results;
+  }
+
+  /** How many destinations each message has, keyed `flowId#messageId` (messages that are gone are absent). */
+  async destinationCounts(refs: { flowId: string; messageId: string }[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    const unique = [...new Map(refs.map((r) => [`${r.flowId}#${r.messageId}`, r])).values()];
+    for (let i = 0; i < unique.length; i += 100) {
+      let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((r) => keys.message(r.flowId, r.messageId));
+      while (pending && pending.length > 0) {
+        const result: { Responses?: Record<string, Record<string, unknown>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } =
+          await this.documents.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.tableName]: {
+                  Keys: pending,
+                  ProjectionExpression: 'flowId, messageId, destinations',
+                  ConsistentRead: true,
+                },
+              },
+            }),
+          );
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          found.set(`${item.flowId}#${item.messageId}`, Array.isArray(item.destinations) ? item.destinations.length : 0);
+        }
+        pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return found;
   }
 }

@@ -1,5 +1,24 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { PayloadStore } from '../../core/ports';
+
+/** What HeadObject says about a stored object. */
+export interface ObjectHead {
+  bytes: number;
+  contentType?: string;
+  etag?: string;
+}
+
+function isMissing(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
 
 export class S3PayloadStore implements PayloadStore {
   constructor(
@@ -14,5 +33,59 @@ export class S3PayloadStore implements PayloadStore {
   async get(key: string): Promise<Buffer> {
     const result = await this.s3.send(new GetObjectCommand({ Bucket: this.bucketName, Key: key }));
     return Buffer.from(await result.Body!.transformToByteArray());
+  }
+
+  /** Size and type of an object, or undefined when there is none. */
+  async head(key: string): Promise<ObjectHead | undefined> {
+    try {
+      const result = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucketName, Key: key }));
+      return {
+        bytes: result.ContentLength ?? 0,
+        ...(result.ContentType ? { contentType: result.ContentType } : {}),
+        ...(result.ETag ? { etag: result.ETag } : {}),
+      };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Reads at most `maxBytes` bytes of a non-empty object (a ranged GET, so an
+   * oversized upload is never loaded whole), pinned to `etag` when given: an object
+   * replaced since it was inspected is refused by S3 (412). Undefined when missing.
+   */
+  async getRange(key: string, maxBytes: number, etag?: string): Promise<{ body: Buffer; totalBytes: number; contentType?: string } | undefined> {
+    try {
+      const result = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucketName, Key: key, Range: `bytes=0-${maxBytes - 1}`, ...(etag ? { IfMatch: etag } : {}) }),
+      );
+      const body = Buffer.from(await result.Body!.transformToByteArray());
+      const total = /\/(\d+)$/.exec(result.ContentRange ?? '')?.[1];
+      return {
+        body,
+        totalBytes: total !== undefined ? Number(total) : body.length,
+        ...(result.ContentType ? { contentType: result.ContentType } : {}),
+      };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucketName, Key: key }));
+  }
+
+  /** Every key under a prefix. */
+  async listKeys(prefix: string): Promise<string[]> {
+    const found: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucketName, Prefix: prefix, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) if (object.Key) found.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return found;
   }
 }

@@ -1,0 +1,345 @@
+import http from 'node:http';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
+import { createAwsClients, type AwsClients } from '../adapters/aws/clients';
+import { keys } from '../adapters/aws/keys';
+import type { RuntimeOverrides } from '../adapters/runtime';
+import type { OperationalEvent } from '../core/ports';
+import { createDelivererHandler } from '../functions/deliverer/handler';
+import { startLocalGateway, type LocalGateway } from '../local/gateway';
+import { LocalEventSourcePoller } from '../local/poller';
+import type { DelivererOptions } from '../services/deliverer';
+import { deliveryKey, type AcceptedMessage, type ObservedRequest, type StoreStatuses } from './invariants';
+import { UsageMeter } from './meter';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** Log levels of Powertools (LogLevelThreshold). */
+const WARN = 16;
+
+/**
+ * The runtime's logger for bench runs: counts warnings and errors by message and only prints
+ * them when asked (thousands of JSON lines would drown the report and cost CPU).
+ */
+export class BenchLogger extends Logger {
+  static counts = new Map<string, number>();
+  static print = false;
+
+  override createChild(): Logger {
+    return this;
+  }
+
+  protected override processLogItem(level: number, input: Parameters<Logger['info']>[0], extra: Parameters<Logger['info']>[1][]): void {
+    if (level >= WARN) {
+      const text = typeof input === 'string' ? input : String((input as { message?: unknown }).message ?? 'log item');
+      BenchLogger.counts.set(text, (BenchLogger.counts.get(text) ?? 0) + 1);
+    }
+    if (BenchLogger.print) super.processLogItem(level, input, extra as never);
+  }
+}
+
+export interface ConnectionSpec {
+  connectionId: string;
+  flowId: string;
+  url: string;
+  retry?: { count: number; intervalSeconds: number };
+  timeoutMs?: number;
+  offlineAfter?: number;
+  backoutThreshold?: number;
+}
+
+export interface PipelineOptions {
+  /** Event source batch size (1-10). @default 10 */
+  batchSize?: number;
+  /** Concurrent poller loops. @default 4 */
+  pollerConcurrency?: number;
+  deliverer?: DelivererOptions;
+  /** Extra runtime overrides (the recorder and event publisher are the meter's). */
+  overrides?: RuntimeOverrides;
+  probeIntervalSeconds?: number;
+  /** Called for poller errors (receive/delete failures, a throwing handler). */
+  onPollerError?: (error: unknown) => void;
+}
+
+export interface BatchStats {
+  invocations: number;
+  records: number;
+  billedMs: number;
+  durationsMs: number[];
+}
+
+/** The local gateway as the bench drives it: our own event source poller (batch size, batch counting) and meter. */
+export class Pipeline {
+  readonly meter: UsageMeter;
+  /** Operational events the gateway published (each one a PutEvents on AWS). */
+  readonly events: OperationalEvent[];
+  readonly batches: BatchStats = { invocations: 0, records: 0, billedMs: 0, durationsMs: [] };
+  /** Clients without the meter or any fault injection, for the bench's own reads. */
+  readonly observer: AwsClients;
+  pollerRestarts = 0;
+  private poller: LocalEventSourcePoller | undefined;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  private apiKey = '';
+
+  private constructor(
+    readonly gateway: LocalGateway,
+    meter: UsageMeter,
+    events: OperationalEvent[],
+    private readonly options: PipelineOptions,
+  ) {
+    this.meter = meter;
+    this.events = events;
+    this.observer = createAwsClients(gateway.runtime.config);
+  }
+
+  static async start(options: PipelineOptions = {}): Promise<Pipeline> {
+    const meter = new UsageMeter();
+    const publisher = meter.countingPublisher(options.overrides?.events);
+    const gateway = await startLocalGateway({
+      port: 0,
+      deliver: false,
+      ...(options.probeIntervalSeconds ? { probeIntervalSeconds: options.probeIntervalSeconds } : {}),
+      overrides: {
+        logger: new BenchLogger({ serviceName: 'sluice-bench' }),
+        ...options.overrides,
+        recorder: meter.recorder,
+        events: publisher,
+      },
+    });
+    meter.instrument(gateway.runtime.clients);
+    return new Pipeline(gateway, meter, publisher.events, options);
+  }
+
+  get runtime() {
+    return this.gateway.runtime;
+  }
+
+  get batchSize(): number {
+    return this.options.batchSize ?? 10;
+  }
+
+  /** Starts a fresh poller (a new "deliverer container") with a fresh handler. */
+  startPoller(): void {
+    if (this.poller?.isRunning) return;
+    const deliver = createDelivererHandler(this.runtime, this.options.deliverer);
+    const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+      const started = performance.now();
+      try {
+        return await this.meter.asDeliverer(() => deliver(event));
+      } finally {
+        const ms = performance.now() - started;
+        this.batches.invocations += 1;
+        this.batches.records += event.Records.length;
+        this.batches.billedMs += Math.max(1, Math.ceil(ms));
+        this.batches.durationsMs.push(ms);
+      }
+    };
+    this.poller = new LocalEventSourcePoller({
+      sqs: this.runtime.clients.sqs,
+      queueUrl: this.gateway.resources.queueUrl,
+      handler,
+      batchSize: this.batchSize,
+      concurrency: this.options.pollerConcurrency ?? 4,
+      waitTimeSeconds: 1,
+      onError: this.options.onPollerError ?? ((error) => console.error('poller:', (error as Error)?.message ?? error)),
+    });
+    this.poller.start();
+  }
+
+  /** Stops the poller; batches in flight finish first (LocalEventSourcePoller.stop). */
+  async stopPoller(): Promise<void> {
+    const poller = this.poller;
+    this.poller = undefined;
+    await poller?.stop();
+  }
+
+  /** Kills the poller in the middle of whatever it is doing and starts a new one at once. */
+  async restartPoller(): Promise<void> {
+    const old = this.poller;
+    this.poller = undefined;
+    this.pollerRestarts += 1;
+    const stopped = old?.stop();
+    this.startPoller();
+    await stopped;
+  }
+
+  async operator(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${this.gateway.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.gateway.operatorToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  /** One partner, and per spec a connection and a flow that delivers to it. */
+  async setup(specs: ConnectionSpec[]): Promise<void> {
+    const partner = await this.operator('POST', '/v1/partners', { partnerId: 'bench', name: 'Bench partner' });
+    if (partner.status !== 201) throw new Error(`partner: ${partner.status} ${JSON.stringify(partner.body)}`);
+    this.apiKey = partner.body.apiKey;
+    for (const spec of specs) {
+      const connection = await this.operator('PUT', `/v1/connections/${spec.connectionId}`, {
+        url: spec.url,
+        threads: 1,
+        timeoutMs: spec.timeoutMs ?? 10_000,
+        retry: spec.retry ?? { count: 5, intervalSeconds: 1 },
+        offlineAfter: spec.offlineAfter ?? 3,
+      });
+      if (connection.status !== 200) throw new Error(`connection: ${connection.status} ${JSON.stringify(connection.body)}`);
+      const flow = await this.operator('PUT', `/v1/flows/${spec.flowId}`, {
+        partnerId: 'bench',
+        destinations: [spec.connectionId],
+        backoutThreshold: spec.backoutThreshold ?? 5,
+      });
+      if (flow.status !== 200) throw new Error(`flow: ${flow.status} ${JSON.stringify(flow.body)}`);
+    }
+  }
+
+  /** Posts one message as the partner. Never throws: a network error is status 0. */
+  post(flowId: string, messageId: string, payload: Buffer, timeoutMs = 30_000): Promise<{ status: number; body: string }> {
+    const url = new URL(`${this.gateway.url}/v1/flows/${flowId}/messages`);
+    return new Promise((resolve) => {
+      const request = http.request(
+        url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: {
+            authorization: `Bearer ${this.apiKey}`,
+            'content-type': 'application/octet-stream',
+            'content-length': String(payload.length),
+            'x-aux-system-msg-id': messageId,
+          },
+          timeout: timeoutMs,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          response.on('error', () => resolve({ status: 0, body: 'response error' }));
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('timeout')));
+      request.on('error', (error) => resolve({ status: 0, body: error.message }));
+      request.end(payload);
+    });
+  }
+
+  /** Delivery status in the store, read without the meter or fault injection. */
+  async deliveryStatuses(deliveries: { flowId: string; messageId: string; connectionId: string }[]): Promise<StoreStatuses> {
+    const statuses: StoreStatuses = new Map();
+    const table = this.runtime.config.tableName;
+    for (let i = 0; i < deliveries.length; i += 100) {
+      let request: Record<string, any> | undefined = {
+        [table]: { Keys: deliveries.slice(i, i + 100).map((d) => keys.delivery(d.flowId, d.messageId, d.connectionId)), ConsistentRead: true },
+      };
+      while (request && Object.keys(request).length > 0) {
+        const result: any = await this.observer.documents.send(new BatchGetCommand({ RequestItems: request }));
+        for (const item of result.Responses?.[table] ?? []) {
+          statuses.set(deliveryKey(String(item.connectionId), String(item.messageId)), String(item.status));
+        }
+        request = result.UnprocessedKeys;
+      }
+    }
+    return statuses;
+  }
+
+  /**
+   * Waits until every accepted message is delivered (a 2xx at its target) or settled in the
+   * store (failed), or the deadline passes. Returns the store statuses of the undelivered ones.
+   */
+  async waitSettled(
+    accepted: readonly AcceptedMessage[],
+    requests: () => readonly ObservedRequest[],
+    deadline: number,
+    onProgress?: (delivered: number, total: number) => void,
+  ): Promise<{ settled: boolean; statuses: StoreStatuses; settledAt: number }> {
+    const delivered = new Set<string>();
+    let seen = 0;
+    let lastStoreCheck = 0;
+    let statuses: StoreStatuses = new Map();
+    for (;;) {
+      const list = requests();
+      for (; seen < list.length; seen++) {
+        const r = list[seen]!;
+        if (r.status !== undefined && r.status >= 200 && r.status < 300) delivered.add(deliveryKey(r.connectionId, r.messageId));
+      }
+      // Answers are recorded when sent: re-scan the recent tail for answers that came in since.
+      for (let i = Math.max(0, list.length - 2000); i < list.length; i++) {
+        const r = list[i]!;
+        if (r.status !== undefined && r.status >= 200 && r.status < 300) delivered.add(deliveryKey(r.connectionId, r.messageId));
+      }
+      const missing = accepted.filter((m) => !delivered.has(deliveryKey(m.connectionId, m.messageId)));
+      onProgress?.(accepted.length - missing.length, accepted.length);
+      if (missing.length === 0) return { settled: true, statuses, settledAt: performance.now() };
+      const now = Date.now();
+      if (missing.length <= 1000 || now - lastStoreCheck > 5000) {
+        lastStoreCheck = now;
+        statuses = await this.deliveryStatuses(missing);
+        const open = missing.filter((m) => {
+          const status = statuses.get(deliveryKey(m.connectionId, m.messageId));
+          return status !== 'failed' && status !== 'inError' && status !== 'discarded';
+        });
+        if (open.length === 0) return { settled: true, statuses, settledAt: performance.now() };
+      }
+      if (now > deadline) return { settled: false, statuses, settledAt: performance.now() };
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.stopPoller();
+    this.agent.destroy();
+    this.observer.dynamodb.destroy();
+    this.observer.sqs.destroy();
+    this.observer.s3.destroy();
+    await this.gateway.stop();
+  }
+}
+
+/** Nearest-rank percentile of an unsorted list (0 for an empty one). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export function summarize(values: readonly number[]) {
+  return {
+    count: values.length,
+    p50: round(percentile(values, 50)),
+    p95: round(percentile(values, 95)),
+    p99: round(percentile(values, 99)),
+    max: round(values.reduce((m, v) => Math.max(m, v), 0)),
+    mean: round(values.length ? values.reduce((s, v) => s + v, 0) / values.length : 0),
+  };
+}
+
+export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** Parses `--name value` and `--name=value` flags. */
+export function parseFlags(argv: string[], known: Record<string, 'number' | 'boolean' | 'string'>): Record<string, number | boolean | string> {
+  const flags: Record<string, number | boolean | string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    const kind = known[name];
+    if (!kind) throw new Error(`unknown flag --${name} (known: ${Object.keys(known).map((k) => `--${k}`).join(', ')})`);
+    if (kind === 'boolean') {
+      flags[name] = inline === undefined ? true : inline !== 'false';
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`--${name} needs a value`);
+    if (kind === 'number') {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got ${value}`);
+      flags[name] = n;
+    } else flags[name] = value;
+  }
+  return flags;
+}

@@ -1,0 +1,170 @@
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { seg, UsageError } from '../client';
+import { contextOf } from '../context';
+import { emit, keyValues, list, table } from '../format';
+
+export interface ConnectionView {
+  connectionId: string;
+  url: string;
+  status: string;
+  statusReason?: string;
+  statusSince?: string;
+  lastProbeAt?: string;
+  nextProbeAt?: string;
+  auth?: { type: string };
+  timeoutMs?: number;
+  retry?: { count: number; intervalSeconds: number; backoff?: string; maxIntervalSeconds?: number };
+  threads?: number;
+  onError?: string;
+  successStatuses?: number[] | '2xx';
+  offlineAfter?: number;
+  consecutiveFailures?: number;
+  signingSecret?: string;
+  flows?: string[];
+  updatedAt?: string;
+}
+
+export function renderConnection(c: ConnectionView): string {
+  return keyValues([
+    ['Connection', c.connectionId],
+    ['URL', c.url],
+    ['Status', c.status],
+    ['Reason', c.statusReason],
+    ['Since', c.statusSince],
+    ['Last probe', c.lastProbeAt],
+    ['Next probe', c.nextProbeAt],
+    ['Auth', c.auth?.type],
+    ['Signed', c.signingSecret ? 'yes' : 'no'],
+    ['Timeout', c.timeoutMs !== undefined ? `${c.timeoutMs} ms` : undefined],
+    [
+      'Retry',
+      c.retry
+        ? `${c.retry.count} × ${c.retry.intervalSeconds} s${c.retry.backoff === 'exponential' ? ` exponential (max ${c.retry.maxIntervalSeconds} s)` : ''}`
+        : undefined,
+    ],
+    ['Threads', c.threads],
+    ['On error', c.onError],
+    ['Success', Array.isArray(c.successStatuses) ? c.successStatuses.join(', ') : c.successStatuses],
+    ['Offline after', c.offlineAfter],
+    ['Failures in a row', c.consecutiveFailures],
+    ['Flows', list(c.flows)],
+  ]);
+}
+
+interface ReauthorizeOptions {
+  authType?: string;
+  tokenValue?: string;
+  username?: string;
+  password?: string;
+  headerName?: string;
+  headerValue?: string;
+  authFile?: string;
+}
+
+/** The `auth` object from flags or a JSON file (`{ type, … }` or `{ auth: { type, … } }`). */
+export async function authFromOptions(options: ReauthorizeOptions): Promise<Record<string, unknown>> {
+  if (options.authFile) {
+    if (options.authType) throw new UsageError('Use either --auth-file or --auth-type, not both.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(options.authFile, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`Cannot read --auth-file ${options.authFile}: ${(error as Error).message}`);
+    }
+    const auth = (parsed as { auth?: unknown })?.auth ?? parsed;
+    if (!auth || typeof auth !== 'object' || typeof (auth as { type?: unknown }).type !== 'string') {
+      throw new UsageError(`--auth-file ${options.authFile} must hold a JSON object with a "type" (or { "auth": { "type": … } }).`);
+    }
+    return auth as Record<string, unknown>;
+  }
+  const need = (value: string | undefined, flag: string) => {
+    if (!value) throw new UsageError(`--auth-type ${options.authType} needs ${flag}.`);
+    return value;
+  };
+  switch (options.authType) {
+    case 'none':
+      return { type: 'none' };
+    case 'bearer':
+      return { type: 'bearer', token: need(options.tokenValue, '--token-value') };
+    case 'basic':
+      return { type: 'basic', username: need(options.username, '--username'), password: need(options.password, '--password') };
+    case 'header':
+      return { type: 'header', headerName: need(options.headerName, '--header-name'), value: need(options.headerValue, '--header-value') };
+    default:
+      throw new UsageError('Give --auth-type bearer|basic|header|none (with its values) or --auth-file <json>.');
+  }
+}
+
+export function connectionsCommand(): Command {
+  const connections = new Command('connections').alias('connection').description('Target application endpoints: status, probes, credentials');
+
+  connections
+    .command('list')
+    .description('List connections with their status')
+    .action(async (_options, command: Command) => {
+      const { client, output } = contextOf(command);
+      const { body, text } = await client.get<{ items: ConnectionView[] }>('/v1/connections');
+      emit(output, text, () =>
+        body.items.length === 0
+          ? 'No connections.'
+          : table(body.items, [
+              { header: 'CONNECTION', value: (c) => c.connectionId },
+              { header: 'STATUS', value: (c) => c.status },
+              { header: 'SINCE', value: (c) => c.statusSince },
+              { header: 'AUTH', value: (c) => c.auth?.type },
+              { header: 'FLOWS', value: (c) => list(c.flows) },
+              { header: 'URL', value: (c) => c.url, max: 60 },
+              { header: 'REASON', value: (c) => c.statusReason, max: 60 },
+            ]),
+      );
+    });
+
+  connections
+    .command('show')
+    .description('Show one connection')
+    .argument('<connectionId>')
+    .action(async (id: string, _options, command: Command) => {
+      const { client, output } = contextOf(command);
+      const { body, text } = await client.get<ConnectionView>(`/v1/connections/${seg(id)}`);
+      emit(output, text, () => renderConnection(body));
+    });
+
+  const actions: [string, string][] = [
+    ['online', 'Set a connection online by hand; its flows resume'],
+    ['offline', 'Set a connection offline by hand; its flows pause and it is not probed'],
+    ['probe', 'Probe a connection now; online again if it answers'],
+  ];
+  for (const [action, description] of actions) {
+    connections
+      .command(action)
+      .description(description)
+      .argument('<connectionId>')
+      .action(async (id: string, _options, command: Command) => {
+        const { client, output } = contextOf(command);
+        const { body, text } = await client.post<ConnectionView>(`/v1/connections/${seg(id)}/${action}`);
+        emit(output, text, () => `Connection ${body.connectionId} is ${body.status}${body.statusReason ? ` (${body.statusReason})` : ''}.`);
+      });
+  }
+
+  connections
+    .command('reauthorize')
+    .description('Replace the credentials of a connection and probe it at once')
+    .argument('<connectionId>')
+    .addOption(new Option('--auth-type <type>', 'credential type').choices(['none', 'bearer', 'basic', 'header']))
+    .option('--token-value <token>', 'bearer token (with --auth-type bearer)')
+    .option('--username <name>', 'user name (with --auth-type basic)')
+    .option('--password <password>', 'password (with --auth-type basic)')
+    .option('--header-name <name>', 'header name (with --auth-type header)')
+    .option('--header-value <value>', 'header value (with --auth-type header)')
+    .option('--auth-file <file>', 'JSON file with the auth object; keeps secrets out of the process list')
+    .addHelpText('after', '\nExamples:\n  sluice connections reauthorize erp --auth-type bearer --token-value "$ERP_TOKEN"\n  sluice connections reauthorize erp --auth-file erp-auth.json   # {"type":"basic","username":"u","password":"p"}')
+    .action(async (id: string, options: ReauthorizeOptions, command: Command) => {
+      const auth = await authFromOptions(options);
+      const { client, output } = contextOf(command);
+      const { body, text } = await client.post<ConnectionView>(`/v1/connections/${seg(id)}/reauthorize`, { auth });
+      emit(output, text, () => `Connection ${body.connectionId} reauthorized (${auth.type}); it is ${body.status}${body.statusReason ? ` (${body.statusReason})` : ''}.`);
+    });
+
+  return connections;
+}
