@@ -89,6 +89,8 @@ const ReportEventSchema = enumOf<ReportEvent>()([
   'recovered',
   'discarded',
   'delivered',
+  'download-url-issued',
+  'upload-url-issued',
 ]);
 const PROBLEM_CODES = Object.keys(PROBLEM_STATUS) as [ProblemCode, ...ProblemCode[]];
 const ProblemCodeSchema = z.enum(PROBLEM_CODES);

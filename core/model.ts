@@ -105,9 +105,13 @@ export interface Flow extends FlowSettings {
   operatorPaused?: boolean;
   /** Connections whose outage paused this flow; only their branches hold. */
   autoPausedBy?: string[];
-  counts: FlowCounts;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A flow with its delivery counts, as operators see it. */
+export interface FlowWithCounts extends Flow {
+  counts: FlowCounts;
 }
 
 export interface Partner {
@@ -199,7 +203,9 @@ export type ReportEvent =
   | 'restarted'
   | 'recovered'
   | 'discarded'
-  | 'delivered';
+  | 'delivered'
+  | 'download-url-issued'
+  | 'upload-url-issued';
 
 export interface ReportEntry {
   at: string;
@@ -210,6 +216,8 @@ export interface ReportEntry {
   attempt?: number;
   httpStatus?: number;
   durationMs?: number;
+  /** Who did it, for operator actions. */
+  by?: string;
 }
 
 export interface FlowLogEntry {

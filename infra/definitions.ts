@@ -30,9 +30,9 @@ export interface TableDefinition {
 
 /**
  * Single table. Generic index attributes let every entity choose how it is listed:
- * - gsi1: per-owner listings (connections, flows, a flow's messages, pending enqueues)
- * - gsi2: failed events by connection, held deliveries by connection
- * - gsi3: failed events overall and by type
+ * - gsi1: listings (partners, connections, flows, a flow's messages, a flow's failed events)
+ * - gsi2: messages pending enqueue (the sweep), deliveries held in flight per connection
+ * - gsi3: all failed events (filtered by connection and type), suspended deliveries per chain
  */
 export const TABLE: TableDefinition = {
   partitionKey: { name: 'pk', type: 'S' },

@@ -35,6 +35,8 @@ export interface LocalGatewayOptions {
   deliverer?: DelivererOptions;
   /** Concurrent poller loops (like concurrent Lambda batches). @default 4 */
   pollerConcurrency?: number;
+  /** Records per deliverer batch (the stack's `deliveryBatchSize`). @default 10 */
+  pollerBatchSize?: number;
 }
 
 export interface LocalGateway {
@@ -114,6 +116,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         queueUrl: resources.queueUrl,
         handler: createDelivererHandler(runtime, options.deliverer),
         concurrency: options.pollerConcurrency ?? 4,
+        batchSize: options.pollerBatchSize ?? 10,
         onError: (error) => runtime.logger.error('local event source poller', { error: error as Error }),
       });
       poller.start();

@@ -419,6 +419,8 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
           set: deliveryIndexes.suspended(s.delivery, message!.receivedAt),
           remove: ['attemptInFlight', ...deliveryIndexes.heldAttributes],
           report: [{ at: iso(), event: 'suspended', level: 'warning', detail: decision.reason, connectionId: ticket.connectionId }],
+          // If the chain was released meanwhile, this suspension is stale: retry and deliver instead.
+          requireExists: [runtime.deliveries.chainBlockKey(ticket.flowId, message!.chainId!, ticket.connectionId)],
         });
         return 'delete';
       case 'attempt':

@@ -53,3 +53,20 @@ export async function sweepPendingEnqueues(runtime: Runtime, options: { olderTha
   if (requeued > 0) runtime.logger.info('sweep queued abandoned messages', { requeued });
   return requeued;
 }
+
+/**
+ * Operator re-queues (restart, chain release) whose process died between the commit
+ * and the queue send: their deliveries are `queued` with no ticket. Sends the ticket
+ * again; a duplicate ticket is harmless, the deliverer acknowledges finished deliveries.
+ */
+export async function sweepPendingRequeues(runtime: Runtime, options: { olderThanMs?: number } = {}): Promise<number> {
+  const cutoff = new Date(runtime.clock.now().getTime() - (options.olderThanMs ?? 15 * 60_000)).toISOString();
+  const stale = await runtime.deliveries.pendingRequeues(cutoff);
+  const tickets = stale
+    .filter((d) => d.status === 'queued')
+    .map((d) => ({ v: 1 as const, flowId: d.flowId, messageId: d.messageId, connectionId: d.connectionId, lane: d.lane, restarts: d.restarts }));
+  if (tickets.length > 0) await runtime.queue.send(tickets);
+  for (const delivery of stale) await runtime.deliveries.clearRequeue(delivery);
+  if (tickets.length > 0) runtime.logger.info('sweep re-sent operator re-queues', { resent: tickets.length });
+  return tickets.length;
+}

@@ -5,7 +5,7 @@ import { authHeaders } from '../core/auth-headers';
 import type { AttemptOutcome } from '../core/classify';
 import type { Connection } from '../core/model';
 import { markConnectionOnline } from './connection-health';
-import { sweepPendingEnqueues } from './enqueue';
+import { sweepPendingEnqueues, sweepPendingRequeues } from './enqueue';
 
 /**
  * The prober (SPEC delivery semantics 9): asks every connection that is not online
@@ -105,6 +105,9 @@ export async function runProber(runtime: Runtime, event: ProberEvent, options: P
       : await runtime.connections.list();
   const due = candidates.filter(needsProbe);
   const results = await mapBounded(due, options.concurrency ?? 8, (c) => probeConnection(runtime, c.connectionId));
-  if (event.kind === 'hourly') await sweepPendingEnqueues(runtime);
+  if (event.kind === 'hourly') {
+    await sweepPendingEnqueues(runtime);
+    await sweepPendingRequeues(runtime);
+  }
   return results;
 }

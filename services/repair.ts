@@ -224,10 +224,6 @@ function logAction(runtime: Runtime, entry: AuditEntry, extra: Record<string, un
 // ---------------------------------------------------------------------------
 // Presigned URLs
 
-/**
- * Report events for URL issuance. TODO(core): add both to `ReportEvent` in
- * core/model.ts; until then they are written through this one cast.
- */
 const URL_EVENTS = { download: 'download-url-issued', upload: 'upload-url-issued' } as const;
 
 async function recordUrlIssued(runtime: Runtime, d: Delivery, principal: string | undefined, kind: 'download' | 'upload', key: string, expiresAt: string) {
@@ -235,7 +231,7 @@ async function recordUrlIssued(runtime: Runtime, d: Delivery, principal: string 
   const report = reportEntry(
     {
       at: entry.at,
-      event: URL_EVENTS[kind] as unknown as ReportEvent,
+      event: URL_EVENTS[kind],
       level: 'info',
       detail: `${kind} URL for the ${key.startsWith(BUCKET.prefixes.corrections) ? 'corrected' : 'failed'} payload issued to ${entry.principal}, expires ${expiresAt}`,
       connectionId: d.connectionId,
@@ -363,9 +359,13 @@ function completeChange(
   change: DeliveryChange,
   messageStatusAfter: ReturnType<typeof messageStatus> | undefined,
 ): DeliveryChange {
+  const at = runtime.clock.now().toISOString();
+  // A re-queue with a new ticket is marked until the deliverer sees it, so a crash
+  // between this commit and the queue send is repaired by the sweep.
+  const requeue = to === 'queued' && change.set.restarts !== undefined ? deliveryIndexes.requeue(d, at) : {};
   return {
     ...change,
-    set: { status: to, updatedAt: runtime.clock.now().toISOString(), ...change.set },
+    set: { status: to, updatedAt: at, ...change.set, ...requeue },
     remove: [...(change.remove ?? []), 'debugNextAttempt'],
     counts: countDeltas(d.status, to),
     ...(messageStatusAfter ? { messageStatus: messageStatusAfter } : {}),

@@ -49,6 +49,11 @@ export const deliveryIndexes = {
   failedAttributes: ['gsi1pk', 'gsi1sk', 'gsi3pk', 'gsi3sk'],
   heldAttributes: ['gsi2pk', 'gsi2sk', 'heldReceipt'],
   held: (d: Delivery) => ({ gsi2pk: `HELD#CONN#${d.connectionId}`, gsi2sk: `${d.flowId}#${d.messageId}` }),
+  /** Re-queued by an operator and not yet seen by the deliverer (which clears gsi2 on its first step). */
+  requeue: (d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId'>, at: string) => ({
+    gsi2pk: 'REQUEUE',
+    gsi2sk: `${at}#${d.flowId}#${d.messageId}#${d.connectionId}`,
+  }),
   suspended: (d: Delivery, receivedAt: string) => ({
     gsi3pk: `SUSPENDED#${d.flowId}#${d.chainId}#${d.connectionId}`,
     gsi3sk: `${receivedAt}#${d.messageId}`,
@@ -67,6 +72,8 @@ export interface DeliveryChange {
   /** Further writes that must commit with the change (chain blocks…). */
   alsoPut?: Record<string, unknown>[];
   alsoDelete?: { pk: string; sk: string }[];
+  /** Items that must still exist for the change to apply (else it is stale and retried). */
+  requireExists?: { pk: string; sk: string }[];
 }
 
 /** Where failed events are listed: a flow's on gsi1, everyone's on gsi3. */
@@ -117,7 +124,7 @@ export class DeliveryStore {
     const set: Record<string, unknown> = { ...change.set, version: version + 1 };
     const names = Object.keys(set);
     const removals = (change.remove ?? []).filter((name) => !(name in set));
-    const counts = change.counts ? this.flows.countsUpdate(delivery.flowId, change.counts) : undefined;
+    const counts = change.counts ? this.flows.countsUpdate(delivery.flowId, change.counts, delivery.messageId) : undefined;
     const transact = [
       {
         Update: {
@@ -151,6 +158,9 @@ export class DeliveryStore {
         : []),
       ...(change.alsoPut ?? []).map((item) => ({ Put: { TableName: this.tableName, Item: item } })),
       ...(change.alsoDelete ?? []).map((key) => ({ Delete: { TableName: this.tableName, Key: key } })),
+      ...(change.requireExists ?? []).map((key) => ({
+        ConditionCheck: { TableName: this.tableName, Key: key, ConditionExpression: 'attribute_exists(pk)' },
+      })),
     ];
     try {
       await this.documents.send(new TransactWriteCommand({ TransactItems: transact }));
@@ -463,7 +473,7 @@ export class DeliveryStore {
       results.push(next as unknown as Delivery);
     }
     for (const [flowId, deltas] of counts) {
-      const update = this.flows.countsUpdate(flowId, deltas);
+      const update = this.flows.countsUpdate(flowId, deltas, entries[0]!.delivery.messageId);
       if (update) transact.push({ Update: update });
     }
     if (transact.length === 0) return results;
@@ -502,5 +512,35 @@ export class DeliveryStore {
       }
     }
     return found;
+  }
+
+  /** Deliveries re-queued before `before` that the deliverer has not picked up yet. */
+  async pendingRequeues(before: string, limit = 100): Promise<Delivery[]> {
+    const { Items = [] } = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'gsi2',
+        KeyConditionExpression: 'gsi2pk = :p AND gsi2sk < :before',
+        ExpressionAttributeValues: { ':p': 'REQUEUE', ':before': before },
+        Limit: limit,
+      }),
+    );
+    return Items.map((item) => withoutKeys<Delivery>(item));
+  }
+
+  async clearRequeue(d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId'>): Promise<void> {
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.delivery(d.flowId, d.messageId, d.connectionId),
+          UpdateExpression: 'REMOVE gsi2pk, gsi2sk',
+          ConditionExpression: 'gsi2pk = :p',
+          ExpressionAttributeValues: { ':p': 'REQUEUE' },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 }

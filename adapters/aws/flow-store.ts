@@ -7,10 +7,23 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { EMPTY_COUNTS, type Flow, type FlowCounts, type FlowLogEntry, type FlowSettings } from '../../core/model';
+import { createHash } from 'node:crypto';
+import { EMPTY_COUNTS, type Flow, type FlowCounts, type FlowLogEntry, type FlowSettings, type FlowWithCounts } from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
 import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { keys, listings, withoutKeys } from './keys';
+
+/**
+ * A flow's counts are spread over this many counter items, picked by a hash of the
+ * message id, so concurrent transactions of one busy flow do not all contend for one item.
+ */
+export const COUNTER_SHARDS = 16;
+
+const COUNTS_PREFIX = 'COUNTS#';
+
+function counterShard(seed: string): number {
+  return createHash('sha256').update(seed).digest().readUInt16BE(0) % COUNTER_SHARDS;
+}
 
 /** Flow log entries live this long (TTL), unless `enable` clears them first. */
 export const FLOW_LOG_RETENTION_SECONDS = 30 * 24 * 3600;
@@ -22,7 +35,7 @@ export class FlowStore {
   ) {}
 
   /** Creates or replaces a flow's settings; status and counts survive a replace. */
-  async put(flowId: string, settings: FlowSettings, now: Date): Promise<Flow> {
+  async put(flowId: string, settings: FlowSettings, now: Date): Promise<FlowWithCounts> {
     const at = now.toISOString();
     const values: Record<string, unknown> = { ...settings, flowId, updatedAt: at, gsi1pk: listings.flows, gsi1sk: flowId };
     const names = Object.keys(values);
@@ -34,8 +47,7 @@ export class FlowStore {
         UpdateExpression:
           `SET ${names.map((_, i) => `#a${i} = :v${i}`).join(', ')}, ` +
           '#status = if_not_exists(#status, :enabled), statusSince = if_not_exists(statusSince, :at), ' +
-          'createdAt = if_not_exists(createdAt, :at), internalFailureStreak = if_not_exists(internalFailureStreak, :zero), ' +
-          'counts = if_not_exists(counts, :counts)' +
+          'createdAt = if_not_exists(createdAt, :at), internalFailureStreak = if_not_exists(internalFailureStreak, :zero)' +
           removals,
         ExpressionAttributeNames: { ...Object.fromEntries(names.map((n, i) => [`#a${i}`, n])), '#status': 'status' },
         ExpressionAttributeValues: {
@@ -43,12 +55,36 @@ export class FlowStore {
           ':enabled': 'enabled',
           ':at': at,
           ':zero': 0,
-          ':counts': EMPTY_COUNTS,
         },
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return withoutKeys<Flow>(Attributes!);
+    return { ...withoutKeys<Flow>(Attributes!), counts: await this.counts(flowId) };
+  }
+
+  /** The sum of a flow's counter shards. */
+  async counts(flowId: string): Promise<FlowCounts> {
+    const shards = await queryAll(this.documents, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :p AND begins_with(sk, :c)',
+      ExpressionAttributeValues: { ':p': keys.flow(flowId).pk, ':c': COUNTS_PREFIX },
+      ConsistentRead: true,
+    });
+    const counts = { ...EMPTY_COUNTS };
+    for (const shard of shards) {
+      for (const name of Object.keys(counts) as (keyof FlowCounts)[]) counts[name] += Number(shard[name] ?? 0);
+    }
+    return counts;
+  }
+
+  async getWithCounts(flowId: string): Promise<FlowWithCounts | undefined> {
+    const [flow, counts] = await Promise.all([this.get(flowId, true), this.counts(flowId)]);
+    return flow ? { ...flow, counts } : undefined;
+  }
+
+  async listWithCounts(): Promise<FlowWithCounts[]> {
+    const flows = await this.list();
+    return Promise.all(flows.map(async (flow) => ({ ...flow, counts: await this.counts(flow.flowId) })));
   }
 
   async get(flowId: string, consistent = false): Promise<Flow | undefined> {
@@ -106,21 +142,24 @@ export class FlowStore {
     }
   }
 
-  /** The update that applies counter deltas; usable alone or inside a transaction. */
-  countsUpdate(flowId: string, deltas: Partial<FlowCounts>) {
+  /**
+   * The update that applies counter deltas to one counter shard (picked by `shardSeed`,
+   * e.g. the message id); usable alone or inside a transaction.
+   */
+  countsUpdate(flowId: string, deltas: Partial<FlowCounts>, shardSeed: string) {
     const entries = Object.entries(deltas).filter(([, delta]) => delta !== 0);
     if (entries.length === 0) return undefined;
     return {
       TableName: this.tableName,
-      Key: keys.flow(flowId),
-      UpdateExpression: `ADD ${entries.map((_, i) => `counts.#c${i} :d${i}`).join(', ')}`,
+      Key: { pk: keys.flow(flowId).pk, sk: `${COUNTS_PREFIX}${counterShard(shardSeed)}` },
+      UpdateExpression: `ADD ${entries.map((_, i) => `#c${i} :d${i}`).join(', ')}`,
       ExpressionAttributeNames: Object.fromEntries(entries.map(([name], i) => [`#c${i}`, name])),
       ExpressionAttributeValues: Object.fromEntries(entries.map(([, delta], i) => [`:d${i}`, delta])),
     };
   }
 
-  async addCounts(flowId: string, deltas: Partial<FlowCounts>): Promise<void> {
-    const update = this.countsUpdate(flowId, deltas);
+  async addCounts(flowId: string, deltas: Partial<FlowCounts>, shardSeed: string): Promise<void> {
+    const update = this.countsUpdate(flowId, deltas, shardSeed);
     if (update) await this.documents.send(new UpdateCommand(update));
   }
 

@@ -53,7 +53,7 @@ export class MessageStore {
    * the GUID was already recorded: no read-then-write race.
    */
   async accept(message: StoredMessage, deliveries: Delivery[], received: ReportEntry): Promise<boolean> {
-    const counts = this.flows.countsUpdate(message.flowId, { accepted: 1, queued: deliveries.length });
+    const counts = this.flows.countsUpdate(message.flowId, { accepted: 1, queued: deliveries.length }, message.messageId);
     try {
       await this.documents.send(
         new TransactWriteCommand({

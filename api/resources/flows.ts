@@ -1,6 +1,6 @@
 import type { Runtime } from '../../adapters/runtime';
 import { messageStatus } from '../../core/message-status';
-import type { Flow, MessageStatus } from '../../core/model';
+import type { Flow, FlowWithCounts, MessageStatus } from '../../core/model';
 import { z } from 'zod';
 import { ListQuery, PutFlowBody } from '../schemas';
 import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
@@ -9,7 +9,7 @@ import { validateBody, validateValue } from '../validation';
 import { checkResourceId } from './connections';
 import { releaseHeld } from '../../services/release';
 
-export function flowView(flow: Flow) {
+export function flowView(flow: FlowWithCounts) {
   const { internalFailureStreak: _streak, ...rest } = flow;
   return rest;
 }
@@ -33,6 +33,12 @@ async function putFlow(runtime: Runtime, request: HttpRequest, flowId: string): 
   const flow = await runtime.flows.put(flowId, body, runtime.clock.now());
   runtime.logger.info('flow saved', { flowId, by: request.principal });
   return jsonResponse(200, flowView(flow));
+}
+
+async function requireFlowWithCounts(runtime: Runtime, flowId: string): Promise<FlowWithCounts> {
+  const flow = await runtime.flows.getWithCounts(flowId);
+  if (!flow) fail('unknown-flow', `Flow ${flowId} does not exist.`);
+  return flow;
 }
 
 async function requireFlow(runtime: Runtime, flowId: string): Promise<Flow> {
@@ -144,7 +150,7 @@ async function flowAction(runtime: Runtime, request: HttpRequest, flowId: string
     });
   }
   runtime.logger.info('flow action', { flowId, action, by: request.principal });
-  return jsonResponse(200, flowView(flow));
+  return jsonResponse(200, flowView({ ...flow, counts: await runtime.flows.counts(flowId) }));
 }
 
 export function flowRoutes(runtime: Runtime): Route[] {
@@ -159,12 +165,12 @@ export function flowRoutes(runtime: Runtime): Route[] {
     {
       method: 'GET',
       path: '/v1/flows',
-      handler: async () => jsonResponse(200, { items: (await runtime.flows.list()).map(flowView) }),
+      handler: async () => jsonResponse(200, { items: (await runtime.flows.listWithCounts()).map(flowView) }),
     },
     {
       method: 'GET',
       path: '/v1/flows/{flowId}',
-      handler: async (_req, p) => jsonResponse(200, flowView(await requireFlow(runtime, p.flowId!))),
+      handler: async (_req, p) => jsonResponse(200, flowView(await requireFlowWithCounts(runtime, p.flowId!))),
     },
     {
       method: 'GET',

@@ -190,8 +190,10 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
   }
 
   const { messageId } = headers;
-  const existing = await runtime.messages.get(flowId, messageId);
-  if (existing) return settleExisting(runtime, flowId, messageId);
+  const inline = request.body.length <= runtime.inlinePayloadLimitBytes;
+  // A large payload goes to S3 before the record: look for a duplicate first so a
+  // repeated post does not upload again. Small ones rely on the conditional write alone.
+  if (!inline && (await runtime.messages.get(flowId, messageId))) return settleExisting(runtime, flowId, messageId);
 
   const destinations: MessageDestination[] = await Promise.all(
     flow.destinations.map(async (connectionId) => {
@@ -200,7 +202,6 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
     }),
   );
   const contentType = request.headers['content-type'] ?? 'application/octet-stream';
-  const inline = request.body.length <= runtime.inlinePayloadLimitBytes;
   const payloadKey = `${BUCKET.prefixes.payloads}${flowId}/${messageId}`;
   if (!inline) await runtime.payloads.put(payloadKey, request.body, contentType);
 

@@ -10,7 +10,7 @@ import { buildOpenApiDocument, renderOpenApiJson, responseSchemas } from '../../
 import { connectionView } from '../../api/resources/connections';
 import { flowView } from '../../api/resources/flows';
 import type { Route } from '../../api/router';
-import type { Delivery, Flow } from '../../core/model';
+import type { Delivery, FlowWithCounts } from '../../core/model';
 import { PROBLEM_STATUS, problemOf, type ProblemCode } from '../../core/problems';
 import { failedEventView } from '../../services/repair';
 
@@ -276,7 +276,7 @@ describe('OpenAPI response schemas match the views', () => {
   });
 
   it('Flow', () => {
-    const flow: Required<Flow> = {
+    const flow: Required<FlowWithCounts> = {
       flowId: 'orders',
       partnerId: 'acme',
       destinations: ['erp', 'wms'],
