@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Webhook } from 'standardwebhooks';
@@ -11,7 +10,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { authHeaders } from '../core/auth-headers';
 import { classify, SUGGESTED_ACTIONS, type AttemptOutcome } from '../core/classify';
 import { afterAttempt, decide, HOLD_RECHECK_SECONDS } from '../core/delivery-machine';
-import { countDeltas, messageStatus } from '../core/message-status';
+import { countDeltas } from '../core/message-status';
 import type { Connection, Delivery, DeliveryError, DeliveryStatus, FailureType, Flow, ReportEntry } from '../core/model';
 import type { DeliveryTicket } from '../core/ports';
 import { parseRetryAfter } from '../core/retry';
@@ -133,15 +132,6 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     return delivery.payloadOverride?.contentType ?? message.contentType;
   }
 
-  /** The message's status after this delivery moves to `to`, from all its branches. */
-  async function statusAfter(delivery: Delivery, to: DeliveryStatus) {
-    if (delivery.status === to) return undefined;
-    const siblings = (await runtime.deliveries.siblings(delivery.flowId, delivery.messageId)).map((d) =>
-      d.connectionId === delivery.connectionId ? { ...d, status: to } : d,
-    );
-    return messageStatus('done', siblings);
-  }
-
   async function move(s: Snapshot, to: DeliveryStatus, change: DeliveryChange): Promise<Delivery> {
     if (s.delivery.status !== to) runtime.metrics.addMetric(`Deliveries${to[0]!.toUpperCase()}${to.slice(1)}`, MetricUnit.Count, 1);
     return runtime.deliveries.commit(s.delivery, {
@@ -149,7 +139,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       set: { status: to, updatedAt: iso(), ...change.set },
       remove: [...(change.remove ?? []), 'debugNextAttempt'],
       counts: countDeltas(s.delivery.status, to),
-      ...(await statusAfter(s.delivery, to).then((status) => (status ? { messageStatus: status } : {}))),
+      ...(await runtime.deliveries.messageStatusAfter(s.delivery, to).then((status) => (status ? { messageStatus: status } : {}))),
     });
   }
 
@@ -510,8 +500,4 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     flushMetrics(runtime);
     return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
   };
-}
-
-export function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }

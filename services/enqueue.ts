@@ -1,9 +1,15 @@
+import type { Delivery } from '../core/model';
 import type { DeliveryTicket } from '../core/ports';
 import type { StoredMessage } from '../adapters/aws/message-store';
 import type { Runtime } from '../adapters/runtime';
 
 /** How long one request owns the enqueue of a freshly recorded message. */
 export const ENQUEUE_LEASE_MS = 10_000;
+
+/** The ticket that queues one delivery at its current restart generation. */
+export function ticketOf(d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId' | 'lane' | 'restarts'>): DeliveryTicket {
+  return { v: 1, flowId: d.flowId, messageId: d.messageId, connectionId: d.connectionId, lane: d.lane, restarts: d.restarts };
+}
 
 export function ticketsFor(message: StoredMessage, restarts = 0): DeliveryTicket[] {
   return message.destinations.map((destination) => ({
@@ -62,9 +68,7 @@ export async function sweepPendingEnqueues(runtime: Runtime, options: { olderTha
 export async function sweepPendingRequeues(runtime: Runtime, options: { olderThanMs?: number } = {}): Promise<number> {
   const cutoff = new Date(runtime.clock.now().getTime() - (options.olderThanMs ?? 15 * 60_000)).toISOString();
   const stale = await runtime.deliveries.pendingRequeues(cutoff);
-  const tickets = stale
-    .filter((d) => d.status === 'queued')
-    .map((d) => ({ v: 1 as const, flowId: d.flowId, messageId: d.messageId, connectionId: d.connectionId, lane: d.lane, restarts: d.restarts }));
+  const tickets = stale.filter((d) => d.status === 'queued').map(ticketOf);
   if (tickets.length > 0) await runtime.queue.send(tickets);
   for (const delivery of stale) await runtime.deliveries.clearRequeue(delivery);
   if (tickets.length > 0) runtime.logger.info('sweep re-sent operator re-queues', { resent: tickets.length });

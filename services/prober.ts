@@ -2,6 +2,7 @@ import type { StoredConnection } from '../adapters/aws/connection-store';
 import { sendToTarget } from '../adapters/http/target-client';
 import type { Runtime } from '../adapters/runtime';
 import { authHeaders } from '../core/auth-headers';
+import { mapLimit } from '../core/concurrency';
 import type { AttemptOutcome } from '../core/classify';
 import type { Connection } from '../core/model';
 import { markConnectionOnline } from './connection-health';
@@ -67,19 +68,6 @@ export async function probeConnection(runtime: Runtime, connectionId: string): P
   return { connectionId, alive, detail };
 }
 
-async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
-
 export interface ProberEvent {
   /** `hourly`: every connection that is not online, plus the enqueue sweep; `probe`: the named ones. */
   kind: 'hourly' | 'probe';
@@ -104,7 +92,7 @@ export async function runProber(runtime: Runtime, event: ProberEvent, options: P
         )
       : await runtime.connections.list();
   const due = candidates.filter(needsProbe);
-  const results = await mapBounded(due, options.concurrency ?? 8, (c) => probeConnection(runtime, c.connectionId));
+  const results = await mapLimit(due, options.concurrency ?? 8, (c) => probeConnection(runtime, c.connectionId));
   if (event.kind === 'hourly') {
     await sweepPendingEnqueues(runtime);
     await sweepPendingRequeues(runtime);

@@ -1,3 +1,6 @@
+import { mapLimit } from '../core/concurrency';
+import { ticketOf } from './enqueue';
+import { isTransactionConflict } from '../adapters/aws/dynamo-errors';
 import { createHash } from 'node:crypto';
 import type { AuditEntry } from '../adapters/aws/audit-store';
 import {
@@ -84,29 +87,6 @@ function reportEntry(entry: ReportEntry, extra: Record<string, unknown> = {}): R
   return Object.assign({}, entry, extra);
 }
 
-function isTransactionConflict(error: unknown): boolean {
-  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] };
-  if (e?.name === 'TransactionConflictException') return true;
-  return e?.name === 'TransactionCanceledException' && (e.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-function ticketOf(d: Delivery): DeliveryTicket {
-  return { v: 1, flowId: d.flowId, messageId: d.messageId, connectionId: d.connectionId, lane: d.lane, restarts: d.restarts };
-}
 
 // ---------------------------------------------------------------------------
 // Reading
@@ -342,14 +322,6 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
 // ---------------------------------------------------------------------------
 // State changes
 
-/** The message's status after `d` moves to `to`, from all its branches. */
-async function statusAfter(runtime: Runtime, d: Delivery, to: DeliveryStatus) {
-  if (d.status === to) return undefined;
-  const siblings = (await runtime.deliveries.siblings(d.flowId, d.messageId)).map((s) =>
-    s.connectionId === d.connectionId ? { ...s, status: to } : s,
-  );
-  return messageStatus('done', siblings);
-}
 
 /** A move's full change: the new status, its counters and the message's status. */
 function completeChange(
@@ -388,7 +360,7 @@ async function move(
     if (!d) return undefined;
     const change = build(d);
     if (!change) return undefined;
-    const status = await statusAfter(runtime, d, to);
+    const status = await runtime.deliveries.messageStatusAfter(d, to);
     try {
       return await runtime.deliveries.commit(d, completeChange(runtime, d, to, change, status));
     } catch (error) {

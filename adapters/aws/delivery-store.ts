@@ -7,8 +7,9 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { messageStatus } from '../../core/message-status';
 import type { Delivery, DeliveryStatus, FailureType, FlowCounts, MessageStatus, ReportEntry } from '../../core/model';
-import { isConditionFailure } from './dynamo-errors';
+import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
 import type { FlowStore } from './flow-store';
 import { keys, withoutKeys } from './keys';
 import type { MessageStore } from './message-store';
@@ -115,63 +116,22 @@ export class DeliveryStore {
     return Items.map((item) => withoutKeys<Delivery>(item));
   }
 
+  /** The message's status once `delivery` moves to `to`, from all its branches; undefined when unchanged. */
+  async messageStatusAfter(delivery: Delivery, to: DeliveryStatus): Promise<MessageStatus | undefined> {
+    if (delivery.status === to) return undefined;
+    const siblings = (await this.siblings(delivery.flowId, delivery.messageId)).map((d) =>
+      d.connectionId === delivery.connectionId ? { ...d, status: to } : d,
+    );
+    return messageStatus('done', siblings);
+  }
+
   /**
    * Applies one state change atomically: the delivery (checked against its version),
    * report entries, flow counters and the message's status. Returns the new delivery.
    */
   async commit(delivery: Delivery, change: DeliveryChange): Promise<Delivery> {
-    const version = delivery.version ?? 0;
-    const set: Record<string, unknown> = { ...change.set, version: version + 1 };
-    const names = Object.keys(set);
-    const removals = (change.remove ?? []).filter((name) => !(name in set));
-    const counts = change.counts ? this.flows.countsUpdate(delivery.flowId, change.counts, delivery.messageId) : undefined;
-    const transact = [
-      {
-        Update: {
-          TableName: this.tableName,
-          Key: keys.delivery(delivery.flowId, delivery.messageId, delivery.connectionId),
-          UpdateExpression:
-            `SET ${names.map((_, i) => `#s${i} = :s${i}`).join(', ')}` +
-            (removals.length > 0 ? ` REMOVE ${removals.map((_, i) => `#r${i}`).join(', ')}` : ''),
-          ConditionExpression: version === 0 ? 'attribute_not_exists(version) OR version = :v' : 'version = :v',
-          ExpressionAttributeNames: {
-            ...Object.fromEntries(names.map((n, i) => [`#s${i}`, n])),
-            ...Object.fromEntries(removals.map((n, i) => [`#r${i}`, n])),
-          },
-          ExpressionAttributeValues: { ...Object.fromEntries(names.map((n, i) => [`:s${i}`, set[n]])), ':v': version },
-        },
-      },
-      ...(change.report ?? []).map((entry) => ({ Put: this.messages.reportPut(delivery.flowId, delivery.messageId, entry) })),
-      ...(counts ? [{ Update: counts }] : []),
-      ...(change.messageStatus
-        ? [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keys.message(delivery.flowId, delivery.messageId),
-                UpdateExpression: 'SET #status = :status',
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':status': change.messageStatus },
-              },
-            },
-          ]
-        : []),
-      ...(change.alsoPut ?? []).map((item) => ({ Put: { TableName: this.tableName, Item: item } })),
-      ...(change.alsoDelete ?? []).map((key) => ({ Delete: { TableName: this.tableName, Key: key } })),
-      ...(change.requireExists ?? []).map((key) => ({
-        ConditionCheck: { TableName: this.tableName, Key: key, ConditionExpression: 'attribute_exists(pk)' },
-      })),
-    ];
-    try {
-      await this.documents.send(new TransactWriteCommand({ TransactItems: transact }));
-    } catch (error) {
-      if (isConditionFailure(error)) throw new StaleDeliveryError(deliveryKey(delivery));
-      throw error;
-    }
-    const next: Record<string, unknown> = { ...delivery, ...set };
-    for (const name of removals) delete next[name];
-    for (const name of deliveryIndexes.all) delete next[name];
-    return next as unknown as Delivery;
+    const [committed] = await this.commitMany([{ delivery, change }]);
+    return committed!;
   }
 
   /**
@@ -462,6 +422,9 @@ export class DeliveryStore {
       }
       for (const item of change.alsoPut ?? []) transact.push({ Put: { TableName: this.tableName, Item: item } });
       for (const key of change.alsoDelete ?? []) transact.push({ Delete: { TableName: this.tableName, Key: key } });
+      for (const key of change.requireExists ?? []) {
+        transact.push({ ConditionCheck: { TableName: this.tableName, Key: key, ConditionExpression: 'attribute_exists(pk)' } });
+      }
       const merged = counts.get(delivery.flowId) ?? {};
       for (const [bucket, delta] of Object.entries(change.counts ?? {}) as [keyof FlowCounts, number][]) {
         merged[bucket] = (merged[bucket] ?? 0) + delta;
@@ -473,14 +436,17 @@ export class DeliveryStore {
       results.push(next as unknown as Delivery);
     }
     for (const [flowId, deltas] of counts) {
-      const update = this.flows.countsUpdate(flowId, deltas, entries[0]!.delivery.messageId);
+      const seed = entries.find((entry) => entry.delivery.flowId === flowId)!.delivery.messageId;
+      const update = this.flows.countsUpdate(flowId, deltas, seed);
       if (update) transact.push({ Update: update });
     }
     if (transact.length === 0) return results;
     try {
       await this.documents.send(new TransactWriteCommand({ TransactItems: transact as never }));
     } catch (error) {
-      if (isConditionFailure(error)) throw new StaleDeliveryError(entries.map((e) => deliveryKey(e.delivery)).join(', '));
+      if (isConditionFailure(error) || isTransactionConflict(error)) {
+        throw new StaleDeliveryError(entries.map((e) => deliveryKey(e.delivery)).join(', '));
+      }
       throw error;
     }
     return results;

@@ -8,3 +8,10 @@ export function isConditionFailure(error: unknown): boolean {
   }
   return false;
 }
+
+/** Another transaction touched one of the same items at the same moment: safe to retry. */
+export function isTransactionConflict(error: unknown): boolean {
+  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] };
+  if (e?.name === 'TransactionConflictException') return true;
+  return e?.name === 'TransactionCanceledException' && (e.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
+}

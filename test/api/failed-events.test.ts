@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { SUGGESTED_ACTIONS } from '../../core/classify';
 import { captureOutput, TestGateway } from '../helpers/gateway';
-import { TestTarget } from '../helpers/target';
+import { TargetPool, type Behaviour } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
@@ -44,12 +44,8 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
   let gw: TestGateway;
   let key: string;
   let bucket: string;
-  const targets: TestTarget[] = [];
-  const newTarget = async (behaviour?: ConstructorParameters<typeof Object>[0]) => {
-    const t = await TestTarget.start(behaviour as never);
-    targets.push(t);
-    return t;
-  };
+  const targets = new TargetPool();
+  const newTarget = (behaviour?: Behaviour) => targets.start(behaviour);
   const list = async (query = '') => {
     const result = await gw.request('GET', `/v1/failed-events${query ? `?${query}` : ''}`);
     assert.equal(result.status, 200, JSON.stringify(result.body));
@@ -74,7 +70,7 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
 
   after(async () => {
     await gw?.stop();
-    for (const t of targets) await t.stop();
+    await targets.stopAll();
   });
 
   it('lists a business failure with its suggested action; download, correct, upload and restart deliver the fix', async () => {

@@ -2,22 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import type { DeliveryQueue } from '../../core/ports';
+import { SwitchableQueue } from '../helpers/queues';
 import { sweepPendingEnqueues } from '../../services/enqueue';
 import { captureOutput, TestGateway, type ApiResult } from '../helpers/gateway';
-
-/** Queue wrapper whose sends fail while `failing` is set. */
-class SwitchableQueue implements DeliveryQueue {
-  failing = false;
-  constructor(private readonly inner: DeliveryQueue) {}
-  async send(...args: Parameters<DeliveryQueue['send']>) {
-    if (this.failing) throw new Error('injected queue outage');
-    return this.inner.send(...args);
-  }
-  delay(...args: Parameters<DeliveryQueue['delay']>) {
-    return this.inner.delay(...args);
-  }
-}
 
 function assertProblem(result: ApiResult, status: number, code: string, label: string): void {
   assert.equal(result.status, status, `${label}: status (body ${JSON.stringify(result.body)})`);

@@ -124,3 +124,18 @@ export class TestTarget {
     if (this.server.listening) await this.down();
   }
 }
+
+/** The targets one test file starts, stopped together in its `after` hook. */
+export class TargetPool {
+  private readonly targets: TestTarget[] = [];
+
+  async start(behaviour?: Behaviour): Promise<TestTarget> {
+    const target = await TestTarget.start(behaviour);
+    this.targets.push(target);
+    return target;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const target of this.targets) await target.stop();
+  }
+}

@@ -4,18 +4,14 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { DEAD_LETTER_QUEUE } from '../../infra/definitions';
 import type { InMemoryEventPublisher } from '../../adapters/aws/event-publisher';
 import { captureOutput, TestGateway } from '../helpers/gateway';
-import { TestTarget } from '../helpers/target';
+import { TargetPool, type Behaviour } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
 
 describe('connection health and flow control (probe interval shortened to seconds)', () => {
   let gw: TestGateway;
   let key: string;
-  const targets: TestTarget[] = [];
-  const newTarget = async (...args: Parameters<typeof TestTarget.start>) => {
-    const t = await TestTarget.start(...args);
-    targets.push(t);
-    return t;
-  };
+  const targets = new TargetPool();
+  const newTarget = (behaviour?: Behaviour) => targets.start(behaviour);
   const connection = async (id: string) => (await gw.request('GET', `/v1/connections/${id}`)).body;
   const flow = async (id: string) => (await gw.request('GET', `/v1/flows/${id}`)).body;
   const message = async (flowId: string, id: string) => (await gw.request('GET', `/v1/flows/${flowId}/messages/${id}`)).body;
@@ -29,7 +25,7 @@ describe('connection health and flow control (probe interval shortened to second
 
   after(async () => {
     await gw?.stop();
-    for (const t of targets) await t.stop();
+    await targets.stopAll();
   });
 
   it('takes a dead target offline, holds 50 messages without attempts, and delivers them in order after a probe', async () => {

@@ -2,20 +2,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { TestGateway } from '../helpers/gateway';
-import { TestTarget } from '../helpers/target';
+import { TargetPool, type Behaviour } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
 import type { InMemoryEventPublisher } from '../../adapters/aws/event-publisher';
 
 describe('failure classification, retries and the failed store', () => {
   let gw: TestGateway;
   let key: string;
-  const targets: TestTarget[] = [];
-
-  async function target(behaviour?: ConstructorParameters<typeof Object>[0]) {
-    const t = await TestTarget.start(behaviour as never);
-    targets.push(t);
-    return t;
-  }
+  const targets = new TargetPool();
+  const target = (behaviour?: Behaviour) => targets.start(behaviour);
 
   async function delivery(flowId: string, messageId: string) {
     return (await gw.request('GET', `/v1/flows/${flowId}/messages/${messageId}`)).body;
@@ -28,7 +23,7 @@ describe('failure classification, retries and the failed store', () => {
 
   after(async () => {
     await gw?.stop();
-    for (const t of targets) await t.stop();
+    await targets.stopAll();
   });
 
   it('retries a 503 exactly count times at the interval, fails as unavailable, keeps the payload, moves on', async () => {

@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { randomBytes } from 'node:crypto';
 import { laneFor } from '../../core/lanes';
 import { TestGateway } from '../helpers/gateway';
-import { TestTarget } from '../helpers/target';
+import { TargetPool, type Behaviour } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
 
 /** Message ids that land in each of `threads` lanes, `perLane` of each. */
@@ -21,12 +21,8 @@ function idsByLane(prefix: string, threads: number, perLane: number): string[][]
 describe('lanes, holds, chains and signatures', () => {
   let gw: TestGateway;
   let key: string;
-  const targets: TestTarget[] = [];
-  const newTarget = async () => {
-    const t = await TestTarget.start();
-    targets.push(t);
-    return t;
-  };
+  const targets = new TargetPool();
+  const newTarget = (behaviour?: Behaviour) => targets.start(behaviour);
 
   before(async () => {
     gw = await TestGateway.start();
@@ -35,7 +31,7 @@ describe('lanes, holds, chains and signatures', () => {
 
   after(async () => {
     await gw?.stop();
-    for (const t of targets) await t.stop();
+    await targets.stopAll();
   });
 
   it('delivers four lanes in parallel with threads: 4', async () => {

@@ -2,19 +2,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { TestGateway } from '../helpers/gateway';
-import { TestTarget } from '../helpers/target';
+import { TargetPool, type Behaviour } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
-import { mapLimit } from '../../services/repair';
+import { mapLimit } from '../../core/concurrency';
 
 describe('bulk restart of failed events', () => {
   let gw: TestGateway;
   let key: string;
-  const targets: TestTarget[] = [];
-  const newTarget = async () => {
-    const t = await TestTarget.start();
-    targets.push(t);
-    return t;
-  };
+  const targets = new TargetPool();
+  const newTarget = (behaviour?: Behaviour) => targets.start(behaviour);
   const counts = async (flowId: string) => (await gw.request('GET', `/v1/flows/${flowId}`)).body.counts;
 
   before(async () => {
@@ -25,7 +21,7 @@ describe('bulk restart of failed events', () => {
 
   after(async () => {
     await gw?.stop();
-    for (const t of targets) await t.stop();
+    await targets.stopAll();
   });
 
   it('restarts 1,000 failed events in one call and delivers each exactly once', async () => {

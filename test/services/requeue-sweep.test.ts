@@ -1,23 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DeliveryQueue } from '../../core/ports';
+import { SwitchableQueue } from '../helpers/queues';
 import { sweepPendingRequeues } from '../../services/enqueue';
 import { TestGateway } from '../helpers/gateway';
 import { TestTarget } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
-
-/** Queue wrapper whose sends fail while `failing` is set: a crash right after the commit. */
-class SwitchableQueue implements DeliveryQueue {
-  failing = false;
-  constructor(private readonly inner: DeliveryQueue) {}
-  async send(...args: Parameters<DeliveryQueue['send']>) {
-    if (this.failing) throw new Error('injected queue outage');
-    return this.inner.send(...args);
-  }
-  delay(...args: Parameters<DeliveryQueue['delay']>) {
-    return this.inner.delay(...args);
-  }
-}
 
 describe('operator re-queues survive a failed queue send', () => {
   let gw: TestGateway;
