@@ -120,8 +120,11 @@ export interface Partner {
   createdAt: string;
 }
 
-/** Where a message's payload lives: inline in the record, or in S3 (claim check). */
-export type PayloadLocation = { kind: 'inline'; base64: string } | { kind: 'object'; key: string };
+/**
+ * Where a message's payload lives: `inline`, in an item of its own beside the message
+ * record (so the indexes never copy it), or in S3 when large (claim check).
+ */
+export type PayloadLocation = { kind: 'inline' } | { kind: 'object'; key: string };
 
 export interface MessageDestination {
   connectionId: string;

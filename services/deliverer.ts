@@ -16,6 +16,7 @@ import type { DeliveryTicket } from '../core/ports';
 import { parseRetryAfter } from '../core/retry';
 import { BUCKET } from '../infra/definitions';
 import { markConnectionDown } from './connection-health';
+import { messagePayload } from './payloads';
 
 /**
  * The delivery worker: one SQS FIFO batch in, a partial batch response out.
@@ -123,9 +124,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   /** The bytes to deliver: an operator's correction for this delivery, else the message's payload. */
   async function loadPayload(message: StoredMessage, delivery?: Delivery): Promise<Buffer> {
     if (delivery?.payloadOverride) return runtime.payloads.get(delivery.payloadOverride.key);
-    return message.payload.kind === 'inline'
-      ? Buffer.from(message.payload.base64, 'base64')
-      : runtime.payloads.get(message.payload.key);
+    return messagePayload(runtime, message);
   }
 
   function contentTypeOf(message: StoredMessage, delivery: Delivery): string {

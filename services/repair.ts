@@ -1,5 +1,6 @@
 import { mapLimit } from '../core/concurrency';
 import { ticketOf } from './enqueue';
+import { messagePayload } from './payloads';
 import { isTransactionConflict } from '../adapters/aws/dynamo-errors';
 import { createHash } from 'node:crypto';
 import type { AuditEntry } from '../adapters/aws/audit-store';
@@ -230,8 +231,7 @@ async function currentPayloadKey(runtime: Runtime, d: Delivery, maxBytes: number
   if (d.failedPayload) return d.failedPayload.key;
   const message = await runtime.messages.get(d.flowId, d.messageId, true);
   if (!message) throw new ProblemError('not-found', `Message ${d.messageId} of failed event ${failedEventId(d)} no longer exists.`);
-  const payload =
-    message.payload.kind === 'inline' ? Buffer.from(message.payload.base64, 'base64') : await runtime.payloads.get(message.payload.key);
+  const payload = await messagePayload(runtime, message);
   await runtime.payloads.put(failedCopyKey(d), payload, message.contentType);
   return failedCopyKey(d);
 }

@@ -10,6 +10,7 @@ export const keys = {
   flowLogPartition: (flowId: string) => `FLOWLOG#${flowId}`,
   messagePartition: (flowId: string, messageId: string) => `MSG#${flowId}#${messageId}`,
   message: (flowId: string, messageId: string) => ({ pk: `MSG#${flowId}#${messageId}`, sk: 'MESSAGE' }),
+  inlinePayload: (flowId: string, messageId: string) => ({ pk: `MSG#${flowId}#${messageId}`, sk: 'PAYLOAD' }),
   delivery: (flowId: string, messageId: string, connectionId: string) => ({
     pk: `MSG#${flowId}#${messageId}`,
     sk: `DLV#${connectionId}`,

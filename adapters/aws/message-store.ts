@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -52,7 +53,7 @@ export class MessageStore {
    * transaction, conditional on the (flow, GUID) key being new. Returns false when
    * the GUID was already recorded: no read-then-write race.
    */
-  async accept(message: StoredMessage, deliveries: Delivery[], received: ReportEntry): Promise<boolean> {
+  async accept(message: StoredMessage, deliveries: Delivery[], received: ReportEntry, inlinePayload?: Buffer): Promise<boolean> {
     const counts = this.flows.countsUpdate(message.flowId, { accepted: 1, queued: deliveries.length }, message.messageId);
     try {
       await this.documents.send(
@@ -72,6 +73,9 @@ export class MessageStore {
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
+            ...(inlinePayload
+              ? [{ Put: { TableName: this.tableName, Item: { ...keys.inlinePayload(message.flowId, message.messageId), body: inlinePayload } } }]
+              : []),
             ...deliveries.map((delivery) => ({
               Put: {
                 TableName: this.tableName,
@@ -152,28 +156,38 @@ export class MessageStore {
     });
   }
 
-  /** Marks every destination queued; the message leaves the sweep's index. */
+  /** The bytes of an inline payload (kept in their own item beside the message). */
+  async inlinePayload(flowId: string, messageId: string): Promise<Buffer> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.inlinePayload(flowId, messageId), ConsistentRead: true }),
+    );
+    if (!Item) throw new Error(`inline payload of ${flowId}/${messageId} is missing`);
+    return Buffer.from(Item.body as Uint8Array);
+  }
+
+  /**
+   * Marks every destination queued; the message leaves the sweep's index. Not a
+   * transaction: the report entry follows the state change it describes, and a
+   * request that loses the race to finish the same enqueue writes no second entry.
+   */
   async markEnqueued(flowId: string, messageId: string, queued: ReportEntry): Promise<void> {
-    await this.documents.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: keys.message(flowId, messageId),
-              UpdateExpression: 'SET enqueue = :done, #status = :queued REMOVE enqueueLeaseUntil, gsi2pk, gsi2sk',
-              ConditionExpression: 'enqueue = :pending',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':done': 'done', ':queued': 'queued', ':pending': 'pending' },
-            },
-          },
-          { Put: this.reportPut(flowId, messageId, queued) },
-        ],
-      }),
-    ).catch((error) => {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.message(flowId, messageId),
+          UpdateExpression: 'SET enqueue = :done, #status = :queued REMOVE enqueueLeaseUntil, gsi2pk, gsi2sk',
+          ConditionExpression: 'enqueue = :pending',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':done': 'done', ':queued': 'queued', ':pending': 'pending' },
+        }),
+      );
+    } catch (error) {
       // Another request finished the same enqueue first: the outcome is the same.
-      if (!isConditionFailure(error)) throw error;
-    });
+      if (isConditionFailure(error)) return;
+      throw error;
+    }
+    await this.documents.send(new PutCommand(this.reportPut(flowId, messageId, queued)));
   }
 
   /** Messages still pending enqueue that were received before `before`, oldest first. */

@@ -213,7 +213,7 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
     contentType,
     bytes: request.body.length,
     sha256: createHash('sha256').update(request.body).digest('hex'),
-    payload: inline ? { kind: 'inline', base64: request.body.toString('base64') } : { kind: 'object', key: payloadKey },
+    payload: inline ? { kind: 'inline' } : { kind: 'object', key: payloadKey },
     correlationId: headers.correlationId,
     ...(headers.chainId ? { chainId: headers.chainId } : {}),
     ...(headers.expiresAt ? { expiresAt: headers.expiresAt } : {}),
@@ -235,12 +235,12 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
     restarts: 0,
     updatedAt: receivedAt,
   }));
-  const recorded = await runtime.messages.accept(message, deliveries, {
-    at: receivedAt,
-    event: 'received',
-    level: 'info',
-    detail: `received ${message.bytes} bytes of ${contentType} from partner ${partnerId}`,
-  });
+  const recorded = await runtime.messages.accept(
+    message,
+    deliveries,
+    { at: receivedAt, event: 'received', level: 'info', detail: `received ${message.bytes} bytes of ${contentType} from partner ${partnerId}` },
+    inline ? request.body : undefined,
+  );
   if (!recorded) return settleExisting(runtime, flowId, messageId);
   return enqueueOwned(runtime, message);
 }

@@ -331,7 +331,7 @@ describe('OpenAPI response schemas match the views', () => {
       contentType: 'application/json',
       bytes: 12,
       sha256: 'b'.repeat(64),
-      payload: { kind: 'inline', base64: 'e30=' },
+      payload: { kind: 'inline' },
       correlationId: 'corr-1',
       receivedAt: AT,
       enqueue: 'done',
