@@ -48,9 +48,15 @@ export function fail(code: ProblemCode, detail: string, extensions?: Record<stri
   throw new ProblemError(code, detail, extensions);
 }
 
+/** Operator bodies are small JSON documents; anything larger is refused before parsing. */
+export const MAX_OPERATOR_BODY_BYTES = 64 * 1024;
+
 /** Parses a JSON operator body; anything unparsable is `invalid-body`. */
 export function parseJsonBody(request: HttpRequest): unknown {
   if (request.body.length === 0) fail('invalid-body', 'Request body is empty; a JSON object is expected.');
+  if (request.body.length > MAX_OPERATOR_BODY_BYTES) {
+    fail('payload-too-large', `Operator request bodies are limited to ${MAX_OPERATOR_BODY_BYTES} bytes.`);
+  }
   try {
     return JSON.parse(request.body.toString('utf8'));
   } catch (error) {

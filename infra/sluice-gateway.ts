@@ -39,6 +39,7 @@ import {
   aws_wafv2 as wafv2,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { problemOf, type ProblemCode } from '../core/problems';
 import {
   BUCKET,
   DEAD_LETTER_QUEUE,
@@ -48,6 +49,19 @@ import {
   type AttributeType,
   type QueueDefinition,
 } from './definitions';
+
+/** API Gateway's own answers mapped to the product's problem codes (SPEC "Errors"). */
+const GATEWAY_PROBLEMS: [apigateway.ResponseType, ProblemCode][] = [
+  [apigateway.ResponseType.THROTTLED, 'throttled'],
+  [apigateway.ResponseType.QUOTA_EXCEEDED, 'throttled'],
+  [apigateway.ResponseType.ACCESS_DENIED, 'forbidden'],
+  [apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN, 'forbidden'],
+  [apigateway.ResponseType.INVALID_SIGNATURE, 'forbidden'],
+  [apigateway.ResponseType.EXPIRED_TOKEN, 'forbidden'],
+  [apigateway.ResponseType.UNAUTHORIZED, 'unauthenticated'],
+  [apigateway.ResponseType.REQUEST_TOO_LARGE, 'payload-too-large'],
+  [apigateway.ResponseType.DEFAULT_5XX, 'internal'],
+];
 
 /** Repository root: this file lives in `<root>/infra/`. Independent of `process.cwd()`. */
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -559,6 +573,17 @@ export class SluiceGateway extends Construct {
       });
       // Validates what little the methods declare; bodies are opaque payloads checked by the handlers.
       api.addRequestValidator('RequestValidator', { validateRequestBody: true, validateRequestParameters: true });
+      // Answers API Gateway gives itself (throttling, IAM denials, unknown routes) are
+      // RFC 9457 problems too, like every answer of the handlers.
+      for (const [type, code] of GATEWAY_PROBLEMS) {
+        const problem = problemOf(code, '$context.error.message');
+        api.addGatewayResponse(`${code}-${type.responseType}`, {
+          type,
+          statusCode: String(problem.status),
+          responseHeaders: { 'Content-Type': "'application/problem+json'" },
+          templates: { 'application/json': JSON.stringify(problem) },
+        });
+      }
       if (apiGatewayAccount) api.deploymentStage.node.addDependency(apiGatewayAccount);
       return api;
     };

@@ -130,6 +130,7 @@ describe('partner ingestion', () => {
       ['non-bearer authorization', () => post('small', { 'x-aux-system-msg-id': 'k3', authorization: `Basic ${key1}` }, 'x', null), 401, 'unauthenticated'],
       ["other partner's key", () => post('small', { 'x-aux-system-msg-id': 'k4' }, 'x', key2), 403, 'forbidden'],
       ['disabled flow', () => post('closed', { 'x-aux-system-msg-id': 'd1' }), 409, 'flow-disabled'],
+      ['operator body too large', () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', pad: 'p'.repeat(70_000) } }), 413, 'payload-too-large'],
       ['operator malformed JSON', () => gw.request('PUT', '/v1/connections/bad', { body: '{"url":', headers: { 'content-type': 'application/json' } }), 400, 'invalid-body'],
       ['operator wrong types', () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', timeoutMs: 'fast' } }), 400, 'invalid-body'],
       ['operator unknown field', () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', colour: 'red' } }), 400, 'invalid-body'],

@@ -430,3 +430,28 @@ describe('SluiceGateway options', () => {
     assert.throws(() => new SluiceGateway(scratch, 'B', { delivererTimeout: Duration.seconds(151) }), /delivererTimeout/);
   });
 });
+
+describe('SluiceGateway error answers', () => {
+  test("API Gateway's own rejections are RFC 9457 problems with the SPEC's codes, on both APIs", () => {
+    const responses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties!);
+    for (const api of [gateway.partnerApi, gateway.operatorApi]) {
+      const mine = responses.filter((r) => r.RestApiId.Ref === logicalId(api));
+      const byType = Object.fromEntries(mine.map((r) => [r.ResponseType, r]));
+      for (const [type, status, code] of [
+        ['THROTTLED', '429', 'throttled'],
+        ['ACCESS_DENIED', '403', 'forbidden'],
+        ['MISSING_AUTHENTICATION_TOKEN', '403', 'forbidden'],
+        ['DEFAULT_5XX', '500', 'internal'],
+      ] as const) {
+        const response = byType[type];
+        assert.ok(response, `${type} is mapped`);
+        assert.equal(response.StatusCode, status);
+        assert.equal(response.ResponseParameters['gatewayresponse.header.Content-Type'], "'application/problem+json'");
+        const body = JSON.parse(response.ResponseTemplates['application/json']);
+        assert.deepEqual(Object.keys(body).sort(), ['code', 'detail', 'status', 'title', 'type']);
+        assert.equal(body.code, code);
+        assert.equal(body.status, Number(status));
+      }
+    }
+  });
+});
