@@ -118,14 +118,15 @@ export interface SluiceGatewayProps {
   readonly allowPrivateTargets?: boolean;
 
   /**
-   * VPC to attach the deliverer and the prober to (the functions that call
-   * connection endpoints). The subnets need egress to AWS service endpoints.
+   * VPC to attach the functions that call connection endpoints to: the deliverer,
+   * the prober and the operator (probe, reauthorize). The subnets need egress to AWS
+   * service endpoints.
    * @default - functions are not attached to a VPC
    */
   readonly vpc?: ec2.IVpc;
 
   /**
-   * Subnets of `vpc` for the deliverer and the prober.
+   * Subnets of `vpc` for the deliverer, the prober and the operator.
    * @default - private subnets with egress (`SubnetType.PRIVATE_WITH_EGRESS`)
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
@@ -457,6 +458,8 @@ export class SluiceGateway extends Construct {
       description: 'Sluice operator API',
       memorySize: functionMemorySize,
       timeout: Duration.seconds(29),
+      // probe and reauthorize call the connection's endpoint, like the prober.
+      ...vpcOptions,
     });
     const deliverer = makeFunction('Deliverer', 'deliverer', {
       description: 'Sluice deliverer: delivers queued messages to connections',

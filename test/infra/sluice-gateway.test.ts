@@ -401,10 +401,10 @@ describe('SluiceGateway options', () => {
     }
   });
 
-  test('only the deliverer and the prober are attached to the VPC', () => {
+  test('the functions that call connection endpoints (deliverer, prober, operator for probe and reauthorize) are in the VPC; ingest is not', () => {
     const { ingest, operator, deliverer, prober } = custom.functions;
-    for (const fn of [deliverer, prober]) assert.ok(optionsResources[idIn(fn)]!.Properties!.VpcConfig, fn.node.id);
-    for (const fn of [ingest, operator]) assert.equal(optionsResources[idIn(fn)]!.Properties!.VpcConfig, undefined, fn.node.id);
+    for (const fn of [deliverer, prober, operator]) assert.ok(optionsResources[idIn(fn)]!.Properties!.VpcConfig, fn.node.id);
+    assert.equal(optionsResources[idIn(ingest)]!.Properties!.VpcConfig, undefined, ingest.node.id);
   });
 
   test('DESTROY empties and deletes the buckets and lifts table deletion protection', () => {
