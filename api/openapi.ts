@@ -859,7 +859,9 @@ const STATUS_NOTE: Partial<Record<number, (api: Api) => string>> = {
  */
 function errorResponses(operation: Operation, shared: Record<string, JsonSchema>): Record<string, JsonSchema> {
   const byStatus = new Map<number, ProblemCode[]>();
-  for (const code of operation.errors) {
+  // Every operator JSON body is size-limited (MAX_OPERATOR_BODY_BYTES).
+  const bodyLimit: ProblemCode[] = operation.api === 'operator' && operation.body ? ['payload-too-large'] : [];
+  for (const code of [...new Set([...operation.errors, ...bodyLimit])]) {
     const status = PROBLEM_STATUS[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }

@@ -10,6 +10,7 @@ import {
 import { messageStatus } from '../../core/message-status';
 import type { Delivery, DeliveryStatus, FailureType, FlowCounts, MessageStatus, ReportEntry } from '../../core/model';
 import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
+import { queryAll } from './dynamo-query';
 import type { FlowStore } from './flow-store';
 import { keys, withoutKeys } from './keys';
 import type { MessageStore } from './message-store';
@@ -177,41 +178,23 @@ export class DeliveryStore {
 
   /** Suspended deliveries of a chain on a connection, in acceptance order. */
   async suspended(flowId: string, chainId: string, connectionId: string): Promise<Delivery[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi3',
-          KeyConditionExpression: 'gsi3pk = :p',
-          ExpressionAttributeValues: { ':p': `SUSPENDED#${flowId}#${chainId}#${connectionId}` },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll(this.documents, {
+      TableName: this.tableName,
+      IndexName: 'gsi3',
+      KeyConditionExpression: 'gsi3pk = :p',
+      ExpressionAttributeValues: { ':p': `SUSPENDED#${flowId}#${chainId}#${connectionId}` },
+    });
     return items.map((item) => withoutKeys<Delivery>(item));
   }
 
   /** Deliveries held in flight on a connection (paused, unauthorized, in error), with their receipts. */
   async held(connectionId: string): Promise<Delivery[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'gsi2',
-          KeyConditionExpression: 'gsi2pk = :p',
-          ExpressionAttributeValues: { ':p': `HELD#CONN#${connectionId}` },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryAll(this.documents, {
+      TableName: this.tableName,
+      IndexName: 'gsi2',
+      KeyConditionExpression: 'gsi2pk = :p',
+      ExpressionAttributeValues: { ':p': `HELD#CONN#${connectionId}` },
+    });
     return items.map((item) => withoutKeys<Delivery>(item));
   }
 
