@@ -138,7 +138,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       set: { status: to, updatedAt: iso(), ...change.set },
       remove: [...(change.remove ?? []), 'debugNextAttempt'],
       counts: countDeltas(s.delivery.status, to),
-      ...(await runtime.deliveries.messageStatusAfter(s.delivery, to).then((status) => (status ? { messageStatus: status } : {}))),
+      ...(await runtime.deliveries.messageStatusAfter(s.delivery, to, s.message.destinations.length).then((status) => (status ? { messageStatus: status } : {}))),
     });
   }
 

@@ -117,9 +117,13 @@ export class DeliveryStore {
     return Items.map((item) => withoutKeys<Delivery>(item));
   }
 
-  /** The message's status once `delivery` moves to `to`, from all its branches; undefined when unchanged. */
-  async messageStatusAfter(delivery: Delivery, to: DeliveryStatus): Promise<MessageStatus | undefined> {
+  /**
+   * The message's status once `delivery` moves to `to`, from all its branches;
+   * undefined when unchanged. A message with one destination needs no read.
+   */
+  async messageStatusAfter(delivery: Delivery, to: DeliveryStatus, destinations?: number): Promise<MessageStatus | undefined> {
     if (delivery.status === to) return undefined;
+    if (destinations === 1) return messageStatus('done', [{ status: to }]);
     const siblings = (await this.siblings(delivery.flowId, delivery.messageId)).map((d) =>
       d.connectionId === delivery.connectionId ? { ...d, status: to } : d,
     );
