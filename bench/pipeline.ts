@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import http from 'node:http';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -320,26 +321,36 @@ export function summarize(values: readonly number[]) {
 
 export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-/** Parses `--name value` and `--name=value` flags. */
-export function parseFlags(argv: string[], known: Record<string, 'number' | 'boolean' | 'string'>): Record<string, number | boolean | string> {
-  const flags: Record<string, number | boolean | string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
-    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    const kind = known[name];
-    if (!kind) throw new Error(`unknown flag --${name} (known: ${Object.keys(known).map((k) => `--${k}`).join(', ')})`);
-    if (kind === 'boolean') {
-      flags[name] = inline === undefined ? true : inline !== 'false';
-      continue;
+/**
+ * Reads a command's flags with Node's own `util.parseArgs` (strict: unknown flags are
+ * errors), checks the numeric ones, and handles `--help` and usage errors (exit 2).
+ */
+export function commandLineFlags(
+  known: Record<string, 'number' | 'boolean' | 'string'>,
+  usage: string,
+  argv: string[] = process.argv.slice(2),
+): Record<string, number | boolean | string> {
+  const options = Object.fromEntries(
+    Object.entries({ ...known, help: 'boolean' as const }).map(([name, kind]) => [name, { type: kind === 'boolean' ? 'boolean' : 'string' } as const]),
+  );
+  try {
+    const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    if (values.help) {
+      console.log(usage);
+      process.exit(0);
     }
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`--${name} needs a value`);
-    if (kind === 'number') {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got ${value}`);
-      flags[name] = n;
-    } else flags[name] = value;
+    const flags: Record<string, number | boolean | string> = {};
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined || name === 'help') continue;
+      if (known[name] === 'number') {
+        const n = Number(value);
+        if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got ${String(value)}`);
+        flags[name] = n;
+      } else flags[name] = value as string | boolean;
+    }
+    return flags;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    process.exit(2);
   }
-  return flags;
 }

@@ -10,7 +10,7 @@ import { costPerMillion, formatCostTable, INFRA_DEFAULTS, loadPrices, type CostS
 import { checkInvariants, deliveryKey, formatInvariants } from './invariants';
 import { postLoad } from './load';
 import { machineInfo } from './machine';
-import { parseFlags, Pipeline, round, summarize, BenchLogger } from './pipeline';
+import { commandLineFlags, Pipeline, round, summarize, BenchLogger } from './pipeline';
 import { rawHttpBaseline } from './raw-http';
 import { latencySvg } from './svg';
 import { BenchTarget } from './target';
@@ -20,32 +20,23 @@ import { probeDynamoDbLocal } from './emulator-probe';
 const USAGE = `usage: npm run bench -- [--messages N] [--flows 20] [--batch-size 10] [--memory 512] [--ingest-memory 256]
        [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--out bench/results] [--verbose]`;
 
-const flags = (() => {
-  try {
-    return parseFlags(process.argv.slice(2), {
-      messages: 'number',
-      flows: 'number',
-      'batch-size': 'number',
-      memory: 'number',
-      'ingest-memory': 'number',
-      concurrency: 'number',
-      'payload-bytes': 'number',
-      'cold-start-runs': 'number',
-      'skip-cold-start': 'boolean',
-      'timeout-seconds': 'number',
-      out: 'string',
-      verbose: 'boolean',
-      help: 'boolean',
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-})();
-if (flags.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const flags = commandLineFlags(
+  {
+    messages: 'number',
+    flows: 'number',
+    'batch-size': 'number',
+    memory: 'number',
+    'ingest-memory': 'number',
+    concurrency: 'number',
+    'payload-bytes': 'number',
+    'cold-start-runs': 'number',
+    'skip-cold-start': 'boolean',
+    'timeout-seconds': 'number',
+    out: 'string',
+    verbose: 'boolean',
+  },
+  USAGE,
+);
 
 const messages = Number(flags.messages ?? 10_000);
 const flowCount = Number(flags.flows ?? 20);

@@ -4,7 +4,7 @@
  * then settling), --grace (30 more seconds to settle), --messages, --flows (6),
  * --seed, --no-prober, --verbose.
  */
-import { parseFlags, BenchLogger } from './pipeline';
+import { commandLineFlags, BenchLogger } from './pipeline';
 import { DEFAULT_FAULTS, formatSoak, runSoak, type SoakFaults } from './soak-run';
 
 /** --intensity k multiplies every fault probability by k (capped so targets still answer). */
@@ -21,9 +21,8 @@ function scaledFaults(k: number): Partial<SoakFaults> {
 }
 
 const USAGE = 'usage: npm run soak -- [--seconds 120] [--grace 30] [--messages N] [--flows 6] [--seed N] [--intensity 1] [--no-prober] [--verbose]';
-let flags: Record<string, number | boolean | string>;
-try {
-  flags = parseFlags(process.argv.slice(2), {
+const flags = commandLineFlags(
+  {
     seconds: 'number',
     grace: 'number',
     messages: 'number',
@@ -32,16 +31,9 @@ try {
     intensity: 'number',
     'no-prober': 'boolean',
     verbose: 'boolean',
-    help: 'boolean',
-  });
-} catch (error) {
-  console.error(`${(error as Error).message}\n${USAGE}`);
-  process.exit(2);
-}
-if (flags.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+  },
+  USAGE,
+);
 BenchLogger.print = Boolean(flags.verbose);
 const seed = Number(flags.seed ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`seed ${seed}`);
