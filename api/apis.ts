@@ -35,8 +35,11 @@ export function createPartnerApi(runtime: Runtime): HttpHandler {
   return withProblems(runtime, new Router([healthRoute, ...partnerMessageRoutes(runtime)]));
 }
 
+/** The partner routes' shapes only (handlers unused): local mode tells the two APIs apart with it. */
+const partnerRouteShapes = new Router(partnerMessageRoutes({} as Runtime));
+
 export function partnerRouteMatches(request: HttpRequest): boolean {
-  return new Router(partnerMessageRoutes({} as Runtime)).match(request.method, request.path) !== undefined;
+  return partnerRouteShapes.match(request.method, request.path) !== undefined;
 }
 
 export interface OperatorApiOptions {

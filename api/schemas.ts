@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
-import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETRY } from '../core/model';
+import { SUGGESTED_ACTIONS } from '../core/classify';
+import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETRY, type FailureType } from '../core/model';
 
 /** Request and response schemas of both APIs; the OpenAPI document is generated from them. */
 
@@ -9,6 +10,9 @@ export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be 1-128 cha
 export const CorrelationId = z.string().regex(CORRELATION_ID_PATTERN);
 
 const Secret = z.string().min(1).max(4096);
+
+/** Failure types, taken from the suggested-action table so the list cannot miss one. */
+export const FailureTypeSchema = z.enum(Object.keys(SUGGESTED_ACTIONS) as [FailureType, ...FailureType[]]);
 
 export const ConnectionAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),

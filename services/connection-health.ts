@@ -9,10 +9,6 @@ import { releaseHeld } from './release';
  * traffic; one that comes back online resumes them and releases what was held.
  */
 
-async function flowsUsing(runtime: Runtime, connectionId: string) {
-  return (await runtime.flows.list()).filter((flow) => flow.destinations.includes(connectionId));
-}
-
 export interface HealthOptions {
   /** When the next probe is due; the first fast probe when unset. */
   nextProbeAt?: Date;
@@ -38,7 +34,7 @@ export async function markConnectionDown(
     at: now.toISOString(),
     detail: { connectionId, status, reason, ...(next ? { nextProbeAt: next.toISOString() } : { manual: true }) },
   });
-  for (const flow of await flowsUsing(runtime, connectionId)) {
+  for (const flow of await runtime.flows.listUsing(connectionId)) {
     const flowReason = `connection ${connectionId} is ${status}: ${reason}`;
     if (await runtime.flows.autoPause(flow.flowId, connectionId, flowReason, now)) {
       await runtime.flows.log(flow.flowId, { at: now.toISOString(), level: 'warning', code: 'flow-paused', detail: flowReason });
@@ -57,7 +53,7 @@ export async function markConnectionOnline(runtime: Runtime, connectionId: strin
   if (!changed) return false;
   runtime.logger.info('connection online', { connectionId, reason });
   await runtime.events.publish({ type: 'connection.online', at: now.toISOString(), detail: { connectionId, reason } });
-  for (const flow of await flowsUsing(runtime, connectionId)) {
+  for (const flow of await runtime.flows.listUsing(connectionId)) {
     if (await runtime.flows.autoResume(flow.flowId, connectionId, now)) {
       const detail = `connection ${connectionId} is online again`;
       await runtime.flows.log(flow.flowId, { at: now.toISOString(), level: 'info', code: 'flow-resumed', detail });

@@ -82,6 +82,11 @@ export class FlowStore {
     return flow ? { ...flow, counts } : undefined;
   }
 
+  /** The flows that deliver to a connection. */
+  async listUsing(connectionId: string): Promise<Flow[]> {
+    return (await this.list()).filter((flow) => flow.destinations.includes(connectionId));
+  }
+
   async listWithCounts(): Promise<FlowWithCounts[]> {
     const flows = await this.list();
     return Promise.all(flows.map(async (flow) => ({ ...flow, counts: await this.counts(flow.flowId) })));

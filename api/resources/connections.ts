@@ -16,8 +16,7 @@ export function connectionView(connection: StoredConnection, flows: string[]) {
 }
 
 async function flowsUsing(runtime: Runtime, connectionId: string): Promise<string[]> {
-  const flows = await runtime.flows.list();
-  return flows.filter((flow) => flow.destinations.includes(connectionId)).map((flow) => flow.flowId);
+  return (await runtime.flows.listUsing(connectionId)).map((flow) => flow.flowId);
 }
 
 export function checkResourceId(kind: string, id: string): void {

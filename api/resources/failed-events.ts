@@ -14,10 +14,8 @@ import {
 } from '../../services/repair';
 import { fail, jsonResponse, type HttpRequest } from '../http';
 import type { Route } from '../router';
-import { ListQuery, ResourceId } from '../schemas';
+import { FailureTypeSchema, ListQuery, ResourceId } from '../schemas';
 import { validateBody, validateValue } from '../validation';
-
-const FailureTypeSchema = z.enum(['business', 'timeout', 'unavailable', 'expired', 'configuration', 'internal']);
 
 const FailedEventsQuery = ListQuery.extend({
   flowId: ResourceId.optional(),
