@@ -72,7 +72,7 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     overrides.events ??
     (config.eventBusName ? new EventBridgePublisher(clients.eventBridge, config.eventBusName) : new InMemoryEventPublisher());
   const flows = new FlowStore(clients.documents, config.tableName);
-  const messages = new MessageStore(clients.documents, config.tableName, flows);
+  const messages = new MessageStore(clients.documents, config.tableName);
   const objects = new S3PayloadStore(clients.s3, config.bucketName);
   return {
     config,

@@ -89,6 +89,7 @@ const ReportEventSchema = enumOf<ReportEvent>()([
   'recovered',
   'discarded',
   'delivered',
+  'replayed',
   'download-url-issued',
   'upload-url-issued',
 ]);

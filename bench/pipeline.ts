@@ -234,12 +234,18 @@ export class Pipeline {
     const table = this.runtime.config.tableName;
     for (let i = 0; i < deliveries.length; i += 100) {
       let request: Record<string, any> | undefined = {
-        [table]: { Keys: deliveries.slice(i, i + 100).map((d) => keys.delivery(d.flowId, d.messageId, d.connectionId)), ConsistentRead: true },
+        [table]: {
+          Keys: [...new Map(deliveries.slice(i, i + 100).map((d) => [`${d.flowId}#${d.messageId}`, keys.message(d.flowId, d.messageId)])).values()],
+          ConsistentRead: true,
+        },
       };
       while (request && Object.keys(request).length > 0) {
         const result: any = await this.observer.documents.send(new BatchGetCommand({ RequestItems: request }));
+        // One record per message: its deliveries' states are in `dlv`, by connection.
         for (const item of result.Responses?.[table] ?? []) {
-          statuses.set(deliveryKey(String(item.connectionId), String(item.messageId)), String(item.status));
+          for (const [connectionId, state] of Object.entries((item.dlv ?? {}) as Record<string, { status: string }>)) {
+            statuses.set(deliveryKey(connectionId, String(item.messageId)), String(state.status));
+          }
         }
         request = result.UnprocessedKeys;
       }

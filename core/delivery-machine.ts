@@ -129,3 +129,42 @@ export function afterAttempt(input: AfterAttemptInput): Transition {
       };
   }
 }
+
+/** What the queue says about the receive of a ticket (SQS system attributes). */
+export interface ReceiptFacts {
+  /** `ApproximateReceiveCount`: 1 on a ticket's first receive. */
+  receiveCount: number;
+  /** `ApproximateFirstReceiveTimestamp`, epoch ms. */
+  firstReceivedAtMs?: number;
+  /** The queue's visibility timeout: a receive that died comes back no sooner. */
+  visibilityTimeoutSeconds: number;
+}
+
+/**
+ * The attempt marker (a write before the request leaves) is skipped only on a fresh
+ * ticket's first receive of a never-attempted delivery: the happy path. Everywhere
+ * else it is written, so a crash after the request is always known.
+ */
+export function needsAttemptMarker(delivery: Pick<Delivery, 'requests' | 'attemptInFlight'>, receipt: ReceiptFacts): boolean {
+  return receipt.receiveCount > 1 || (delivery.requests ?? 0) > 0 || delivery.attemptInFlight !== undefined;
+}
+
+/**
+ * Whether an earlier receive may have sent a request it never recorded: only a first
+ * receive attempts without a marker, and only a receive that died (returning the ticket
+ * no sooner than the visibility timeout) leaves its request unrecorded. A ticket given
+ * back on purpose (lane order, time budget) usually comes back sooner and is not
+ * suspected; one that then waits longer than the timeout behind its lane is flagged
+ * possible-duplicate on its first request, which errs on the safe side.
+ */
+export function unrecordedAttemptPossible(
+  delivery: Pick<Delivery, 'requests' | 'attemptInFlight' | 'version'>,
+  receipt: ReceiptFacts,
+  now: Date,
+): boolean {
+  if ((delivery.requests ?? 0) > 0 || delivery.attemptInFlight !== undefined || receipt.receiveCount <= 1) return false;
+  // Any write since acceptance (a hold, a suspension) came from a receive that did not attempt unmarked.
+  if ((delivery.version ?? 0) > 0) return false;
+  if (receipt.firstReceivedAtMs === undefined || Number.isNaN(receipt.firstReceivedAtMs)) return true;
+  return now.getTime() - receipt.firstReceivedAtMs >= receipt.visibilityTimeoutSeconds * 1000;
+}

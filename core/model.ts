@@ -121,8 +121,9 @@ export interface Partner {
 }
 
 /**
- * Where a message's payload lives: `inline`, in an item of its own beside the message
- * record (so the indexes never copy it), or in S3 when large (claim check).
+ * Where a message's payload lives: `inline`, in the message record itself (one write
+ * keeps it, and restart, the failed store and replay read it back), or in S3 when
+ * large (claim check).
  */
 export type PayloadLocation = { kind: 'inline' } | { kind: 'object'; key: string };
 
@@ -187,6 +188,8 @@ export interface Delivery {
   heldReceipt?: string;
   /** An internal error hit the last try: the next one logs at debug level. */
   debugNextAttempt?: boolean;
+  /** Re-queued by an operator (restart, chain release, replay) and not yet seen by the deliverer. */
+  requeuedAt?: string;
   updatedAt: string;
 }
 
@@ -207,6 +210,7 @@ export type ReportEvent =
   | 'recovered'
   | 'discarded'
   | 'delivered'
+  | 'replayed'
   | 'download-url-issued'
   | 'upload-url-issued';
 

@@ -2,19 +2,27 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Webhook } from 'standardwebhooks';
 import { MAX_VISIBILITY_SECONDS } from '../adapters/aws/delivery-queue';
-import { deliveryIndexes, deliveryKey, StaleDeliveryError, type DeliveryChange } from '../adapters/aws/delivery-store';
-import type { StoredMessage } from '../adapters/aws/message-store';
+import { deliveryKey, StaleDeliveryError, type StepExtras } from '../adapters/aws/delivery-store';
+import type { LoadedDelivery, StoredMessage } from '../adapters/aws/message-store';
+import { objectKeys } from '../adapters/aws/keys';
 import { sendToTarget } from '../adapters/http/target-client';
 import { flushMetrics, type Runtime } from '../adapters/runtime';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { authHeaders } from '../core/auth-headers';
 import { classify, SUGGESTED_ACTIONS, type AttemptOutcome } from '../core/classify';
-import { afterAttempt, decide, HOLD_RECHECK_SECONDS } from '../core/delivery-machine';
-import { countDeltas } from '../core/message-status';
-import type { Connection, Delivery, DeliveryError, DeliveryStatus, FailureType, Flow, ReportEntry } from '../core/model';
+import {
+  afterAttempt,
+  decide,
+  HOLD_RECHECK_SECONDS,
+  needsAttemptMarker,
+  unrecordedAttemptPossible,
+  type ReceiptFacts,
+} from '../core/delivery-machine';
+import * as lifecycle from '../core/lifecycle';
+import type { Connection, Delivery, DeliveryError, FailureType, Flow, ReportEntry } from '../core/model';
 import type { DeliveryTicket } from '../core/ports';
 import { parseRetryAfter } from '../core/retry';
-import { BUCKET } from '../infra/definitions';
+import { DELIVERY_QUEUE } from '../infra/definitions';
 import { markConnectionDown } from './connection-health';
 import { messagePayload } from './payloads';
 
@@ -109,7 +117,7 @@ function errorOf(outcome: AttemptOutcome): DeliveryError {
 interface Snapshot {
   ticket: DeliveryTicket;
   record: SQSRecord;
-  delivery: Delivery;
+  delivery: LoadedDelivery;
   message: StoredMessage;
   flow: Flow;
   connection: Connection;
@@ -131,15 +139,13 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     return delivery.payloadOverride?.contentType ?? message.contentType;
   }
 
-  async function move(s: Snapshot, to: DeliveryStatus, change: DeliveryChange): Promise<Delivery> {
-    if (s.delivery.status !== to) runtime.metrics.addMetric(`Deliveries${to[0]!.toUpperCase()}${to.slice(1)}`, MetricUnit.Count, 1);
-    return runtime.deliveries.commit(s.delivery, {
-      ...change,
-      set: { status: to, updatedAt: iso(), ...change.set },
-      remove: [...(change.remove ?? []), 'debugNextAttempt'],
-      counts: countDeltas(s.delivery.status, to),
-      ...(await runtime.deliveries.messageStatusAfter(s.delivery, to, s.message.destinations.length).then((status) => (status ? { messageStatus: status } : {}))),
-    });
+  /** Commits one lifecycle step of the snapshot's delivery (the store derives its index entries). */
+  async function apply(s: Snapshot, step: lifecycle.Step, extras?: StepExtras): Promise<LoadedDelivery> {
+    if (s.delivery.status !== step.status) {
+      runtime.metrics.addMetric(`Deliveries${step.status[0]!.toUpperCase()}${step.status.slice(1)}`, MetricUnit.Count, 1);
+    }
+    s.delivery = await runtime.deliveries.apply(s.delivery, step, extras, s.message.receivedAt);
+    return s.delivery;
   }
 
   async function releaseConnectionHold(s: Snapshot): Promise<void> {
@@ -148,34 +154,33 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     }
   }
 
-  async function fail(s: Snapshot, type: FailureType, error: DeliveryError, report: ReportEntry[], set: Record<string, unknown> = {}) {
+  async function fail(
+    s: Snapshot,
+    type: FailureType,
+    error: DeliveryError,
+    report: ReportEntry[],
+    attempt: { attempts?: number; request?: number; possibleDuplicate?: boolean } = {},
+  ) {
     const failedAt = iso();
     const payload = await loadPayload(s.message, s.delivery);
     const contentType = contentTypeOf(s.message, s.delivery);
-    const key = `${BUCKET.prefixes.failed}${s.delivery.flowId}/${s.delivery.messageId}/${s.delivery.connectionId}`;
+    const key = objectKeys.failed(s.delivery);
     await runtime.payloads.put(key, payload, contentType);
     const chained = s.flow.onFailure === 'suspend-chain' && s.message.chainId;
-    await move(s, 'failed', {
-      set: {
-        ...set,
-        failureType: type,
-        failedAt,
-        lastError: error,
-        failedPayload: {
-          key,
-          bytes: payload.length,
-          contentType,
-          sha256: s.delivery.payloadOverride?.sha256 ?? s.message.sha256,
-          corrected: false,
-        },
-        ...deliveryIndexes.failed(s.delivery, failedAt, type),
-      },
-      remove: ['attemptInFlight', 'nextAttemptAt', ...deliveryIndexes.heldAttributes],
-      report: [...report, { at: failedAt, event: 'failed', level: 'error', detail: `failed as ${type}: ${error.message}`, connectionId: s.delivery.connectionId }],
-      ...(chained
+    await apply(
+      s,
+      lifecycle.failed(s.delivery, {
+        at: failedAt,
+        type,
+        error,
+        report,
+        ...attempt,
+        payload: { key, bytes: payload.length, contentType, sha256: s.delivery.payloadOverride?.sha256 ?? s.message.sha256 },
+      }),
+      chained
         ? { alsoPut: [runtime.deliveries.chainBlockItem(s.delivery.flowId, s.message.chainId!, s.delivery.connectionId, s.delivery.messageId)] }
-        : {}),
-    });
+        : {},
+    );
     await releaseConnectionHold(s);
     s.log.warn('delivery failed', { flowId: s.delivery.flowId, messageId: s.delivery.messageId, connectionId: s.delivery.connectionId, type });
     await runtime.events.publish({
@@ -195,34 +200,32 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   }
 
   /** Blocks the lane: the ticket stays in flight and its receipt is kept so resume can wake it. */
-  async function hold(s: Snapshot, status: 'paused' | 'inError', seconds: number, reason: string, change: DeliveryChange = { set: {} }) {
+  async function hold(
+    s: Snapshot,
+    status: 'paused' | 'inError',
+    seconds: number,
+    reason: string,
+    extra: { report?: ReportEntry[]; attempt?: lifecycle.AttemptFacts & { error?: DeliveryError } } = {},
+  ) {
     const receipt = s.record.receiptHandle;
-    if (s.delivery.status !== status || s.delivery.heldReceipt !== receipt || change.report) {
-      await move(s, status, {
-        ...change,
-        set: { ...change.set, heldReceipt: receipt, ...deliveryIndexes.held(s.delivery) },
-        ...(s.delivery.status !== status || change.report
-          ? {
-              report: change.report ?? [
-                { at: iso(), event: status === 'paused' ? 'paused' : 'held', level: 'warning', detail: reason, connectionId: s.delivery.connectionId },
-              ],
-            }
-          : {}),
-      });
+    if (s.delivery.status !== status || s.delivery.heldReceipt !== receipt || extra.report || extra.attempt) {
+      await apply(s, lifecycle.held(s.delivery, { at: iso(), status, receipt, reason, ...extra }));
     }
     await runtime.queue.delay(receipt, Math.min(seconds, MAX_VISIBILITY_SECONDS));
     return 'keep' as const;
   }
 
-  async function attempt(s: Snapshot, request: number, possibleDuplicate: boolean): Promise<RecordResult> {
+  async function attempt(s: Snapshot, request: number, possibleDuplicate: boolean, receipt: ReceiptFacts, sent: SentMark): Promise<RecordResult> {
     const { connection, message } = s;
-    // Written before the request leaves: if we die after it, the next attempt knows.
-    s.delivery = await runtime.deliveries.commit(s.delivery, {
-      set: { attemptInFlight: request, requests: request, possibleDuplicate, updatedAt: iso() },
-      remove: deliveryIndexes.heldAttributes,
-    });
+    // Written before the request leaves, except on the happy path's first receive: if we
+    // die after the request, the next attempt knows (see needsAttemptMarker).
+    if (needsAttemptMarker(s.delivery, receipt)) {
+      await apply(s, lifecycle.attemptStarted(s.delivery, iso(), request, possibleDuplicate));
+    }
     const payload = await loadPayload(message, s.delivery);
     const startedAt = now();
+    sent.delivery = s.delivery;
+    sent.request = request;
     const outcome = await sendToTarget(
       {
         url: connection.url,
@@ -282,65 +285,54 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     } else if (outcome.kind === 'response' && connection.consecutiveFailures > 0) {
       await runtime.connections.resetFailures(connection.connectionId);
     }
-    const common = { attempts, lastError: error };
+    const facts: lifecycle.AttemptFacts = { at, attempts, request, possibleDuplicate, report };
 
     switch (transition.to) {
       case 'delivered':
-        await move(s, 'delivered', {
-          set: { attempts, deliveredAt: at },
-          remove: ['attemptInFlight', 'nextAttemptAt', 'lastError', 'failureType'],
-          report: [...report, { at, event: 'delivered', level: 'info', detail: `delivered to ${connection.connectionId}`, connectionId: connection.connectionId }],
-        });
+        // The happy path's one write: a conditional update of the message's record.
+        await apply(s, lifecycle.delivered(s.delivery, facts));
+        sent.delivery = undefined;
         await releaseConnectionHold(s);
         if (s.flow.internalFailureStreak > 0) await runtime.flows.resetInternalFailures(s.flow.flowId);
         return 'delete';
       case 'failed':
-        return fail(s, transition.failureType, error, report, { attempts });
+        sent.delivery = undefined;
+        return fail(s, transition.failureType, error, report, { attempts, request, possibleDuplicate });
       case 'unauthorized': {
         const reason = `target answered HTTP ${error.httpStatus} to a delivery`;
         const result = await hold(s, 'paused', HOLD_RECHECK_SECONDS, reason, {
-          set: {},
-          remove: ['attemptInFlight'],
+          attempt: { ...facts, report: [] },
           report: [...report, { at, event: 'paused', level: 'warning', detail: `held: ${reason}; waiting for reauthorize`, connectionId: connection.connectionId }],
         });
+        sent.delivery = undefined;
         await markConnectionDown(runtime, connection.connectionId, 'unauthorized', reason);
         return result;
       }
-      case 'inError':
-        return hold(s, 'inError', HOLD_RECHECK_SECONDS, 'transient failure with autoRetry off', {
-          set: { ...common, failureType: transition.failureType, failedAt: at, ...deliveryIndexes.failed(s.delivery, at, transition.failureType) },
-          remove: ['attemptInFlight', 'nextAttemptAt'],
-          report: [...report, { at, event: 'held', level: 'error', detail: 'in error until an operator recovers it (autoRetry is off)', connectionId: connection.connectionId }],
-        });
+      case 'inError': {
+        await apply(s, lifecycle.inError(s.delivery, { ...facts, error, type: transition.failureType, receipt: s.record.receiptHandle }));
+        sent.delivery = undefined;
+        await runtime.queue.delay(s.record.receiptHandle, Math.min(HOLD_RECHECK_SECONDS, MAX_VISIBILITY_SECONDS));
+        return 'keep';
+      }
       case 'retrying': {
         if (wentOffline) {
           const reason = `${connection.offlineAfter} consecutive connection errors or timeouts; last: ${error.message}`;
           const result = await hold(s, 'paused', HOLD_RECHECK_SECONDS, reason, {
-            set: common,
-            remove: ['attemptInFlight', 'nextAttemptAt'],
+            attempt: { ...facts, report: [], error },
             report: [...report, { at, event: 'paused', level: 'warning', detail: `held: connection offline (${reason})`, connectionId: connection.connectionId }],
           });
+          sent.delivery = undefined;
           await releaseConnectionHold(s);
           await markConnectionDown(runtime, connection.connectionId, 'offline', reason);
           return result;
         }
-        const nextAttemptAt = new Date(Date.parse(at) + transition.delaySeconds * 1000).toISOString();
-        await move(s, 'retrying', {
-          set: { ...common, nextAttemptAt },
-          remove: ['attemptInFlight'],
-          report: [
-            ...report,
-            {
-              at,
-              event: 'retrying',
-              level: 'warning',
-              detail: `retry ${attempts} of ${connection.retry.count} in ${transition.delaySeconds} s`,
-              connectionId: connection.connectionId,
-            },
-          ],
-        });
+        await apply(
+          s,
+          lifecycle.retrying(s.delivery, { ...facts, error, delaySeconds: transition.delaySeconds, retryCount: connection.retry.count }),
+        );
+        sent.delivery = undefined;
         if (connection.onError === 'hold-all') {
-          await runtime.deliveries.updateConnectionHold(connection.connectionId, deliveryKey(s.delivery), nextAttemptAt);
+          await runtime.deliveries.updateConnectionHold(connection.connectionId, deliveryKey(s.delivery), s.delivery.nextAttemptAt!);
         }
         await runtime.queue.delay(s.record.receiptHandle, Math.min(transition.delaySeconds, MAX_VISIBILITY_SECONDS));
         return 'keep';
@@ -348,12 +340,26 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     }
   }
 
+  /** The request of the record being processed, once sent and until its outcome is recorded. */
+  interface SentMark {
+    delivery?: LoadedDelivery;
+    request?: number;
+  }
+
   interface BatchCache {
     flows: Map<string, Promise<Flow | undefined>>;
     connections: Map<string, Promise<Connection | undefined>>;
   }
 
-  async function processRecord(record: SQSRecord, cache: BatchCache): Promise<RecordResult> {
+  function receiptOf(record: SQSRecord): ReceiptFacts {
+    return {
+      receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1),
+      firstReceivedAtMs: Number(record.attributes?.ApproximateFirstReceiveTimestamp ?? Number.NaN),
+      visibilityTimeoutSeconds: DELIVERY_QUEUE.visibilityTimeoutSeconds,
+    };
+  }
+
+  async function processRecord(record: SQSRecord, cache: BatchCache, sent: SentMark): Promise<RecordResult> {
     let ticket: DeliveryTicket;
     try {
       ticket = parseTicket(record.body);
@@ -361,10 +367,15 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       runtime.logger.error('dropping a queue message that is not a delivery ticket', { messageId: record.messageId, error: error as Error });
       return 'delete';
     }
-    const [delivery, message] = await Promise.all([
-      runtime.deliveries.get(ticket.flowId, ticket.messageId, ticket.connectionId),
-      runtime.messages.get(ticket.flowId, ticket.messageId, true),
-    ]);
+    // One read: the record holds the message, its payload and every delivery.
+    const snapshot = await runtime.messages.snapshot(ticket.flowId, ticket.messageId);
+    const message = snapshot?.message;
+    let delivery = snapshot?.deliveries.find((d) => d.connectionId === ticket.connectionId);
+    const receipt = receiptOf(record);
+    if (delivery && unrecordedAttemptPossible(delivery, receipt, now())) {
+      // An earlier receive may have posted and died before recording it: count that request.
+      delivery = { ...delivery, requests: 1, attemptInFlight: 1 };
+    }
     const log = delivery?.debugNextAttempt ? runtime.logger.createChild({ logLevel: 'DEBUG' }) : runtime.logger;
     if (!cache.flows.has(ticket.flowId)) cache.flows.set(ticket.flowId, runtime.flows.get(ticket.flowId, true));
     if (!cache.connections.has(ticket.connectionId)) {
@@ -404,28 +415,44 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         }
         return fail(s, decision.failureType, { message: decision.reason }, []);
       case 'suspend':
-        await move(s, 'suspended', {
-          set: deliveryIndexes.suspended(s.delivery, message!.receivedAt),
-          remove: ['attemptInFlight', ...deliveryIndexes.heldAttributes],
-          report: [{ at: iso(), event: 'suspended', level: 'warning', detail: decision.reason, connectionId: ticket.connectionId }],
-          // If the chain was released meanwhile, this suspension is stale: retry and deliver instead.
+        // If the chain was released meanwhile, this suspension is stale: retry and deliver instead.
+        await apply(s, lifecycle.suspended(s.delivery, iso(), decision.reason), {
           requireExists: [runtime.deliveries.chainBlockKey(ticket.flowId, message!.chainId!, ticket.connectionId)],
         });
         return 'delete';
       case 'attempt':
-        return attempt(s, decision.request, decision.possibleDuplicate);
+        return attempt(s, decision.request, decision.possibleDuplicate, receipt, sent);
     }
   }
 
   /** A delivery whose flow or connection is gone: failed as `configuration` without a snapshot of either. */
-  async function failUnroutable(ticket: DeliveryTicket, delivery: Delivery, message: StoredMessage, type: FailureType, reason: string) {
+  async function failUnroutable(ticket: DeliveryTicket, delivery: LoadedDelivery, message: StoredMessage, type: FailureType, reason: string) {
     const placeholder = { onFailure: 'continue', flowId: ticket.flowId, internalFailureStreak: 0 } as Flow;
     const connection = { connectionId: ticket.connectionId } as Connection;
     return fail({ ticket, record: {} as SQSRecord, delivery, message, flow: placeholder, connection, log: runtime.logger }, type, { message: reason }, []);
   }
 
+  /**
+   * Flags the next try for debug logging and, when a request had left without its
+   * outcome recorded, records it in flight so the next one is numbered on and flagged.
+   */
+  async function noteInternalError(ticket: DeliveryTicket, sent: SentMark): Promise<void> {
+    for (let tries = 0; tries < 3; tries++) {
+      const current =
+        tries === 0 && sent.delivery ? sent.delivery : await runtime.deliveries.get(ticket.flowId, ticket.messageId, ticket.connectionId);
+      if (!current) return;
+      const request = sent.delivery && current.attemptInFlight === undefined ? sent.request : undefined;
+      try {
+        await runtime.deliveries.apply(current, lifecycle.internalErrorNoted(current, iso(), request));
+        return;
+      } catch (error) {
+        if (!(error instanceof StaleDeliveryError)) throw error;
+      }
+    }
+  }
+
   /** Semantics 12: an internal error rolls the step back, retries with debug logging, and may stop the flow. */
-  async function internalError(record: SQSRecord, error: unknown): Promise<RecordResult> {
+  async function internalError(record: SQSRecord, error: unknown, sent: SentMark): Promise<RecordResult> {
     let ticket: DeliveryTicket | undefined;
     try {
       ticket = parseTicket(record.body);
@@ -443,7 +470,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     try {
       await runtime.queue.delay(record.receiptHandle, delay);
       if (ticket && !conflict) {
-        await runtime.deliveries.markDebug(ticket.flowId, ticket.messageId, ticket.connectionId);
+        await noteInternalError(ticket, sent);
         const streak = await runtime.flows.recordInternalFailure(ticket.flowId);
         const flow = await runtime.flows.get(ticket.flowId, true);
         if (flow && flow.status !== 'stopped' && streak >= flow.backoutThreshold) {
@@ -476,10 +503,11 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
             await runtime.queue.delay(record.receiptHandle, 0).catch(() => undefined);
             result = 'keep';
           } else {
+            const sent: SentMark = {};
             try {
-              result = await processRecord(record, cache);
+              result = await processRecord(record, cache, sent);
             } catch (error) {
-              result = await internalError(record, error);
+              result = await internalError(record, error, sent);
             }
           }
           if (result === 'delete') continue;

@@ -1,4 +1,6 @@
 import type { Delivery } from '../core/model';
+import { requeueSeen } from '../core/lifecycle';
+import { StaleDeliveryError } from '../adapters/aws/delivery-store';
 import type { DeliveryTicket } from '../core/ports';
 import type { StoredMessage } from '../adapters/aws/message-store';
 import type { Runtime } from '../adapters/runtime';
@@ -11,7 +13,7 @@ export function ticketOf(d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionI
   return { v: 1, flowId: d.flowId, messageId: d.messageId, connectionId: d.connectionId, lane: d.lane, restarts: d.restarts };
 }
 
-export function ticketsFor(message: StoredMessage, restarts = 0): DeliveryTicket[] {
+export function ticketsFor(message: Pick<StoredMessage, 'flowId' | 'messageId' | 'destinations'>, restarts = 0): DeliveryTicket[] {
   return message.destinations.map((destination) => ({
     v: 1,
     flowId: message.flowId,
@@ -23,8 +25,9 @@ export function ticketsFor(message: StoredMessage, restarts = 0): DeliveryTicket
 }
 
 /**
- * Sends one ticket per destination, then marks the message queued. Safe to repeat:
- * the deduplication id is deterministic and the deliverer ignores finished deliveries.
+ * Queues a message that was recorded as pending (its first send failed): sends one
+ * ticket per destination, then takes it out of the sweep's index. Safe to repeat: the
+ * deduplication id is deterministic and the deliverer ignores finished deliveries.
  */
 export async function completeEnqueue(runtime: Runtime, message: StoredMessage): Promise<void> {
   await runtime.queue.send(ticketsFor(message));
@@ -32,8 +35,19 @@ export async function completeEnqueue(runtime: Runtime, message: StoredMessage):
     at: runtime.clock.now().toISOString(),
     event: 'queued',
     level: 'info',
-    detail: `queued for ${message.destinations.map((d) => `${d.connectionId} lane ${d.lane}`).join(', ')}`,
+    detail: `queued after an earlier send failed, for ${message.destinations.map((d) => `${d.connectionId} lane ${d.lane}`).join(', ')}`,
   });
+}
+
+/**
+ * Tickets of deliveries nobody has touched yet (queued, never attempted, never
+ * restarted): what a repeated post sends again in case the first request died between
+ * its record and its send. Within SQS's five-minute deduplication window the send is a
+ * no-op; after it a second ticket is harmless (the deliverer acknowledges a finished
+ * delivery, and a lane runs one ticket of a delivery at a time).
+ */
+export function untouchedTickets(deliveries: Delivery[]): DeliveryTicket[] {
+  return deliveries.filter((d) => d.status === 'queued' && d.restarts === 0 && (d.requests ?? 0) === 0).map(ticketOf);
 }
 
 /**
@@ -70,7 +84,13 @@ export async function sweepPendingRequeues(runtime: Runtime, options: { olderTha
   const stale = await runtime.deliveries.pendingRequeues(cutoff);
   const tickets = stale.filter((d) => d.status === 'queued').map(ticketOf);
   if (tickets.length > 0) await runtime.queue.send(tickets);
-  for (const delivery of stale) await runtime.deliveries.clearRequeue(delivery);
+  const at = runtime.clock.now().toISOString();
+  for (const delivery of stale) {
+    await runtime.deliveries.apply(delivery, requeueSeen(delivery, at)).catch((error) => {
+      // Seen by the deliverer meanwhile: it cleared the mark itself.
+      if (!(error instanceof StaleDeliveryError)) throw error;
+    });
+  }
   if (tickets.length > 0) runtime.logger.info('sweep re-sent operator re-queues', { resent: tickets.length });
   return tickets.length;
 }

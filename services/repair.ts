@@ -4,18 +4,13 @@ import { messagePayload } from './payloads';
 import { isTransactionConflict } from '../adapters/aws/dynamo-errors';
 import { createHash } from 'node:crypto';
 import type { AuditEntry } from '../adapters/aws/audit-store';
-import {
-  deliveryIndexes,
-  failedEventId,
-  parseFailedEventId,
-  StaleDeliveryError,
-  type DeliveryChange,
-} from '../adapters/aws/delivery-store';
+import { failedEventId, parseFailedEventId, StaleDeliveryError, type StepExtras } from '../adapters/aws/delivery-store';
+import { objectKeys } from '../adapters/aws/keys';
+import * as lifecycle from '../core/lifecycle';
 import type { StoredMessage } from '../adapters/aws/message-store';
 import type { Runtime } from '../adapters/runtime';
 import { SUGGESTED_ACTIONS } from '../core/classify';
 import { MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
-import { countDeltas, messageStatus } from '../core/message-status';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   type Delivery,
@@ -27,7 +22,6 @@ import {
 } from '../core/model';
 import type { DeliveryTicket } from '../core/ports';
 import { ProblemError } from '../core/problems';
-import { BUCKET } from '../infra/definitions';
 
 /**
  * The failed-event manager (SPEC "Operator API", failed events): lists failed and
@@ -67,10 +61,8 @@ const COMMIT_ATTEMPTS = 8;
 /** Types S3 gives an upload sent without one: the original's type is kept instead. */
 const GENERIC_CONTENT_TYPES = new Set(['application/octet-stream', 'binary/octet-stream']);
 
-export const correctionKey = (d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId'>) =>
-  `${BUCKET.prefixes.corrections}${d.flowId}/${d.messageId}/${d.connectionId}`;
-export const failedCopyKey = (d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId'>) =>
-  `${BUCKET.prefixes.failed}${d.flowId}/${d.messageId}/${d.connectionId}`;
+export const correctionKey = objectKeys.correction;
+export const failedCopyKey = objectKeys.failed;
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -214,12 +206,13 @@ async function recordUrlIssued(runtime: Runtime, d: Delivery, principal: string 
       at: entry.at,
       event: URL_EVENTS[kind],
       level: 'info',
-      detail: `${kind} URL for the ${key.startsWith(BUCKET.prefixes.corrections) ? 'corrected' : 'failed'} payload issued to ${entry.principal}, expires ${expiresAt}`,
+      detail: `${kind} URL for the ${objectKeys.isCorrection(key) ? 'corrected' : 'failed'} payload issued to ${entry.principal}, expires ${expiresAt}`,
       connectionId: d.connectionId,
     },
     { by: entry.principal },
   );
-  await runtime.audit.record(entry, [runtime.messages.reportPut(d.flowId, d.messageId, report)]);
+  await runtime.audit.record(entry);
+  await runtime.messages.appendReport(d.flowId, d.messageId, [report]);
   logAction(runtime, entry, { key });
 }
 
@@ -323,52 +316,29 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
 // State changes
 
 
-/** A move's full change: the new status, its counters and the message's status. */
-function completeChange(
-  runtime: Runtime,
-  d: Delivery,
-  to: DeliveryStatus,
-  change: DeliveryChange,
-  messageStatusAfter: ReturnType<typeof messageStatus> | undefined,
-): DeliveryChange {
-  const at = runtime.clock.now().toISOString();
-  // A re-queue with a new ticket is marked until the deliverer sees it, so a crash
-  // between this commit and the queue send is repaired by the sweep.
-  const requeue = to === 'queued' && change.set.restarts !== undefined ? deliveryIndexes.requeue(d, at) : {};
-  return {
-    ...change,
-    set: { status: to, updatedAt: at, ...change.set, ...requeue },
-    remove: [...(change.remove ?? []), 'debugNextAttempt'],
-    counts: countDeltas(d.status, to),
-    ...(messageStatusAfter ? { messageStatus: messageStatusAfter } : {}),
-  };
+/** A lifecycle step and what must commit with it. */
+interface Planned {
+  step: lifecycle.Step;
+  extras?: StepExtras;
 }
 
 /**
- * Commits a move of a delivery, re-reading it after a concurrent change and retrying
- * transaction conflicts (the flow's counters are a hot item). `build` sees the
- * current delivery and throws (or returns undefined to skip) when the move no longer applies.
+ * Commits a step of a delivery, re-reading it after a concurrent change. `plan` sees the
+ * current delivery and throws (or returns undefined to skip) when the step no longer applies.
  */
-async function move(
-  runtime: Runtime,
-  first: Delivery,
-  to: DeliveryStatus,
-  build: (d: Delivery) => DeliveryChange | undefined,
-): Promise<Delivery | undefined> {
+async function move(runtime: Runtime, first: Delivery, plan: (d: Delivery) => Planned | undefined): Promise<Delivery | undefined> {
   let d: Delivery | undefined = first;
   for (let attempt = 1; ; attempt++) {
     if (!d) return undefined;
-    const change = build(d);
-    if (!change) return undefined;
-    const status = await runtime.deliveries.messageStatusAfter(d, to);
+    const planned = plan(d);
+    if (!planned) return undefined;
     try {
-      return await runtime.deliveries.commit(d, completeChange(runtime, d, to, change, status));
+      return await runtime.deliveries.apply(d, planned.step, planned.extras);
     } catch (error) {
       if (attempt >= COMMIT_ATTEMPTS) throw error;
       if (error instanceof StaleDeliveryError) {
         d = await runtime.deliveries.get(d.flowId, d.messageId, d.connectionId);
       } else if (isTransactionConflict(error)) {
-        // Back off a little (randomised) so concurrent writers of the flow's counters interleave.
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
       } else {
         throw error;
@@ -394,15 +364,11 @@ async function blockedChain(runtime: Runtime, d: Delivery): Promise<ChainRef | u
 async function requeueSuspended(runtime: Runtime, chain: ChainRef, by: string, why: string): Promise<DeliveryTicket[]> {
   const suspended = await runtime.deliveries.suspended(chain.flowId, chain.chainId, chain.connectionId);
   const moved = await mapLimit(suspended, BULK_CONCURRENCY, (s) =>
-    move(runtime, s, 'queued', (d) => {
-      if (d.status !== 'suspended') return undefined;
-      const at = runtime.clock.now().toISOString();
-      return {
-        set: { restarts: d.restarts + 1, possibleDuplicate: d.possibleDuplicate || (d.requests ?? 0) > 0 },
-        remove: ['gsi3pk', 'gsi3sk', 'attemptInFlight', 'nextAttemptAt'],
-        report: [reportEntry({ at, event: 'restarted', level: 'info', detail: `released with chain ${chain.chainId}: ${why}`, connectionId: d.connectionId }, { by })],
-      };
-    }),
+    move(runtime, s, (d) =>
+      d.status === 'suspended'
+        ? { step: lifecycle.chainReleased(d, { at: runtime.clock.now().toISOString(), by, chainId: chain.chainId, why }) }
+        : undefined,
+    ),
   );
   return moved.filter((d): d is Delivery => d !== undefined).map(ticketOf);
 }
@@ -451,54 +417,16 @@ interface RestartContext {
   audit?: AuditEntry;
 }
 
-/** The change that restarts a failed delivery (a new restart generation, a fresh retry budget). */
-function restartChange(runtime: Runtime, d: Delivery, ctx: RestartContext, correction?: Correction, chain?: ChainRef): DeliveryChange {
-  const at = runtime.clock.now().toISOString();
-  const report: ReportEntry[] = [];
-  if (correction) {
-    const previous = d.failedPayload?.sha256 ?? '';
-    report.push(
-      reportEntry(
-        {
-          at,
-          event: 'payload-uploaded',
-          level: 'info',
-          detail: `corrected payload applied by ${ctx.by}: sha256 ${previous} -> ${correction.sha256} (${correction.bytes} bytes, ${correction.contentType})`,
-          connectionId: d.connectionId,
-        },
-        { by: ctx.by, previousSha256: previous, sha256: correction.sha256, bytes: correction.bytes },
-      ),
-    );
-  }
-  report.push(
-    reportEntry(
-      {
-        at,
-        event: 'restarted',
-        level: 'info',
-        detail: `${ctx.how} by ${ctx.by}${correction ? ' with the corrected payload' : ''}${chain ? `; releases chain ${chain.chainId}` : ''}`,
-        connectionId: d.connectionId,
-      },
-      { by: ctx.by },
-    ),
-  );
-  return {
-    set: {
-      restarts: d.restarts + 1,
-      possibleDuplicate: true,
-      // A fresh retry budget: the failure that used it up has been dealt with.
-      attempts: 0,
-      ...(correction
-        ? {
-            payloadOverride: { key: correction.key, bytes: correction.bytes, contentType: correction.contentType, sha256: correction.sha256 },
-            ...(d.failedPayload ? { failedPayload: { ...d.failedPayload, corrected: true } } : {}),
-          }
-        : {}),
-    },
-    remove: [...deliveryIndexes.failedAttributes, 'nextAttemptAt', 'attemptInFlight'],
-    report,
-    ...(ctx.audit ? { alsoPut: [runtime.audit.item(ctx.audit)] } : {}),
-  };
+/** The step that restarts a failed delivery (a new restart generation, a fresh retry budget). */
+function restartPlan(runtime: Runtime, d: Delivery, ctx: RestartContext, correction?: Correction, chain?: ChainRef): Planned {
+  const step = lifecycle.restarted(d, {
+    at: runtime.clock.now().toISOString(),
+    by: ctx.by,
+    how: ctx.how,
+    ...(correction ? { correction } : {}),
+    ...(chain ? { chainId: chain.chainId } : {}),
+  });
+  return { step, ...(ctx.audit ? { extras: { alsoPut: [runtime.audit.item(ctx.audit)] } } : {}) };
 }
 
 async function prepareRestart(runtime: Runtime, first: Delivery, ctx: RestartContext): Promise<Prepared> {
@@ -509,9 +437,9 @@ async function prepareRestart(runtime: Runtime, first: Delivery, ctx: RestartCon
   requireFailed(first);
   const correction = await takeCorrection(runtime, first, ctx.maxBytes, ctx.expectedSha256);
   const chain = await blockedChain(runtime, first);
-  const restarted = (await move(runtime, first, 'queued', (d) => {
+  const restarted = (await move(runtime, first, (d) => {
     requireFailed(d);
-    return restartChange(runtime, d, ctx, correction, chain);
+    return restartPlan(runtime, d, ctx, correction, chain);
   }))!;
   // The upload is consumed: its verified copy is what will be delivered.
   if (correction) await runtime.objects.delete(correctionKey(first)).catch(() => undefined);
@@ -550,20 +478,10 @@ export async function recoverFailedEvent(runtime: Runtime, id: string, principal
   };
   requireInError(first);
   let receipt: string | undefined;
-  const recovered = (await move(runtime, first, 'queued', (d) => {
+  const recovered = (await move(runtime, first, (d) => {
     requireInError(d);
     receipt = d.heldReceipt;
-    return {
-      set: {},
-      remove: [...deliveryIndexes.failedAttributes, ...deliveryIndexes.heldAttributes, 'nextAttemptAt', 'attemptInFlight'],
-      report: [
-        reportEntry(
-          { at: audit.at, event: 'recovered', level: 'info', detail: `recovered by ${audit.principal}; the held delivery is attempted again`, connectionId: d.connectionId },
-          { by: audit.principal },
-        ),
-      ],
-      alsoPut: [runtime.audit.item(audit)],
-    };
+    return { step: lifecycle.recovered(d, { at: audit.at, by: audit.principal }), extras: { alsoPut: [runtime.audit.item(audit)] } };
   }))!;
   await wakeHeld(runtime, receipt, id);
   logAction(runtime, audit);
@@ -589,25 +507,12 @@ export async function discardFailedEvent(runtime: Runtime, id: string, principal
   requireOpen(first);
   const chain = await blockedChain(runtime, first);
   let receipt: string | undefined;
-  const discarded = (await move(runtime, first, 'discarded', (d) => {
+  const discarded = (await move(runtime, first, (d) => {
     requireOpen(d);
     receipt = d.status === 'inError' ? d.heldReceipt : undefined;
     return {
-      set: {},
-      remove: [...deliveryIndexes.failedAttributes, ...deliveryIndexes.heldAttributes, 'nextAttemptAt', 'attemptInFlight'],
-      report: [
-        reportEntry(
-          {
-            at: audit.at,
-            event: 'discarded',
-            level: 'warning',
-            detail: `discarded by ${audit.principal}; kept for audit, never delivered${chain ? `; releases chain ${chain.chainId}` : ''}`,
-            connectionId: d.connectionId,
-          },
-          { by: audit.principal },
-        ),
-      ],
-      alsoPut: [runtime.audit.item(audit)],
+      step: lifecycle.discarded(d, { at: audit.at, by: audit.principal, ...(chain ? { chainId: chain.chainId } : {}) }),
+      extras: { alsoPut: [runtime.audit.item(audit)] },
     };
   }))!;
   // An in-error delivery's ticket holds its lane: woken, it finds the delivery discarded and lets the lane go on.
@@ -620,11 +525,6 @@ export async function discardFailedEvent(runtime: Runtime, id: string, principal
   return viewOf(runtime, discarded);
 }
 
-/** Deliveries restarted per transaction on the bulk fast path (3 writes each, plus the counters). */
-const BULK_GROUP = 10;
-/** Group transactions in flight at once. */
-const BULK_GROUP_CONCURRENCY = 8;
-
 type BulkOutcome = Prepared | 'skipped' | 'gone';
 
 /**
@@ -632,11 +532,11 @@ type BulkOutcome = Prepared | 'skipped' | 'gone';
  * (so a target that keeps failing cannot keep a run going), page by page; each
  * page's tickets go out in index order, ten per send.
  *
- * Fast path: a delivery that is its message's only destination, has no chain and no
- * pending upload is restarted in a group transaction with up to 24 others (one write
- * of the flow's counters per group). Everything else, and any group that meets a
- * concurrent change, takes the one-by-one path (bounded concurrency). Events whose
- * uploaded correction is invalid are skipped (and the upload removed).
+ * Fast path: a delivery with no chain and no pending upload is restarted with one
+ * conditional write of its record (no correction to check, no chain to release).
+ * Everything else, and any fast one that meets a concurrent change, takes the
+ * one-by-one path (bounded concurrency). Events whose uploaded correction is invalid
+ * are skipped (and the upload removed).
  */
 export async function bulkRestart(
   runtime: Runtime,
@@ -651,7 +551,7 @@ export async function bulkRestart(
   const uploads = new Map<string, Promise<Set<string>>>();
   const uploadsOf = (flowId: string) => {
     if (!uploads.has(flowId)) {
-      uploads.set(flowId, runtime.objects.listKeys(`${BUCKET.prefixes.corrections}${flowId}/`).then((keys) => new Set(keys)));
+      uploads.set(flowId, runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)));
     }
     return uploads.get(flowId)!;
   };
@@ -683,36 +583,23 @@ export async function bulkRestart(
       ...(startKey ? { startKey } : {}),
     });
     startKey = page.lastKey;
-    const destinations = await runtime.deliveries.destinationCounts(page.items);
     const outcomes = new Array<BulkOutcome>(page.items.length);
     const fast: number[] = [];
     const slow: number[] = [];
     for (const [index, d] of page.items.entries()) {
-      const simple =
-        !d.chainId &&
-        destinations.get(`${d.flowId}#${d.messageId}`) === 1 &&
-        !(await uploadsOf(d.flowId)).has(correctionKey(d));
+      const simple = !d.chainId && !(await uploadsOf(d.flowId)).has(correctionKey(d));
       (simple ? fast : slow).push(index);
     }
-    const groups: number[][] = [];
-    for (let i = 0; i < fast.length; i += BULK_GROUP) groups.push(fast.slice(i, i + BULK_GROUP));
-    await mapLimit(groups, BULK_GROUP_CONCURRENCY, async (group) => {
-      const entries = await Promise.all(
-        group.map(async (index) => {
-          const d = page.items[index]!;
-          // The only destination: the message takes the delivery's new status.
-          return { delivery: d, change: completeChange(runtime, d, 'queued', restartChange(runtime, d, await ctx(d)), 'queued') };
-        }),
-      );
+    await mapLimit(fast, BULK_CONCURRENCY, async (index) => {
+      const d = page.items[index]!;
       try {
-        const committed = await runtime.deliveries.commitMany(entries);
-        committed.forEach((delivery, i) => {
-          outcomes[group[i]!] = { delivery, tickets: [ticketOf(delivery)], why: '' };
-        });
+        const { step } = restartPlan(runtime, d, await ctx(d));
+        const delivery = await runtime.deliveries.apply(d, step);
+        outcomes[index] = { delivery, tickets: [ticketOf(delivery)], why: '' };
       } catch (error) {
-        // A concurrent change (or an index entry older than its item): each one on its own.
+        // A concurrent change (or an index entry older than its item): on its own, re-read.
         if (!(error instanceof StaleDeliveryError) && !isTransactionConflict(error)) throw error;
-        slow.push(...group);
+        slow.push(index);
       }
     });
     await mapLimit(slow, BULK_CONCURRENCY, async (index) => {

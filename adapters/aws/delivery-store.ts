@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   QueryCommand,
@@ -7,13 +6,13 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { messageStatus } from '../../core/message-status';
-import type { Delivery, DeliveryStatus, FailureType, FlowCounts, MessageStatus, ReportEntry } from '../../core/model';
+import { applyStep, listingsOf, type Step } from '../../core/lifecycle';
+import type { Delivery, DeliveryStatus, FailureType, ReportEntry } from '../../core/model';
 import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
 import type { FlowStore } from './flow-store';
 import { keys, withoutKeys } from './keys';
-import type { MessageStore } from './message-store';
+import { deliveryOf, RECORD_REPORT, REPORT_CAP, type LoadedDelivery, type MessageStore } from './message-store';
 
 /** Another writer changed the delivery since it was read: the step is rolled back and retried. */
 export class StaleDeliveryError extends Error {
@@ -39,42 +38,64 @@ export function deliveryKey(d: Pick<Delivery, 'flowId' | 'messageId' | 'connecti
   return failedEventId(d);
 }
 
-/** Index entries that make a delivery findable while it is in a given state. */
-export const deliveryIndexes = {
-  /** Failed events (failed and inError): by flow on gsi1, all of them on gsi3. */
-  failed: (d: Delivery, failedAt: string, type: FailureType) => ({
-    gsi1pk: `FAILED#FLOW#${d.flowId}`,
-    gsi1sk: `${failedAt}#${d.messageId}#${d.connectionId}`,
-    gsi3pk: 'FAILED',
-    gsi3sk: `${failedAt}#${type}#${d.flowId}#${d.messageId}#${d.connectionId}`,
-  }),
-  failedAttributes: ['gsi1pk', 'gsi1sk', 'gsi3pk', 'gsi3sk'],
-  heldAttributes: ['gsi2pk', 'gsi2sk', 'heldReceipt'],
-  held: (d: Delivery) => ({ gsi2pk: `HELD#CONN#${d.connectionId}`, gsi2sk: `${d.flowId}#${d.messageId}` }),
-  /** Re-queued by an operator and not yet seen by the deliverer (which clears gsi2 on its first step). */
-  requeue: (d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId'>, at: string) => ({
-    gsi2pk: 'REQUEUE',
-    gsi2sk: `${at}#${d.flowId}#${d.messageId}#${d.connectionId}`,
-  }),
-  suspended: (d: Delivery, receivedAt: string) => ({
-    gsi3pk: `SUSPENDED#${d.flowId}#${d.chainId}#${d.connectionId}`,
-    gsi3sk: `${receivedAt}#${d.messageId}`,
-  }),
-  all: ['gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk'] as const,
-};
+/** Where an index item lists a delivery, derived from its state by `listingsOf`. */
+function indexAttributes(d: Delivery, receivedAt: string | undefined): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  for (const listing of listingsOf(d)) {
+    switch (listing.kind) {
+      case 'failed':
+        attributes.gsi1pk = `FAILED#FLOW#${d.flowId}`;
+        attributes.gsi1sk = `${listing.failedAt}#${d.messageId}#${d.connectionId}`;
+        attributes.gsi3pk = 'FAILED';
+        attributes.gsi3sk = `${listing.failedAt}#${listing.type}#${d.flowId}#${d.messageId}#${d.connectionId}`;
+        break;
+      case 'held':
+        attributes.gsi2pk = `HELD#CONN#${d.connectionId}`;
+        attributes.gsi2sk = `${d.flowId}#${d.messageId}`;
+        break;
+      case 'requeued':
+        attributes.gsi2pk = 'REQUEUE';
+        attributes.gsi2sk = `${listing.at}#${d.flowId}#${d.messageId}#${d.connectionId}`;
+        break;
+      case 'suspended':
+        attributes.gsi3pk = `SUSPENDED#${d.flowId}#${d.chainId}#${d.connectionId}`;
+        attributes.gsi3sk = `${receivedAt ?? d.updatedAt}#${d.messageId}`;
+        break;
+    }
+  }
+  return attributes;
+}
 
-export interface DeliveryChange {
-  /** Attributes to set (delivery fields and index attributes). */
-  set: Record<string, unknown>;
-  /** Attributes to remove. */
-  remove?: string[];
-  report?: ReportEntry[];
-  counts?: Partial<FlowCounts>;
-  messageStatus?: MessageStatus;
-  /** Further writes that must commit with the change (chain blocks…). */
+/**
+ * The sparse index item of a delivery, or undefined while it is in no listing (the
+ * happy path). Small on purpose: the index copies it, never the payload-carrying record.
+ */
+function indexItem(d: Delivery, receivedAt: string | undefined): Record<string, unknown> | undefined {
+  const attributes = indexAttributes(d, receivedAt);
+  if (Object.keys(attributes).length === 0) return undefined;
+  return {
+    ...keys.deliveryIndex(d.flowId, d.messageId, d.connectionId),
+    flowId: d.flowId,
+    messageId: d.messageId,
+    connectionId: d.connectionId,
+    lane: d.lane,
+    restarts: d.restarts,
+    status: d.status,
+    ...(d.chainId ? { chainId: d.chainId } : {}),
+    ...(d.failureType ? { failureType: d.failureType } : {}),
+    ...(d.failedAt ? { failedAt: d.failedAt } : {}),
+    ...(d.heldReceipt ? { heldReceipt: d.heldReceipt } : {}),
+    ...attributes,
+  };
+}
+
+const sameItem = (a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined) =>
+  JSON.stringify(a) === JSON.stringify(b);
+
+/** What else must commit with a step (chain blocks, audit entries) or still exist for it to apply. */
+export interface StepExtras {
   alsoPut?: Record<string, unknown>[];
   alsoDelete?: { pk: string; sk: string }[];
-  /** Items that must still exist for the change to apply (else it is stale and retried). */
   requireExists?: { pk: string; sk: string }[];
 }
 
@@ -98,45 +119,111 @@ export class DeliveryStore {
     private readonly messages: MessageStore,
   ) {}
 
-  async get(flowId: string, messageId: string, connectionId: string): Promise<Delivery | undefined> {
+  /** One delivery, from its message's record (strongly consistent). */
+  async get(flowId: string, messageId: string, connectionId: string): Promise<LoadedDelivery | undefined> {
     const { Item } = await this.documents.send(
-      new GetCommand({ TableName: this.tableName, Key: keys.delivery(flowId, messageId, connectionId), ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: keys.message(flowId, messageId), ConsistentRead: true }),
     );
-    return Item ? withoutKeys<Delivery>(Item) : undefined;
+    return Item ? deliveryOf(Item, connectionId) : undefined;
   }
 
-  async siblings(flowId: string, messageId: string): Promise<Delivery[]> {
-    const { Items = [] } = await this.documents.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :p AND begins_with(sk, :d)',
-        ExpressionAttributeValues: { ':p': keys.messagePartition(flowId, messageId), ':d': 'DLV#' },
-        ConsistentRead: true,
-      }),
-    );
-    return Items.map((item) => withoutKeys<Delivery>(item));
-  }
-
-  /**
-   * The message's status once `delivery` moves to `to`, from all its branches;
-   * undefined when unchanged. A message with one destination needs no read.
-   */
-  async messageStatusAfter(delivery: Delivery, to: DeliveryStatus, destinations?: number): Promise<MessageStatus | undefined> {
-    if (delivery.status === to) return undefined;
-    if (destinations === 1) return messageStatus('done', [{ status: to }]);
-    const siblings = (await this.siblings(delivery.flowId, delivery.messageId)).map((d) =>
-      d.connectionId === delivery.connectionId ? { ...d, status: to } : d,
-    );
-    return messageStatus('done', siblings);
+  /** The full deliveries behind index items, in the items' order (gone ones skipped). */
+  private async full(items: Record<string, unknown>[]): Promise<LoadedDelivery[]> {
+    const refs = items.map((item) => ({ flowId: String(item.flowId), messageId: String(item.messageId), connectionId: String(item.connectionId) }));
+    const records = await this.messages.records(refs);
+    return refs
+      .map((r) => {
+        const record = records.get(`${r.flowId}#${r.messageId}`);
+        return record ? deliveryOf(record, r.connectionId) : undefined;
+      })
+      .filter((d): d is LoadedDelivery => d !== undefined);
   }
 
   /**
-   * Applies one state change atomically: the delivery (checked against its version),
-   * report entries, flow counters and the message's status. Returns the new delivery.
+   * Applies one lifecycle step to a delivery: one conditional update of its message's
+   * record, checked against the delivery's version. Index items, report spill-over and
+   * `extras` join it in a transaction only when the step needs them (never on the happy
+   * path). Throws StaleDeliveryError when the delivery changed since it was read.
    */
-  async commit(delivery: Delivery, change: DeliveryChange): Promise<Delivery> {
-    const [committed] = await this.commitMany([{ delivery, change }]);
-    return committed!;
+  async apply(delivery: LoadedDelivery, step: Step, extras: StepExtras = {}, receivedAt?: string): Promise<LoadedDelivery> {
+    const version = delivery.version ?? 0;
+    const next = { ...applyStep(delivery, step), version: version + 1 } as LoadedDelivery;
+    const key = keys.message(delivery.flowId, delivery.messageId);
+    const names: Record<string, string> = { '#dlv': 'dlv', '#c': delivery.connectionId, '#version': 'version', '#report': 'report' };
+    const values: Record<string, unknown> = { ':v': version, ':nv': version + 1 };
+    const sets: string[] = ['#dlv.#c.#version = :nv'];
+    const removes: string[] = [];
+    let field = 0;
+    for (const [name, value] of Object.entries(step.set)) {
+      if (value === undefined || name === 'version') continue;
+      names[`#f${field}`] = name;
+      values[`:f${field}`] = value;
+      sets.push(`#dlv.#c.#f${field} = :f${field}`);
+      field += 1;
+    }
+    for (const name of step.clear) {
+      if (!(name in delivery)) continue;
+      names[`#f${field}`] = name;
+      removes.push(`#dlv.#c.#f${field}`);
+      field += 1;
+    }
+    const conditions = ['#dlv.#c.#version = :v'];
+    const transact: Record<string, unknown>[] = [];
+    const report = delivery[RECORD_REPORT];
+    if (step.report.length > 0) {
+      if (report && report.length + step.report.length > REPORT_CAP) {
+        // Spill the oldest entries into an item of their own; the record keeps the newest.
+        const all = [...report, ...step.report];
+        const keep = all.slice(all.length - Math.floor(REPORT_CAP / 2));
+        const spill = all.slice(0, all.length - keep.length);
+        transact.push({
+          Put: {
+            TableName: this.tableName,
+            Item: { ...keys.reportSpill(delivery.flowId, delivery.messageId, spill[0]!.at), entries: spill },
+          },
+        });
+        values[':report'] = keep;
+        values[':reportSize'] = report.length;
+        sets.push('#report = :report');
+        conditions.push('size(#report) = :reportSize');
+      } else {
+        values[':report'] = step.report;
+        values[':empty'] = [];
+        sets.push('#report = list_append(if_not_exists(#report, :empty), :report)');
+      }
+    } else {
+      delete names['#report'];
+    }
+    const update = {
+      TableName: this.tableName,
+      Key: key,
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    const before = indexItem(delivery, receivedAt);
+    const after = indexItem(next, receivedAt);
+    if (!sameItem(before, after)) {
+      if (after) transact.push({ Put: { TableName: this.tableName, Item: after } });
+      else transact.push({ Delete: { TableName: this.tableName, Key: keys.deliveryIndex(delivery.flowId, delivery.messageId, delivery.connectionId) } });
+    }
+    for (const item of extras.alsoPut ?? []) transact.push({ Put: { TableName: this.tableName, Item: item } });
+    for (const k of extras.alsoDelete ?? []) transact.push({ Delete: { TableName: this.tableName, Key: k } });
+    for (const k of extras.requireExists ?? []) {
+      transact.push({ ConditionCheck: { TableName: this.tableName, Key: k, ConditionExpression: 'attribute_exists(pk)' } });
+    }
+    try {
+      if (transact.length === 0) await this.documents.send(new UpdateCommand(update));
+      else await this.documents.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...transact] as never }));
+    } catch (error) {
+      if (isConditionFailure(error) || isTransactionConflict(error)) throw new StaleDeliveryError(deliveryKey(delivery));
+      throw error;
+    }
+    await this.flows.addCounts(delivery.flowId, step.counts, delivery.messageId);
+    const reportAfter = step.report.length === 0 ? report : report && values[':reportSize'] !== undefined ? (values[':report'] as ReportEntry[]) : [...(report ?? []), ...step.report];
+    Object.defineProperty(next, RECORD_REPORT, { value: reportAfter, enumerable: true });
+    return next;
   }
 
   /**
@@ -181,18 +268,18 @@ export class DeliveryStore {
   }
 
   /** Suspended deliveries of a chain on a connection, in acceptance order. */
-  async suspended(flowId: string, chainId: string, connectionId: string): Promise<Delivery[]> {
+  async suspended(flowId: string, chainId: string, connectionId: string): Promise<LoadedDelivery[]> {
     const items = await queryAll(this.documents, {
       TableName: this.tableName,
       IndexName: 'gsi3',
       KeyConditionExpression: 'gsi3pk = :p',
       ExpressionAttributeValues: { ':p': `SUSPENDED#${flowId}#${chainId}#${connectionId}` },
     });
-    return items.map((item) => withoutKeys<Delivery>(item));
+    return this.full(items);
   }
 
   /** Deliveries held in flight on a connection (paused, unauthorized, in error), with their receipts. */
-  async held(connectionId: string): Promise<Delivery[]> {
+  async held(connectionId: string): Promise<Pick<Delivery, 'flowId' | 'messageId' | 'connectionId' | 'status' | 'heldReceipt'>[]> {
     const items = await queryAll(this.documents, {
       TableName: this.tableName,
       IndexName: 'gsi2',
@@ -227,21 +314,6 @@ export class DeliveryStore {
       .catch((error) => {
         if (!isConditionFailure(error)) throw error;
       });
-  }
-
-  /** Flags the next try of a delivery for debug logging (best effort after an internal error). */
-  async markDebug(flowId: string, messageId: string, connectionId: string): Promise<void> {
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.delivery(flowId, messageId, connectionId),
-        UpdateExpression: 'SET debugNextAttempt = :t',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':t': true },
-      }),
-    ).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
   }
 
   /**
@@ -306,7 +378,7 @@ export class DeliveryStore {
       start = page.LastEvaluatedKey;
       lastKey = start;
     } while (start && items.length < options.limit);
-    return { items: items.map((item) => withoutKeys<Delivery>(item)), ...(lastKey ? { lastKey } : {}) };
+    return { items: await this.full(items), ...(lastKey ? { lastKey } : {}) };
   }
 
   /** True when `key` is a resume key of the failed-event index `queryFailed` reads for this flow filter. */
@@ -365,110 +437,8 @@ export class DeliveryStore {
     }
   }
 
-  /**
-   * Applies several changes in one transaction, all or none: at most one delivery per
-   * message (each may set its message's status), counters merged per flow. Throws
-   * StaleDeliveryError when any of the deliveries changed since it was read; DynamoDB
-   * caps a transaction at 100 writes.
-   */
-  async commitMany(entries: { delivery: Delivery; change: DeliveryChange }[]): Promise<Delivery[]> {
-    const transact: Record<string, unknown>[] = [];
-    const counts = new Map<string, Partial<FlowCounts>>();
-    const results: Delivery[] = [];
-    for (const { delivery, change } of entries) {
-      const version = delivery.version ?? 0;
-      const set: Record<string, unknown> = { ...change.set, version: version + 1 };
-      const names = Object.keys(set);
-      const removals = (change.remove ?? []).filter((name) => !(name in set));
-      transact.push({
-        Update: {
-          TableName: this.tableName,
-          Key: keys.delivery(delivery.flowId, delivery.messageId, delivery.connectionId),
-          UpdateExpression:
-            `SET ${names.map((_, i) => `#s${i} = :s${i}`).join(', ')}` +
-            (removals.length > 0 ? ` REMOVE ${removals.map((_, i) => `#r${i}`).join(', ')}` : ''),
-          ConditionExpression: version === 0 ? 'attribute_not_exists(version) OR version = :v' : 'version = :v',
-          ExpressionAttributeNames: {
-            ...Object.fromEntries(names.map((n, i) => [`#s${i}`, n])),
-            ...Object.fromEntries(removals.map((n, i) => [`#r${i}`, n])),
-          },
-          ExpressionAttributeValues: { ...Object.fromEntries(names.map((n, i) => [`:s${i}`, set[n]])), ':v': version },
-        },
-      });
-      for (const entry of change.report ?? []) transact.push({ Put: this.messages.reportPut(delivery.flowId, delivery.messageId, entry) });
-      if (change.messageStatus) {
-        transact.push({
-          Update: {
-            TableName: this.tableName,
-            Key: keys.message(delivery.flowId, delivery.messageId),
-            UpdateExpression: 'SET #status = :status',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':status': change.messageStatus },
-          },
-        });
-      }
-      for (const item of change.alsoPut ?? []) transact.push({ Put: { TableName: this.tableName, Item: item } });
-      for (const key of change.alsoDelete ?? []) transact.push({ Delete: { TableName: this.tableName, Key: key } });
-      for (const key of change.requireExists ?? []) {
-        transact.push({ ConditionCheck: { TableName: this.tableName, Key: key, ConditionExpression: 'attribute_exists(pk)' } });
-      }
-      const merged = counts.get(delivery.flowId) ?? {};
-      for (const [bucket, delta] of Object.entries(change.counts ?? {}) as [keyof FlowCounts, number][]) {
-        merged[bucket] = (merged[bucket] ?? 0) + delta;
-      }
-      counts.set(delivery.flowId, merged);
-      const next: Record<string, unknown> = { ...delivery, ...set };
-      for (const name of removals) delete next[name];
-      for (const name of deliveryIndexes.all) delete next[name];
-      results.push(next as unknown as Delivery);
-    }
-    for (const [flowId, deltas] of counts) {
-      const seed = entries.find((entry) => entry.delivery.flowId === flowId)!.delivery.messageId;
-      const update = this.flows.countsUpdate(flowId, deltas, seed);
-      if (update) transact.push({ Update: update });
-    }
-    if (transact.length === 0) return results;
-    try {
-      await this.documents.send(new TransactWriteCommand({ TransactItems: transact as never }));
-    } catch (error) {
-      if (isConditionFailure(error) || isTransactionConflict(error)) {
-        throw new StaleDeliveryError(entries.map((e) => deliveryKey(e.delivery)).join(', '));
-      }
-      throw error;
-    }
-    return results;
-  }
-
-  /** How many destinations each message has, keyed `flowId#messageId` (messages that are gone are absent). */
-  async destinationCounts(refs: { flowId: string; messageId: string }[]): Promise<Map<string, number>> {
-    const found = new Map<string, number>();
-    const unique = [...new Map(refs.map((r) => [`${r.flowId}#${r.messageId}`, r])).values()];
-    for (let i = 0; i < unique.length; i += 100) {
-      let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((r) => keys.message(r.flowId, r.messageId));
-      while (pending && pending.length > 0) {
-        const result: { Responses?: Record<string, Record<string, unknown>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } =
-          await this.documents.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [this.tableName]: {
-                  Keys: pending,
-                  ProjectionExpression: 'flowId, messageId, destinations',
-                  ConsistentRead: true,
-                },
-              },
-            }),
-          );
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          found.set(`${item.flowId}#${item.messageId}`, Array.isArray(item.destinations) ? item.destinations.length : 0);
-        }
-        pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
-      }
-    }
-    return found;
-  }
-
-  /** Deliveries re-queued before `before` that the deliverer has not picked up yet. */
-  async pendingRequeues(before: string, limit = 100): Promise<Delivery[]> {
+  /** Deliveries re-queued by an operator before `before` that the deliverer has not seen yet. */
+  async pendingRequeues(before: string, limit = 100): Promise<LoadedDelivery[]> {
     const { Items = [] } = await this.documents.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -478,22 +448,6 @@ export class DeliveryStore {
         Limit: limit,
       }),
     );
-    return Items.map((item) => withoutKeys<Delivery>(item));
-  }
-
-  async clearRequeue(d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId'>): Promise<void> {
-    await this.documents
-      .send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.delivery(d.flowId, d.messageId, d.connectionId),
-          UpdateExpression: 'REMOVE gsi2pk, gsi2sk',
-          ConditionExpression: 'gsi2pk = :p',
-          ExpressionAttributeValues: { ':p': 'REQUEUE' },
-        }),
-      )
-      .catch((error) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+    return this.full(Items);
   }
 }

@@ -1,3 +1,5 @@
+import { BUCKET } from '../../infra/definitions';
+
 /**
  * Key layout of the single table (see docs/data-model.md). Every item has `pk`/`sk`;
  * the generic index attributes (`gsi1pk`…`gsi3sk`) are set only on items listed there.
@@ -10,10 +12,15 @@ export const keys = {
   flowLogPartition: (flowId: string) => `FLOWLOG#${flowId}`,
   messagePartition: (flowId: string, messageId: string) => `MSG#${flowId}#${messageId}`,
   message: (flowId: string, messageId: string) => ({ pk: `MSG#${flowId}#${messageId}`, sk: 'MESSAGE' }),
-  inlinePayload: (flowId: string, messageId: string) => ({ pk: `MSG#${flowId}#${messageId}`, sk: 'PAYLOAD' }),
-  delivery: (flowId: string, messageId: string, connectionId: string) => ({
+  /** The sparse index item of a delivery while an operator must find it (failed, held, suspended, re-queued). */
+  deliveryIndex: (flowId: string, messageId: string, connectionId: string) => ({
     pk: `MSG#${flowId}#${messageId}`,
     sk: `DLV#${connectionId}`,
+  }),
+  /** Execution-report entries spilled out of a long record, oldest first. */
+  reportSpill: (flowId: string, messageId: string, firstAt: string) => ({
+    pk: `MSG#${flowId}#${messageId}`,
+    sk: `RPT#${firstAt}#${Math.random().toString(36).slice(2, 8)}`,
   }),
   reportPrefix: 'RPT#',
 } as const;
@@ -25,6 +32,21 @@ export const listings = {
   flowMessages: (flowId: string) => `MSGS#${flowId}`,
   pendingEnqueue: 'PENDING_ENQUEUE',
 } as const;
+
+type DeliveryRef = { flowId: string; messageId: string; connectionId: string };
+
+/** Object keys in the payload bucket; services ask for a key, never spell a prefix. */
+export const objectKeys = {
+  /** Claim check of a payload larger than the inline limit. */
+  claimCheck: (flowId: string, messageId: string) => `${BUCKET.prefixes.payloads}${flowId}/${messageId}`,
+  /** The failed store's copy of a delivery's payload. */
+  failed: (d: DeliveryRef) => `${BUCKET.prefixes.failed}${d.flowId}/${d.messageId}/${d.connectionId}`,
+  /** Where an operator uploads a corrected payload for a delivery. */
+  correction: (d: DeliveryRef) => `${BUCKET.prefixes.corrections}${d.flowId}/${d.messageId}/${d.connectionId}`,
+  /** Every pending correction of a flow. */
+  correctionsOf: (flowId: string) => `${BUCKET.prefixes.corrections}${flowId}/`,
+  isCorrection: (key: string) => key.startsWith(BUCKET.prefixes.corrections),
+};
 
 /** Strips key and index attributes from an item before it becomes a domain object. */
 export function withoutKeys<T>(item: Record<string, unknown>): T {

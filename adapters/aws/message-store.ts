@@ -1,23 +1,31 @@
-import { randomBytes } from 'node:crypto';
 import {
+  BatchGetCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
-  TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { messageStatus } from '../../core/message-status';
 import type { Delivery, Message, MessageStatus, ReportEntry } from '../../core/model';
+import type { DeliveryFields } from '../../core/lifecycle';
 import { isConditionFailure } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
-import type { FlowStore } from './flow-store';
 import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
 
-/** A message record with its bookkeeping. */
+/**
+ * One record per message (see docs/data-model.md): the message, its inline payload,
+ * the state of each of its deliveries (`dlv`, by connection) and its execution report
+ * (`report`, appended; the oldest entries spill into items of their own once it is long).
+ */
+
+/** A message as services see it; `status` is derived from its deliveries on every read. */
 export interface StoredMessage extends Message {
   status: MessageStatus;
-  /** Epoch ms until which one request owns the enqueue of a pending message. */
+  /** Epoch ms until which one request owns the re-enqueue of a pending message. */
   enqueueLeaseUntil?: number;
+  /** The inline payload, when the record was read with it. */
+  inlineBody?: Buffer;
 }
 
 export interface MessageDetail {
@@ -26,65 +34,88 @@ export interface MessageDetail {
   report: ReportEntry[];
 }
 
-let reportSequence = 0;
+/** What one read of a record gives the deliverer: the message and all its deliveries. */
+export interface MessageSnapshot {
+  message: StoredMessage;
+  deliveries: Delivery[];
+}
 
-/** Sort key that keeps report entries in the order they were written, even within one millisecond. */
-function reportKey(at: string): string {
-  reportSequence = (reportSequence + 1) % 1_000_000;
-  return `${keys.reportPrefix}${at}#${String(reportSequence).padStart(6, '0')}${randomBytes(2).toString('hex')}`;
+/** Report entries kept in the record; older ones spill into `RPT#` items. */
+export const REPORT_CAP = 40;
+
+/** Hidden on a delivery read from its record: the record's report as read, for spill-over. */
+export const RECORD_REPORT = Symbol('recordReport');
+export type LoadedDelivery = Delivery & { [RECORD_REPORT]?: ReportEntry[] };
+
+type DeliveryState = DeliveryFields & { lane: number };
+
+interface RecordItem extends Record<string, unknown> {
+  dlv?: Record<string, DeliveryState>;
+  report?: ReportEntry[];
+  body?: Uint8Array;
+  enqueue?: 'pending';
+}
+
+/** The delivery of `connectionId` in a record, as the domain sees it. */
+export function deliveryOf(item: Record<string, unknown>, connectionId: string): LoadedDelivery | undefined {
+  const state = (item as RecordItem).dlv?.[connectionId];
+  if (!state) return undefined;
+  const delivery: LoadedDelivery = {
+    ...state,
+    flowId: String(item.flowId),
+    messageId: String(item.messageId),
+    connectionId,
+    ...(item.chainId ? { chainId: String(item.chainId) } : {}),
+  };
+  Object.defineProperty(delivery, RECORD_REPORT, { value: (item as RecordItem).report ?? [], enumerable: true });
+  return delivery;
+}
+
+export function deliveriesOf(item: Record<string, unknown>): LoadedDelivery[] {
+  const destinations = (item.destinations as Message['destinations'] | undefined) ?? [];
+  return destinations.map((d) => deliveryOf(item, d.connectionId)).filter((d): d is LoadedDelivery => d !== undefined);
+}
+
+export function messageOf(item: Record<string, unknown>, withBody = false): StoredMessage {
+  const { dlv: _dlv, report: _report, body, enqueue, ...rest } = withoutKeys<RecordItem>(item);
+  const message = { ...rest, enqueue: enqueue ?? 'done' } as unknown as StoredMessage;
+  message.status = messageStatus(message.enqueue, deliveriesOf(item));
+  if (withBody && body) message.inlineBody = Buffer.from(body);
+  return message;
 }
 
 export class MessageStore {
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly flows: FlowStore,
   ) {}
 
-  reportPut(flowId: string, messageId: string, entry: ReportEntry) {
-    return {
-      TableName: this.tableName,
-      Item: { pk: keys.messagePartition(flowId, messageId), sk: reportKey(entry.at), ...entry },
-    };
-  }
-
   /**
-   * Records a new message, its deliveries and its first report entry in one
-   * transaction, conditional on the (flow, GUID) key being new. Returns false when
-   * the GUID was already recorded: no read-then-write race.
+   * Records a new message with its deliveries, first report entries and inline
+   * payload: one conditional put on the (flow, GUID) key, nothing else. Returns false
+   * when the GUID was already recorded.
    */
-  async accept(message: StoredMessage, deliveries: Delivery[], received: ReportEntry, inlinePayload?: Buffer): Promise<boolean> {
-    const counts = this.flows.countsUpdate(message.flowId, { accepted: 1, queued: deliveries.length }, message.messageId);
+  async accept(message: Message, deliveries: Delivery[], report: ReportEntry[], inlinePayload?: Buffer): Promise<boolean> {
+    const { enqueue: _enqueue, ...fields } = message;
+    const dlv: Record<string, DeliveryState> = {};
+    for (const d of deliveries) {
+      const { flowId: _f, messageId: _m, connectionId, chainId: _c, ...state } = d;
+      dlv[connectionId] = state;
+    }
     try {
       await this.documents.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...keys.message(message.flowId, message.messageId),
-                  ...message,
-                  gsi1pk: listings.flowMessages(message.flowId),
-                  gsi1sk: `${message.receivedAt}#${message.messageId}`,
-                  gsi2pk: listings.pendingEnqueue,
-                  gsi2sk: `${message.receivedAt}#${message.flowId}#${message.messageId}`,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            ...(inlinePayload
-              ? [{ Put: { TableName: this.tableName, Item: { ...keys.inlinePayload(message.flowId, message.messageId), body: inlinePayload } } }]
-              : []),
-            ...deliveries.map((delivery) => ({
-              Put: {
-                TableName: this.tableName,
-                Item: { ...keys.delivery(delivery.flowId, delivery.messageId, delivery.connectionId), ...delivery },
-              },
-            })),
-            { Put: this.reportPut(message.flowId, message.messageId, received) },
-            ...(counts ? [{ Update: counts }] : []),
-          ],
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...keys.message(message.flowId, message.messageId),
+            ...fields,
+            dlv,
+            report,
+            ...(inlinePayload ? { body: inlinePayload } : {}),
+            gsi1pk: listings.flowMessages(message.flowId),
+            gsi1sk: `${message.receivedAt}#${message.messageId}`,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
       return true;
@@ -98,10 +129,36 @@ export class MessageStore {
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.tableName, Key: keys.message(flowId, messageId), ConsistentRead: consistent }),
     );
-    return Item ? withoutKeys<StoredMessage>(Item) : undefined;
+    return Item ? messageOf(Item, true) : undefined;
   }
 
-  /** The message, its deliveries and its execution report, from one partition. */
+  /** The message with its payload and every delivery, from one strongly consistent read. */
+  async snapshot(flowId: string, messageId: string): Promise<MessageSnapshot | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.message(flowId, messageId), ConsistentRead: true }),
+    );
+    return Item ? { message: messageOf(Item, true), deliveries: deliveriesOf(Item) } : undefined;
+  }
+
+  /** Records by key, in one BatchGet per hundred (records that are gone are absent). */
+  async records(refs: { flowId: string; messageId: string }[]): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
+    const unique = [...new Map(refs.map((r) => [`${r.flowId}#${r.messageId}`, r])).values()];
+    for (let i = 0; i < unique.length; i += 100) {
+      let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((r) => keys.message(r.flowId, r.messageId));
+      while (pending && pending.length > 0) {
+        const result: { Responses?: Record<string, Record<string, unknown>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } =
+          await this.documents.send(
+            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+          );
+        for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.flowId}#${item.messageId}`, item);
+        pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return found;
+  }
+
+  /** The message, its deliveries and its whole execution report (spilled entries first). */
   async detail(flowId: string, messageId: string): Promise<MessageDetail | undefined> {
     const items = await queryAll(this.documents, {
       TableName: this.tableName,
@@ -109,20 +166,57 @@ export class MessageStore {
       ExpressionAttributeValues: { ':p': keys.messagePartition(flowId, messageId) },
       ConsistentRead: true,
     });
-    const messageItem = items.find((item) => item.sk === 'MESSAGE');
-    if (!messageItem) return undefined;
+    const record = items.find((item) => item.sk === keys.message(flowId, messageId).sk);
+    if (!record) return undefined;
+    const spilled = items
+      .filter((item) => String(item.sk).startsWith(keys.reportPrefix))
+      .flatMap((item) => (item.entries as ReportEntry[] | undefined) ?? []);
     return {
-      message: withoutKeys<StoredMessage>(messageItem),
-      deliveries: items.filter((item) => String(item.sk).startsWith('DLV#')).map((item) => withoutKeys<Delivery>(item)),
-      report: items
-        .filter((item) => String(item.sk).startsWith(keys.reportPrefix))
-        .map((item) => withoutKeys<ReportEntry>(item)),
+      message: messageOf(record),
+      deliveries: deliveriesOf(record),
+      report: [...spilled, ...((record as RecordItem).report ?? [])],
     };
+  }
+
+  /** Appends report entries that change no delivery (operator URL issuance…). */
+  async appendReport(flowId: string, messageId: string, entries: ReportEntry[]): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.message(flowId, messageId),
+        UpdateExpression: 'SET #report = list_append(if_not_exists(#report, :empty), :entries)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#report': 'report' },
+        ExpressionAttributeValues: { ':entries': entries, ':empty': [] },
+      }),
+    );
+  }
+
+  /**
+   * The queue send after a recorded message failed: the record becomes findable by
+   * the sweep (only now; the happy path never writes this) and gets an error entry.
+   */
+  async markPendingEnqueue(flowId: string, messageId: string, entry: ReportEntry): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: keys.message(flowId, messageId),
+        UpdateExpression: 'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(#report, :entry) REMOVE enqueueLeaseUntil',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#report': 'report' },
+        ExpressionAttributeValues: {
+          ':pending': 'pending',
+          ':p': listings.pendingEnqueue,
+          ':s': `${entry.at}#${flowId}#${messageId}`,
+          ':entry': [entry],
+        },
+      }),
+    );
   }
 
   /**
    * Takes the enqueue lease of a pending message when it is free or expired.
-   * Returns false when another request holds it or the enqueue is done.
+   * Returns false when another request holds it or the message is not pending.
    */
   async claimEnqueue(flowId: string, messageId: string, nowMs: number, leaseMs: number): Promise<boolean> {
     try {
@@ -156,38 +250,23 @@ export class MessageStore {
     });
   }
 
-  /** The bytes of an inline payload (kept in their own item beside the message). */
-  async inlinePayload(flowId: string, messageId: string): Promise<Buffer> {
-    const { Item } = await this.documents.send(
-      new GetCommand({ TableName: this.tableName, Key: keys.inlinePayload(flowId, messageId), ConsistentRead: true }),
-    );
-    if (!Item) throw new Error(`inline payload of ${flowId}/${messageId} is missing`);
-    return Buffer.from(Item.body as Uint8Array);
-  }
-
-  /**
-   * Marks every destination queued; the message leaves the sweep's index. Not a
-   * transaction: the report entry follows the state change it describes, and a
-   * request that loses the race to finish the same enqueue writes no second entry.
-   */
+  /** A pending message is queued now: it leaves the sweep's index. */
   async markEnqueued(flowId: string, messageId: string, queued: ReportEntry): Promise<void> {
     try {
       await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.message(flowId, messageId),
-          UpdateExpression: 'SET enqueue = :done, #status = :queued REMOVE enqueueLeaseUntil, gsi2pk, gsi2sk',
+          UpdateExpression: 'SET #report = list_append(#report, :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
           ConditionExpression: 'enqueue = :pending',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':done': 'done', ':queued': 'queued', ':pending': 'pending' },
+          ExpressionAttributeNames: { '#report': 'report' },
+          ExpressionAttributeValues: { ':pending': 'pending', ':entry': [queued] },
         }),
       );
     } catch (error) {
       // Another request finished the same enqueue first: the outcome is the same.
-      if (isConditionFailure(error)) return;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
     }
-    await this.documents.send(new PutCommand(this.reportPut(flowId, messageId, queued)));
   }
 
   /** Messages still pending enqueue that were received before `before`, oldest first. */
@@ -213,14 +292,12 @@ export class MessageStore {
         TableName: this.tableName,
         IndexName: 'gsi1',
         KeyConditionExpression: 'gsi1pk = :p',
-        ...(options.status
-          ? { FilterExpression: '#status = :s', ExpressionAttributeNames: { '#status': 'status' } }
-          : {}),
-        ExpressionAttributeValues: { ':p': listings.flowMessages(flowId), ...(options.status ? { ':s': options.status } : {}) },
+        ExpressionAttributeValues: { ':p': listings.flowMessages(flowId) },
         Limit: options.limit,
         ExclusiveStartKey: decodeCursor(options.cursor),
       }),
     );
-    return { items: Items.map((item) => withoutKeys<StoredMessage>(item)), cursor: encodeCursor(LastEvaluatedKey) };
+    const items = Items.map((item) => messageOf(item)).filter((m) => !options.status || m.status === options.status);
+    return { items, cursor: encodeCursor(LastEvaluatedKey) };
   }
 }

@@ -6,14 +6,14 @@ import {
   parseRfc3339,
 } from '../../core/identifiers';
 import { laneFor } from '../../core/lanes';
-import { messageStatus } from '../../core/message-status';
-import type { Delivery, Flow, MessageDestination } from '../../core/model';
+import { accepted } from '../../core/lifecycle';
+import type { Flow, Message, MessageDestination } from '../../core/model';
 import { ProblemError, type ProblemCode } from '../../core/problems';
-import { BUCKET } from '../../infra/definitions';
+import { objectKeys } from '../../adapters/aws/keys';
 import type { StoredMessage } from '../../adapters/aws/message-store';
 import type { Runtime } from '../../adapters/runtime';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { completeEnqueue, ENQUEUE_LEASE_MS } from '../../services/enqueue';
+import { completeEnqueue, ENQUEUE_LEASE_MS, ticketsFor, untouchedTickets } from '../../services/enqueue';
 import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
 import type { Route } from '../router';
 
@@ -38,8 +38,11 @@ interface Authenticated {
  */
 async function authorizeFlow(runtime: Runtime, request: HttpRequest, flowId: string): Promise<Authenticated> {
   const apiKey = presentedApiKey(request);
-  const partnerId = apiKey ? await runtime.partners.authenticate(apiKey) : undefined;
-  const flow = await runtime.flows.get(flowId);
+  // One round trip for both: the key and the flow are independent reads.
+  const [partnerId, flow] = await Promise.all([
+    apiKey ? runtime.partners.authenticate(apiKey) : Promise.resolve(undefined),
+    runtime.flows.get(flowId),
+  ]);
   const reject = async (code: ProblemCode, detail: string): Promise<never> => {
     if (flow) await logRejection(runtime, flowId, code, detail, request);
     throw new ProblemError(code, detail);
@@ -120,52 +123,60 @@ function readHeaders(request: HttpRequest, flow: Flow, now: Date): MessageHeader
   };
 }
 
-function acceptedBody(message: StoredMessage) {
+function acceptedBody(message: Pick<Message, 'messageId' | 'flowId' | 'receivedAt'>) {
   return { messageId: message.messageId, flowId: message.flowId, status: 'accepted', receivedAt: message.receivedAt };
 }
 
-async function duplicateResponse(runtime: Runtime, flowId: string, messageId: string): Promise<HttpResponse> {
-  const detail = await runtime.messages.detail(flowId, messageId);
-  const message = detail!.message;
+function duplicateResponse(runtime: Runtime, message: StoredMessage): HttpResponse {
   runtime.metrics.addMetric('MessagesDuplicate', MetricUnit.Count, 1);
   return jsonResponse(200, {
-    messageId,
-    flowId,
-    status: messageStatus(message.enqueue, detail!.deliveries),
+    messageId: message.messageId,
+    flowId: message.flowId,
+    status: message.status,
     duplicate: true,
     receivedAt: message.receivedAt,
   });
 }
 
-/** Queues a recorded message whose enqueue this request owns; on failure frees the lease for the next try. */
+/** Queues a pending message whose enqueue this request owns; on failure frees the lease for the next try. */
 async function enqueueOwned(runtime: Runtime, message: StoredMessage): Promise<HttpResponse> {
   try {
     await completeEnqueue(runtime, message);
   } catch (error) {
     await runtime.messages.releaseEnqueue(message.flowId, message.messageId);
-    runtime.logger.error('message recorded but not queued; a retry with the same id or the sweep will queue it', {
-      flowId: message.flowId,
-      messageId: message.messageId,
-      error: error as Error,
-    });
-    throw new ProblemError('internal', 'The message was recorded but could not be queued; post it again with the same id.');
+    throw notQueued(runtime, message, error);
   }
   runtime.metrics.addMetric('MessagesAccepted', MetricUnit.Count, 1);
   return jsonResponse(202, acceptedBody(message));
 }
 
+function notQueued(runtime: Runtime, message: Pick<StoredMessage, 'flowId' | 'messageId'>, error: unknown): ProblemError {
+  runtime.logger.error('message recorded but not queued; a retry with the same id or the sweep will queue it', {
+    flowId: message.flowId,
+    messageId: message.messageId,
+    error: error as Error,
+  });
+  return new ProblemError('internal', 'The message was recorded but could not be queued; post it again with the same id.');
+}
+
 /**
- * A GUID that already exists: if its enqueue is done, a positive acknowledgement;
- * if another request is still queuing it, wait for that; if that request died, take over.
+ * A GUID that already exists. A pending one (its first send failed) is queued by
+ * whoever takes its lease; any other is acknowledged as a duplicate after its
+ * untouched deliveries are sent again, in case the first request died between its
+ * record and its send (a no-op for SQS within its deduplication window).
  */
 async function settleExisting(runtime: Runtime, flowId: string, messageId: string): Promise<HttpResponse> {
   for (let wait = 25; ; wait = Math.min(wait * 2, 500)) {
-    const existing = await runtime.messages.get(flowId, messageId, true);
+    const existing = await runtime.messages.snapshot(flowId, messageId);
     if (!existing) throw new ProblemError('internal', 'message vanished while settling a duplicate');
-    if (existing.enqueue === 'done') return duplicateResponse(runtime, flowId, messageId);
-    const now = runtime.clock.now().getTime();
-    if (await runtime.messages.claimEnqueue(flowId, messageId, now, ENQUEUE_LEASE_MS)) {
-      return enqueueOwned(runtime, existing);
+    const { message, deliveries } = existing;
+    if (message.enqueue !== 'pending') {
+      const tickets = untouchedTickets(deliveries);
+      if (tickets.length > 0) await runtime.queue.send(tickets);
+      return duplicateResponse(runtime, message);
+    }
+    if (await runtime.messages.claimEnqueue(flowId, messageId, runtime.clock.now().getTime(), ENQUEUE_LEASE_MS)) {
+      return enqueueOwned(runtime, message);
     }
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
@@ -202,11 +213,11 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
     }),
   );
   const contentType = request.headers['content-type'] ?? 'application/octet-stream';
-  const payloadKey = `${BUCKET.prefixes.payloads}${flowId}/${messageId}`;
+  const payloadKey = objectKeys.claimCheck(flowId, messageId);
   if (!inline) await runtime.payloads.put(payloadKey, request.body, contentType);
 
   const receivedAt = now.toISOString();
-  const message: StoredMessage = {
+  const message: Message = {
     flowId,
     messageId,
     partnerId,
@@ -218,31 +229,29 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
     ...(headers.chainId ? { chainId: headers.chainId } : {}),
     ...(headers.expiresAt ? { expiresAt: headers.expiresAt } : {}),
     receivedAt,
-    enqueue: 'pending',
-    enqueueLeaseUntil: now.getTime() + ENQUEUE_LEASE_MS,
-    status: 'accepted',
+    enqueue: 'done',
     destinations,
   };
-  const deliveries: Delivery[] = destinations.map((destination) => ({
-    flowId,
-    messageId,
-    connectionId: destination.connectionId,
-    lane: destination.lane,
-    ...(headers.chainId ? { chainId: headers.chainId } : {}),
-    status: 'queued',
-    attempts: 0,
-    possibleDuplicate: false,
-    restarts: 0,
-    updatedAt: receivedAt,
-  }));
-  const recorded = await runtime.messages.accept(
-    message,
-    deliveries,
-    { at: receivedAt, event: 'received', level: 'info', detail: `received ${message.bytes} bytes of ${contentType} from partner ${partnerId}` },
-    inline ? request.body : undefined,
-  );
+  const { deliveries, report } = accepted(message);
+  // The one write of the happy path: the record with its deliveries, report and payload.
+  const recorded = await runtime.messages.accept(message, deliveries, report, inline ? request.body : undefined);
   if (!recorded) return settleExisting(runtime, flowId, messageId);
-  return enqueueOwned(runtime, message);
+  try {
+    await runtime.queue.send(ticketsFor(message));
+  } catch (error) {
+    // Only now does the record become findable by the sweep; a repeated post queues it too.
+    await runtime.messages
+      .markPendingEnqueue(flowId, messageId, {
+        at: runtime.clock.now().toISOString(),
+        event: 'error',
+        level: 'error',
+        detail: 'the queue send failed; a repeated post of this id or the sweep queues it',
+      })
+      .catch((secondary) => runtime.logger.error('could not mark the message pending', { flowId, messageId, error: secondary as Error }));
+    throw notQueued(runtime, message, error);
+  }
+  runtime.metrics.addMetric('MessagesAccepted', MetricUnit.Count, 1);
+  return jsonResponse(202, acceptedBody(message));
 }
 
 async function getMessage(runtime: Runtime, request: HttpRequest, flowId: string, messageId: string): Promise<HttpResponse> {
@@ -253,7 +262,7 @@ async function getMessage(runtime: Runtime, request: HttpRequest, flowId: string
   return jsonResponse(200, {
     messageId,
     flowId,
-    status: messageStatus(message.enqueue, deliveries),
+    status: message.status,
     receivedAt: message.receivedAt,
     deliveries: deliveries.map((d) => ({ connectionId: d.connectionId, status: d.status, attempts: d.attempts })),
   });

@@ -318,6 +318,7 @@ describe('OpenAPI response schemas match the views', () => {
       failedPayload: { ...payload, corrected: true },
       failedAt: AT,
       deliveredAt: AT,
+      requeuedAt: AT,
       restarts: 1,
       version: 3,
       heldReceipt: 'receipt',

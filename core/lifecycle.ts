@@ -1,0 +1,357 @@
+import { countDeltas } from './message-status';
+import type {
+  Delivery,
+  DeliveryError,
+  DeliveryStatus,
+  FailureType,
+  FlowCounts,
+  Message,
+  MessageDestination,
+  ReportEntry,
+} from './model';
+
+/**
+ * The delivery lifecycle as data (SPEC delivery semantics 3-17 and the failed-event
+ * manager). Every way a delivery changes state, the operator's included, is one pure
+ * function here: it returns the new status, the fields set and cleared, the execution
+ * report entries and the flow-count delta. Stores apply a `Step` as one conditional
+ * write and derive index entries from the new status; services only pick the step.
+ */
+
+/** Delivery fields a step may set or clear (identity fields never change). */
+export type DeliveryFields = Omit<Delivery, 'flowId' | 'messageId' | 'connectionId' | 'lane' | 'chainId'>;
+export type DeliveryField = keyof DeliveryFields;
+
+export interface Step {
+  /** The status after the step (may equal the current one). */
+  status: DeliveryStatus;
+  set: Partial<DeliveryFields>;
+  clear: DeliveryField[];
+  report: ReportEntry[];
+  /** Flow-count delta of the step (empty when the count bucket does not change). */
+  counts: Partial<FlowCounts>;
+}
+
+/** Fields that only mean something while a delivery waits in a given state. */
+const TRANSIENT: DeliveryField[] = ['attemptInFlight', 'nextAttemptAt', 'heldReceipt', 'debugNextAttempt', 'requeuedAt'];
+
+function step(
+  d: Pick<Delivery, 'status'>,
+  status: DeliveryStatus,
+  at: string,
+  set: Partial<DeliveryFields>,
+  clear: DeliveryField[],
+  report: ReportEntry[],
+): Step {
+  const setNames = new Set(Object.keys(set));
+  return {
+    status,
+    set: { ...set, status, updatedAt: at },
+    clear: [...new Set(clear)].filter((name) => !setNames.has(name) && name !== 'status'),
+    report,
+    counts: countDeltas(d.status, status),
+  };
+}
+
+/** The next state of a delivery after a step, as the store will have written it. */
+export function applyStep(d: Delivery, s: Step): Delivery {
+  const next: Record<string, unknown> = { ...d, ...s.set };
+  for (const name of s.clear) delete next[name];
+  return next as unknown as Delivery;
+}
+
+// ---------------------------------------------------------------------------
+// Acceptance
+
+/** The deliveries of a newly accepted message, its first report entries and counts. */
+export function accepted(message: Pick<Message, 'flowId' | 'messageId' | 'chainId' | 'receivedAt' | 'bytes' | 'contentType' | 'partnerId'> & {
+  destinations: MessageDestination[];
+}): { deliveries: Delivery[]; report: ReportEntry[]; counts: Partial<FlowCounts> } {
+  const at = message.receivedAt;
+  return {
+    deliveries: message.destinations.map((destination) => ({
+      flowId: message.flowId,
+      messageId: message.messageId,
+      connectionId: destination.connectionId,
+      lane: destination.lane,
+      ...(message.chainId ? { chainId: message.chainId } : {}),
+      status: 'queued',
+      attempts: 0,
+      possibleDuplicate: false,
+      restarts: 0,
+      version: 0,
+      updatedAt: at,
+    })),
+    report: [
+      { at, event: 'received', level: 'info', detail: `received ${message.bytes} bytes of ${message.contentType} from partner ${message.partnerId}` },
+      {
+        at,
+        event: 'queued',
+        level: 'info',
+        detail: `queued for ${message.destinations.map((d) => `${d.connectionId} lane ${d.lane}`).join(', ')}`,
+      },
+    ],
+    counts: { accepted: 1, queued: message.destinations.length },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The deliverer's steps
+
+/**
+ * The attempt marker: written before a request leaves when a crash could otherwise go
+ * unnoticed, so the next attempt is numbered on and flagged possible-duplicate.
+ */
+export function attemptStarted(d: Delivery, at: string, request: number, possibleDuplicate: boolean): Step {
+  return step(d, d.status, at, { attemptInFlight: request, requests: request, possibleDuplicate }, ['heldReceipt', 'requeuedAt'], []);
+}
+
+export interface AttemptFacts {
+  at: string;
+  /** Budgeted attempts including this one. */
+  attempts: number;
+  /** Request number of the attempt (`x-sluice-attempt`). */
+  request: number;
+  possibleDuplicate: boolean;
+  /** The attempt's own report entries (attempt, warnings). */
+  report: ReportEntry[];
+}
+
+/** Fields every recorded attempt sets: the marker is resolved by its outcome. */
+function attemptFields(f: AttemptFacts): Partial<DeliveryFields> {
+  return { attempts: f.attempts, requests: f.request, possibleDuplicate: f.possibleDuplicate };
+}
+
+export function delivered(d: Delivery, f: AttemptFacts): Step {
+  return step(
+    d,
+    'delivered',
+    f.at,
+    { ...attemptFields(f), deliveredAt: f.at },
+    [...TRANSIENT, 'lastError', 'failureType'],
+    [...f.report, { at: f.at, event: 'delivered', level: 'info', detail: `delivered to ${d.connectionId}`, connectionId: d.connectionId }],
+  );
+}
+
+export function retrying(d: Delivery, f: AttemptFacts & { error: DeliveryError; delaySeconds: number; retryCount: number }): Step {
+  const nextAttemptAt = new Date(Date.parse(f.at) + f.delaySeconds * 1000).toISOString();
+  return step(d, 'retrying', f.at, { ...attemptFields(f), lastError: f.error, nextAttemptAt }, ['attemptInFlight', 'heldReceipt', 'debugNextAttempt', 'requeuedAt'], [
+    ...f.report,
+    {
+      at: f.at,
+      event: 'retrying',
+      level: 'warning',
+      detail: `retry ${f.attempts} of ${f.retryCount} in ${f.delaySeconds} s`,
+      connectionId: d.connectionId,
+    },
+  ]);
+}
+
+export interface FailedPayload {
+  key: string;
+  bytes: number;
+  contentType: string;
+  sha256: string;
+}
+
+/** Failed for good: the payload copy is in the failed store; the lane moves on. */
+export function failed(
+  d: Delivery,
+  f: { at: string; type: FailureType; error: DeliveryError; payload: FailedPayload; report?: ReportEntry[]; attempts?: number; request?: number; possibleDuplicate?: boolean },
+): Step {
+  return step(
+    d,
+    'failed',
+    f.at,
+    {
+      ...(f.attempts !== undefined ? { attempts: f.attempts } : {}),
+      ...(f.request !== undefined ? { requests: f.request } : {}),
+      ...(f.possibleDuplicate !== undefined ? { possibleDuplicate: f.possibleDuplicate } : {}),
+      failureType: f.type,
+      failedAt: f.at,
+      lastError: f.error,
+      failedPayload: { ...f.payload, corrected: false },
+    },
+    TRANSIENT,
+    [
+      ...(f.report ?? []),
+      { at: f.at, event: 'failed', level: 'error', detail: `failed as ${f.type}: ${f.error.message}`, connectionId: d.connectionId },
+    ],
+  );
+}
+
+/** `autoRetry: false`: a transient failure blocks the lane until an operator recovers it. */
+export function inError(d: Delivery, f: AttemptFacts & { error: DeliveryError; type: FailureType; receipt: string }): Step {
+  return step(
+    d,
+    'inError',
+    f.at,
+    { ...attemptFields(f), failureType: f.type, failedAt: f.at, lastError: f.error, heldReceipt: f.receipt },
+    ['attemptInFlight', 'nextAttemptAt', 'debugNextAttempt', 'requeuedAt'],
+    [...f.report, { at: f.at, event: 'held', level: 'error', detail: 'in error until an operator recovers it (autoRetry is off)', connectionId: d.connectionId }],
+  );
+}
+
+/**
+ * The lane is held in flight (paused flow, connection down, in error): the ticket's
+ * receipt is kept so a resume can wake it. `report` replaces the default entry.
+ */
+export function held(
+  d: Delivery,
+  f: { at: string; status: 'paused' | 'inError'; receipt: string; reason: string; report?: ReportEntry[]; attempt?: AttemptFacts & { error?: DeliveryError } },
+): Step {
+  const entering = d.status !== f.status;
+  const report =
+    f.report ??
+    (entering
+      ? [{ at: f.at, event: f.status === 'paused' ? 'paused' : 'held', level: 'warning', detail: f.reason, connectionId: d.connectionId } as ReportEntry]
+      : []);
+  return step(
+    d,
+    f.status,
+    f.at,
+    {
+      heldReceipt: f.receipt,
+      ...(f.attempt ? { ...attemptFields(f.attempt), ...(f.attempt.error ? { lastError: f.attempt.error } : {}) } : {}),
+    },
+    f.attempt ? ['attemptInFlight', 'nextAttemptAt', 'debugNextAttempt', 'requeuedAt'] : ['debugNextAttempt', 'requeuedAt'],
+    f.attempt ? [...f.attempt.report, ...report] : report,
+  );
+}
+
+/** Semantics 11: an earlier message of the chain failed on this connection. */
+export function suspended(d: Delivery, at: string, reason: string): Step {
+  return step(d, 'suspended', at, {}, TRANSIENT, [{ at, event: 'suspended', level: 'warning', detail: reason, connectionId: d.connectionId }]);
+}
+
+/** An internal error hit the last try: the next one logs at debug level. */
+export function internalErrorNoted(d: Delivery, at: string, request?: number): Step {
+  return step(d, d.status, at, { debugNextAttempt: true, ...(request !== undefined ? { attemptInFlight: request, requests: request } : {}) }, [], []);
+}
+
+// ---------------------------------------------------------------------------
+// Operator steps
+
+export interface Correction {
+  key: string;
+  bytes: number;
+  contentType: string;
+  sha256: string;
+}
+
+/** Restart: a new restart generation and a fresh retry budget, with the operator's correction if any. */
+export function restarted(d: Delivery, f: { at: string; by: string; how: string; correction?: Correction; chainId?: string }): Step {
+  const report: ReportEntry[] = [];
+  if (f.correction) {
+    const previous = d.failedPayload?.sha256 ?? '';
+    report.push(
+      Object.assign(
+        {
+          at: f.at,
+          event: 'payload-uploaded',
+          level: 'info',
+          detail: `corrected payload applied by ${f.by}: sha256 ${previous} -> ${f.correction.sha256} (${f.correction.bytes} bytes, ${f.correction.contentType})`,
+          connectionId: d.connectionId,
+        } as ReportEntry,
+        { by: f.by, previousSha256: previous, sha256: f.correction.sha256, bytes: f.correction.bytes },
+      ),
+    );
+  }
+  report.push({
+    at: f.at,
+    event: 'restarted',
+    level: 'info',
+    detail: `${f.how} by ${f.by}${f.correction ? ' with the corrected payload' : ''}${f.chainId ? `; releases chain ${f.chainId}` : ''}`,
+    connectionId: d.connectionId,
+    by: f.by,
+  });
+  return step(
+    d,
+    'queued',
+    f.at,
+    {
+      restarts: d.restarts + 1,
+      possibleDuplicate: true,
+      attempts: 0,
+      requeuedAt: f.at,
+      ...(f.correction
+        ? {
+            payloadOverride: { ...f.correction },
+            ...(d.failedPayload ? { failedPayload: { ...d.failedPayload, corrected: true } } : {}),
+          }
+        : {}),
+    },
+    TRANSIENT,
+    report,
+  );
+}
+
+/** Recover (semantics 13): the in-error delivery is attempted again first. */
+export function recovered(d: Delivery, f: { at: string; by: string }): Step {
+  return step(d, 'queued', f.at, {}, TRANSIENT, [
+    { at: f.at, event: 'recovered', level: 'info', detail: `recovered by ${f.by}; the held delivery is attempted again`, connectionId: d.connectionId, by: f.by },
+  ]);
+}
+
+export function discarded(d: Delivery, f: { at: string; by: string; chainId?: string }): Step {
+  return step(d, 'discarded', f.at, {}, TRANSIENT, [
+    {
+      at: f.at,
+      event: 'discarded',
+      level: 'warning',
+      detail: `discarded by ${f.by}; kept for audit, never delivered${f.chainId ? `; releases chain ${f.chainId}` : ''}`,
+      connectionId: d.connectionId,
+      by: f.by,
+    },
+  ]);
+}
+
+/** A suspended delivery released with its chain: queued again under a new restart generation. */
+export function chainReleased(d: Delivery, f: { at: string; by: string; chainId: string; why: string }): Step {
+  return step(
+    d,
+    'queued',
+    f.at,
+    { restarts: d.restarts + 1, possibleDuplicate: d.possibleDuplicate || (d.requests ?? 0) > 0, requeuedAt: f.at },
+    TRANSIENT,
+    [{ at: f.at, event: 'restarted', level: 'info', detail: `released with chain ${f.chainId}: ${f.why}`, connectionId: d.connectionId, by: f.by }],
+  );
+}
+
+/** Replay (semantics 17): a delivered delivery is queued again, every attempt flagged possible-duplicate. */
+export function replayed(d: Delivery, f: { at: string; by: string }): Step {
+  return step(d, 'queued', f.at, { restarts: d.restarts + 1, possibleDuplicate: true, attempts: 0, requeuedAt: f.at }, [...TRANSIENT, 'deliveredAt'], [
+    { at: f.at, event: 'replayed', level: 'info', detail: `replayed by ${f.by}`, connectionId: d.connectionId, by: f.by },
+  ]);
+}
+
+/** The deliverer saw a re-queued delivery: the operator's re-queue no longer needs the sweep. */
+export function requeueSeen(d: Delivery, at: string): Step {
+  return step(d, d.status, at, {}, ['requeuedAt'], []);
+}
+
+// ---------------------------------------------------------------------------
+// Where a delivery must be findable
+
+/** An operator-facing listing a delivery belongs to while it is in a given state. */
+export type Listing =
+  | { kind: 'failed'; failedAt: string; type: FailureType }
+  | { kind: 'held' }
+  | { kind: 'suspended' }
+  | { kind: 'requeued'; at: string };
+
+/**
+ * The listings a delivery is in, from its state alone: failed and in-error ones are
+ * failed events, held ones carry a receipt to wake, suspended ones wait for their chain,
+ * operator re-queues wait for the deliverer to see them. Happy-path states are in none.
+ */
+export function listingsOf(d: Pick<Delivery, 'status' | 'failedAt' | 'failureType' | 'heldReceipt' | 'requeuedAt'>): Listing[] {
+  const listings: Listing[] = [];
+  if ((d.status === 'failed' || d.status === 'inError') && d.failedAt && d.failureType) {
+    listings.push({ kind: 'failed', failedAt: d.failedAt, type: d.failureType });
+  }
+  if (d.heldReceipt && (d.status === 'paused' || d.status === 'inError')) listings.push({ kind: 'held' });
+  if (d.status === 'suspended') listings.push({ kind: 'suspended' });
+  if (d.requeuedAt && d.status === 'queued') listings.push({ kind: 'requeued', at: d.requeuedAt });
+  return listings;
+}
