@@ -44,3 +44,43 @@ export function messageStatus(enqueue: 'pending' | 'done', deliveries: { status:
   }
   return 'accepted';
 }
+
+/**
+ * What one message record contributes to its flow's counts: one `accepted`, and one
+ * per delivery in its bucket. Counts are derived from records, never written with them.
+ */
+export function recordCounts(deliveries: { status: DeliveryStatus }[] | undefined): Partial<FlowCounts> {
+  if (!deliveries) return {};
+  const counts: Partial<FlowCounts> = { accepted: 1 };
+  for (const d of deliveries) {
+    const bucket = countBucket(d.status);
+    if (bucket) counts[bucket] = (counts[bucket] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** One record's change, as a stream reports it: its deliveries before and after (absent: no record). */
+export interface RecordChange {
+  flowId: string;
+  before?: { status: DeliveryStatus }[];
+  after?: { status: DeliveryStatus }[];
+}
+
+/** The count deltas of a batch of record changes, summed per flow (zero deltas dropped). */
+export function aggregateCounts(changes: RecordChange[]): Map<string, Partial<FlowCounts>> {
+  const perFlow = new Map<string, Partial<FlowCounts>>();
+  for (const change of changes) {
+    const totals = perFlow.get(change.flowId) ?? {};
+    const before = recordCounts(change.before);
+    const after = recordCounts(change.after);
+    for (const bucket of new Set([...Object.keys(before), ...Object.keys(after)]) as Set<keyof FlowCounts>) {
+      totals[bucket] = (totals[bucket] ?? 0) + (after[bucket] ?? 0) - (before[bucket] ?? 0);
+    }
+    perFlow.set(change.flowId, totals);
+  }
+  for (const [flowId, totals] of perFlow) {
+    for (const bucket of Object.keys(totals) as (keyof FlowCounts)[]) if (totals[bucket] === 0) delete totals[bucket];
+    if (Object.keys(totals).length === 0) perFlow.delete(flowId);
+  }
+  return perFlow;
+}

@@ -26,6 +26,8 @@ export interface TableDefinition {
   /** Attribute holding an epoch-seconds expiry (flow log entries, idempotency leftovers). */
   readonly timeToLiveAttribute: string;
   readonly globalSecondaryIndexes: readonly IndexDefinition[];
+  /** The table's change stream: flow counts are derived from it, off the write path. */
+  readonly stream: 'NEW_AND_OLD_IMAGES';
 }
 
 /**
@@ -43,6 +45,7 @@ export const TABLE: TableDefinition = {
     { indexName: 'gsi2', partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi2sk', type: 'S' } },
     { indexName: 'gsi3', partitionKey: { name: 'gsi3pk', type: 'S' }, sortKey: { name: 'gsi3sk', type: 'S' } },
   ],
+  stream: 'NEW_AND_OLD_IMAGES',
 };
 
 export interface QueueDefinition {

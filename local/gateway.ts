@@ -11,6 +11,9 @@ import { startEmulators, type Emulators } from './emulators';
 import { provisionLocalResources, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';
 import { LocalEventSourcePoller } from './poller';
+import { LocalStreamPoller } from './stream-poller';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { createAggregatorHandler } from '../functions/aggregator/handler';
 import { LocalScheduler } from './scheduler';
 import { LocalProbeScheduler } from './probe-scheduler';
 import { createProberHandler } from '../functions/prober/handler';
@@ -37,6 +40,8 @@ export interface LocalGatewayOptions {
   pollerConcurrency?: number;
   /** Records per deliverer batch (the stack's `deliveryBatchSize`). @default 10 */
   pollerBatchSize?: number;
+  /** Run the local stream poller feeding the counts aggregator. @default true */
+  aggregate?: boolean;
 }
 
 export interface LocalGateway {
@@ -46,6 +51,8 @@ export interface LocalGateway {
   emulators: Emulators;
   resources: ProvisionedResources;
   poller?: LocalEventSourcePoller;
+  /** Feeds the table's stream to the counts aggregator, as the stream event source mapping does on AWS. */
+  streamPoller?: LocalStreamPoller;
   /** Runs the prober now, as the hourly schedule would. */
   probeNow(): Promise<unknown>;
   stop(): Promise<void>;
@@ -123,7 +130,28 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       const started = poller;
       stops.push(() => started.stop());
     }
-    return { url: server.url, operatorToken, runtime, emulators, resources, poller, probeNow: () => prober({ kind: 'hourly' }), stop };
+    let streamPoller: LocalStreamPoller | undefined;
+    if (options.aggregate ?? true) {
+      const streams = new DynamoDBStreamsClient({
+        region: config.region,
+        endpoint: emulators.dynamodbEndpoint,
+        credentials: await runtime.clients.dynamodb.config.credentials(),
+      });
+      streamPoller = new LocalStreamPoller({
+        streams,
+        streamArn: resources.streamArn,
+        handler: createAggregatorHandler(runtime),
+        region: config.region,
+        onError: (error) => runtime.logger.error('local stream poller', { error: error as Error }),
+      });
+      streamPoller.start();
+      const started = streamPoller;
+      stops.push(async () => {
+        await started.stop();
+        streams.destroy();
+      });
+    }
+    return { url: server.url, operatorToken, runtime, emulators, resources, poller, streamPoller, probeNow: () => prober({ kind: 'hourly' }), stop };
   } catch (error) {
     await stop();
     throw error;

@@ -12,6 +12,8 @@ export interface LocalResourceNames {
 
 export interface ProvisionedResources {
   tableName: string;
+  /** The table's stream, read by the local stream poller. */
+  streamArn: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
   bucketName: string;
@@ -27,6 +29,7 @@ export function createTableInput(tableName: string, table: TableDefinition = TAB
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST' as const,
+    StreamSpecification: { StreamEnabled: true, StreamViewType: table.stream },
     AttributeDefinitions: attributeDefinitions,
     KeySchema: [
       { AttributeName: table.partitionKey.name, KeyType: 'HASH' as const },
@@ -64,7 +67,7 @@ export async function provisionLocalResources(
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; s3: S3Client },
   names: LocalResourceNames,
 ): Promise<ProvisionedResources> {
-  await clients.dynamodb.send(new CreateTableCommand(createTableInput(names.tableName)));
+  const created = await clients.dynamodb.send(new CreateTableCommand(createTableInput(names.tableName)));
   await clients.dynamodb.send(
     new UpdateTimeToLiveCommand({
       TableName: names.tableName,
@@ -89,6 +92,7 @@ export async function provisionLocalResources(
   await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucketName }));
   return {
     tableName: names.tableName,
+    streamArn: created.TableDescription!.LatestStreamArn!,
     queueUrl: queue.QueueUrl!,
     deadLetterQueueUrl: deadLetter.QueueUrl!,
     bucketName: names.bucketName,

@@ -220,7 +220,6 @@ export class DeliveryStore {
       if (isConditionFailure(error) || isTransactionConflict(error)) throw new StaleDeliveryError(deliveryKey(delivery));
       throw error;
     }
-    await this.flows.addCounts(delivery.flowId, step.counts, delivery.messageId);
     const reportAfter = step.report.length === 0 ? report : report && values[':reportSize'] !== undefined ? (values[':report'] as ReportEntry[]) : [...(report ?? []), ...step.report];
     Object.defineProperty(next, RECORD_REPORT, { value: reportAfter, enumerable: true });
     return next;

@@ -7,23 +7,13 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { createHash } from 'node:crypto';
 import { EMPTY_COUNTS, type Flow, type FlowCounts, type FlowLogEntry, type FlowSettings, type FlowWithCounts } from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
 import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { keys, listings, withoutKeys } from './keys';
 
-/**
- * A flow's counts are spread over this many counter items, picked by a hash of the
- * message id, so concurrent transactions of one busy flow do not all contend for one item.
- */
-export const COUNTER_SHARDS = 16;
-
-const COUNTS_PREFIX = 'COUNTS#';
-
-function counterShard(seed: string): number {
-  return createHash('sha256').update(seed).digest().readUInt16BE(0) % COUNTER_SHARDS;
-}
+/** The flow's counts item, kept by the stream aggregator (never written with a message). */
+const COUNTS_SK = 'COUNTS';
 
 /** Flow log entries live this long (TTL), unless `enable` clears them first. */
 export const FLOW_LOG_RETENTION_SECONDS = 30 * 24 * 3600;
@@ -62,18 +52,13 @@ export class FlowStore {
     return { ...withoutKeys<Flow>(Attributes!), counts: await this.counts(flowId) };
   }
 
-  /** The sum of a flow's counter shards. */
+  /** A flow's counts as the aggregator last left them (they trail the records by the stream's lag). */
   async counts(flowId: string): Promise<FlowCounts> {
-    const shards = await queryAll(this.documents, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :p AND begins_with(sk, :c)',
-      ExpressionAttributeValues: { ':p': keys.flow(flowId).pk, ':c': COUNTS_PREFIX },
-      ConsistentRead: true,
-    });
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: keys.flow(flowId).pk, sk: COUNTS_SK }, ConsistentRead: true }),
+    );
     const counts = { ...EMPTY_COUNTS };
-    for (const shard of shards) {
-      for (const name of Object.keys(counts) as (keyof FlowCounts)[]) counts[name] += Number(shard[name] ?? 0);
-    }
+    for (const name of Object.keys(counts) as (keyof FlowCounts)[]) counts[name] += Number(Item?.[name] ?? 0);
     return counts;
   }
 
@@ -147,25 +132,19 @@ export class FlowStore {
     }
   }
 
-  /**
-   * The update that applies counter deltas to one counter shard (picked by `shardSeed`,
-   * e.g. the message id); usable alone or inside a transaction.
-   */
-  countsUpdate(flowId: string, deltas: Partial<FlowCounts>, shardSeed: string) {
+  /** Applies count deltas to a flow's counts item in one update (the stream aggregator's write). */
+  async addCounts(flowId: string, deltas: Partial<FlowCounts>): Promise<void> {
     const entries = Object.entries(deltas).filter(([, delta]) => delta !== 0);
-    if (entries.length === 0) return undefined;
-    return {
-      TableName: this.tableName,
-      Key: { pk: keys.flow(flowId).pk, sk: `${COUNTS_PREFIX}${counterShard(shardSeed)}` },
-      UpdateExpression: `ADD ${entries.map((_, i) => `#c${i} :d${i}`).join(', ')}`,
-      ExpressionAttributeNames: Object.fromEntries(entries.map(([name], i) => [`#c${i}`, name])),
-      ExpressionAttributeValues: Object.fromEntries(entries.map(([, delta], i) => [`:d${i}`, delta])),
-    };
-  }
-
-  async addCounts(flowId: string, deltas: Partial<FlowCounts>, shardSeed: string): Promise<void> {
-    const update = this.countsUpdate(flowId, deltas, shardSeed);
-    if (update) await this.documents.send(new UpdateCommand(update));
+    if (entries.length === 0) return;
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: keys.flow(flowId).pk, sk: COUNTS_SK },
+        UpdateExpression: `ADD ${entries.map((_, i) => `#c${i} :d${i}`).join(', ')}`,
+        ExpressionAttributeNames: Object.fromEntries(entries.map(([name], i) => [`#c${i}`, name])),
+        ExpressionAttributeValues: Object.fromEntries(entries.map(([, delta], i) => [`:d${i}`, delta])),
+      }),
+    );
   }
 
   async log(flowId: string, entry: FlowLogEntry): Promise<void> {

@@ -74,6 +74,7 @@ describe('partner ingestion', () => {
       status.body.deliveries.map((d: { connectionId: string }) => d.connectionId).sort(),
       ['crm', 'erp'],
     );
+    await gw.countsSettled();
     const flow = await gw.request('GET', '/v1/flows/orders');
     assert.equal(flow.body.counts.accepted, 1);
     assert.equal(flow.body.counts.queued, 2);

@@ -160,6 +160,7 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     assert.equal(held.batchItemFailures.length, 1, 'a stopped flow delivers nothing');
     assert.equal((await gw.request('POST', '/v1/flows/backout/start')).body.status, 'enabled');
     assert.deepEqual(await healthy({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 4)] }), { batchItemFailures: [] });
+    await gw.countsSettled();
     assert.equal((await gw.request('GET', '/v1/flows/backout')).body.counts.delivered, 1);
   });
 

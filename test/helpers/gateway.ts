@@ -42,6 +42,11 @@ export class TestGateway {
     return this.gateway.stop();
   }
 
+  /** Waits until the stream aggregator has applied every write made so far (flow counts are derived from the table's stream). */
+  async countsSettled(): Promise<void> {
+    await this.gateway.streamPoller?.drain();
+  }
+
   async request(method: string, path: string, options: RequestOptions = {}): Promise<ApiResult> {
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token === undefined ? this.gateway.operatorToken : options.token;

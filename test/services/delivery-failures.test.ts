@@ -55,6 +55,7 @@ describe('failure classification, retries and the failed store', () => {
       new GetObjectCommand({ Bucket: gw.runtime.config.bucketName, Key: stored!.failedPayload!.key }),
     );
     assert.equal(Buffer.from(await object.Body!.transformToByteArray()).toString(), 'first');
+    await gw.countsSettled();
     const flow = (await gw.request('GET', '/v1/flows/retry')).body;
     assert.equal(flow.counts.failed, 1);
     assert.equal(flow.counts.delivered, 1);
@@ -88,6 +89,7 @@ describe('failure classification, retries and the failed store', () => {
     assert.equal(body.deliveries[0].attempts, 0, 'no retry budget spent');
     assert.equal(body.deliveries[0].failureType, undefined);
     assert.equal(t.received[0]!.headers.authorization, 'Bearer expired-token');
+    await gw.countsSettled();
     const flow = (await gw.request('GET', '/v1/flows/auth')).body;
     assert.equal(flow.status, 'paused');
     assert.match(flow.statusReason, /locked/);

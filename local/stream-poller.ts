@@ -1,0 +1,160 @@
+import {
+  DescribeStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type DynamoDBStreamsClient,
+  type Shard,
+  type _Record,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+
+/** The Lambda function the poller invokes, as a DynamoDB stream event source mapping would. */
+export type StreamBatchHandler = (event: DynamoDBStreamEvent) => Promise<unknown>;
+
+export interface LocalStreamPollerOptions {
+  streams: DynamoDBStreamsClient;
+  streamArn: string;
+  handler: StreamBatchHandler;
+  /** Pause between polls of an idle stream. @default 100 */
+  intervalMs?: number;
+  /** Records per invocation at most (the mapping's BatchSize). @default 100 */
+  batchSize?: number;
+  /** Describe/read errors and a thrown handler (whose batch is retried). @default console.error */
+  onError?: (error: unknown) => void;
+  region?: string;
+}
+
+interface ShardCursor {
+  shardId: string;
+  iterator?: string;
+  /** Records read but not yet handled successfully: retried before reading on. */
+  pending: _Record[];
+  closed: boolean;
+}
+
+/**
+ * Stands in for the Lambda event source mapping on the table's stream in local mode
+ * (DynamoDB Local implements the Streams API): reads every shard from its start, in
+ * order, parents before children, and hands the records to the handler in Lambda's
+ * event shape. A batch whose handler throws is handed over again, as Lambda retries it.
+ */
+export class LocalStreamPoller {
+  private readonly shards = new Map<string, ShardCursor>();
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  /** Passes run one at a time, whether from the loop or from `drain`. */
+  private serial: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: LocalStreamPollerOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let busy = false;
+      try {
+        busy = await this.pollOnce();
+      } catch (error) {
+        (this.options.onError ?? console.error)(error);
+      }
+      if (!busy && this.running) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.intervalMs ?? 100);
+          timer.unref?.();
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+  }
+
+  /** One pass over the shards; true when it handed records over (so the next pass follows at once). */
+  pollOnce(): Promise<boolean> {
+    const pass = this.serial.then(() => this.pass());
+    this.serial = pass.catch(() => undefined);
+    return pass;
+  }
+
+  /**
+   * Hands over everything the stream holds now: the counts then reflect every write made
+   * before the call. Tests await this instead of polling the counts.
+   */
+  async drain(): Promise<void> {
+    while (await this.pollOnce()) {
+      /* until a pass finds nothing new */
+    }
+  }
+
+  private async pass(): Promise<boolean> {
+    await this.refreshShards();
+    let handled = false;
+    for (const cursor of this.shards.values()) {
+      if (cursor.closed && cursor.pending.length === 0) continue;
+      if (cursor.pending.length === 0 && cursor.iterator) {
+        const page = await this.options.streams.send(
+          new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: this.options.batchSize ?? 100 }),
+        );
+        cursor.pending = page.Records ?? [];
+        cursor.iterator = page.NextShardIterator;
+        if (!cursor.iterator) cursor.closed = true;
+      }
+      if (cursor.pending.length === 0) continue;
+      try {
+        await this.options.handler({ Records: cursor.pending.map((r) => this.toRecord(r)) });
+        cursor.pending = [];
+        handled = true;
+      } catch (error) {
+        (this.options.onError ?? console.error)(error);
+      }
+    }
+    return handled;
+  }
+
+  private async refreshShards(): Promise<void> {
+    const shards: Shard[] = [];
+    let start: string | undefined;
+    do {
+      const { StreamDescription } = await this.options.streams.send(
+        new DescribeStreamCommand({ StreamArn: this.options.streamArn, ExclusiveStartShardId: start }),
+      );
+      shards.push(...(StreamDescription?.Shards ?? []));
+      start = StreamDescription?.LastEvaluatedShardId;
+    } while (start);
+    for (const shard of shards) {
+      const shardId = shard.ShardId!;
+      if (this.shards.has(shardId)) continue;
+      // Order across a split: a child is read only once its parent is drained.
+      const parent = shard.ParentShardId ? this.shards.get(shard.ParentShardId) : undefined;
+      if (parent && !(parent.closed && parent.pending.length === 0)) continue;
+      const { ShardIterator } = await this.options.streams.send(
+        new GetShardIteratorCommand({ StreamArn: this.options.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      );
+      this.shards.set(shardId, { shardId, iterator: ShardIterator, pending: [], closed: !ShardIterator });
+    }
+  }
+
+  private toRecord(record: _Record): DynamoDBRecord {
+    return {
+      eventID: record.eventID,
+      eventName: record.eventName as DynamoDBRecord['eventName'],
+      eventVersion: record.eventVersion,
+      eventSource: 'aws:dynamodb',
+      awsRegion: this.options.region ?? record.awsRegion,
+      eventSourceARN: this.options.streamArn,
+      dynamodb: record.dynamodb as DynamoDBRecord['dynamodb'],
+    };
+  }
+}
