@@ -193,12 +193,14 @@ export interface SluiceGatewayProps {
   readonly partnerWebAclArn?: string;
 }
 
-/** The four Lambda functions of the gateway. */
+/** The five Lambda functions of the gateway. */
 export interface SluiceFunctions {
   readonly ingest: nodejs.NodejsFunction;
   readonly operator: nodejs.NodejsFunction;
   readonly deliverer: nodejs.NodejsFunction;
   readonly prober: nodejs.NodejsFunction;
+  /** Derives flow counts from the table's stream, off the write path. */
+  readonly aggregator: nodejs.NodejsFunction;
 }
 
 const DEFAULTS = {
@@ -291,6 +293,7 @@ export class SluiceGateway extends Construct {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TABLE.timeToLiveAttribute,
+      stream: dynamodb.StreamViewType[TABLE.stream],
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: !destroy,
       removalPolicy,
@@ -474,7 +477,24 @@ export class SluiceGateway extends Construct {
       timeout: Duration.minutes(5),
       ...vpcOptions,
     });
-    this.functions = { ingest, operator, deliverer, prober };
+    const aggregator = makeFunction('Aggregator', 'aggregator', {
+      description: 'Sluice aggregator: derives flow counts from the table stream',
+      memorySize: functionMemorySize,
+      timeout: Duration.seconds(60),
+    });
+    this.functions = { ingest, operator, deliverer, prober, aggregator };
+
+    // Only message records count; the filter keeps every other write from invoking it.
+    aggregator.addEventSource(
+      new eventSources.DynamoEventSource(this.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 1000,
+        maxBatchingWindow: Duration.seconds(1),
+        retryAttempts: 10,
+        filters: [lambda.FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('MESSAGE') } } } })],
+      }),
+    );
+    this.table.grantReadWriteData(aggregator);
 
     deliverer.addEventSource(
       new eventSources.SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }),
@@ -704,8 +724,8 @@ export class SluiceGateway extends Construct {
     const ack = (scope: Construct, id: string, reason: string): void => Validations.of(scope).acknowledge({ id, reason });
     const logicalId = (construct: Construct): string =>
       stack.resolve((construct.node.defaultChild as CfnElement).logicalId) as string;
-    const { ingest, operator, deliverer, prober } = this.functions;
-    const functions = [ingest, operator, deliverer, prober];
+    const { ingest, operator, deliverer, prober, aggregator } = this.functions;
+    const functions = [ingest, operator, deliverer, prober, aggregator];
 
     for (const fn of functions) {
       ack(

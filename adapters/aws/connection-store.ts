@@ -11,7 +11,8 @@ export type StoredConnection = Omit<Connection, 'auth' | 'signingSecret'> & {
   manualOffline?: boolean;
   authType: ConnectionAuth['type'];
   signed: boolean;
-  sealedSecrets: string;
+  /** Absent when there is nothing secret (auth `none`, no signing secret): no KMS call either way. */
+  sealedSecrets?: string;
 };
 
 interface Secrets {
@@ -25,24 +26,53 @@ function updateExpression(sets: string[], removes: string[]): string {
 
 const context = (connectionId: string) => ({ purpose: 'sluice-connection-credentials', connectionId });
 
+/** Nothing to seal: no credentials and no signing secret. */
+const hasSecrets = (secrets: Secrets) => secrets.auth.type !== 'none' || secrets.signingSecret !== undefined;
+
+/** Opened secrets kept per container. @default 256 entries */
+const OPENED_CACHE_SIZE = 256;
+
 export class ConnectionStore {
+  /**
+   * Opened secrets by ciphertext (with its connection: the encryption context). A new
+   * credential is a new ciphertext, so an entry can never be stale; decrypting once per
+   * container instead of once per batch keeps KMS off the delivery path.
+   */
+  private readonly opened = new Map<string, string>();
+
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly sealer: CredentialSealer,
   ) {}
 
+  private async seal(connectionId: string, secrets: Secrets): Promise<string | undefined> {
+    return hasSecrets(secrets) ? this.sealer.seal(JSON.stringify(secrets), context(connectionId)) : undefined;
+  }
+
+  private async openSecrets(connectionId: string, sealed: string | undefined): Promise<Secrets> {
+    if (!sealed) return { auth: { type: 'none' } };
+    const cacheKey = `${connectionId}\n${sealed}`;
+    let plaintext = this.opened.get(cacheKey);
+    if (plaintext === undefined) {
+      plaintext = await this.sealer.open(sealed, context(connectionId));
+      if (this.opened.size >= OPENED_CACHE_SIZE) this.opened.delete(this.opened.keys().next().value!);
+      this.opened.set(cacheKey, plaintext);
+    }
+    return JSON.parse(plaintext) as Secrets;
+  }
+
   /** Creates or replaces a connection's settings; health state survives a replace. */
   async put(connectionId: string, settings: ConnectionSettings, now: Date): Promise<StoredConnection> {
     const { auth, signingSecret, ...plain } = settings;
-    const sealedSecrets = await this.sealer.seal(JSON.stringify({ auth, signingSecret } satisfies Secrets), context(connectionId));
+    const sealedSecrets = await this.seal(connectionId, { auth, ...(signingSecret !== undefined ? { signingSecret } : {}) });
     const at = now.toISOString();
     const values: Record<string, unknown> = {
       ...plain,
       connectionId,
       authType: auth.type,
       signed: signingSecret !== undefined,
-      sealedSecrets,
+      ...(sealedSecrets ? { sealedSecrets } : {}),
       updatedAt: at,
       gsi1pk: listings.connections,
       gsi1sk: connectionId,
@@ -55,7 +85,8 @@ export class ConnectionStore {
         UpdateExpression:
           `SET ${names.map((n, i) => `#a${i} = :v${i}`).join(', ')}, ` +
           '#status = if_not_exists(#status, :online), statusSince = if_not_exists(statusSince, :at), ' +
-          'createdAt = if_not_exists(createdAt, :at), consecutiveFailures = if_not_exists(consecutiveFailures, :zero)',
+          'createdAt = if_not_exists(createdAt, :at), consecutiveFailures = if_not_exists(consecutiveFailures, :zero)' +
+          (sealedSecrets ? '' : ' REMOVE sealedSecrets'),
         ExpressionAttributeNames: { ...Object.fromEntries(names.map((n, i) => [`#a${i}`, n])), '#status': 'status' },
         ExpressionAttributeValues: {
           ...Object.fromEntries(names.map((n, i) => [`:v${i}`, values[n]])),
@@ -84,7 +115,7 @@ export class ConnectionStore {
 
   async open(stored: StoredConnection): Promise<Connection> {
     const { sealedSecrets, authType: _type, signed: _signed, ...rest } = stored;
-    const secrets = JSON.parse(await this.sealer.open(sealedSecrets, context(stored.connectionId))) as Secrets;
+    const secrets = await this.openSecrets(stored.connectionId, sealedSecrets);
     return { ...rest, auth: secrets.auth, ...(secrets.signingSecret ? { signingSecret: secrets.signingSecret } : {}) };
   }
 
@@ -179,16 +210,18 @@ export class ConnectionStore {
   async replaceAuth(connectionId: string, auth: ConnectionAuth, now: Date): Promise<void> {
     const current = await this.getWithSecrets(connectionId, true);
     if (!current) return;
-    const sealedSecrets = await this.sealer.seal(
-      JSON.stringify({ auth, signingSecret: current.signingSecret } satisfies Secrets),
-      context(connectionId),
-    );
+    const sealedSecrets = await this.seal(connectionId, {
+      auth,
+      ...(current.signingSecret !== undefined ? { signingSecret: current.signingSecret } : {}),
+    });
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.connection(connectionId),
-        UpdateExpression: 'SET sealedSecrets = :s, authType = :t, updatedAt = :at',
-        ExpressionAttributeValues: { ':s': sealedSecrets, ':t': auth.type, ':at': now.toISOString() },
+        UpdateExpression: sealedSecrets
+          ? 'SET sealedSecrets = :s, authType = :t, updatedAt = :at'
+          : 'SET authType = :t, updatedAt = :at REMOVE sealedSecrets',
+        ExpressionAttributeValues: { ...(sealedSecrets ? { ':s': sealedSecrets } : {}), ':t': auth.type, ':at': now.toISOString() },
       }),
     );
   }

@@ -1,4 +1,4 @@
-// Synthesizes the SluiceGateway construct (bundling the four functions with local
+// Synthesizes the SluiceGateway construct (bundling the five functions with local
 // esbuild) and checks the template: shapes from infra/definitions.ts, wiring,
 // least-privilege IAM and a clean cdk-nag AwsSolutions run.
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { SluiceGateway } from '../../infra/sluice-gateway';
 
 type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: string[] };
 
-// Synthesized once per file: bundling four functions takes a moment.
+// Synthesized once per file: bundling five functions takes a moment.
 const app = new App();
 const stack = new Stack(app, 'SluiceTest');
 const gateway = new SluiceGateway(stack, 'Gateway');
@@ -254,16 +254,26 @@ describe('SluiceGateway template', () => {
   });
   }
 
+  test('the table streams old and new images to the aggregator, filtered to message records', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(gateway.functions.aggregator) },
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(gateway.table), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: ['MESSAGE'] } } } }) }] },
+    });
+  });
+
   test('every function is Node.js 22 on arm64 with its own log group', () => {
     const functions = ofType('AWS::Lambda::Function');
-    assert.equal(functions.length, 4);
+    assert.equal(functions.length, 5);
     for (const [id, fn] of functions) {
       assert.equal(fn.Properties!.Runtime, 'nodejs22.x', id);
       assert.deepEqual(fn.Properties!.Architectures, ['arm64'], id);
       assert.equal(fn.Properties!.Handler, 'index.handler', id);
       assert.ok(fn.Properties!.LoggingConfig?.LogGroup, `${id} has its own log group`);
     }
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() }, 6);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: Match.anyValue() }, 7);
   });
 
   test('operator API requires IAM on every method except GET /health; partner API routes reach ingest', () => {
