@@ -71,7 +71,9 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
   const events =
     overrides.events ??
     (config.eventBusName ? new EventBridgePublisher(clients.eventBridge, config.eventBusName) : new InMemoryEventPublisher());
-  const flows = new FlowStore(clients.documents, config.tableName);
+  // Ingest reuses recent configuration reads for this long (a warm container then needs no read).
+  const cacheMs = (config.configCacheSeconds ?? 5) * 1000;
+  const flows = new FlowStore(clients.documents, config.tableName, cacheMs);
   const messages = new MessageStore(clients.documents, config.tableName);
   const objects = new S3PayloadStore(clients.s3, config.bucketName);
   return {
@@ -80,8 +82,8 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     clock: overrides.clock ?? systemClock,
     logger: overrides.logger ?? new Logger({ serviceName }),
     metrics: new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Sluice', serviceName }),
-    partners: new PartnerStore(clients.documents, config.tableName),
-    connections: new ConnectionStore(clients.documents, config.tableName, sealer),
+    partners: new PartnerStore(clients.documents, config.tableName, cacheMs),
+    connections: new ConnectionStore(clients.documents, config.tableName, sealer, cacheMs),
     flows,
     messages,
     deliveries: new DeliveryStore(clients.documents, config.tableName, flows, messages),

@@ -63,10 +63,14 @@ export function applyStep(d: Delivery, s: Step): Delivery {
 // ---------------------------------------------------------------------------
 // Acceptance
 
-/** The deliveries of a newly accepted message, its first report entries and counts. */
-export function accepted(message: Pick<Message, 'flowId' | 'messageId' | 'chainId' | 'receivedAt' | 'bytes' | 'contentType' | 'partnerId'> & {
+/**
+ * The deliveries of a newly accepted message and its counts. Its first report entries
+ * (received, queued) are not stored: `acceptanceReport` derives them from the message,
+ * which keeps the record, and every later write of it, one write unit smaller.
+ */
+export function accepted(message: Pick<Message, 'flowId' | 'messageId' | 'chainId' | 'receivedAt'> & {
   destinations: MessageDestination[];
-}): { deliveries: Delivery[]; report: ReportEntry[]; counts: Partial<FlowCounts> } {
+}): { deliveries: Delivery[]; counts: Partial<FlowCounts> } {
   const at = message.receivedAt;
   return {
     deliveries: message.destinations.map((destination) => ({
@@ -82,17 +86,32 @@ export function accepted(message: Pick<Message, 'flowId' | 'messageId' | 'chainI
       version: 0,
       updatedAt: at,
     })),
-    report: [
-      { at, event: 'received', level: 'info', detail: `received ${message.bytes} bytes of ${message.contentType} from partner ${message.partnerId}` },
-      {
-        at,
-        event: 'queued',
-        level: 'info',
-        detail: `queued for ${message.destinations.map((d) => `${d.connectionId} lane ${d.lane}`).join(', ')}`,
-      },
-    ],
     counts: { accepted: 1, queued: message.destinations.length },
   };
+}
+
+/**
+ * The report entries of acceptance, derived from the message: `received`, and `queued`
+ * unless the first send failed (then the stored report says when it was queued).
+ */
+export function acceptanceReport(
+  message: Pick<Message, 'receivedAt' | 'bytes' | 'contentType' | 'partnerId' | 'destinations'>,
+  stored: ReportEntry[],
+): ReportEntry[] {
+  const at = message.receivedAt;
+  const entries: ReportEntry[] = [
+    { at, event: 'received', level: 'info', detail: `received ${message.bytes} bytes of ${message.contentType} from partner ${message.partnerId}` },
+  ];
+  const sendFailed = stored.some((e) => e.event === 'error' && e.at >= at && e.detail.startsWith('the queue send failed'));
+  if (!sendFailed) {
+    entries.push({
+      at,
+      event: 'queued',
+      level: 'info',
+      detail: `queued for ${message.destinations.map((d) => `${d.connectionId} lane ${d.lane}`).join(', ')}`,
+    });
+  }
+  return entries;
 }
 
 // ---------------------------------------------------------------------------

@@ -62,8 +62,23 @@ export function recordCounts(deliveries: { status: DeliveryStatus }[] | undefine
 /** One record's change, as a stream reports it: its deliveries before and after (absent: no record). */
 export interface RecordChange {
   flowId: string;
+  messageId: string;
+  receivedAt: string;
   before?: { status: DeliveryStatus }[];
   after?: { status: DeliveryStatus }[];
+}
+
+/** New messages of a batch, per flow in acceptance order: what the flow's message listing adds. */
+export function newMessages(changes: RecordChange[]): Map<string, { receivedAt: string; messageId: string }[]> {
+  const perFlow = new Map<string, { receivedAt: string; messageId: string }[]>();
+  for (const change of changes) {
+    if (change.before || !change.after) continue;
+    perFlow.set(change.flowId, [...(perFlow.get(change.flowId) ?? []), { receivedAt: change.receivedAt, messageId: change.messageId }]);
+  }
+  for (const entries of perFlow.values()) {
+    entries.sort((a, b) => (a.receivedAt === b.receivedAt ? a.messageId.localeCompare(b.messageId) : a.receivedAt < b.receivedAt ? -1 : 1));
+  }
+  return perFlow;
 }
 
 /** The count deltas of a batch of record changes, summed per flow (zero deltas dropped). */

@@ -132,4 +132,6 @@ export const ENVIRONMENT = {
   credentialsKeyId: 'SLUICE_CREDENTIALS_KEY_ID',
   allowPrivateTargets: 'SLUICE_ALLOW_PRIVATE_TARGETS',
   localMode: 'SLUICE_LOCAL_MODE',
+  /** Seconds ingest may reuse a read API key, flow or connection (0: never). @default 5 */
+  configCacheSeconds: 'SLUICE_CONFIG_CACHE_SECONDS',
 } as const;

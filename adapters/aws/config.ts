@@ -19,6 +19,8 @@ export interface SluiceConfig {
   allowPrivateTargets: boolean;
   /** Emulator endpoints; empty on AWS. */
   endpoints: { dynamodb?: string; sqs?: string; s3?: string };
+  /** Seconds ingest may reuse a read API key, flow or connection (see TtlCache). @default 5 */
+  configCacheSeconds?: number;
 }
 
 export class ConfigurationError extends Error {
@@ -52,5 +54,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Slu
     localMode: env[ENVIRONMENT.localMode] === 'true',
     allowPrivateTargets: env[ENVIRONMENT.allowPrivateTargets] === 'true',
     endpoints: {},
+    ...(env[ENVIRONMENT.configCacheSeconds] !== undefined && !Number.isNaN(Number(env[ENVIRONMENT.configCacheSeconds]))
+      ? { configCacheSeconds: Number(env[ENVIRONMENT.configCacheSeconds]) }
+      : {}),
   };
 }

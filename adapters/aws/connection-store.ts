@@ -4,6 +4,7 @@ import { isConditionFailure } from './dynamo-errors';
 import type { Connection, ConnectionAuth, ConnectionSettings } from '../../core/model';
 import type { CredentialSealer } from '../../core/ports';
 import { keys, listings, withoutKeys } from './keys';
+import { TtlCache } from './ttl-cache';
 
 /** A connection as stored: credentials sealed, only the auth type in clear. */
 export type StoredConnection = Omit<Connection, 'auth' | 'signingSecret'> & {
@@ -40,11 +41,22 @@ export class ConnectionStore {
    */
   private readonly opened = new Map<string, string>();
 
+  /** Connections read recently (ingest only: lane counts); every write through this store drops its entry. */
+  private readonly recent: TtlCache<StoredConnection | undefined>;
+
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly sealer: CredentialSealer,
-  ) {}
+    cacheMs = 0,
+  ) {
+    this.recent = new TtlCache(cacheMs);
+  }
+
+  /** `get`, reusing a recent read (see TtlCache): ingest's hot path. */
+  getCached(connectionId: string): Promise<StoredConnection | undefined> {
+    return this.recent.get(connectionId, () => this.get(connectionId), (c) => c !== undefined);
+  }
 
   private async seal(connectionId: string, secrets: Secrets): Promise<string | undefined> {
     return hasSecrets(secrets) ? this.sealer.seal(JSON.stringify(secrets), context(connectionId)) : undefined;
@@ -64,6 +76,7 @@ export class ConnectionStore {
 
   /** Creates or replaces a connection's settings; health state survives a replace. */
   async put(connectionId: string, settings: ConnectionSettings, now: Date): Promise<StoredConnection> {
+    this.recent.delete(connectionId);
     const { auth, signingSecret, ...plain } = settings;
     const sealedSecrets = await this.seal(connectionId, { auth, ...(signingSecret !== undefined ? { signingSecret } : {}) });
     const at = now.toISOString();

@@ -11,6 +11,7 @@ import { EMPTY_COUNTS, type Flow, type FlowCounts, type FlowLogEntry, type FlowS
 import { isConditionFailure } from './dynamo-errors';
 import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { keys, listings, withoutKeys } from './keys';
+import { TtlCache } from './ttl-cache';
 
 /** The flow's counts item, kept by the stream aggregator (never written with a message). */
 const COUNTS_SK = 'COUNTS';
@@ -19,13 +20,25 @@ const COUNTS_SK = 'COUNTS';
 export const FLOW_LOG_RETENTION_SECONDS = 30 * 24 * 3600;
 
 export class FlowStore {
+  /** Flows read recently (ingest only); every write through this store drops its entry. */
+  private readonly recent: TtlCache<Flow | undefined>;
+
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    cacheMs = 0,
+  ) {
+    this.recent = new TtlCache(cacheMs);
+  }
+
+  /** `get`, reusing a recent read (see TtlCache): ingest's hot path. */
+  getCached(flowId: string): Promise<Flow | undefined> {
+    return this.recent.get(flowId, () => this.get(flowId), (flow) => flow !== undefined);
+  }
 
   /** Creates or replaces a flow's settings; status and counts survive a replace. */
   async put(flowId: string, settings: FlowSettings, now: Date): Promise<FlowWithCounts> {
+    this.recent.delete(flowId);
     const at = now.toISOString();
     const values: Record<string, unknown> = { ...settings, flowId, updatedAt: at, gsi1pk: listings.flows, gsi1sk: flowId };
     const names = Object.keys(values);
@@ -102,6 +115,7 @@ export class FlowStore {
     now: Date,
     options: { resetStreak?: boolean; operatorPaused?: boolean } = {},
   ): Promise<Flow | undefined> {
+    this.recent.delete(flowId);
     try {
       const { Attributes } = await this.documents.send(
         new UpdateCommand({

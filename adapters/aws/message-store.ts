@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { messageStatus } from '../../core/message-status';
 import type { Delivery, Message, MessageStatus, ReportEntry } from '../../core/model';
-import type { DeliveryFields } from '../../core/lifecycle';
+import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
 import { isConditionFailure } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
 import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
@@ -95,7 +95,7 @@ export class MessageStore {
    * payload: one conditional put on the (flow, GUID) key, nothing else. Returns false
    * when the GUID was already recorded.
    */
-  async accept(message: Message, deliveries: Delivery[], report: ReportEntry[], inlinePayload?: Buffer): Promise<boolean> {
+  async accept(message: Message, deliveries: Delivery[], inlinePayload?: Buffer): Promise<boolean> {
     const { enqueue: _enqueue, ...fields } = message;
     const dlv: Record<string, DeliveryState> = {};
     for (const d of deliveries) {
@@ -110,10 +110,7 @@ export class MessageStore {
             ...keys.message(message.flowId, message.messageId),
             ...fields,
             dlv,
-            report,
             ...(inlinePayload ? { body: inlinePayload } : {}),
-            gsi1pk: listings.flowMessages(message.flowId),
-            gsi1sk: `${message.receivedAt}#${message.messageId}`,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
@@ -171,11 +168,9 @@ export class MessageStore {
     const spilled = items
       .filter((item) => String(item.sk).startsWith(keys.reportPrefix))
       .flatMap((item) => (item.entries as ReportEntry[] | undefined) ?? []);
-    return {
-      message: messageOf(record),
-      deliveries: deliveriesOf(record),
-      report: [...spilled, ...((record as RecordItem).report ?? [])],
-    };
+    const message = messageOf(record);
+    const stored = [...spilled, ...((record as RecordItem).report ?? [])];
+    return { message, deliveries: deliveriesOf(record), report: [...acceptanceReport(message, stored), ...stored] };
   }
 
   /** Appends report entries that change no delivery (operator URL issuance…). */
@@ -201,7 +196,7 @@ export class MessageStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.message(flowId, messageId),
-        UpdateExpression: 'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(#report, :entry) REMOVE enqueueLeaseUntil',
+        UpdateExpression: 'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueueLeaseUntil',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#report': 'report' },
         ExpressionAttributeValues: {
@@ -209,6 +204,7 @@ export class MessageStore {
           ':p': listings.pendingEnqueue,
           ':s': `${entry.at}#${flowId}#${messageId}`,
           ':entry': [entry],
+          ':empty': [],
         },
       }),
     );
@@ -257,10 +253,10 @@ export class MessageStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.message(flowId, messageId),
-          UpdateExpression: 'SET #report = list_append(#report, :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
+          UpdateExpression: 'SET #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
           ConditionExpression: 'enqueue = :pending',
           ExpressionAttributeNames: { '#report': 'report' },
-          ExpressionAttributeValues: { ':pending': 'pending', ':entry': [queued] },
+          ExpressionAttributeValues: { ':pending': 'pending', ':entry': [queued], ':empty': [] },
         }),
       );
     } catch (error) {
@@ -283,21 +279,69 @@ export class MessageStore {
     return Items.map((item) => ({ flowId: String(item.flowId), messageId: String(item.messageId) }));
   }
 
+  /**
+   * Adds one page to a flow's message listing: the messages of one stream batch, in
+   * acceptance order. One small put per flow per batch instead of an index entry per message.
+   */
+  async addListingPage(flowId: string, entries: { receivedAt: string; messageId: string }[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.documents.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: listings.flowMessages(flowId),
+          sk: `${entries[0]!.receivedAt}#${entries[0]!.messageId}#${entries.length}`,
+          entries: entries.map((e) => `${e.receivedAt}#${e.messageId}`),
+        },
+      }),
+    );
+  }
+
+  /**
+   * A flow's messages in acceptance order, from its listing pages (they trail the records
+   * by the stream's lag); statuses come from the records. `status` filters each page.
+   */
   async list(
     flowId: string,
     options: { status?: MessageStatus; limit: number; cursor?: string },
   ): Promise<{ items: StoredMessage[]; cursor?: string }> {
-    const { Items = [], LastEvaluatedKey } = await this.documents.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'gsi1',
-        KeyConditionExpression: 'gsi1pk = :p',
-        ExpressionAttributeValues: { ':p': listings.flowMessages(flowId) },
-        Limit: options.limit,
-        ExclusiveStartKey: decodeCursor(options.cursor),
-      }),
-    );
-    const items = Items.map((item) => messageOf(item)).filter((m) => !options.status || m.status === options.status);
-    return { items, cursor: encodeCursor(LastEvaluatedKey) };
+    const position = decodeCursor(options.cursor) as { page?: string; offset?: number } | undefined;
+    const refs: { flowId: string; messageId: string }[] = [];
+    let next: { page: string; offset: number } | undefined;
+    let start: Record<string, unknown> | undefined = position?.page ? { pk: listings.flowMessages(flowId), sk: position.page } : undefined;
+    let skip = position?.offset ?? 0;
+    let first = true;
+    outer: do {
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> } = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: first && start ? 'pk = :p AND sk >= :s' : 'pk = :p',
+          ExpressionAttributeValues: { ':p': listings.flowMessages(flowId), ...(first && start ? { ':s': start.sk } : {}) },
+          ...(!first && start ? { ExclusiveStartKey: start } : {}),
+          Limit: 25,
+        }),
+      );
+      first = false;
+      for (const item of page.Items ?? []) {
+        const entries = (item.entries as string[] | undefined) ?? [];
+        for (let i = skip; i < entries.length; i++) {
+          if (refs.length === options.limit) {
+            next = { page: String(item.sk), offset: i };
+            break outer;
+          }
+          const entry = entries[i]!;
+          refs.push({ flowId, messageId: entry.slice(entry.indexOf('#') + 1) });
+        }
+        skip = 0;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    const records = await this.records(refs);
+    const items = refs
+      .map((r) => records.get(`${r.flowId}#${r.messageId}`))
+      .filter((item): item is Record<string, unknown> => item !== undefined)
+      .map((item) => messageOf(item))
+      .filter((m) => !options.status || m.status === options.status);
+    return { items, ...(next ? { cursor: encodeCursor(next) } : {}) };
   }
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Partner } from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
+import { TtlCache } from './ttl-cache';
 import { keys, listings, withoutKeys } from './keys';
 
 export class PartnerExistsError extends Error {
@@ -32,10 +33,16 @@ interface PartnerItem extends Partner {
 }
 
 export class PartnerStore {
+  /** Keys seen valid recently (ingest only); a rotation in this process drops them at once. */
+  private readonly validKeys: TtlCache<string | undefined>;
+
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    cacheMs = 0,
+  ) {
+    this.validKeys = new TtlCache(cacheMs);
+  }
 
   /** Creates a partner with its first key; returns the key (the only time it exists in clear). */
   async create(partner: Partner): Promise<string> {
@@ -111,7 +118,13 @@ export class PartnerStore {
         ],
       }),
     );
+    this.validKeys.clear();
     return apiKey;
+  }
+
+  /** `authenticate`, reusing a recent positive answer (see TtlCache): ingest's hot path. */
+  authenticateCached(apiKey: string): Promise<string | undefined> {
+    return this.validKeys.get(hashApiKey(apiKey), () => this.authenticate(apiKey), (partnerId) => partnerId !== undefined);
   }
 
   /** The partner a presented key belongs to, or undefined. The stored hash is compared in constant time. */

@@ -29,10 +29,11 @@ export function messageChanges(records: DynamoDBRecord[]): RecordChange[] {
     const image = newImage ?? oldImage;
     if (!isMessageRecord(image)) continue;
     const flowId = image!.flowId?.S;
-    if (!flowId) continue;
+    const messageId = image!.messageId?.S;
+    if (!flowId || !messageId) continue;
     const before = deliveries(oldImage);
     const after = deliveries(newImage);
-    changes.push({ flowId, ...(before ? { before } : {}), ...(after ? { after } : {}) });
+    changes.push({ flowId, messageId, receivedAt: image!.receivedAt?.S ?? '', ...(before ? { before } : {}), ...(after ? { after } : {}) });
   }
   return changes;
 }

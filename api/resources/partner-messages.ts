@@ -40,8 +40,8 @@ async function authorizeFlow(runtime: Runtime, request: HttpRequest, flowId: str
   const apiKey = presentedApiKey(request);
   // One round trip for both: the key and the flow are independent reads.
   const [partnerId, flow] = await Promise.all([
-    apiKey ? runtime.partners.authenticate(apiKey) : Promise.resolve(undefined),
-    runtime.flows.get(flowId),
+    apiKey ? runtime.partners.authenticateCached(apiKey) : Promise.resolve(undefined),
+    runtime.flows.getCached(flowId),
   ]);
   const reject = async (code: ProblemCode, detail: string): Promise<never> => {
     if (flow) await logRejection(runtime, flowId, code, detail, request);
@@ -208,7 +208,7 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
 
   const destinations: MessageDestination[] = await Promise.all(
     flow.destinations.map(async (connectionId) => {
-      const connection = await runtime.connections.get(connectionId);
+      const connection = await runtime.connections.getCached(connectionId);
       return { connectionId, lane: laneFor({ messageId, chainId: headers.chainId }, connection?.threads ?? 1) };
     }),
   );
@@ -232,9 +232,9 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
     enqueue: 'done',
     destinations,
   };
-  const { deliveries, report } = accepted(message);
-  // The one write of the happy path: the record with its deliveries, report and payload.
-  const recorded = await runtime.messages.accept(message, deliveries, report, inline ? request.body : undefined);
+  const { deliveries } = accepted(message);
+  // The one write of the happy path: the record with its deliveries and payload.
+  const recorded = await runtime.messages.accept(message, deliveries, inline ? request.body : undefined);
   if (!recorded) return settleExisting(runtime, flowId, messageId);
   try {
     await runtime.queue.send(ticketsFor(message));
