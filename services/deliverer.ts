@@ -25,11 +25,12 @@ import { parseRetryAfter } from '../core/retry';
 import { DELIVERY_QUEUE } from '../infra/definitions';
 import { markConnectionDown } from './connection-health';
 import { messagePayload } from './payloads';
+import { processLaneBatch, type RecordResult } from './lane-batch';
 
 /**
- * The delivery worker: one SQS FIFO batch in, a partial batch response out.
- * Lanes (message groups) run in parallel; within a lane, records run in order and
- * the first one that cannot finish keeps itself and everything behind it in flight.
+ * The delivery worker: per-record orchestration of the lifecycle (load one record,
+ * decide, attempt at most once, commit one step). Lane batching, the time budget and
+ * follower release are `processLaneBatch`'s.
  */
 
 export interface DelivererOptions {
@@ -47,7 +48,6 @@ export interface DelivererOptions {
   reserveMs?: number;
 }
 
-type RecordResult = 'delete' | 'keep';
 
 export class InvalidTicketError extends Error {
   constructor(message: string) {
@@ -487,44 +487,25 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   }
 
   return async function handleBatch(event: SQSEvent, context?: { getRemainingTimeInMillis(): number }): Promise<SQSBatchResponse> {
-    const outOfTime = () => context !== undefined && context.getRemainingTimeInMillis() < (options.reserveMs ?? 70_000);
-    const lanes = new Map<string, SQSRecord[]>();
-    for (const record of event.Records) {
-      const lane = record.attributes.MessageGroupId ?? record.messageId;
-      lanes.set(lane, [...(lanes.get(lane) ?? []), record]);
-    }
     const cache: BatchCache = { flows: new Map(), connections: new Map() };
-    const failures: string[] = [];
-    await Promise.all(
-      [...lanes.values()].map(async (records) => {
-        for (const [index, record] of records.entries()) {
-          let result: RecordResult;
-          if (outOfTime()) {
-            await runtime.queue.delay(record.receiptHandle, 0).catch(() => undefined);
-            result = 'keep';
-          } else {
-            const sent: SentMark = {};
-            try {
-              result = await processRecord(record, cache, sent);
-            } catch (error) {
-              result = await internalError(record, error, sent);
-            }
-          }
-          if (result === 'delete') continue;
-          // Order: nothing behind a kept record in its lane may be attempted now.
-          failures.push(record.messageId);
-          for (const follower of records.slice(index + 1)) {
-            failures.push(follower.messageId);
-            await runtime.queue.delay(follower.receiptHandle, 0).catch(() => undefined);
-          }
-          // A change of connection or flow state must be seen by the other lanes of this batch.
-          cache.flows.clear();
-          cache.connections.clear();
-          return;
+    const response = await processLaneBatch(event, {
+      process: async (record) => {
+        const sent: SentMark = {};
+        try {
+          return await processRecord(record, cache, sent);
+        } catch (error) {
+          return internalError(record, error, sent);
         }
-      }),
-    );
+      },
+      giveBack: (record) => runtime.queue.delay(record.receiptHandle, 0),
+      outOfTime: () => context !== undefined && context.getRemainingTimeInMillis() < (options.reserveMs ?? 70_000),
+      // A change of connection or flow state must be seen by the other lanes of this batch.
+      onKept: () => {
+        cache.flows.clear();
+        cache.connections.clear();
+      },
+    });
     flushMetrics(runtime);
-    return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+    return response;
   };
 }
