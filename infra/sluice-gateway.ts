@@ -48,7 +48,7 @@ import {
   TABLE,
   type AttributeType,
   type QueueDefinition,
-} from './definitions';
+} from '../adapters/aws/definitions';
 
 /** API Gateway's own answers mapped to the product's problem codes (SPEC "Errors"). */
 const GATEWAY_PROBLEMS: [apigateway.ResponseType, ProblemCode][] = [

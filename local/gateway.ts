@@ -6,7 +6,7 @@ import { createAwsClients } from '../adapters/aws/clients';
 import { InMemoryEventPublisher } from '../adapters/aws/event-publisher';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { createOperatorHandler } from '../functions/operator/handler';
-import { LOCAL_RESOURCE_NAMES } from '../infra/definitions';
+import { LOCAL_RESOURCE_NAMES } from '../adapters/aws/definitions';
 import { startEmulators, type Emulators } from './emulators';
 import { provisionLocalResources, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';

@@ -1,7 +1,7 @@
 import { CreateTableCommand, UpdateTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, TABLE, type TableDefinition } from '../infra/definitions';
+import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, TABLE, type TableDefinition } from '../adapters/aws/definitions';
 
 export interface LocalResourceNames {
   tableName: string;

@@ -22,7 +22,7 @@ import * as lifecycle from '../core/lifecycle';
 import type { Connection, Delivery, DeliveryError, FailureType, Flow, ReportEntry } from '../core/model';
 import type { DeliveryTicket } from '../core/ports';
 import { parseRetryAfter } from '../core/retry';
-import { DELIVERY_QUEUE } from '../infra/definitions';
+import { DELIVERY_QUEUE } from '../adapters/aws/definitions';
 import { markConnectionDown } from './connection-health';
 import { messagePayload } from './payloads';
 import { processLaneBatch, type RecordResult } from './lane-batch';

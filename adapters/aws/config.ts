@@ -1,4 +1,4 @@
-import { ENVIRONMENT } from '../../infra/definitions';
+import { ENVIRONMENT } from './definitions';
 
 /** Everything a handler needs to find its resources. Read once per Lambda container. */
 export interface SluiceConfig {

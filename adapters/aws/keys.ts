@@ -1,4 +1,4 @@
-import { BUCKET } from '../../infra/definitions';
+import { BUCKET } from './definitions';
 
 /**
  * Key layout of the single table (see docs/data-model.md). Every item has `pk`/`sk`;

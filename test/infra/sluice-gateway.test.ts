@@ -7,7 +7,7 @@ import { App, CfnElement, Duration, RemovalPolicy, Stack, Validations, aws_ec2 a
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import cdkNag from 'cdk-nag'; // CommonJS: Node's ESM loader sees only its default export
 import type { IConstruct } from 'constructs';
-import { BUCKET, DEAD_LETTER_QUEUE, DELIVERY_QUEUE, ENVIRONMENT, TABLE } from '../../infra/definitions';
+import { BUCKET, DEAD_LETTER_QUEUE, DELIVERY_QUEUE, ENVIRONMENT, TABLE } from '../../adapters/aws/definitions';
 import { SluiceGateway } from '../../infra/sluice-gateway';
 
 type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: string[] };

@@ -7,7 +7,7 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { startEmulators, type Emulators } from '../../local/emulators';
 import { provisionLocalResources, type ProvisionedResources } from '../../local/provision';
 import { createAwsClients, type AwsClients } from '../../adapters/aws/clients';
-import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, LOCAL_RESOURCE_NAMES, TABLE } from '../../infra/definitions';
+import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, LOCAL_RESOURCE_NAMES, TABLE } from '../../adapters/aws/definitions';
 
 /** Java processes started by this test process (DynamoDB Local is spawned as a direct child). */
 function ownJavaProcesses(): string[] {

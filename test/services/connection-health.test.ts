@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { DEAD_LETTER_QUEUE } from '../../infra/definitions';
+import { DEAD_LETTER_QUEUE } from '../../adapters/aws/definitions';
 import type { InMemoryEventPublisher } from '../../adapters/aws/event-publisher';
 import { captureOutput, TestGateway } from '../helpers/gateway';
 import { TargetPool, type Behaviour } from '../helpers/target';

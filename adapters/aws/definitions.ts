@@ -4,7 +4,9 @@
  * Both the CDK construct (`SluiceGateway`) and local mode (`local/provision.ts`)
  * build their table, queues and bucket from these plain objects, so a key,
  * index or queue attribute cannot drift between AWS and the developer machine.
- * Nothing here imports aws-cdk-lib: local mode must not need it at run time.
+ * It is runtime code (handlers read the queue's visibility timeout, the bucket's
+ * prefixes and their environment names here), so it lives with the adapters and
+ * imports nothing: never aws-cdk-lib, which only `infra/` may use.
  */
 
 export type AttributeType = 'S' | 'N';
@@ -31,9 +33,11 @@ export interface TableDefinition {
 }
 
 /**
- * Single table. Generic index attributes let every entity choose how it is listed:
- * - gsi1: listings (partners, connections, flows, a flow's messages, a flow's failed events)
- * - gsi2: messages pending enqueue (the sweep), deliveries held in flight per connection
+ * Single table. Generic index attributes let every entity choose how it is listed; a
+ * message record never carries them on its happy path (see docs/data-model.md):
+ * - gsi1: listings (partners, connections, flows, a flow's failed events)
+ * - gsi2: messages pending enqueue (the sweep), deliveries held in flight per connection,
+ *   operator re-queues not yet seen by the deliverer
  * - gsi3: all failed events (filtered by connection and type), suspended deliveries per chain
  */
 export const TABLE: TableDefinition = {
