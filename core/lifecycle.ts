@@ -243,9 +243,19 @@ export function suspended(d: Delivery, at: string, reason: string): Step {
   return step(d, 'suspended', at, {}, TRANSIENT, [{ at, event: 'suspended', level: 'warning', detail: reason, connectionId: d.connectionId }]);
 }
 
-/** An internal error hit the last try: the next one logs at debug level. */
-export function internalErrorNoted(d: Delivery, at: string, request?: number): Step {
-  return step(d, d.status, at, { debugNextAttempt: true, ...(request !== undefined ? { attemptInFlight: request, requests: request } : {}) }, [], []);
+/**
+ * An internal error hit the last try: the next one logs at debug level (`debug`), and a
+ * request that had left without its outcome recorded is recorded in flight.
+ */
+export function internalErrorNoted(d: Delivery, at: string, request?: number, debug = true): Step {
+  return step(
+    d,
+    d.status,
+    at,
+    { ...(debug ? { debugNextAttempt: true } : {}), ...(request !== undefined ? { attemptInFlight: request, requests: request } : {}) },
+    [],
+    [],
+  );
 }
 
 // ---------------------------------------------------------------------------

@@ -436,14 +436,14 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
    * Flags the next try for debug logging and, when a request had left without its
    * outcome recorded, records it in flight so the next one is numbered on and flagged.
    */
-  async function noteInternalError(ticket: DeliveryTicket, sent: SentMark): Promise<void> {
+  async function noteInternalError(ticket: DeliveryTicket, sent: SentMark, debug: boolean): Promise<void> {
     for (let tries = 0; tries < 3; tries++) {
       const current =
         tries === 0 && sent.delivery ? sent.delivery : await runtime.deliveries.get(ticket.flowId, ticket.messageId, ticket.connectionId);
       if (!current) return;
       const request = sent.delivery && current.attemptInFlight === undefined ? sent.request : undefined;
       try {
-        await runtime.deliveries.apply(current, lifecycle.internalErrorNoted(current, iso(), request));
+        await runtime.deliveries.apply(current, lifecycle.internalErrorNoted(current, iso(), request, debug));
         return;
       } catch (error) {
         if (!(error instanceof StaleDeliveryError)) throw error;
@@ -469,8 +469,10 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     const delay = conflict ? 1 : Math.min(300, (options.internalRetrySeconds ?? 5) * receives);
     try {
       await runtime.queue.delay(record.receiptHandle, delay);
+      // A request that left before a concurrent change rolled its outcome back still counts.
+      if (ticket && conflict && sent.delivery) await noteInternalError(ticket, sent, false);
       if (ticket && !conflict) {
-        await noteInternalError(ticket, sent);
+        await noteInternalError(ticket, sent, true);
         const streak = await runtime.flows.recordInternalFailure(ticket.flowId);
         const flow = await runtime.flows.get(ticket.flowId, true);
         if (flow && flow.status !== 'stopped' && streak >= flow.backoutThreshold) {
