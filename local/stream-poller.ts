@@ -15,7 +15,7 @@ export interface LocalStreamPollerOptions {
   streams: DynamoDBStreamsClient;
   streamArn: string;
   handler: StreamBatchHandler;
-  /** Pause between polls of an idle stream. @default 100 */
+  /** Pause between polls of an idle stream. @default 200 */
   intervalMs?: number;
   /** Records per invocation at most (the mapping's BatchSize). @default 100 */
   batchSize?: number;
@@ -30,6 +30,8 @@ interface ShardCursor {
   /** Records read but not yet handled successfully: retried before reading on. */
   pending: _Record[];
   closed: boolean;
+  /** Closed, and the shard list was read again since, so its children are tracked. */
+  childrenSeen?: boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export class LocalStreamPoller {
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
+  private passes = 0;
   /** Passes run one at a time, whether from the loop or from `drain`. */
   private serial: Promise<unknown> = Promise.resolve();
 
@@ -70,7 +73,7 @@ export class LocalStreamPoller {
       }
       if (!busy && this.running) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.intervalMs ?? 100);
+          const timer = setTimeout(resolve, this.options.intervalMs ?? 200);
           timer.unref?.();
           this.wake = () => {
             clearTimeout(timer);
@@ -99,7 +102,11 @@ export class LocalStreamPoller {
   }
 
   private async pass(): Promise<boolean> {
-    await this.refreshShards();
+    // Shards change rarely (a split, a closed shard): look for new ones now and then, not every pass.
+    if (this.passes++ % 20 === 0 || [...this.shards.values()].some((c) => c.closed && c.pending.length === 0 && !c.childrenSeen)) {
+      await this.refreshShards();
+      for (const cursor of this.shards.values()) if (cursor.closed) cursor.childrenSeen = true;
+    }
     let handled = false;
     for (const cursor of this.shards.values()) {
       if (cursor.closed && cursor.pending.length === 0) continue;

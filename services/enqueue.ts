@@ -47,7 +47,42 @@ export async function completeEnqueue(runtime: Runtime, message: StoredMessage):
  * delivery, and a lane runs one ticket of a delivery at a time).
  */
 export function untouchedTickets(deliveries: Delivery[]): DeliveryTicket[] {
-  return deliveries.filter((d) => d.status === 'queued' && d.restarts === 0 && (d.requests ?? 0) === 0).map(ticketOf);
+  return deliveries
+    .filter((d) => d.status === 'queued' && d.restarts === 0 && (d.requests ?? 0) === 0 && (d.version ?? 0) === 0)
+    .map(ticketOf);
+}
+
+/**
+ * The sweep for requests that died between their record and their send without marking
+ * it pending (a killed process): it walks each flow's message listing from where it
+ * stopped last time up to `olderThanMs` ago, and sends the tickets of messages whose
+ * deliveries nobody has touched (harmless if they were queued after all, see
+ * `untouchedTickets`). Each message is looked at once; the happy path writes nothing
+ * for it.
+ */
+export async function sweepUnconfirmed(
+  runtime: Runtime,
+  options: { olderThanMs?: number; firstWindowMs?: number } = {},
+): Promise<number> {
+  const now = runtime.clock.now().getTime();
+  const until = new Date(now - (options.olderThanMs ?? 10 * 60_000)).toISOString();
+  let resent = 0;
+  for (const flow of await runtime.flows.list()) {
+    const from = (await runtime.flows.sweptThrough(flow.flowId)) ?? new Date(now - (options.firstWindowMs ?? 2 * 3600_000)).toISOString();
+    if (from >= until) continue;
+    const refs = await runtime.messages.listedBetween(flow.flowId, from, until);
+    const snapshots = await runtime.messages.snapshots(refs);
+    const tickets = snapshots
+      .filter((s) => s.message.enqueue !== 'pending' && s.deliveries.every((d) => (d.version ?? 0) === 0))
+      .flatMap((s) => untouchedTickets(s.deliveries));
+    if (tickets.length > 0) {
+      await runtime.queue.send(tickets);
+      runtime.logger.warn('sweep re-sent tickets of messages nobody delivered yet', { flowId: flow.flowId, tickets: tickets.length });
+    }
+    resent += tickets.length;
+    await runtime.flows.setSweptThrough(flow.flowId, until);
+  }
+  return resent;
 }
 
 /**

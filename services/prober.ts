@@ -6,7 +6,7 @@ import { mapLimit } from '../core/concurrency';
 import type { AttemptOutcome } from '../core/classify';
 import type { Connection } from '../core/model';
 import { markConnectionOnline } from './connection-health';
-import { sweepPendingEnqueues, sweepPendingRequeues } from './enqueue';
+import { sweepPendingEnqueues, sweepPendingRequeues, sweepUnconfirmed } from './enqueue';
 
 /**
  * The prober (SPEC delivery semantics 9): asks every connection that is not online
@@ -95,6 +95,7 @@ export async function runProber(runtime: Runtime, event: ProberEvent, options: P
   const results = await mapLimit(due, options.concurrency ?? 8, (c) => probeConnection(runtime, c.connectionId));
   if (event.kind === 'hourly') {
     await sweepPendingEnqueues(runtime);
+    await sweepUnconfirmed(runtime);
     await sweepPendingRequeues(runtime);
   }
   return results;

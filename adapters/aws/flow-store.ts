@@ -146,6 +146,25 @@ export class FlowStore {
     }
   }
 
+  /** Up to when the unconfirmed-enqueue sweep has looked at this flow's messages. */
+  async sweptThrough(flowId: string): Promise<string | undefined> {
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: keys.flow(flowId).pk, sk: COUNTS_SK }, ProjectionExpression: 'sweptThrough' }),
+    );
+    return Item?.sweptThrough as string | undefined;
+  }
+
+  async setSweptThrough(flowId: string, at: string): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: keys.flow(flowId).pk, sk: COUNTS_SK },
+        UpdateExpression: 'SET sweptThrough = :at',
+        ExpressionAttributeValues: { ':at': at },
+      }),
+    );
+  }
+
   /** Applies count deltas to a flow's counts item in one update (the stream aggregator's write). */
   async addCounts(flowId: string, deltas: Partial<FlowCounts>): Promise<void> {
     const entries = Object.entries(deltas).filter(([, delta]) => delta !== 0);

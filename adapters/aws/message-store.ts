@@ -155,6 +155,31 @@ export class MessageStore {
     return found;
   }
 
+  /** Messages with their deliveries, by key (gone ones skipped). */
+  async snapshots(refs: { flowId: string; messageId: string }[]): Promise<MessageSnapshot[]> {
+    const records = await this.records(refs);
+    return [...records.values()].map((item) => ({ message: messageOf(item), deliveries: deliveriesOf(item) }));
+  }
+
+  /** The messages of a flow's listing received in [from, until), in acceptance order. */
+  async listedBetween(flowId: string, from: string, until: string): Promise<{ flowId: string; messageId: string }[]> {
+    // A page is keyed by its first message; one that started a little earlier may hold later ones.
+    const lower = new Date(Date.parse(from) - 60_000).toISOString();
+    const pages = await queryAll(this.documents, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :p AND sk BETWEEN :from AND :until',
+      ExpressionAttributeValues: { ':p': listings.flowMessages(flowId), ':from': lower, ':until': until },
+    });
+    const refs: { flowId: string; messageId: string }[] = [];
+    for (const page of pages) {
+      for (const entry of (page.entries as string[] | undefined) ?? []) {
+        const at = entry.slice(0, entry.indexOf('#'));
+        if (at >= from && at < until) refs.push({ flowId, messageId: entry.slice(entry.indexOf('#') + 1) });
+      }
+    }
+    return refs;
+  }
+
   /** The message, its deliveries and its whole execution report (spilled entries first). */
   async detail(flowId: string, messageId: string): Promise<MessageDetail | undefined> {
     const items = await queryAll(this.documents, {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { SwitchableQueue } from '../helpers/queues';
-import { sweepPendingEnqueues } from '../../services/enqueue';
+import { sweepPendingEnqueues, sweepUnconfirmed } from '../../services/enqueue';
+import { accepted } from '../../core/lifecycle';
 import { captureOutput, TestGateway, type ApiResult } from '../helpers/gateway';
 
 function assertProblem(result: ApiResult, status: number, code: string, label: string): void {
@@ -195,6 +196,41 @@ describe('partner ingestion', () => {
     assert.equal((await gw.queueDepth()) - beforeSweep, 2);
     assert.equal((await gw.runtime.messages.get('orders', 'CRASH-2', true))?.enqueue, 'done');
     assert.equal(await sweepPendingEnqueues(gw.runtime, { olderThanMs: -1000 }), 0, 'nothing left');
+  });
+
+  it('queues a message whose request died between its record and its send, leaving no mark', async () => {
+    // Move every flow's sweep checkpoint past what earlier tests posted (deliver is off here).
+    await gw.countsSettled();
+    await sweepUnconfirmed(gw.runtime, { olderThanMs: -1000 });
+    // The record exactly as ingest writes it, and then nothing: the process was killed.
+    const receivedAt = new Date(Date.now() + 30_000).toISOString();
+    const message = {
+      flowId: 'orders',
+      messageId: 'KILLED-1',
+      partnerId: 'acme',
+      contentType: 'text/plain',
+      bytes: 4,
+      sha256: 'x'.repeat(64),
+      payload: { kind: 'inline' as const },
+      correlationId: 'c',
+      receivedAt,
+      enqueue: 'done' as const,
+      destinations: [
+        { connectionId: 'erp', lane: 0 },
+        { connectionId: 'crm', lane: 1 },
+      ],
+    };
+    assert.ok(await gw.runtime.messages.accept(message, accepted(message).deliveries, Buffer.from('lost')));
+    await gw.countsSettled();
+    const before = await gw.queueDepth();
+    assert.equal(await sweepUnconfirmed(gw.runtime, { olderThanMs: 0 }), 0, 'not yet old enough');
+    assert.equal(await sweepUnconfirmed(gw.runtime, { olderThanMs: -60_000 }), 2);
+    assert.equal((await gw.queueDepth()) - before, 2, 'one ticket per destination');
+    assert.equal(await sweepUnconfirmed(gw.runtime, { olderThanMs: -60_000 }), 0, 'each message is looked at once');
+    // A repeated post of the same GUID would have queued it too (a no-op now: SQS deduplicates).
+    const again = await gw.post('orders', key1, 'KILLED-1', 'lost');
+    assert.equal(again.status, 200);
+    assert.equal((await gw.queueDepth()) - before, 2);
   });
 
   it('never shows an API key again after creation, in responses or logs', async () => {
