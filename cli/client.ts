@@ -137,7 +137,7 @@ export class CredentialsRefusedError extends ApiError {
 /** Why the API refused the request's credentials, for an operator who may have typed the wrong ones. */
 export function credentialsRefused(problem: Problem, endpoint: string, sigV4: boolean): CredentialsRefusedError | undefined {
   if (problem.status !== 401 && problem.status !== 403) return undefined;
-  const said = `${endpoint} answered: ${problem.detail}`;
+  const said = `${endpoint} answered: ${problem.detail.replace(/\.$/, '')}`;
   if (sigV4) {
     return new CredentialsRefusedError(
       problem,

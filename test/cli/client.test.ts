@@ -138,7 +138,7 @@ describe('sluice CLI: requests only AWS would receive', () => {
     await withAwsCredentials(async () => {
       const { result, output } = await captured(['flows', 'list', '--endpoint', base, '--aws', '--region', 'eu-west-1']);
       assert.equal(result, EXIT.apiError);
-      assert.match(output, /^Error: Your AWS credentials were refused \(http:\/\/127\.0\.0\.1:\d+ answered: The security token included in the request is invalid\.\)\. Check that this identity may call execute-api:Invoke/);
+      assert.match(output, /^Error: Your AWS credentials were refused \(http:\/\/127\.0\.0\.1:\d+ answered: The security token included in the request is invalid\)\. Check that this identity may call execute-api:Invoke/);
       assert.match(output, /\(code: http-403, HTTP 403\)$/m);
     });
   });
