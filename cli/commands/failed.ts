@@ -18,7 +18,9 @@ export interface FailedEvent {
   type: string;
   suggestedAction?: string;
   error?: { httpStatus?: number; message?: string; bodyExcerpt?: string };
+  /** Every request the target was sent, across restarts. */
   attempts?: number;
+  attemptsSinceRestart?: number;
   failedAt?: string;
   suspendedCount?: number;
   payload?: { bytes?: number; contentType?: string; sha256?: string; corrected?: boolean };
@@ -60,7 +62,12 @@ export function renderFailedEvent(e: FailedEvent): string {
     ['Message', e.messageId],
     ['Partner', e.partnerId],
     ['Connection', e.connectionId],
-    ['Attempts', e.attempts],
+    [
+      'Attempts',
+      e.attemptsSinceRestart !== undefined && e.attemptsSinceRestart !== e.attempts
+        ? `${e.attempts} (${e.attemptsSinceRestart} since the last restart)`
+        : e.attempts,
+    ],
     ['Failed at', e.failedAt],
     ['Error', errorText(e)],
     ['Target said', e.error?.bodyExcerpt],

@@ -373,6 +373,17 @@ describe('sluice operator CLI against the local gateway', () => {
     const json = JSON.parse((await as('failed', 'restart-all', '--flow', 'bulk', '--json')).stdout);
     assert.deepEqual(Object.keys(json).sort(), ['restarted', 'skipped'], 'prints the API answer exactly');
     assert.ok(json.restarted >= 1 && json.skipped === 0, JSON.stringify(json));
+
+    // b1 was restarted uncorrected and failed again: show tells the total from those since the restart.
+    await waitFor(async () => {
+      const view = (await gw.request('GET', `/v1/failed-events/${b1}`)).body;
+      return view.status === 'failed' && view.attempts >= 2 && view.attemptsSinceRestart === 1;
+    }, {
+      what: 'b1 to fail again after its restart',
+      timeoutMs: 30_000,
+    });
+    const shown = await as('failed', 'show', b1);
+    assert.match(shown.stdout, /^Attempts:\s+\d+ \(1 since the last restart\)$/m);
   });
 
   it('answers a missing failed event with the not-found code in --json', async () => {
