@@ -289,14 +289,18 @@ const FailedEvent = z.looseObject({
   type: FailureTypeSchema,
   suggestedAction: z.string(),
   error: DeliveryError,
-  attempts: Count,
+  attempts: Count.meta({ description: 'Requests sent to the target, across restarts (the last `x-sluice-attempt`).' }),
+  attemptsSinceRestart: Count.meta({ description: 'Requests since the last operator restart; equal to `attempts` if never restarted.' }),
   failedAt: Timestamp,
   suspendedCount: Count.meta({ description: 'Later messages of its chain suspended behind it.' }),
   payload: z.looseObject({
     bytes: Count,
     contentType: z.string(),
     sha256: Sha256,
-    corrected: z.boolean().meta({ description: 'A corrected payload was uploaded and will be used by restart.' }),
+    corrected: z.boolean().meta({
+      description:
+        'The payload shown is an operator correction: uploaded (and used by the next restart) or already applied. bytes, contentType and sha256 describe it, as the download URL serves it.',
+    }),
   }),
 });
 const FailedEventPage = z.looseObject({ items: z.array(FailedEvent), cursor: Cursor });

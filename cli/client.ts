@@ -46,8 +46,10 @@ export class ApiError extends CliError {
   constructor(
     readonly problem: Problem,
     exitCode: ExitCode = EXIT.apiError,
+    /** What the CLI prints; the problem's own detail when not given. */
+    message: string = problem.detail,
   ) {
-    super(problem.detail, exitCode);
+    super(message, exitCode);
     this.name = 'ApiError';
   }
 
@@ -122,6 +124,30 @@ export function problemFrom(status: number, text: string, contentType: string): 
   if (xmlCode || xmlMessage) return { status, detail: xmlMessage ?? xmlCode!, code: xmlCode ?? `http-${status}` };
   const excerpt = text.trim().slice(0, EXCERPT);
   return { status, detail: excerpt ? `HTTP ${status}: ${excerpt}` : `HTTP ${status}`, code: `http-${status}` };
+}
+
+/** The API refused the credentials (401, or 403 to a signed request): says which ones and what to check. */
+export class CredentialsRefusedError extends ApiError {
+  constructor(problem: Problem, message: string) {
+    super(problem, EXIT.apiError, message);
+    this.name = 'CredentialsRefusedError';
+  }
+}
+
+/** Why the API refused the request's credentials, for an operator who may have typed the wrong ones. */
+export function credentialsRefused(problem: Problem, endpoint: string, sigV4: boolean): CredentialsRefusedError | undefined {
+  if (problem.status !== 401 && problem.status !== 403) return undefined;
+  const said = `${endpoint} answered: ${problem.detail.replace(/\.$/, '')}`;
+  if (sigV4) {
+    return new CredentialsRefusedError(
+      problem,
+      `Your AWS credentials were refused (${said}). Check that this identity may call execute-api:Invoke on the operator API, that --endpoint includes the stage, and that --region is the API's region.`,
+    );
+  }
+  return new CredentialsRefusedError(
+    problem,
+    `The operator token was refused (${said}). Use the token \`npm start\` printed, in SLUICE_OPERATOR_TOKEN or --token.`,
+  );
 }
 
 export function errorForStatus(problem: Problem): ApiError {
@@ -254,7 +280,10 @@ export class SluiceClient {
     const headers = await this.headersFor(method, url, body);
     const response = await send(url.toString(), { method, headers, ...(body !== undefined ? { body } : {}) }, this.options.timeoutMs);
     const text = await readText(response, url.toString());
-    if (!response.ok) throw errorForStatus(problemFrom(response.status, text, response.headers.get('content-type') ?? ''));
+    if (!response.ok) {
+      const problem = problemFrom(response.status, text, response.headers.get('content-type') ?? '');
+      throw credentialsRefused(problem, this.base.origin, this.useSigV4) ?? errorForStatus(problem);
+    }
     let parsed: any;
     if (text.length > 0) {
       try {
@@ -272,6 +301,10 @@ export class SluiceClient {
 
   post<T = any>(path: string, body?: unknown) {
     return this.request<T>('POST', path, body === undefined ? {} : { body });
+  }
+
+  put<T = any>(path: string, body: unknown) {
+    return this.request<T>('PUT', path, { body });
   }
 }
 

@@ -7,7 +7,7 @@ export const EXIT = {
   usage: 2,
   /** The endpoint could not be reached (connection refused, DNS, TLS, timeout). */
   network: 3,
-  /** The API answered 404: unknown flow, connection, message or failed event. */
+  /** The API answered 404: unknown flow, connection, message or failed event (also one named by a list filter). */
   notFound: 4,
 } as const;
 
@@ -15,7 +15,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_CODES_HELP = `Exit codes:
   0  success
-  1  API error (the API answered a 4xx/5xx problem; its detail and code go to stderr)
+  1  API error (the API answered a 4xx/5xx problem, a refused token included; its detail and code go to stderr)
   2  usage error (unknown command, bad option or argument, unreadable local file, no credentials)
   3  cannot reach the endpoint (network error or timeout)
-  4  not found (the API answered 404)`;
+  4  not found (the API answered 404, or a --flow or --connection filter names none)`;

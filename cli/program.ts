@@ -5,6 +5,7 @@ import { connectionsCommand } from './commands/connections';
 import { failedCommand } from './commands/failed';
 import { flowsCommand, positiveInt } from './commands/flows';
 import { messagesCommand } from './commands/messages';
+import { partnersCommand } from './commands/partners';
 import { bindIO } from './context';
 import { EXIT, EXIT_CODES_HELP, type ExitCode } from './exit-codes';
 import { processIO, type IO } from './format';
@@ -21,7 +22,7 @@ function packageVersion(): string {
 
 export function buildProgram(io: IO = processIO): Command {
   const program = new Command('sluice')
-    .description('Operate a Sluice gateway: connections, flows, messages and failed events.')
+    .description('Operate a Sluice gateway: partners, connections, flows, messages and failed events.')
     .addOption(new Option('--endpoint <url>', 'operator API base URL (with the stage on AWS)').env('SLUICE_ENDPOINT').default(DEFAULT_ENDPOINT))
     .addOption(new Option('--token <token>', 'local mode operator bearer token').env('SLUICE_OPERATOR_TOKEN'))
     .option('--aws', 'sign requests with SigV4 (IAM, service execute-api); the default when no token is given')
@@ -31,7 +32,7 @@ export function buildProgram(io: IO = processIO): Command {
     .version(packageVersion(), '-V, --version')
     .addHelpText('after', `\n${EXIT_CODES_HELP}`);
   bindIO(program, io);
-  for (const command of [connectionsCommand(), flowsCommand(), messagesCommand(), failedCommand()]) {
+  for (const command of [partnersCommand(), connectionsCommand(), flowsCommand(), messagesCommand(), failedCommand()]) {
     program.addCommand(command);
   }
   // Commander's own errors (unknown command, missing argument…) exit 2, not 1.
@@ -49,7 +50,7 @@ export function buildProgram(io: IO = processIO): Command {
 function printError(io: IO, error: CliError, json: boolean): void {
   if (error instanceof ApiError) {
     if (json) io.stderr(`${JSON.stringify(error.problem)}\n`);
-    else io.stderr(`Error: ${error.problem.detail} (code: ${error.problem.code}, HTTP ${error.problem.status})\n`);
+    else io.stderr(`Error: ${error.message} (code: ${error.problem.code}, HTTP ${error.problem.status})\n`);
   } else {
     io.stderr(json ? `${JSON.stringify({ error: error.name, detail: error.message })}\n` : `Error: ${error.message}\n`);
   }

@@ -301,7 +301,10 @@ export function restarted(d: Delivery, f: { at: string; by: string; how: string;
     {
       restarts: d.restarts + 1,
       possibleDuplicate: true,
+      // A fresh retry budget: the failure that used it up has been dealt with. The requests
+      // the target saw keep counting; the view reports those since this restart apart.
       attempts: 0,
+      requestsBeforeRestart: d.requests ?? 0,
       requeuedAt: f.at,
       ...(f.correction
         ? {

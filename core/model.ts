@@ -167,6 +167,8 @@ export interface Delivery {
   attempts: number;
   /** Requests sent to the target, budgeted or not: numbers `x-sluice-attempt`. */
   requests?: number;
+  /** `requests` when an operator last restarted the delivery (a restart resets `attempts`, not this count). */
+  requestsBeforeRestart?: number;
   /** Attempt number of a POST that was started but whose outcome was never recorded. */
   attemptInFlight?: number;
   /** Set once any request may already have reached the target. */

@@ -42,6 +42,8 @@ export interface LocalGatewayOptions {
   pollerBatchSize?: number;
   /** Run the local stream poller feeding the counts aggregator. @default true */
   aggregate?: boolean;
+  /** Told each start-up step as it begins (`npm start` prints them). @default none */
+  onProgress?: (step: string) => void;
 }
 
 export interface LocalGateway {
@@ -62,6 +64,8 @@ export interface LocalGateway {
 export async function startLocalGateway(options: LocalGatewayOptions = {}): Promise<LocalGateway> {
   // CloudWatch metrics mean nothing here; the same code emits them on AWS.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  const progress = options.onProgress ?? (() => undefined);
+  progress('Starting DynamoDB Local (Java) and the SQS/S3 emulator');
   const emulators = await startEmulators();
   const stops: (() => Promise<void>)[] = [() => emulators.stop()];
   const stop = async () => {
@@ -78,6 +82,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       allowPrivateTargets: true,
       endpoints,
     };
+    progress('Creating the table, queue and bucket');
     const resources = await provisionLocalResources(createAwsClients(bootstrap), LOCAL_RESOURCE_NAMES);
     const config: SluiceConfig = { ...bootstrap, queueUrl: resources.queueUrl };
     const intervalSeconds = options.probeIntervalSeconds ?? DEFAULT_PROBE_PLAN.intervalSeconds;
@@ -96,6 +101,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const sink = runtime.events instanceof InMemoryEventPublisher ? runtime.events : undefined;
     sink?.subscribe((event) => runtime.logger.info('operational event', { event }));
     const operatorHandler = createOperatorHandler(runtime, { operatorToken });
+    progress(`Starting the API on port ${options.port ?? 3000}`);
     const server: LocalApiServer = await startLocalApiServer({
       port: options.port ?? 3000,
       partnerHandler: createIngestHandler(runtime),

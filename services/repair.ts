@@ -9,6 +9,7 @@ import { objectKeys } from '../adapters/aws/keys';
 import * as lifecycle from '../core/lifecycle';
 import type { StoredMessage } from '../adapters/aws/message-store';
 import type { Runtime } from '../adapters/runtime';
+import { attemptCounts } from '../core/attempts';
 import { SUGGESTED_ACTIONS } from '../core/classify';
 import { MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import {
@@ -40,7 +41,10 @@ export interface FailedEventView {
   type: FailureType;
   suggestedAction: string;
   error: DeliveryError;
+  /** Every request the target was sent, across restarts (the last `x-sluice-attempt`). */
   attempts: number;
+  /** Requests since the last operator restart; equal to `attempts` if it was never restarted. */
+  attemptsSinceRestart: number;
   failedAt: string;
   suspendedCount: number;
   payload: { bytes: number; contentType: string; sha256: string; corrected: boolean };
@@ -116,7 +120,31 @@ async function loadFailedDelivery(runtime: Runtime, id: string): Promise<Deliver
   return delivery;
 }
 
-function payloadView(d: Delivery, message: StoredMessage | undefined): FailedEventView['payload'] {
+type PayloadView = FailedEventView['payload'];
+
+/**
+ * The content type a correction is delivered with: the upload's own, unless S3 gave it
+ * a generic one while the original had a real one.
+ */
+function correctionContentType(d: Delivery, uploaded: string | undefined): string {
+  const original = d.failedPayload?.contentType ?? d.payloadOverride?.contentType ?? 'application/octet-stream';
+  return !uploaded || (GENERIC_CONTENT_TYPES.has(uploaded) && !GENERIC_CONTENT_TYPES.has(original)) ? original : uploaded;
+}
+
+/**
+ * An uploaded correction not yet taken by a restart, described as the download URL
+ * serves it (the same size rule as `currentPayloadKey`), or undefined when there is none.
+ */
+async function pendingCorrection(runtime: Runtime, d: Delivery, maxBytes: number): Promise<PayloadView | undefined> {
+  const head = await runtime.objects.head(correctionKey(d));
+  if (!head || head.bytes === 0 || head.bytes > maxBytes) return undefined;
+  const read = await runtime.objects.getRange(correctionKey(d), maxBytes).catch(() => undefined);
+  if (!read || read.body.length === 0) return undefined;
+  return { bytes: read.body.length, contentType: correctionContentType(d, head.contentType ?? read.contentType), sha256: sha256(read.body), corrected: true };
+}
+
+function payloadView(d: Delivery, message: StoredMessage | undefined, pending?: PayloadView): PayloadView {
+  if (pending) return pending;
   if (d.failedPayload?.corrected && d.payloadOverride) {
     const { bytes, contentType, sha256: sha } = d.payloadOverride;
     return { bytes, contentType, sha256: sha, corrected: true };
@@ -127,10 +155,19 @@ function payloadView(d: Delivery, message: StoredMessage | undefined): FailedEve
   }
   // In error: held before the failed copy is written; the payload is the one being delivered.
   const current = d.payloadOverride ?? (message ? { bytes: message.bytes, contentType: message.contentType, sha256: message.sha256 } : undefined);
-  return { bytes: current?.bytes ?? 0, contentType: current?.contentType ?? 'application/octet-stream', sha256: current?.sha256 ?? '', corrected: false };
+  return {
+    bytes: current?.bytes ?? 0,
+    contentType: current?.contentType ?? 'application/octet-stream',
+    sha256: current?.sha256 ?? '',
+    corrected: d.payloadOverride !== undefined,
+  };
 }
 
-export function failedEventView(d: Delivery, message: StoredMessage | undefined, suspendedCount: number): FailedEventView {
+/**
+ * A failed event as operators see it. `pending` is an uploaded correction that a
+ * restart has not taken yet: the view shows it, since the download already serves it.
+ */
+export function failedEventView(d: Delivery, message: StoredMessage | undefined, suspendedCount: number, pending?: PayloadView): FailedEventView {
   const type = d.failureType!;
   return {
     id: failedEventId(d),
@@ -142,10 +179,10 @@ export function failedEventView(d: Delivery, message: StoredMessage | undefined,
     type,
     suggestedAction: SUGGESTED_ACTIONS[type],
     error: d.lastError ?? { message: `failed as ${type}` },
-    attempts: d.attempts,
+    ...attemptCounts(d),
     failedAt: d.failedAt!,
     suspendedCount,
-    payload: payloadView(d, message),
+    payload: payloadView(d, message, pending),
   };
 }
 
@@ -153,9 +190,14 @@ async function suspendedCountOf(runtime: Runtime, d: Delivery): Promise<number> 
   return d.chainId ? runtime.deliveries.countSuspended(d.flowId, d.chainId, d.connectionId) : 0;
 }
 
-async function viewOf(runtime: Runtime, d: Delivery): Promise<FailedEventView> {
-  const [message, suspended] = await Promise.all([runtime.messages.get(d.flowId, d.messageId), suspendedCountOf(runtime, d)]);
-  return failedEventView(d, message, suspended);
+/** `hasUpload` says whether a correction may be pending; a listing finds out with one LIST per flow instead of a HEAD per event. */
+async function viewOf(runtime: Runtime, d: Delivery, hasUpload = true): Promise<FailedEventView> {
+  const [message, suspended, pending] = await Promise.all([
+    runtime.messages.get(d.flowId, d.messageId),
+    suspendedCountOf(runtime, d),
+    hasUpload ? flowMaxBytes(runtime, d.flowId).then((maxBytes) => pendingCorrection(runtime, d, maxBytes)) : undefined,
+  ]);
+  return failedEventView(d, message, suspended, pending);
 }
 
 export async function getFailedEvent(runtime: Runtime, id: string): Promise<FailedEventView> {
@@ -173,7 +215,13 @@ export async function listFailedEvents(
     limit: page.limit,
     ...(page.startKey ? { startKey: page.startKey } : {}),
   });
-  return { items: await Promise.all(items.map((d) => viewOf(runtime, d))), ...(lastKey ? { lastKey } : {}) };
+  const uploads = new Map<string, Promise<Set<string>>>();
+  const uploadsOf = (flowId: string) => {
+    if (!uploads.has(flowId)) uploads.set(flowId, runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)));
+    return uploads.get(flowId)!;
+  };
+  const views = await Promise.all(items.map(async (d) => viewOf(runtime, d, (await uploadsOf(d.flowId)).has(correctionKey(d)))));
+  return { items: views, ...(lastKey ? { lastKey } : {}) };
 }
 
 // ---------------------------------------------------------------------------
@@ -304,9 +352,7 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
   if (expectedSha256 && expectedSha256 !== sha) {
     throw new InvalidCorrectionError(`The uploaded correction has sha256 ${sha}, not the expected ${expectedSha256}; nothing was restarted.`);
   }
-  const original = d.failedPayload?.contentType ?? d.payloadOverride?.contentType ?? 'application/octet-stream';
-  const uploaded = head.contentType ?? read.contentType;
-  const contentType = !uploaded || (GENERIC_CONTENT_TYPES.has(uploaded) && !GENERIC_CONTENT_TYPES.has(original)) ? original : uploaded;
+  const contentType = correctionContentType(d, head.contentType ?? read.contentType);
   const verifiedKey = `${key}@${sha}`;
   await runtime.payloads.put(verifiedKey, read.body, contentType);
   return { key: verifiedKey, bytes: read.body.length, contentType, sha256: sha };

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { seg, UsageError } from '../client';
 import { contextOf } from '../context';
 import { emit, keyValues, list, table } from '../format';
+import { connectionBody, nonNegativeInt, positiveInt, readJsonObject, successStatuses, type ConnectionFlags } from '../settings';
 
 export interface ConnectionView {
   connectionId: string;
@@ -164,6 +165,50 @@ export function connectionsCommand(): Command {
       const { client, output } = contextOf(command);
       const { body, text } = await client.post<ConnectionView>(`/v1/connections/${seg(id)}/reauthorize`, { auth });
       emit(output, text, () => `Connection ${body.connectionId} reauthorized (${auth.type}); it is ${body.status}${body.statusReason ? ` (${body.statusReason})` : ''}.`);
+    });
+
+  connections
+    .command('put')
+    .description("Create a connection, or replace all of its settings (what is left out takes its default, credentials included)")
+    .argument('<connectionId>')
+    .option('--file <json>', 'the settings as JSON (the PUT /v1/connections/{id} body; "-" reads stdin); flags override it')
+    .option('--url <url>', 'target URL deliveries are POSTed to')
+    .addOption(new Option('--auth-type <type>', 'credential type (default none)').choices(['none', 'bearer', 'basic', 'header']))
+    .option('--token-value <token>', 'bearer token (with --auth-type bearer)')
+    .option('--username <name>', 'user name (with --auth-type basic)')
+    .option('--password <password>', 'password (with --auth-type basic)')
+    .option('--header-name <name>', 'header name (with --auth-type header)')
+    .option('--header-value <value>', 'header value (with --auth-type header)')
+    .option('--auth-file <file>', 'JSON file with the auth object; keeps secrets out of the process list')
+    .option('--timeout-ms <ms>', 'answer timeout per attempt (default 10000)', positiveInt)
+    .option('--retry-count <n>', 'retries of a transient failure (default 5)', nonNegativeInt)
+    .option('--retry-interval <seconds>', 'seconds between retries (default 60)', nonNegativeInt)
+    .addOption(new Option('--backoff <kind>', 'retry interval growth (default fixed)').choices(['fixed', 'exponential']))
+    .option('--max-interval <seconds>', 'longest exponential retry interval', positiveInt)
+    .option('--threads <n>', 'parallel delivery lanes (default 1)', positiveInt)
+    .addOption(new Option('--on-error <policy>', 'what a failing head holds (default hold-all)').choices(['hold-all', 'hold-lane']))
+    .option('--success-statuses <list>', '2xx (default) or statuses such as 200,202', successStatuses)
+    .option('--offline-after <n>', 'connection errors in a row before it goes offline (default 3)', positiveInt)
+    .addOption(new Option('--probe-method <method>', 'probe request method (default GET)').choices(['GET', 'HEAD', 'POST']))
+    .option('--probe-path <path>', "probe path on the connection's own origin (default: the URL's path)")
+    .option('--signing-secret <whsec>', 'sign deliveries (Standard Webhooks), e.g. whsec_…')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  sluice connections put erp --url http://127.0.0.1:4000/orders --retry-count 3 --retry-interval 5',
+        '  sluice connections put erp --file erp.json --auth-file erp-auth.json',
+        '  sluice connections put erp --file erp.json --threads 4   # the file, with one setting changed',
+      ].join('\n'),
+    )
+    .action(async (id: string, options: ConnectionFlags & ReauthorizeOptions & { file?: string }, command: Command) => {
+      const file = options.file ? await readJsonObject(options.file) : {};
+      const auth = options.authType || options.authFile ? await authFromOptions(options) : undefined;
+      const body = connectionBody(file, options, auth);
+      const { client, output } = contextOf(command);
+      const { body: saved, text } = await client.put<ConnectionView>(`/v1/connections/${seg(id)}`, body);
+      emit(output, text, () => `Connection ${saved.connectionId} saved.\n\n${renderConnection(saved)}`);
     });
 
   return connections;

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { ApiError, errorForStatus, problemFrom, send, seg, UsageError, type SluiceClient } from '../client';
 import { contextOf } from '../context';
-import { emit, keyValues, table } from '../format';
+import { emit, keyValues, table, type Column } from '../format';
 
 export const FAILURE_TYPES = ['business', 'timeout', 'unavailable', 'expired', 'configuration', 'internal'];
 
@@ -18,7 +18,9 @@ export interface FailedEvent {
   type: string;
   suggestedAction?: string;
   error?: { httpStatus?: number; message?: string; bodyExcerpt?: string };
+  /** Every request the target was sent, across restarts. */
   attempts?: number;
+  attemptsSinceRestart?: number;
   failedAt?: string;
   suspendedCount?: number;
   payload?: { bytes?: number; contentType?: string; sha256?: string; corrected?: boolean };
@@ -60,7 +62,12 @@ export function renderFailedEvent(e: FailedEvent): string {
     ['Message', e.messageId],
     ['Partner', e.partnerId],
     ['Connection', e.connectionId],
-    ['Attempts', e.attempts],
+    [
+      'Attempts',
+      e.attemptsSinceRestart !== undefined && e.attemptsSinceRestart !== e.attempts
+        ? `${e.attempts} (${e.attemptsSinceRestart} since the last restart)`
+        : e.attempts,
+    ],
     ['Failed at', e.failedAt],
     ['Error', errorText(e)],
     ['Target said', e.error?.bodyExcerpt],
@@ -69,6 +76,56 @@ export function renderFailedEvent(e: FailedEvent): string {
     ['Payload SHA-256', e.payload?.sha256],
   ]);
 }
+
+/**
+ * The API answers an empty list for a filter that names nothing; an operator who
+ * mistyped a flow or connection must hear that it does not exist (exit 4), not "none".
+ */
+async function assertFiltersExist(client: SluiceClient, options: Filters): Promise<void> {
+  await Promise.all([
+    options.flow ? client.get(`/v1/flows/${seg(options.flow)}`) : undefined,
+    options.connection ? client.get(`/v1/connections/${seg(options.connection)}`) : undefined,
+  ]);
+}
+
+/** The API's filter query of a listing or a bulk restart. */
+function filterQuery(options: Filters): { flowId?: string; connectionId?: string; type?: string } {
+  return {
+    ...(options.flow ? { flowId: options.flow } : {}),
+    ...(options.connection ? { connectionId: options.connection } : {}),
+    ...(options.type ? { type: options.type } : {}),
+  };
+}
+
+const FAILED_EVENT_COLUMNS: Column<FailedEvent>[] = [
+  { header: 'ID', value: (e) => e.id },
+  { header: 'FLOW', value: (e) => e.flowId },
+  { header: 'MESSAGE', value: (e) => e.messageId },
+  { header: 'CONNECTION', value: (e) => e.connectionId },
+  { header: 'TYPE', value: (e) => e.type },
+  { header: 'STATUS', value: (e) => e.status },
+  { header: 'ATTEMPTS', value: (e) => e.attempts },
+  { header: 'FAILED AT', value: (e) => e.failedAt },
+  { header: 'ERROR', value: errorText, max: 60 },
+];
+
+/** Every failed event a bulk restart with these filters would restart: status `failed`, all pages. */
+async function restartable(client: SluiceClient, options: Filters): Promise<FailedEvent[]> {
+  const events: FailedEvent[] = [];
+  let cursor: string | undefined;
+  do {
+    const { body } = await client.get<{ items: FailedEvent[]; cursor?: string | null }>('/v1/failed-events', {
+      ...filterQuery(options),
+      limit: 100,
+      cursor,
+    });
+    events.push(...body.items.filter((e) => e.status === 'failed'));
+    cursor = body.cursor ?? undefined;
+  } while (cursor);
+  return events;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function filterOptions(command: Command): Command {
   return command
@@ -121,26 +178,12 @@ export function failedCommand(): Command {
     .action(async (options: Filters & { cursor?: string }, command: Command) => {
       const { client, output } = contextOf(command);
       const { body, text } = await client.get<{ items: FailedEvent[]; cursor?: string | null }>('/v1/failed-events', {
-        flowId: options.flow,
-        connectionId: options.connection,
-        type: options.type,
+        ...filterQuery(options),
         cursor: options.cursor,
       });
+      if (body.items.length === 0 && !options.cursor) await assertFiltersExist(client, options);
       emit(output, text, () => {
-        const rows =
-          body.items.length === 0
-            ? 'No failed events.'
-            : table(body.items, [
-                { header: 'ID', value: (e) => e.id },
-                { header: 'FLOW', value: (e) => e.flowId },
-                { header: 'MESSAGE', value: (e) => e.messageId },
-                { header: 'CONNECTION', value: (e) => e.connectionId },
-                { header: 'TYPE', value: (e) => e.type },
-                { header: 'STATUS', value: (e) => e.status },
-                { header: 'ATTEMPTS', value: (e) => e.attempts },
-                { header: 'FAILED AT', value: (e) => e.failedAt },
-                { header: 'ERROR', value: errorText, max: 60 },
-              ]);
+        const rows = body.items.length === 0 ? 'No failed events.' : table(body.items, FAILED_EVENT_COLUMNS);
         return body.cursor ? `${rows}\n\nMore: --cursor ${body.cursor}` : rows;
       });
     });
@@ -216,24 +259,61 @@ export function failedCommand(): Command {
     });
   }
 
-  filterOptions(failed.command('restart-all').description('Restart every failed event matching the filters (all of them without filters)'))
-    .action(async (options: Filters, command: Command) => {
+  filterOptions(
+    failed
+      .command('restart-all')
+      .description('Restart every failed event matching the filters; --dry-run first shows which ones')
+      .option('--all', 'with no filter: restart every failed event of every flow')
+      .option('--dry-run', 'list what would be restarted and change nothing'),
+  )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  sluice failed restart-all --connection erp --type unavailable --dry-run',
+        '  sluice failed restart-all --connection erp --type unavailable',
+        '  sluice failed restart-all --all',
+      ].join('\n'),
+    )
+    .action(async (options: Filters & { all?: boolean; dryRun?: boolean }, command: Command) => {
+      const filtered = Boolean(options.flow || options.connection || options.type);
+      if (!filtered && !options.all && !options.dryRun) {
+        throw new UsageError(
+          'restart-all with no filter restarts every failed event of every flow. Narrow it with --flow, --connection or --type, or confirm with --all (see it first with --dry-run).',
+        );
+      }
       const { client, output } = contextOf(command);
+      if (options.dryRun) {
+        const events = await restartable(client, options);
+        if (events.length === 0) await assertFiltersExist(client, options);
+        if (output.json) {
+          output.out(JSON.stringify({ matched: events.length, items: events }));
+          return;
+        }
+        output.out(
+          events.length === 0
+            ? 'Would restart no failed events. Nothing was changed.'
+            : `${table(events, FAILED_EVENT_COLUMNS)}\n\nWould restart ${plural(events.length, 'failed event')}. Nothing was changed; run again without --dry-run to restart them.`,
+        );
+        return;
+      }
       const bar = process.stderr.isTTY
         ? new SingleBar({ stream: process.stderr, format: 'Restarting failed events [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: false })
         : undefined;
       bar?.start(1, 0);
       try {
-        const filters = {
-          ...(options.flow ? { flowId: options.flow } : {}),
-          ...(options.connection ? { connectionId: options.connection } : {}),
-          ...(options.type ? { type: options.type } : {}),
-        };
-        const { body, text } = await client.post<{ restarted: number }>('/v1/failed-events/restart', filters);
+        const { body, text } = await client.post<{ restarted: number; skipped?: number }>('/v1/failed-events/restart', filterQuery(options));
         bar?.setTotal(Math.max(body.restarted, 1));
         bar?.update(body.restarted);
         bar?.stop();
-        emit(output, text, () => `Restarted ${body.restarted} failed event${body.restarted === 1 ? '' : 's'}.`);
+        if (body.restarted === 0 && !body.skipped) await assertFiltersExist(client, options);
+        emit(output, text, () => {
+          const skipped = body.skipped
+            ? ` Skipped ${plural(body.skipped, 'failed event')} whose uploaded correction was refused (empty or over the size limit; the upload was removed): upload again, then restart.`
+            : '';
+          return `Restarted ${plural(body.restarted, 'failed event')}.${skipped}`;
+        });
       } catch (error) {
         bar?.stop();
         throw error;

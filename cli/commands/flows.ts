@@ -1,7 +1,10 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { seg } from '../client';
 import { contextOf } from '../context';
 import { emit, keyValues, list, table } from '../format';
+import { collectIds, flowBody, positiveInt, readJsonObject, type FlowFlags } from '../settings';
+
+export { positiveInt };
 
 export interface FlowView {
   flowId: string;
@@ -40,12 +43,6 @@ interface MessageItem {
 const COUNT_NAMES = ['accepted', 'queued', 'delivered', 'failed', 'suspended', 'inError'] as const;
 
 export const MESSAGE_STATUSES = ['accepted', 'queued', 'retrying', 'paused', 'inError', 'delivered', 'failed', 'suspended', 'discarded'];
-
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer.');
-  return n;
-}
 
 function counts(flow: FlowView): string {
   return flow.counts ? COUNT_NAMES.map((name) => `${name} ${flow.counts![name] ?? 0}`).join(', ') : '-';
@@ -144,8 +141,36 @@ export function flowsCommand(): Command {
     });
 
   flows
+    .command('put')
+    .description('Create a flow, or replace all of its settings (what is left out takes its default)')
+    .argument('<flowId>')
+    .option('--file <json>', 'the settings as JSON (the PUT /v1/flows/{id} body; "-" reads stdin); flags override it')
+    .option('--partner <partnerId>', 'the partner that posts to this flow')
+    .option('--destination <connectionId>', 'a connection to deliver to; repeat it, or separate with commas', collectIds)
+    .addOption(new Option('--on-failure <policy>', 'after a failed delivery (default continue)').choices(['continue', 'suspend-chain']))
+    .option('--auto-retry', 'retry transient failures (the default)')
+    .option('--no-auto-retry', 'hold a transient failure in error until `sluice failed recover`')
+    .option('--backout-threshold <n>', 'internal failures in a row before the flow stops (default 5)', positiveInt)
+    .option('--expires-after <seconds>', 'messages expire this long after they are received', positiveInt)
+    .option('--max-payload-bytes <n>', 'largest accepted payload (default 4 MiB)', positiveInt)
+    .addHelpText(
+      'after',
+      ['', 'Examples:', '  sluice flows put orders --partner acme --destination erp', '  sluice flows put orders --file orders.json --destination erp,crm'].join('\n'),
+    )
+    .action(async (id: string, options: FlowFlags & { file?: string }, command: Command) => {
+      const file = options.file ? await readJsonObject(options.file) : {};
+      const body = flowBody(file, options);
+      const { client, output } = contextOf(command);
+      const { body: saved, text } = await client.put<FlowView>(`/v1/flows/${seg(id)}`, body);
+      emit(output, text, () => `Flow ${saved.flowId} saved.\n\n${renderFlow(saved)}`);
+    });
+
+  flows
     .command('messages')
-    .description("List a flow's messages, newest page first")
+    .description(
+      "List a flow's messages, oldest first (the order they were received); --cursor pages on to newer ones. " +
+        'With --status, each page is filtered, so a page may hold fewer than --limit messages while more follow.',
+    )
     .argument('<flowId>')
     .addOption(new Option('--status <status>', 'only messages in this status').choices(MESSAGE_STATUSES))
     .option('--limit <n>', 'page size (1-100)', positiveInt)

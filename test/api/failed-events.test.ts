@@ -10,6 +10,7 @@ const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).di
 
 const ITEM_KEYS = [
   'attempts',
+  'attemptsSinceRestart',
   'connectionId',
   'error',
   'failedAt',
@@ -94,6 +95,7 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
       suggestedAction: SUGGESTED_ACTIONS.business,
       error: { httpStatus: 422, message: 'target answered HTTP 422', bodyExcerpt: '{"error":"qty must be a number"}' },
       attempts: 1,
+      attemptsSinceRestart: 1,
       failedAt: item.failedAt,
       suspendedCount: 0,
       payload: { bytes: original.length, contentType: 'application/json', sha256: sha256(original), corrected: false },
@@ -124,10 +126,13 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     const put = await fetch(upload.body.url, { method: 'PUT', body: corrected, headers: { 'content-type': 'application/json' } });
     assert.equal(put.status, 200);
 
-    // Until restart, the download URL serves the correction; the listing shows the original.
+    // Until restart, the download URL serves the correction, and the failed event shows it.
     const again = await gw.request('POST', `/v1/failed-events/${item.id}/download-url`, { body: { expiresInSeconds: 900 } });
     checkPresigned(again.body, bucket, 'corrections/orders/R-1/erp', 900);
     assert.equal(await (await fetch(again.body.url)).text(), corrected);
+    const correctedView = { bytes: corrected.length, contentType: 'application/json', sha256: sha256(corrected), corrected: true };
+    assert.deepEqual((await gw.request('GET', `/v1/failed-events/${item.id}`)).body.payload, correctedView);
+    assert.deepEqual((await list('flowId=orders')).items.map((i) => i.payload), [correctedView], 'the listing shows it too');
 
     const restart = await gw.request('POST', `/v1/failed-events/${item.id}/restart`);
     assert.equal(restart.status, 202, JSON.stringify(restart.body));
@@ -174,6 +179,29 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     const serialized = JSON.stringify(audit);
     assert.ok(!serialized.includes(gw.gateway.operatorToken), 'no secrets in the audit trail');
     assert.ok(!serialized.includes('X-Amz-Signature'), 'no signed URLs in the audit trail');
+  });
+
+  it('after a restart, reports the attempts the target saw in total and those since the restart', async () => {
+    const t = await newTarget(() => ({ status: 503, body: 'down for maintenance' }));
+    await gw.connection('flaky', { url: t.url, retry: { count: 2, intervalSeconds: 0 } });
+    await gw.flow('counted', { partnerId: 'acme', destinations: ['flaky'] });
+    assert.equal((await gw.post('counted', key, 'N-1', 'x')).status, 202);
+    const [first] = await waitForFailed('counted', 1);
+    assert.equal(first.type, 'unavailable');
+    assert.deepEqual([first.attempts, first.attemptsSinceRestart], [3, 3]);
+
+    assert.equal((await gw.request('POST', `/v1/failed-events/${first.id}/restart`)).status, 202);
+    const failedAgain = await waitFor(
+      async () => {
+        const view = (await gw.request('GET', `/v1/failed-events/${first.id}`)).body;
+        return view.status === 'failed' && view.failedAt !== first.failedAt ? view : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the restarted delivery to fail again' },
+    );
+    const seen = t.received.map((r) => r.headers['x-sluice-attempt']);
+    assert.deepEqual(seen, ['1', '2', '3', '4', '5', '6']);
+    assert.equal(failedAgain.attempts, 6, 'the total matches the last x-sluice-attempt the target saw');
+    assert.equal(failedAgain.attemptsSinceRestart, 3);
   });
 
   it('refuses an oversized or empty correction and keeps the original', async () => {

@@ -309,6 +309,7 @@ describe('OpenAPI response schemas match the views', () => {
       status: 'failed',
       attempts: 6,
       requests: 6,
+      requestsBeforeRestart: 4,
       attemptInFlight: 0,
       possibleDuplicate: true,
       nextAttemptAt: AT,
