@@ -468,11 +468,22 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     const receives = Number(record.attributes.ApproximateReceiveCount ?? 1);
     const delay = conflict ? 1 : Math.min(300, (options.internalRetrySeconds ?? 5) * receives);
     try {
-      await runtime.queue.delay(record.receiptHandle, delay);
-      // A request that left before a concurrent change rolled its outcome back still counts.
-      if (ticket && conflict && sent.delivery) await noteInternalError(ticket, sent, false);
+      // Recorded before the ticket is given back: a receive that starts the moment it is
+      // visible again must see the request that already left, and flag the next one.
+      let recorded = true;
+      if (ticket && (sent.delivery || !conflict)) {
+        recorded = await noteInternalError(ticket, sent, !conflict).then(
+          () => true,
+          (secondary) => {
+            runtime.logger.error('could not record the internal error', { error: secondary as Error });
+            return false;
+          },
+        );
+      }
+      // A request that left unrecorded keeps its ticket in flight for the whole visibility
+      // timeout: the receive after it suspects the request (unrecordedAttemptPossible).
+      if (recorded || !sent.delivery) await runtime.queue.delay(record.receiptHandle, delay);
       if (ticket && !conflict) {
-        await noteInternalError(ticket, sent, true);
         const streak = await runtime.flows.recordInternalFailure(ticket.flowId);
         const flow = await runtime.flows.get(ticket.flowId, true);
         if (flow && flow.status !== 'stopped' && streak >= flow.backoutThreshold) {

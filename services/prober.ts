@@ -94,9 +94,14 @@ export async function runProber(runtime: Runtime, event: ProberEvent, options: P
   const due = candidates.filter(needsProbe);
   const results = await mapLimit(due, options.concurrency ?? 8, (c) => probeConnection(runtime, c.connectionId));
   if (event.kind === 'hourly') {
-    await sweepPendingEnqueues(runtime);
-    await sweepUnconfirmed(runtime);
-    await sweepPendingRequeues(runtime);
+    // Each sweep on its own: one that fails (a throttled read) does not keep the others from running.
+    for (const [name, sweep] of [
+      ['pending enqueues', sweepPendingEnqueues],
+      ['unconfirmed enqueues', sweepUnconfirmed],
+      ['operator re-queues', sweepPendingRequeues],
+    ] as const) {
+      await sweep(runtime).catch((error) => runtime.logger.error(`sweep of ${name} failed; the next probe run tries again`, { error: error as Error }));
+    }
   }
   return results;
 }
