@@ -1,9 +1,8 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import type { AttemptOutcome } from '../../core/classify';
-import { assertAllowedAddress, UnsafeTargetError, type TargetPolicy } from '../../core/target-url';
+import { assertAllowedAddress, assertAllowedUrl, UnsafeTargetError, type TargetPolicy } from '../../core/target-url';
 
 /** Longest response body excerpt kept for the failed event. */
 export const BODY_EXCERPT_BYTES = 2048;
@@ -47,17 +46,19 @@ export function sendToTarget(request: TargetRequest, policy: TargetPolicy): Prom
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
     let settled = false;
+    // Declared before `finish`, which may run before the request starts (a refused URL).
+    let timer: NodeJS.Timeout | undefined;
     const finish = (outcome: AttemptOutcome) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       resolve(outcome);
     };
     let url: URL;
     try {
-      url = new URL(request.url);
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      if (isIP(host)) assertAllowedAddress(host, policy);
+      // The same rules as when the connection was saved (scheme, IP literal, loopback
+      // names); host names are checked again after DNS resolution by `guardedLookup`.
+      url = assertAllowedUrl(request.url, policy);
     } catch (error) {
       finish({ kind: 'refused-target', durationMs: 0, message: (error as Error).message });
       return;
@@ -94,7 +95,7 @@ export function sendToTarget(request: TargetRequest, policy: TargetPolicy): Prom
         response.on('error', (error) => finish({ kind: 'connection-error', durationMs: elapsed(), message: error.message }));
       },
     );
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       finish({ kind: 'timeout', durationMs: elapsed(), message: `no complete answer within ${request.timeoutMs} ms` });
       outgoing.destroy();
     }, request.timeoutMs);
