@@ -43,6 +43,11 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   };
 }
 
+/** `204 No Content`: a deletion that succeeded. */
+export function noContent(): HttpResponse {
+  return { statusCode: 204, headers: {}, body: '' };
+}
+
 export function problemResponse(problem: Problem, headers: Record<string, string> = {}): HttpResponse {
   return {
     statusCode: problem.status,

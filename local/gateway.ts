@@ -69,6 +69,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       bucketName: LOCAL_RESOURCE_NAMES.bucketName,
       localMode: true,
       allowPrivateTargets: true,
+      // Cursors need not outlive the process: a cursor from before a restart is a clear 400.
+      cursorSecret: randomBytes(32).toString('base64url'),
       endpoints,
     };
     const resources = await provisionLocalResources(createAwsClients(bootstrap), LOCAL_RESOURCE_NAMES);
