@@ -20,10 +20,15 @@ const agents = {
   https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
 };
 
-/** A DNS lookup that refuses addresses the policy forbids: checked at delivery time, not only when the URL is set. */
-function guardedLookup(policy: TargetPolicy) {
+type Resolver = (hostname: string, options: { all: true }, callback: (error: Error | null, addresses: LookupAddress[]) => void) => void;
+
+/**
+ * A DNS lookup that refuses addresses the policy forbids: checked at delivery time,
+ * not only when the URL is set, with the same classification (`assertAllowedAddress`).
+ */
+export function guardedLookup(policy: TargetPolicy, resolve: Resolver = dnsLookup as unknown as Resolver) {
   return (hostname: string, options: object, callback: (...args: any[]) => void) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error);
       const list = addresses as LookupAddress[];
       try {
