@@ -128,11 +128,12 @@ function operatorRoutes(runtime: Runtime): Route[] {
 
 /** The operator API: partners, connections, flows, messages and failed events. */
 export function createOperatorApi(runtime: Runtime, options: OperatorApiOptions = {}): HttpHandler {
-  const router = new Router(operatorRoutes(runtime));
+  const router = new Router([healthRoute, ...operatorRoutes(runtime)]);
   const handle = withProblems(runtime, router);
   return async (request) => {
     try {
-      if (request.method === 'GET' && request.path === '/health') return jsonResponse(200, { status: 'ok' });
+      // Health needs no credentials, whatever the method (others get 405 from the router).
+      if (request.path === '/health') return handle(request);
       if (options.operatorToken !== undefined && !operatorTokenMatches(request, options.operatorToken)) {
         return errorResponse(new ProblemError('unauthenticated', 'Operator routes need Authorization: Bearer <operatorToken>.'), request.requestId);
       }
