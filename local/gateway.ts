@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { partnerRouteMatches, operatorTokenMatches } from '../api/apis';
+import { isPartnerRequest, operatorTokenMatches } from '../api/apis';
 import type { SluiceConfig } from '../adapters/aws/config';
 import { createRuntime, type Runtime, type RuntimeOverrides } from '../adapters/runtime';
 import { createAwsClients } from '../adapters/aws/clients';
@@ -73,6 +73,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       bucketName: LOCAL_RESOURCE_NAMES.bucketName,
       localMode: true,
       allowPrivateTargets: true,
+      // Cursors need not outlive the process: a cursor from before a restart is a clear 400.
+      cursorSecret: randomBytes(32).toString('base64url'),
       endpoints,
     };
     progress('Creating the table, queue and bucket');
@@ -110,9 +112,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         }
         return operatorHandler(event, context);
       },
-      isPartnerRequest: (method, path, headers) =>
-        partnerRouteMatches({ method, path } as never) &&
-        !operatorTokenMatches({ headers } as never, operatorToken),
+      isPartnerRequest: (method, path, headers) => isPartnerRequest({ method, path, headers }, operatorToken),
+      onError: (error) => runtime.logger.error('local API server: request failed', { error: error as Error }),
     });
     stops.push(() => server.close());
     let poller: LocalEventSourcePoller | undefined;

@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { Webhook } from 'standardwebhooks';
+import { webhookHeaders } from '../adapters/http/webhook-signature';
 import { MAX_VISIBILITY_SECONDS } from '../adapters/aws/delivery-queue';
 import { deliveryIndexes, deliveryKey, StaleDeliveryError, type DeliveryChange } from '../adapters/aws/delivery-store';
 import type { StoredMessage } from '../adapters/aws/message-store';
@@ -86,12 +86,8 @@ export function deliveryHeaders(
     ...(possibleDuplicate ? { 'x-sluice-possible-duplicate': 'true' } : {}),
     ...authHeaders(connection.auth),
   };
-  if (connection.signingSecret) {
-    const timestamp = new Date(Math.floor(now.getTime() / 1000) * 1000);
-    headers['webhook-id'] = message.messageId;
-    headers['webhook-timestamp'] = String(timestamp.getTime() / 1000);
-    headers['webhook-signature'] = new Webhook(connection.signingSecret).sign(message.messageId, timestamp, payload.toString('utf8'));
-  }
+  // Signed over the raw bytes as delivered (SPEC delivery semantics 3).
+  if (connection.signingSecret) Object.assign(headers, webhookHeaders(connection.signingSecret, message.messageId, now, payload));
   return headers;
 }
 

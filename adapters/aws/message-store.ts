@@ -223,4 +223,30 @@ export class MessageStore {
     );
     return { items: Items.map((item) => withoutKeys<StoredMessage>(item)), cursor: encodeCursor(LastEvaluatedKey) };
   }
+
+  /**
+   * A message of the flow whose deliveries are not all final (`delivered`, `discarded`):
+   * a message's status is its least advanced branch, so its own status tells. Reads
+   * pages until one is found; undefined when there is none.
+   */
+  async firstUnfinished(flowId: string): Promise<string | undefined> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :p',
+          FilterExpression: 'NOT (#status IN (:delivered, :discarded))',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':p': listings.flowMessages(flowId), ':delivered': 'delivered', ':discarded': 'discarded' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      const found = page.Items?.[0];
+      if (found) return String(found.messageId);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return undefined;
+  }
 }
