@@ -652,6 +652,8 @@ export class SluiceGateway extends Construct {
       });
       // API Gateway writes execution logs to a group of its own naming; created here
       // (before the stage can log) so that it has a retention and goes with the stack.
+      // A stage deployed by an earlier version may already have created it: such a
+      // stack needs the group imported (or deleted) before this update.
       const executionLogs = new logs.LogGroup(this, `${id}ExecutionLogs`, {
         logGroupName: `API-Gateway-Execution-Logs_${api.restApiId}/${STAGE_NAME}`,
         retention: logRetention,
