@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { webhookHeaders } from '../adapters/http/webhook-signature';
-import { MAX_VISIBILITY_SECONDS } from '../adapters/aws/delivery-queue';
+import { receiveOf } from '../adapters/aws/delivery-queue';
 import { deliveryIndexes, deliveryKey, StaleDeliveryError, type DeliveryChange } from '../adapters/aws/delivery-store';
 import type { StoredMessage } from '../adapters/aws/message-store';
 import { sendToTarget } from '../adapters/http/target-client';
@@ -206,7 +206,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
           : {}),
       });
     }
-    await runtime.queue.delay(receipt, Math.min(seconds, MAX_VISIBILITY_SECONDS));
+    await runtime.queue.delay(receipt, seconds, receiveOf(s.record));
     return 'keep' as const;
   }
 
@@ -338,7 +338,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         if (connection.onError === 'hold-all') {
           await runtime.deliveries.updateConnectionHold(connection.connectionId, deliveryKey(s.delivery), nextAttemptAt);
         }
-        await runtime.queue.delay(s.record.receiptHandle, Math.min(transition.delaySeconds, MAX_VISIBILITY_SECONDS));
+        await runtime.queue.delay(s.record.receiptHandle, transition.delaySeconds, receiveOf(s.record));
         return 'keep';
       }
     }
@@ -390,7 +390,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     const s = { ticket, record, delivery: delivery!, message: message!, flow: flow!, connection: connection!, log } as Snapshot;
     switch (decision.action) {
       case 'wait':
-        await runtime.queue.delay(record.receiptHandle, Math.min(decision.seconds, MAX_VISIBILITY_SECONDS));
+        await runtime.queue.delay(record.receiptHandle, decision.seconds, receiveOf(record));
         return 'keep';
       case 'hold':
         return hold(s, decision.status, decision.seconds, decision.reason);
@@ -437,7 +437,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     const receives = Number(record.attributes.ApproximateReceiveCount ?? 1);
     const delay = conflict ? 1 : Math.min(300, (options.internalRetrySeconds ?? 5) * receives);
     try {
-      await runtime.queue.delay(record.receiptHandle, delay);
+      await runtime.queue.delay(record.receiptHandle, delay, receiveOf(record));
       if (ticket && !conflict) {
         await runtime.deliveries.markDebug(ticket.flowId, ticket.messageId, ticket.connectionId);
         const streak = await runtime.flows.recordInternalFailure(ticket.flowId);
