@@ -33,7 +33,7 @@ function Messages({ flowId }: { flowId: string }) {
       title="Messages"
       actions={
         <div class="inline-form">
-          <Field label="Status" id="message-status">
+          <Field label="Message status" id="message-status">
             <select
               id="message-status"
               value={status}
