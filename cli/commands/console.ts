@@ -93,7 +93,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       return consoleProblem(403, 'forbidden', 'Forbidden', 'Requests from other origins are refused.');
     }
     if (url.pathname === '/') return { status: 302, headers: { location: '/console' }, body: Buffer.alloc(0) };
-    const isApi = url.pathname.startsWith('/v1/');
+    // Checked before URL parsing, which would resolve `..` and backslashes silently.
+    const rawPath = (request.url ?? '/').split('?')[0]!;
+    const isApi = rawPath.startsWith('/v1/') || url.pathname.startsWith('/v1/');
     const isTransfer = url.pathname.startsWith('/console/payloads/');
     if ((isApi || isTransfer) && !authorized(request)) {
       return consoleProblem(401, 'unauthenticated', 'Unauthenticated', 'Open the address `sluice console` printed: it carries the session key after #token=.');
@@ -106,7 +108,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       throw error;
     }
     if (isApi) {
-      if (!isPlainPath(url.pathname)) return consoleProblem(400, 'invalid-path', 'Invalid path', 'The path has dot segments or encoded separators.');
+      if (!isPlainPath(rawPath)) return consoleProblem(400, 'invalid-path', 'Invalid path', 'The path has dot segments or encoded separators.');
       if (!RELAYED_METHODS.has(method)) return consoleProblem(405, 'method-not-allowed', 'Method not allowed', `${method} is not relayed.`);
       const answer = await client.forward(method, url.pathname, { query: url.searchParams, ...(body.length > 0 ? { body: body.toString('utf8') } : {}) });
       return { status: answer.status, headers: { 'content-type': answer.contentType || 'application/json', 'cache-control': 'no-store' }, body: Buffer.from(answer.text) };
