@@ -212,3 +212,9 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+/** "HTTP 422: …" unless the message already names the status. */
+export function errorText(error: { httpStatus?: number; message: string }): string {
+  if (!error.httpStatus || error.message.includes(`HTTP ${error.httpStatus}`)) return error.message;
+  return `HTTP ${error.httpStatus}: ${error.message}`;
+}

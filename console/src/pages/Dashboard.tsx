@@ -41,6 +41,7 @@ function FlowsTable({ flows }: { flows: Flow[] }) {
               <td>{flow.partnerId}</td>
               <td>
                 <StatusBadge status={flow.status} />
+                {flow.statusReason ? <div class="cell-sub">{flow.statusReason}</div> : null}
               </td>
               {COUNTS.map((name) => (
                 <td class={`num${(name === 'failed' || name === 'inError') && flow.counts[name] > 0 ? ' num-bad' : ''}`} key={name}>
@@ -76,7 +77,9 @@ function ConnectionsTable({ connections }: { connections: Connection[] }) {
             <tr key={connection.connectionId} data-connection={connection.connectionId}>
               <th scope="row">
                 <a href={href.connection(connection.connectionId)}>{connection.connectionId}</a>
-                <div class="cell-sub">{connection.url}</div>
+                <div class="cell-sub cell-url" title={connection.url}>
+                  {connection.url}
+                </div>
               </th>
               <td>
                 <StatusBadge status={connection.status} />

@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, call, consoleFetch, type FailedEvent, type FailureType } from '../api/client';
-import { Button, Definitions, Empty, Field, Notice, PageHeader, ProblemAlert, Section, StatusBadge, Time, formatBytes, useAction, useAsync } from '../components';
+import { Button, Definitions, Empty, Field, Notice, errorText, PageHeader, ProblemAlert, Section, StatusBadge, Time, formatBytes, useAction, useAsync } from '../components';
 import { href } from '../router';
 
 const TYPES: FailureType[] = ['business', 'timeout', 'unavailable', 'expired', 'configuration', 'internal'];
@@ -227,10 +227,7 @@ export function FailedEventsPage() {
                     <td>
                       <span class="chip">{event.type}</span>
                     </td>
-                    <td class="cell-error">
-                      {event.error.httpStatus ? `HTTP ${event.error.httpStatus}: ` : ''}
-                      {event.error.message}
-                    </td>
+                    <td class="cell-error">{errorText(event.error)}</td>
                     <td class="num">{event.attempts}</td>
                     <td>
                       {formatBytes(event.payload.bytes)}
@@ -359,7 +356,7 @@ export function FailedEventPage({ id }: { id: string }) {
               items={[
                 ['Status', <span id="event-status"><StatusBadge status={event.status} /></span>],
                 ['Type', event.type],
-                ['Error', `${event.error.httpStatus ? `HTTP ${event.error.httpStatus}: ` : ''}${event.error.message}`],
+                ['Error', errorText(event.error)],
                 ['Target said', event.error.bodyExcerpt ? <pre class="excerpt">{event.error.bodyExcerpt}</pre> : undefined],
                 ['Attempts', String(event.attempts)],
                 ['Failed at', <Time at={event.failedAt} />],

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, call, ProblemError, type MessageDetail } from '../api/client';
-import { Button, Definitions, Empty, Field, PageHeader, ProblemAlert, Section, StatusBadge, Time, formatBytes, toProblem, useAsync } from '../components';
+import { Button, Definitions, Empty, Field, PageHeader, errorText, ProblemAlert, Section, StatusBadge, Time, formatBytes, toProblem, useAsync } from '../components';
 import { href } from '../router';
 import type { Problem } from '../api/client';
 
@@ -74,10 +74,7 @@ export function MessageView({ message }: { message: MessageDetail }) {
                   <td class="num">{delivery.attempts}</td>
                   <td>
                     {delivery.lastError ? (
-                      <>
-                        {delivery.lastError.httpStatus ? `HTTP ${delivery.lastError.httpStatus}: ` : ''}
-                        {delivery.lastError.message}
-                      </>
+                      errorText(delivery.lastError)
                     ) : (
                       <span class="muted">—</span>
                     )}
