@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { setToken, takeTokenFromFragment, token } from './api/client';
+import { clearToken, setToken, takeTokenFromFragment, token } from './api/client';
 import { Button, Field } from './components';
 import { ConnectionPage } from './pages/Connection';
 import { Dashboard } from './pages/Dashboard';
@@ -108,6 +108,17 @@ function App({ snapshot }: { snapshot: Snapshot | undefined }) {
             ))}
           </ul>
         </nav>
+        <button
+          type="button"
+          class="signout"
+          onClick={() => {
+            clearToken();
+            location.hash = '#/';
+            location.reload();
+          }}
+        >
+          Sign out
+        </button>
       </header>
       <main id="main" class="main" ref={main} tabIndex={-1}>
         <Page route={route} snapshot={snapshot} />

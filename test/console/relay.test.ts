@@ -123,6 +123,26 @@ describe('sluice console relay', () => {
     assert.equal(gateway.seen.length, before, 'the gateway saw none of them');
   });
 
+  it('answers bad console requests with problems and touches nothing', async () => {
+    const before = [gateway.seen.length, store.seen.length];
+    const cases: [string, string, number, string][] = [
+      ['GET', '/console/no-such-asset.js', 404, 'not-found'],
+      ['POST', '/console', 405, 'method-not-allowed'],
+      ['GET', '/console/payloads/fe-1/download', 405, 'method-not-allowed'],
+      ['POST', '/console/payloads/%E0%A4%A/download', 400, 'invalid-path'],
+      ['PUT', '/console/payloads/fe-1/upload', 400, 'empty-payload'],
+    ];
+    for (const [method, path, status, code] of cases) {
+      const answer = await fetch(`${relay.url}${path}`, { method, headers: session });
+      assert.equal(answer.status, status, `${method} ${path}`);
+      assert.equal(answer.headers.get('content-type'), 'application/problem+json');
+      const problem = (await answer.json()) as any;
+      assert.equal(problem.code, code);
+      assert.ok(problem.title && problem.detail, 'title and detail for the page to show');
+    }
+    assert.deepEqual([gateway.seen.length, store.seen.length], before);
+  });
+
   it('refuses paths that could leave /v1 after normalisation', async () => {
     const before = gateway.seen.length;
     // Raw paths: fetch would normalise them before sending.

@@ -44,6 +44,10 @@ export function token(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+export function clearToken(): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
 export function setToken(value: string): void {
   sessionStorage.setItem(TOKEN_KEY, value);
 }
