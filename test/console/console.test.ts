@@ -130,6 +130,16 @@ describe('operator console in headless Chromium', () => {
 
     await go('#/connections/crm');
     await page.locator('.page-header [data-status="unauthorized"]').waitFor();
+    // A rejected form shows the problem's title and detail, and changes nothing.
+    await page.getByLabel('Authentication').selectOption('header');
+    await page.getByLabel('Header name').fill('not a header');
+    await page.getByLabel('Header value').fill('x');
+    await page.getByRole('button', { name: 'Reauthorize' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Invalid request body' });
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /must be an HTTP header name/);
+    assert.equal((await api('GET', '/v1/connections/crm')).auth.type, 'bearer');
+
     await page.getByLabel('Authentication').selectOption('bearer');
     await page.getByLabel('Token').fill('new-secret');
     await page.getByLabel('Token').press('Enter');
