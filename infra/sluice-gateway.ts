@@ -49,6 +49,7 @@ import {
   type AttributeType,
   type QueueDefinition,
 } from './definitions';
+import { SluiceAlerts, type AlertsOptions } from './alerts';
 
 /** API Gateway's own answers mapped to the product's problem codes (SPEC "Errors"). */
 const GATEWAY_PROBLEMS: [apigateway.ResponseType, ProblemCode][] = [
@@ -193,6 +194,13 @@ export interface SluiceGatewayProps {
    * @default - no web ACL
    */
   readonly partnerWebAclArn?: string;
+
+  /**
+   * Operational events (connection offline/unauthorized, flow paused, message failed…)
+   * to e-mail addresses or an existing SNS topic. See `SluiceAlerts`.
+   * @default - no alerts
+   */
+  readonly alerts?: AlertsOptions;
 }
 
 /** The four Lambda functions of the gateway. */
@@ -712,6 +720,8 @@ export class SluiceGateway extends Construct {
     const healthMethod = this.operatorApi.root
       .addResource('health')
       .addMethod('GET', operatorIntegration, { authorizationType: apigateway.AuthorizationType.NONE });
+
+    if (props.alerts) new SluiceAlerts(this, 'Alerts', { ...props.alerts, eventBus: this.eventBus, removalPolicy });
 
     // ----------------------------------------------------------------- alarms
     const alarmActions: cloudwatch.IAlarmAction[] = [...(props.alarmActions ?? [])];

@@ -10,6 +10,7 @@ import { LOCAL_RESOURCE_NAMES } from '../infra/definitions';
 import { startEmulators, type Emulators } from './emulators';
 import { provisionLocalResources, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';
+import { withConsole } from './console';
 import { LocalEventSourcePoller } from './poller';
 import { LocalScheduler } from './scheduler';
 import { LocalProbeScheduler } from './probe-scheduler';
@@ -100,7 +101,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const server: LocalApiServer = await startLocalApiServer({
       port: options.port ?? 3000,
       partnerHandler: createIngestHandler(runtime),
-      operatorHandler: async (event, context) => {
+      operatorHandler: withConsole(async (event, context) => {
         if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
           const authorized = operatorTokenMatches(
             { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
@@ -111,7 +112,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
           }
         }
         return operatorHandler(event, context);
-      },
+      }, () => server.url),
       isPartnerRequest: (method, path, headers) => isPartnerRequest({ method, path, headers }, operatorToken),
       onError: (error) => runtime.logger.error('local API server: request failed', { error: error as Error }),
     });
