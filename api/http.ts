@@ -13,6 +13,18 @@ export interface HttpRequest {
   /** Who is calling the operator API: the IAM principal on AWS, `operator` locally. */
   principal?: string;
   sourceIp?: string;
+  /**
+   * Lower-cased names of headers the client sent more than once. `headers` holds one
+   * value per name (the last, as API Gateway does), so handlers that need exactly one
+   * value (the GUID, the API key) refuse these instead of guessing.
+   */
+  repeatedHeaders?: string[];
+  /**
+   * Set when the transport refused to pass on a body this large (the local server,
+   * over API Gateway's 10 MB request limit): the partner API still authenticates the
+   * caller and logs the rejection to the flow, then answers 413.
+   */
+  oversizedBodyBytes?: number;
 }
 
 export interface HttpResponse {
@@ -31,16 +43,21 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
   };
 }
 
-export function problemResponse(problem: Problem): HttpResponse {
+/** `204 No Content`: a deletion that succeeded. */
+export function noContent(): HttpResponse {
+  return { statusCode: 204, headers: {}, body: '' };
+}
+
+export function problemResponse(problem: Problem, headers: Record<string, string> = {}): HttpResponse {
   return {
     statusCode: problem.status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: { ...headers, 'content-type': 'application/problem+json' },
     body: JSON.stringify(problem),
   };
 }
 
 export function errorResponse(error: unknown, requestId: string): HttpResponse {
-  if (error instanceof ProblemError) return problemResponse(error.toProblem());
+  if (error instanceof ProblemError) return problemResponse(error.toProblem(), error.responseHeaders);
   return problemResponse(problemOf('internal', `Internal error; quote request id ${requestId} to the operator.`, { requestId }));
 }
 

@@ -207,7 +207,10 @@ const MessageSummary = z.looseObject({
   correlationId: CorrelationId,
 });
 
-const Cursor = z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; `null` on the last page.' });
+const Cursor = z
+  .string()
+  .nullable()
+  .meta({ description: 'Opaque; pass as `cursor` for the next page of the same listing (same filters), else 400 `invalid-query`. `null` on the last page.' });
 
 const MessagePage = z.looseObject({ items: z.array(MessageSummary), cursor: Cursor });
 
@@ -439,7 +442,7 @@ function convert(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchem
 // Operations
 
 type Api = 'partner' | 'operator' | 'both';
-type Method = 'GET' | 'POST' | 'PUT';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 interface Operation {
   api: Api;
@@ -595,6 +598,16 @@ const OPERATIONS: Operation[] = [
     responses: { 201: { description: 'The new API key.', schema: ref('PartnerKey') } },
     errors: op(['not-found']),
   },
+  {
+    api: 'operator',
+    method: 'DELETE',
+    path: '/v1/partners/{partnerId}',
+    operationId: 'deletePartner',
+    summary: 'Delete a partner',
+    description: 'Deletes the partner and its API key. Refused (409 `conflict`) while a flow uses the partner.',
+    responses: { 204: { description: 'Deleted.' } },
+    errors: op(['not-found', 'conflict']),
+  },
 
   // Operator API: connections
   {
@@ -626,6 +639,16 @@ const OPERATIONS: Operation[] = [
     summary: 'Read a connection',
     responses: { 200: { description: 'The connection.', schema: ref('Connection') } },
     errors: op(['not-found']),
+  },
+  {
+    api: 'operator',
+    method: 'DELETE',
+    path: '/v1/connections/{connectionId}',
+    operationId: 'deleteConnection',
+    summary: 'Delete a connection',
+    description: 'Deletes the connection and cancels its probes. Refused (409 `conflict`) while a flow uses it.',
+    responses: { 204: { description: 'Deleted.' } },
+    errors: op(['not-found', 'conflict']),
   },
   connectionAction('offline', 'Set a connection offline', 'Traffic holds (no attempts spent) and its flows pause; not probed until set online by hand.'),
   connectionAction('online', 'Set a connection online', 'Its flows resume and held traffic is released in order.'),
@@ -667,6 +690,18 @@ const OPERATIONS: Operation[] = [
     responses: { 200: { description: 'The flow with its counts.', schema: ref('Flow') } },
     errors: op(['unknown-flow']),
   },
+  {
+    api: 'operator',
+    method: 'DELETE',
+    path: '/v1/flows/{flowId}',
+    operationId: 'deleteFlow',
+    summary: 'Delete a flow',
+    description:
+      'Deletes the flow with its counters and log. Refused (409 `conflict`) unless the flow is disabled and every delivery of its messages is final (`delivered` or `discarded`). ' +
+      'Its messages and payloads stay until their retention ends.',
+    responses: { 204: { description: 'Deleted.' } },
+    errors: op(['unknown-flow', 'conflict']),
+  },
   flowAction('disable', 'Disable a flow', 'New messages are rejected with 409 `flow-disabled`.'),
   flowAction('enable', 'Enable a flow', 'Accepts messages again and clears the flow log.'),
   flowAction('pause', 'Pause a flow', 'Messages are accepted and queued but not delivered.'),
@@ -690,7 +725,7 @@ const OPERATIONS: Operation[] = [
     summary: "List a flow's messages",
     query: FlowMessagesQuery,
     responses: { 200: { description: 'One page of messages.', schema: ref('MessagePage') } },
-    errors: op(['invalid-body', 'unknown-flow']),
+    errors: op(['invalid-query', 'unknown-flow']),
   },
 
   // Operator API: failed events
@@ -700,10 +735,10 @@ const OPERATIONS: Operation[] = [
     path: '/v1/failed-events',
     operationId: 'listFailedEvents',
     summary: 'List failed events',
-    description: 'Deliveries that are `failed` or `inError`. Keep the same `flowId` filter when paging.',
+    description: 'Deliveries that are `failed` or `inError`. Keep the same filters when paging: a cursor is bound to its listing.',
     query: FailedEventsQuery,
     responses: { 200: { description: 'One page of failed events.', schema: ref('FailedEventPage') } },
-    errors: op(['invalid-body']),
+    errors: op(['invalid-query']),
   },
   {
     api: 'operator',
@@ -832,7 +867,11 @@ const EXAMPLE: Record<ProblemCode, { detail: string; extensions?: Record<string,
     detail: 'Invalid body: timeoutMs: Too big: expected number to be <=60000',
     extensions: { errors: [{ field: 'timeoutMs', message: 'Too big: expected number to be <=60000' }] },
   },
+  'invalid-query': { detail: 'Invalid query: cursor: not a cursor of this listing (keep the same filters when paging).' },
+  'invalid-path': { detail: 'The path segment "%E0%A4%A" is not valid percent-encoded UTF-8.' },
+  'method-not-allowed': { detail: 'PATCH is not supported on /v1/flows/orders; use DELETE, GET, PUT.' },
   'payload-too-large': { detail: 'The payload is 5000000 bytes; flow orders accepts at most 4194304.' },
+  'header-too-large': { detail: 'The request line and headers exceed 65536 bytes.' },
   'flow-disabled': { detail: 'Flow orders is disabled and accepts no messages.' },
   conflict: { detail: 'Failed event orders~order-1~erp is delivered; only a failed or in-error delivery can be discarded.' },
   throttled: { detail: 'Too many requests; retry later.' },
@@ -866,7 +905,9 @@ function errorResponses(operation: Operation, shared: Record<string, JsonSchema>
   const byStatus = new Map<number, ProblemCode[]>();
   // Every operator JSON body is size-limited (MAX_OPERATOR_BODY_BYTES).
   const bodyLimit: ProblemCode[] = operation.api === 'operator' && operation.body ? ['payload-too-large'] : [];
-  for (const code of [...new Set([...operation.errors, ...bodyLimit])]) {
+  // A path parameter that is not valid percent-encoded UTF-8 is refused before any handler.
+  const pathDecoding: ProblemCode[] = operation.path.includes('{') ? ['invalid-path'] : [];
+  for (const code of [...new Set([...operation.errors, ...bodyLimit, ...pathDecoding])]) {
     const status = PROBLEM_STATUS[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
@@ -993,7 +1034,7 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-const METHOD_ORDER: Method[] = ['GET', 'PUT', 'POST'];
+const METHOD_ORDER: Method[] = ['GET', 'PUT', 'POST', 'DELETE'];
 
 export function buildOpenApiDocument(): OpenApiDocument {
   const requestSchemas = convertRegistry(REQUEST_SCHEMAS, 'input');
@@ -1024,7 +1065,8 @@ export function buildOpenApiDocument(): OpenApiDocument {
       description:
         'Partners post messages to the partner API with an API key; Sluice accepts each exactly once (by its GUID) and delivers it in order, with retries, to the flow\'s connections. ' +
         'Operators manage partners, connections, flows and failed events through the operator API (IAM SigV4 on AWS, a bearer token locally). ' +
-        'Every error is RFC 9457 `application/problem+json` with a `code`. A human reference is in docs/api.md.',
+        'Every error is RFC 9457 `application/problem+json` with a `code`. A method a path does not take is 405 `method-not-allowed` with `Allow`. ' +
+        'A human reference is in docs/api.md.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [SERVERS.partner, SERVERS.operator, SERVERS.local],

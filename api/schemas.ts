@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import { SUGGESTED_ACTIONS } from '../core/classify';
 import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETRY, type FailureType } from '../core/model';
+import { isReservedHeaderName } from '../core/auth-headers';
+import { MAX_PROBE_PATH_LENGTH, probePathProblem } from '../core/target-url';
 
 /** Request and response schemas of both APIs; the OpenAPI document is generated from them. */
 
@@ -21,7 +23,10 @@ export const ConnectionAuthSchema = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('header'),
-      headerName: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be an HTTP header name'),
+      headerName: z
+        .string()
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be an HTTP header name')
+        .refine((name) => !isReservedHeaderName(name), 'is a header Sluice sets itself (SPEC delivery semantics 3); choose another name'),
       value: Secret,
     })
     .strict(),
@@ -51,7 +56,14 @@ export const PutConnectionBody = z
     probe: z
       .object({
         method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
-        path: z.string().startsWith('/').max(1024).optional(),
+        path: z
+          .string()
+          .max(MAX_PROBE_PATH_LENGTH)
+          .superRefine((path, context) => {
+            const problem = probePathProblem(path);
+            if (problem) context.addIssue({ code: 'custom', message: `${problem}; it is a path on the connection's own origin` });
+          })
+          .optional(),
       })
       .strict()
       .default({ method: 'GET' }),

@@ -6,7 +6,17 @@ export function validateBody<S extends z.ZodType>(schema: S, request: HttpReques
   return validateValue(schema, parseJsonBody(request), 'body');
 }
 
-export function validateValue<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+/** Validates a query string: a bad value (`limit`, `status`, a filter) is `invalid-query`. */
+export function validateQuery<S extends z.ZodType>(schema: S, request: HttpRequest): z.infer<S> {
+  return validateValue(schema, request.query, 'query', 'invalid-query');
+}
+
+export function validateValue<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  code: 'invalid-body' | 'invalid-query' = 'invalid-body',
+): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const fields = result.error.issues.map((issue) => ({
@@ -14,7 +24,7 @@ export function validateValue<S extends z.ZodType>(schema: S, value: unknown, wh
     message: issue.message,
   }));
   return fail(
-    'invalid-body',
+    code,
     `Invalid ${what}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`,
     { errors: fields },
   );

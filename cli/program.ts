@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError, CliError } from './client';
 import { connectionsCommand } from './commands/connections';
+import { consoleCommand } from './commands/console';
 import { failedCommand } from './commands/failed';
 import { flowsCommand, positiveInt } from './commands/flows';
 import { messagesCommand } from './commands/messages';
@@ -32,7 +33,7 @@ export function buildProgram(io: IO = processIO): Command {
     .version(packageVersion(), '-V, --version')
     .addHelpText('after', `\n${EXIT_CODES_HELP}`);
   bindIO(program, io);
-  for (const command of [partnersCommand(), connectionsCommand(), flowsCommand(), messagesCommand(), failedCommand()]) {
+  for (const command of [partnersCommand(), connectionsCommand(), flowsCommand(), messagesCommand(), failedCommand(), consoleCommand()]) {
     program.addCommand(command);
   }
   // Commander's own errors (unknown command, missing argument…) exit 2, not 1.

@@ -16,8 +16,18 @@ export interface DeliveryTicket {
 export interface DeliveryQueue {
   /** Sends tickets in order; tickets of one lane keep their relative order. */
   send(tickets: DeliveryTicket[]): Promise<void>;
-  /** Hides an in-flight ticket for `seconds` (at most 12 hours). */
-  delay(receiptHandle: string, seconds: number): Promise<void>;
+  /**
+   * Hides an in-flight ticket for `seconds`, shortened to what the queue accepts:
+   * SQS allows 12 hours counted from the receive, so `receive` (when known) lets
+   * the adapter request as much of that as is left.
+   */
+  delay(receiptHandle: string, seconds: number, receive?: ReceiveInfo): Promise<void>;
+}
+
+/** What a consumer knows about when it received an in-flight ticket. */
+export interface ReceiveInfo {
+  /** When the ticket was first received (SQS `ApproximateFirstReceiveTimestamp`), epoch ms. */
+  firstReceiveMs?: number;
 }
 
 /** Payload bytes kept outside the table (claim check, failed store, corrections). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { partnerRouteMatches, operatorTokenMatches } from '../api/apis';
+import { isPartnerRequest, operatorTokenMatches } from '../api/apis';
 import type { SluiceConfig } from '../adapters/aws/config';
 import { createRuntime, type Runtime, type RuntimeOverrides } from '../adapters/runtime';
 import { createAwsClients } from '../adapters/aws/clients';
@@ -10,6 +10,7 @@ import { LOCAL_RESOURCE_NAMES } from '../adapters/aws/definitions';
 import { startEmulators, type Emulators } from './emulators';
 import { provisionLocalResources, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';
+import { withConsole } from './console';
 import { LocalEventSourcePoller } from './poller';
 import { LocalStreamPoller } from './stream-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -80,6 +81,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       bucketName: LOCAL_RESOURCE_NAMES.bucketName,
       localMode: true,
       allowPrivateTargets: true,
+      // Cursors need not outlive the process: a cursor from before a restart is a clear 400.
+      cursorSecret: randomBytes(32).toString('base64url'),
       endpoints,
     };
     progress('Creating the table, queue and bucket');
@@ -105,7 +108,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const server: LocalApiServer = await startLocalApiServer({
       port: options.port ?? 3000,
       partnerHandler: createIngestHandler(runtime),
-      operatorHandler: async (event, context) => {
+      operatorHandler: withConsole(async (event, context) => {
         if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
           const authorized = operatorTokenMatches(
             { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
@@ -116,10 +119,9 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
           }
         }
         return operatorHandler(event, context);
-      },
-      isPartnerRequest: (method, path, headers) =>
-        partnerRouteMatches({ method, path } as never) &&
-        !operatorTokenMatches({ headers } as never, operatorToken),
+      }, () => server.url),
+      isPartnerRequest: (method, path, headers) => isPartnerRequest({ method, path, headers }, operatorToken),
+      onError: (error) => runtime.logger.error('local API server: request failed', { error: error as Error }),
     });
     stops.push(() => server.close());
     let poller: LocalEventSourcePoller | undefined;

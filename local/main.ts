@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { startLocalGateway, type LocalGateway } from './gateway';
 import { EmulatorStartError } from './emulators';
+import { consoleUrl } from './console';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** `npm start`: the whole gateway on this machine, until Ctrl-C. */
@@ -85,6 +86,7 @@ const lines = [
   `Sluice is running in local mode (started in ${elapsed()}).`,
   `  Partner + operator API  ${gateway.url}   (GET ${gateway.url}/health)`,
   `  Operator token          ${process.env.SLUICE_OPERATOR_TOKEN ? '(from SLUICE_OPERATOR_TOKEN)' : gateway.operatorToken}`,
+  `  Operator console        ${consoleUrl(gateway.url, gateway.operatorToken)}`,
   `  DynamoDB Local          ${gateway.emulators.dynamodbEndpoint}   table ${gateway.resources.tableName}`,
   `  SQS + S3 emulator       ${gateway.emulators.sqsEndpoint}   queue ${gateway.resources.queueUrl}`,
   `                          bucket ${gateway.resources.bucketName}`,

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { Webhook } from 'standardwebhooks';
-import { MAX_VISIBILITY_SECONDS } from '../adapters/aws/delivery-queue';
+import { webhookHeaders } from '../adapters/http/webhook-signature';
+import { receiveOf } from '../adapters/aws/delivery-queue';
 import { deliveryKey, StaleDeliveryError, type StepExtras } from '../adapters/aws/delivery-store';
 import type { LoadedDelivery, StoredMessage } from '../adapters/aws/message-store';
 import { objectKeys } from '../adapters/aws/keys';
@@ -94,12 +94,8 @@ export function deliveryHeaders(
     ...(possibleDuplicate ? { 'x-sluice-possible-duplicate': 'true' } : {}),
     ...authHeaders(connection.auth),
   };
-  if (connection.signingSecret) {
-    const timestamp = new Date(Math.floor(now.getTime() / 1000) * 1000);
-    headers['webhook-id'] = message.messageId;
-    headers['webhook-timestamp'] = String(timestamp.getTime() / 1000);
-    headers['webhook-signature'] = new Webhook(connection.signingSecret).sign(message.messageId, timestamp, payload.toString('utf8'));
-  }
+  // Signed over the raw bytes as delivered (SPEC delivery semantics 3).
+  if (connection.signingSecret) Object.assign(headers, webhookHeaders(connection.signingSecret, message.messageId, now, payload));
   return headers;
 }
 
@@ -211,7 +207,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     if (s.delivery.status !== status || s.delivery.heldReceipt !== receipt || extra.report || extra.attempt) {
       await apply(s, lifecycle.held(s.delivery, { at: iso(), status, receipt, reason, ...extra }));
     }
-    await runtime.queue.delay(receipt, Math.min(seconds, MAX_VISIBILITY_SECONDS));
+    await runtime.queue.delay(receipt, seconds, receiveOf(s.record));
     return 'keep' as const;
   }
 
@@ -311,7 +307,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       case 'inError': {
         await apply(s, lifecycle.inError(s.delivery, { ...facts, error, type: transition.failureType, receipt: s.record.receiptHandle }));
         sent.delivery = undefined;
-        await runtime.queue.delay(s.record.receiptHandle, Math.min(HOLD_RECHECK_SECONDS, MAX_VISIBILITY_SECONDS));
+        await runtime.queue.delay(s.record.receiptHandle, HOLD_RECHECK_SECONDS, receiveOf(s.record));
         return 'keep';
       }
       case 'retrying': {
@@ -334,7 +330,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         if (connection.onError === 'hold-all') {
           await runtime.deliveries.updateConnectionHold(connection.connectionId, deliveryKey(s.delivery), s.delivery.nextAttemptAt!);
         }
-        await runtime.queue.delay(s.record.receiptHandle, Math.min(transition.delaySeconds, MAX_VISIBILITY_SECONDS));
+        await runtime.queue.delay(s.record.receiptHandle, transition.delaySeconds, receiveOf(s.record));
         return 'keep';
       }
     }
@@ -405,7 +401,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     const s = { ticket, record, delivery: delivery!, message: message!, flow: flow!, connection: connection!, log } as Snapshot;
     switch (decision.action) {
       case 'wait':
-        await runtime.queue.delay(record.receiptHandle, Math.min(decision.seconds, MAX_VISIBILITY_SECONDS));
+        await runtime.queue.delay(record.receiptHandle, decision.seconds, receiveOf(record));
         return 'keep';
       case 'hold':
         return hold(s, decision.status, decision.seconds, decision.reason);
@@ -482,7 +478,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       }
       // A request that left unrecorded keeps its ticket in flight for the whole visibility
       // timeout: the receive after it suspects the request (unrecordedAttemptPossible).
-      if (recorded || !sent.delivery) await runtime.queue.delay(record.receiptHandle, delay);
+      if (recorded || !sent.delivery) await runtime.queue.delay(record.receiptHandle, delay, receiveOf(record));
       if (ticket && !conflict) {
         const streak = await runtime.flows.recordInternalFailure(ticket.flowId);
         const flow = await runtime.flows.get(ticket.flowId, true);

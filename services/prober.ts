@@ -2,6 +2,7 @@ import type { StoredConnection } from '../adapters/aws/connection-store';
 import { sendToTarget } from '../adapters/http/target-client';
 import type { Runtime } from '../adapters/runtime';
 import { authHeaders } from '../core/auth-headers';
+import { probeTargetUrl } from '../core/target-url';
 import { mapLimit } from '../core/concurrency';
 import type { AttemptOutcome } from '../core/classify';
 import type { Connection } from '../core/model';
@@ -34,23 +35,34 @@ export function probeVerdict(outcome: AttemptOutcome, status: Connection['status
   return { alive: true, detail: `probe answered HTTP ${outcome.status}` };
 }
 
+/** `probe.path` on the connection's own origin; throws `UnsafeTargetError` for a path that would leave it. */
 export function probeUrl(connection: Pick<Connection, 'url' | 'probe'>): string {
-  return connection.probe.path ? new URL(connection.probe.path, connection.url).toString() : connection.url;
+  return probeTargetUrl(connection.url, connection.probe.path);
 }
 
 export async function probeConnection(runtime: Runtime, connectionId: string): Promise<ProbeResult> {
   const connection = await runtime.connections.getWithSecrets(connectionId, true);
   if (!connection) return { connectionId, alive: false, detail: 'connection does not exist' };
-  const outcome = await sendToTarget(
+  let url: string;
+  try {
+    url = probeUrl(connection);
+  } catch (error) {
+    // A stored path from before the origin rule: the probe fails, nothing is sent.
+    url = '';
+    runtime.logger.warn('probe path refused', { connectionId, reason: (error as Error).message });
+  }
+  const outcome: AttemptOutcome = url
+    ? await sendToTarget(
     {
-      url: probeUrl(connection),
+      url,
       method: connection.probe.method,
       headers: probeHeaders(connection),
       ...(connection.probe.method === 'POST' ? { body: Buffer.alloc(0) } : {}),
       timeoutMs: connection.timeoutMs,
     },
     { localMode: runtime.config.localMode, allowPrivateTargets: runtime.config.allowPrivateTargets },
-  );
+  )
+    : { kind: 'refused-target', durationMs: 0, message: 'the probe path leaves the connection origin' };
   const { alive, detail } = probeVerdict(outcome, connection.status);
   const now = runtime.clock.now();
   if (alive && connection.status !== 'online') {
@@ -84,24 +96,59 @@ function needsProbe(connection: StoredConnection): boolean {
   return connection.status !== 'online' && !connection.manualOffline;
 }
 
-export async function runProber(runtime: Runtime, event: ProberEvent, options: ProberOptions = {}): Promise<ProbeResult[]> {
-  const candidates =
-    event.kind === 'probe' && event.connectionIds
-      ? (await Promise.all(event.connectionIds.map((id) => runtime.connections.get(id, true)))).filter(
-          (c): c is StoredConnection => c !== undefined,
-        )
-      : await runtime.connections.list();
-  const due = candidates.filter(needsProbe);
-  const results = await mapLimit(due, options.concurrency ?? 8, (c) => probeConnection(runtime, c.connectionId));
-  if (event.kind === 'hourly') {
-    // Each sweep on its own: one that fails (a throttled read) does not keep the others from running.
-    for (const [name, sweep] of [
-      ['pending enqueues', sweepPendingEnqueues],
-      ['unconfirmed enqueues', sweepUnconfirmed],
-      ['operator re-queues', sweepPendingRequeues],
-    ] as const) {
-      await sweep(runtime).catch((error) => runtime.logger.error(`sweep of ${name} failed; the next probe run tries again`, { error: error as Error }));
+/** One connection's probe; its failure (a bug, a database error) is its result, never the run's. */
+async function probeIsolated(runtime: Runtime, connectionId: string): Promise<ProbeResult> {
+  try {
+    return await probeConnection(runtime, connectionId);
+  } catch (error) {
+    runtime.logger.error('probe failed', { connectionId, error: error as Error });
+    return { connectionId, alive: false, detail: `probe failed: ${(error as Error).message}` };
+  }
+}
+
+/** Runs every step even when one fails, then reports the first failure. */
+async function runAll(runtime: Runtime, steps: [string, () => Promise<unknown>][]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (error) {
+      runtime.logger.error(`prober step failed: ${name}`, { error: error as Error });
+      failures.push(error);
     }
   }
+  if (failures.length > 0) throw failures[0];
+}
+
+/**
+ * Probes the due connections, then (hourly) runs the re-queue sweeps that delivery
+ * semantics 1 and 15 rely on. A failing probe never stops the other probes or the
+ * sweeps; a failing step still fails the run (after the others), so it is retried
+ * and alarmed on.
+ */
+export async function runProber(runtime: Runtime, event: ProberEvent, options: ProberOptions = {}): Promise<ProbeResult[]> {
+  let results: ProbeResult[] = [];
+  await runAll(runtime, [
+    [
+      'probes',
+      async () => {
+        const candidates =
+          event.kind === 'probe' && event.connectionIds
+            ? (await Promise.all(event.connectionIds.map((id) => runtime.connections.get(id, true)))).filter(
+                (c): c is StoredConnection => c !== undefined,
+              )
+            : await runtime.connections.list();
+        const due = candidates.filter(needsProbe);
+        results = await mapLimit(due, options.concurrency ?? 8, (c) => probeIsolated(runtime, c.connectionId));
+      },
+    ],
+    ...(event.kind === 'hourly'
+      ? ([
+          ['enqueue sweep', () => sweepPendingEnqueues(runtime)],
+          ['unconfirmed enqueue sweep', () => sweepUnconfirmed(runtime)],
+          ['requeue sweep', () => sweepPendingRequeues(runtime)],
+        ] as [string, () => Promise<unknown>][])
+      : []),
+  ]);
   return results;
 }

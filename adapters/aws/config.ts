@@ -17,6 +17,11 @@ export interface SluiceConfig {
   localMode: boolean;
   /** Private-range targets (VPC-attached deliverers). @default false */
   allowPrivateTargets: boolean;
+  /**
+   * Keys the HMAC that binds pagination cursors to their listing. Unset: derived from
+   * the deployment's resource names (see api/cursors.ts). Local mode sets a random one.
+   */
+  cursorSecret?: string;
   /** Emulator endpoints; empty on AWS. */
   endpoints: { dynamodb?: string; sqs?: string; s3?: string };
   /** Seconds ingest may reuse a read API key, flow or connection (see TtlCache). @default 5 */
@@ -53,6 +58,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Slu
         : undefined,
     localMode: env[ENVIRONMENT.localMode] === 'true',
     allowPrivateTargets: env[ENVIRONMENT.allowPrivateTargets] === 'true',
+    cursorSecret: env.SLUICE_CURSOR_SECRET || undefined,
     endpoints: {},
     ...(env[ENVIRONMENT.configCacheSeconds] !== undefined && !Number.isNaN(Number(env[ENVIRONMENT.configCacheSeconds]))
       ? { configCacheSeconds: Number(env[ENVIRONMENT.configCacheSeconds]) }

@@ -1,4 +1,4 @@
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { isConditionFailure } from './dynamo-errors';
 import type { Connection, ConnectionAuth, ConnectionSettings } from '../../core/model';
@@ -237,5 +237,14 @@ export class ConnectionStore {
         ExpressionAttributeValues: { ...(sealedSecrets ? { ':s': sealedSecrets } : {}), ':t': auth.type, ':at': now.toISOString() },
       }),
     );
+  }
+
+  /** Deletes a connection; false when it did not exist. */
+  async delete(connectionId: string): Promise<boolean> {
+    this.recent.delete(connectionId);
+    const { Attributes } = await this.documents.send(
+      new DeleteCommand({ TableName: this.tableName, Key: keys.connection(connectionId), ReturnValues: 'ALL_OLD' }),
+    );
+    return Attributes !== undefined;
   }
 }

@@ -1,9 +1,31 @@
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
 import { deliveryDeduplicationId, laneGroupId } from '../../core/lanes';
-import type { DeliveryQueue, DeliveryTicket } from '../../core/ports';
+import type { DeliveryQueue, DeliveryTicket, ReceiveInfo } from '../../core/ports';
+import { clampVisibilitySeconds, DEFAULT_VISIBILITY_MARGIN_SECONDS } from '../../core/visibility';
+import { DELIVERY_QUEUE } from './definitions';
 
-/** SQS caps a message's visibility timeout at 12 hours. */
-export const MAX_VISIBILITY_SECONDS = 12 * 3600;
+/** Options of {@link SqsDeliveryQueue}. */
+export interface SqsDeliveryQueueOptions {
+  /**
+   * Longest time between a receive and the deliverer's last visibility change for it:
+   * the queue's visibility timeout (the consumer cannot sit on a message longer
+   * without it becoming visible again) plus the deliverer's run time, which the
+   * construct keeps within one sixth of that timeout.
+   * @default DELIVERY_QUEUE.visibilityTimeoutSeconds × 7/6 (1,050 s)
+   */
+  maxSinceReceiveSeconds?: number;
+  /** Reserve for clock skew and call latency. @default DEFAULT_VISIBILITY_MARGIN_SECONDS (60 s) */
+  marginSeconds?: number;
+  /** Wall clock in epoch ms; SQS's timestamps are wall-clock too. @default Date.now */
+  now?: () => number;
+}
+
+/** What a Lambda SQS record says about its receive. */
+export function receiveOf(record: Pick<SQSRecord, 'attributes'>): ReceiveInfo {
+  const first = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
+  return Number.isFinite(first) && first > 0 ? { firstReceiveMs: first } : {};
+}
 
 export class QueueSendError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -13,10 +35,19 @@ export class QueueSendError extends Error {
 }
 
 export class SqsDeliveryQueue implements DeliveryQueue {
+  private readonly maxSinceReceiveSeconds: number;
+  private readonly marginSeconds: number;
+  private readonly now: () => number;
+
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
-  ) {}
+    options: SqsDeliveryQueueOptions = {},
+  ) {
+    this.maxSinceReceiveSeconds = options.maxSinceReceiveSeconds ?? Math.ceil((DELIVERY_QUEUE.visibilityTimeoutSeconds * 7) / 6);
+    this.marginSeconds = options.marginSeconds ?? DEFAULT_VISIBILITY_MARGIN_SECONDS;
+    this.now = options.now ?? Date.now;
+  }
 
   async send(tickets: DeliveryTicket[]): Promise<void> {
     for (let i = 0; i < tickets.length; i += 10) {
@@ -39,13 +70,15 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     }
   }
 
-  async delay(receiptHandle: string, seconds: number): Promise<void> {
+  async delay(receiptHandle: string, seconds: number, receive: ReceiveInfo = {}): Promise<void> {
+    const visibility = clampVisibilitySeconds(seconds, {
+      nowMs: this.now(),
+      maxSinceReceiveSeconds: this.maxSinceReceiveSeconds,
+      marginSeconds: this.marginSeconds,
+      ...(receive.firstReceiveMs !== undefined ? { firstReceiveMs: receive.firstReceiveMs } : {}),
+    });
     await this.sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: this.queueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(seconds))),
-      }),
+      new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: visibility }),
     );
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BatchWriteCommand,
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -282,5 +283,41 @@ export class FlowStore {
 
   async resetInternalFailures(flowId: string): Promise<void> {
     await resetCounter(this.documents, this.tableName, keys.flow(flowId), 'internalFailureStreak');
+  }
+
+  /**
+   * Deletes a disabled flow with its counters and log. Its messages stay until their
+   * retention ends. Throws `FlowNotDisabledError` when the flow is not disabled (any
+   * more); false when it did not exist.
+   */
+  async delete(flowId: string): Promise<boolean> {
+    try {
+      const { Attributes } = await this.documents.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: keys.flow(flowId),
+          ConditionExpression: 'attribute_not_exists(pk) OR #status = :disabled',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':disabled': 'disabled' },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      if (!Attributes) return false;
+    } catch (error) {
+      if (isConditionFailure(error)) throw new FlowNotDisabledError(flowId);
+      throw error;
+    }
+    this.recent.delete(flowId);
+    await this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: keys.flow(flowId).pk, sk: COUNTS_SK } }));
+    await this.clearLog(flowId);
+    return true;
+  }
+}
+
+/** A flow can be deleted only while disabled. */
+export class FlowNotDisabledError extends Error {
+  constructor(readonly flowId: string) {
+    super(`flow ${flowId} is not disabled`);
+    this.name = 'FlowNotDisabledError';
   }
 }

@@ -369,4 +369,19 @@ export class MessageStore {
       .filter((m) => !options.status || m.status === options.status);
     return { items, ...(next ? { cursor: encodeCursor(next) } : {}) };
   }
+
+  /**
+   * The first message of a flow (in its listing) that is not delivered or discarded,
+   * with its status read from its record; undefined when every one is final.
+   */
+  async firstUnfinished(flowId: string): Promise<string | undefined> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(flowId, { limit: 100, ...(cursor ? { cursor } : {}) });
+      const open = page.items.find((m) => m.status !== 'delivered' && m.status !== 'discarded');
+      if (open) return open.messageId;
+      cursor = page.cursor;
+    } while (cursor);
+    return undefined;
+  }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Partner } from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
 import { TtlCache } from './ttl-cache';
@@ -135,5 +135,18 @@ export class PartnerStore {
     const stored = Buffer.from(String(Item.keyHash), 'hex');
     const candidate = Buffer.from(presented, 'hex');
     return stored.length === candidate.length && timingSafeEqual(stored, candidate) ? String(Item.partnerId) : undefined;
+  }
+
+  /** Deletes a partner and its key; false when it did not exist. */
+  async delete(partnerId: string): Promise<boolean> {
+    this.validKeys.clear();
+    const { Attributes } = await this.documents.send(
+      new DeleteCommand({ TableName: this.tableName, Key: keys.partner(partnerId), ReturnValues: 'ALL_OLD' }),
+    );
+    if (!Attributes) return false;
+    if (typeof Attributes.keyHash === 'string') {
+      await this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: keys.apiKey(Attributes.keyHash) }));
+    }
+    return true;
   }
 }

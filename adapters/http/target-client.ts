@@ -1,9 +1,8 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import type { AttemptOutcome } from '../../core/classify';
-import { assertAllowedAddress, UnsafeTargetError, type TargetPolicy } from '../../core/target-url';
+import { assertAllowedAddress, assertAllowedUrl, UnsafeTargetError, type TargetPolicy } from '../../core/target-url';
 
 /** Longest response body excerpt kept for the failed event. */
 export const BODY_EXCERPT_BYTES = 2048;
@@ -21,10 +20,15 @@ const agents = {
   https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
 };
 
-/** A DNS lookup that refuses addresses the policy forbids: checked at delivery time, not only when the URL is set. */
-function guardedLookup(policy: TargetPolicy) {
+type Resolver = (hostname: string, options: { all: true }, callback: (error: Error | null, addresses: LookupAddress[]) => void) => void;
+
+/**
+ * A DNS lookup that refuses addresses the policy forbids: checked at delivery time,
+ * not only when the URL is set, with the same classification (`assertAllowedAddress`).
+ */
+export function guardedLookup(policy: TargetPolicy, resolve: Resolver = dnsLookup as unknown as Resolver) {
   return (hostname: string, options: object, callback: (...args: any[]) => void) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error);
       const list = addresses as LookupAddress[];
       try {
@@ -47,17 +51,19 @@ export function sendToTarget(request: TargetRequest, policy: TargetPolicy): Prom
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
     let settled = false;
+    // Declared before `finish`, which may run before the request starts (a refused URL).
+    let timer: NodeJS.Timeout | undefined;
     const finish = (outcome: AttemptOutcome) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
       resolve(outcome);
     };
     let url: URL;
     try {
-      url = new URL(request.url);
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      if (isIP(host)) assertAllowedAddress(host, policy);
+      // The same rules as when the connection was saved (scheme, IP literal, loopback
+      // names); host names are checked again after DNS resolution by `guardedLookup`.
+      url = assertAllowedUrl(request.url, policy);
     } catch (error) {
       finish({ kind: 'refused-target', durationMs: 0, message: (error as Error).message });
       return;
@@ -94,7 +100,7 @@ export function sendToTarget(request: TargetRequest, policy: TargetPolicy): Prom
         response.on('error', (error) => finish({ kind: 'connection-error', durationMs: elapsed(), message: error.message }));
       },
     );
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       finish({ kind: 'timeout', durationMs: elapsed(), message: `no complete answer within ${request.timeoutMs} ms` });
       outgoing.destroy();
     }, request.timeoutMs);

@@ -5,7 +5,7 @@ import { RESOURCE_ID_PATTERN } from '../../core/identifiers';
 import { PutConnectionBody, ReauthorizeBody } from '../schemas';
 import { markConnectionDown, markConnectionOnline } from '../../services/connection-health';
 import { probeConnection } from '../../services/prober';
-import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
+import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
 import type { Route } from '../router';
 import { validateBody } from '../validation';
 
@@ -94,6 +94,20 @@ async function reauthorize(runtime: Runtime, request: HttpRequest, connectionId:
   return getConnection(runtime, connectionId);
 }
 
+/** SPEC: 204, or 409 `conflict` while a flow uses the connection. */
+async function deleteConnection(runtime: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResponse> {
+  await requireConnection(runtime, connectionId);
+  const flows = await flowsUsing(runtime, connectionId);
+  if (flows.length > 0) {
+    fail('conflict', `Connection ${connectionId} is used by flow ${flows.join(', ')}; remove it from those flows first.`, { flows });
+  }
+  await runtime.connections.delete(connectionId);
+  // No probe may run for a connection that no longer exists.
+  await runtime.probes.connectionUp(connectionId);
+  runtime.logger.info('connection deleted', { connectionId, by: request.principal });
+  return noContent();
+}
+
 export function connectionRoutes(runtime: Runtime): Route[] {
   const action = (name: string, handler: (runtime: Runtime, request: HttpRequest, id: string) => Promise<HttpResponse>): Route => ({
     method: 'POST',
@@ -106,6 +120,7 @@ export function connectionRoutes(runtime: Runtime): Route[] {
     action('probe', probeNow),
     action('reauthorize', reauthorize),
     { method: 'PUT', path: '/v1/connections/{connectionId}', handler: (req, p) => putConnection(runtime, req, p.connectionId!) },
+    { method: 'DELETE', path: '/v1/connections/{connectionId}', handler: (req, p) => deleteConnection(runtime, req, p.connectionId!) },
     { method: 'GET', path: '/v1/connections', handler: () => listConnections(runtime) },
     { method: 'GET', path: '/v1/connections/{connectionId}', handler: (_req, p) => getConnection(runtime, p.connectionId!) },
   ];

@@ -15,7 +15,8 @@ import {
 import { fail, jsonResponse, type HttpRequest } from '../http';
 import type { Route } from '../router';
 import { FailureTypeSchema, ListQuery, ResourceId } from '../schemas';
-import { validateBody, validateValue } from '../validation';
+import { validateBody, validateQuery, validateValue } from '../validation';
+import { cursorCodec } from '../cursors';
 
 const FailedEventsQuery = ListQuery.extend({
   flowId: ResourceId.optional(),
@@ -43,17 +44,20 @@ function optionalBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.i
 }
 
 async function list(runtime: Runtime, request: HttpRequest) {
-  const query = validateValue(FailedEventsQuery, request.query, 'query');
-  const startKey = decodeCursor(query.cursor);
+  const query = validateQuery(FailedEventsQuery, request);
+  const listing = { name: 'failed-events', params: { flowId: query.flowId, connectionId: query.connectionId, type: query.type } };
+  const codec = cursorCodec(runtime.config);
+  const startKey = decodeCursor(codec.open(listing, query.cursor));
+  // Belt and braces: even an issued cursor must name a key of the index this filter reads.
   if (query.cursor && (!startKey || !runtime.deliveries.isFailedIndexKey(startKey, query.flowId))) {
-    fail('invalid-body', 'Invalid query: cursor: not a cursor of this listing (keep the same flowId filter when paging).');
+    fail('invalid-query', 'Invalid query: cursor: not a cursor of this listing (keep the same filters when paging).');
   }
   const page = await listFailedEvents(
     runtime,
     { ...(query.flowId ? { flowId: query.flowId } : {}), ...(query.connectionId ? { connectionId: query.connectionId } : {}), ...(query.type ? { type: query.type } : {}) },
     { limit: query.limit, ...(startKey ? { startKey } : {}) },
   );
-  return jsonResponse(200, { items: page.items, cursor: encodeCursor(page.lastKey) ?? null });
+  return jsonResponse(200, { items: page.items, cursor: codec.seal(listing, encodeCursor(page.lastKey)) });
 }
 
 export function failedEventRoutes(runtime: Runtime): Route[] {

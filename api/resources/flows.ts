@@ -3,9 +3,11 @@ import { messageStatus } from '../../core/message-status';
 import type { Flow, FlowWithCounts, MessageStatus } from '../../core/model';
 import { z } from 'zod';
 import { ListQuery, PutFlowBody } from '../schemas';
-import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
+import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
+import { FlowNotDisabledError } from '../../adapters/aws/flow-store';
 import type { Route } from '../router';
-import { validateBody, validateValue } from '../validation';
+import { validateBody, validateQuery } from '../validation';
+import { cursorCodec } from '../cursors';
 import { checkResourceId } from './connections';
 import { releaseHeld } from '../../services/release';
 
@@ -55,10 +57,13 @@ const MessageListQuery = ListQuery.extend({
 
 async function listMessages(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
   await requireFlow(runtime, flowId);
-  const query = validateValue(MessageListQuery, request.query, 'query');
+  const query = validateQuery(MessageListQuery, request);
+  const listing = { name: 'flow-messages', params: { flowId, status: query.status } };
+  const codec = cursorCodec(runtime.config);
+  const position = codec.open(listing, query.cursor);
   const page = await runtime.messages.list(flowId, {
     limit: query.limit,
-    ...(query.cursor ? { cursor: query.cursor } : {}),
+    ...(position ? { cursor: position } : {}),
     ...(query.status ? { status: query.status as MessageStatus } : {}),
   });
   return jsonResponse(200, {
@@ -72,7 +77,7 @@ async function listMessages(runtime: Runtime, request: HttpRequest, flowId: stri
       ...(m.chainId ? { chainId: m.chainId } : {}),
       correlationId: m.correlationId,
     })),
-    cursor: page.cursor ?? null,
+    cursor: codec.seal(listing, page.cursor),
   });
 }
 
@@ -153,6 +158,26 @@ async function flowAction(runtime: Runtime, request: HttpRequest, flowId: string
   return jsonResponse(200, flowView({ ...flow, counts: await runtime.flows.counts(flowId) }));
 }
 
+/** SPEC: 204, or 409 `conflict` unless the flow is disabled and has no delivery that is not final. */
+async function deleteFlow(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
+  const flow = await requireFlow(runtime, flowId);
+  if (flow.status !== 'disabled') fail('conflict', `Flow ${flowId} is ${flow.status}; disable it before deleting it.`);
+  const unfinished = await runtime.messages.firstUnfinished(flowId);
+  if (unfinished) {
+    fail('conflict', `Flow ${flowId} still has message ${unfinished} not delivered or discarded; deliver, restart or discard it first.`, {
+      messageId: unfinished,
+    });
+  }
+  try {
+    await runtime.flows.delete(flowId);
+  } catch (error) {
+    if (error instanceof FlowNotDisabledError) fail('conflict', `Flow ${flowId} was enabled again meanwhile; disable it before deleting it.`);
+    throw error;
+  }
+  runtime.logger.info('flow deleted', { flowId, by: request.principal });
+  return noContent();
+}
+
 export function flowRoutes(runtime: Runtime): Route[] {
   const actions: FlowAction[] = ['disable', 'enable', 'pause', 'resume', 'start'];
   return [
@@ -162,6 +187,7 @@ export function flowRoutes(runtime: Runtime): Route[] {
       handler: (req: HttpRequest, p: Record<string, string>) => flowAction(runtime, req, p.flowId!, action),
     })),
     { method: 'PUT', path: '/v1/flows/{flowId}', handler: (req, p) => putFlow(runtime, req, p.flowId!) },
+    { method: 'DELETE', path: '/v1/flows/{flowId}', handler: (req, p) => deleteFlow(runtime, req, p.flowId!) },
     {
       method: 'GET',
       path: '/v1/flows',

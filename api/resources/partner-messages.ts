@@ -17,14 +17,29 @@ import { completeEnqueue, ENQUEUE_LEASE_MS, ticketsFor, untouchedTickets } from 
 import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
 import type { Route } from '../router';
 
-/** Reads the partner's API key from `Authorization: Bearer` or `x-api-key`. */
-export function presentedApiKey(request: HttpRequest): string | undefined {
+/** The API key a request presents, or why it presents none that can be used. */
+export type PresentedKey = { apiKey: string } | { refusal: string };
+
+/**
+ * Reads the partner's API key from `Authorization: Bearer` or `x-api-key`. Two
+ * different keys (in both headers, or a header sent twice) are ambiguous and refused:
+ * which partner is calling must never depend on which header wins.
+ */
+export function presentedApiKey(request: HttpRequest): PresentedKey {
+  const repeated = (request.repeatedHeaders ?? []).filter((name) => name === 'authorization' || name === 'x-api-key');
+  if (repeated.length > 0) return { refusal: `The ${repeated.join(' and ')} header was sent more than once; send one API key.` };
   const authorization = request.headers.authorization;
+  let bearer: string | undefined;
   if (authorization) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    return match?.[1];
+    bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
+    if (!bearer) return { refusal: 'Authorization must be "Bearer <apiKey>".' };
   }
-  return request.headers['x-api-key'] || undefined;
+  const headerKey = request.headers['x-api-key'] || undefined;
+  if (bearer && headerKey && bearer !== headerKey) {
+    return { refusal: 'Authorization and x-api-key carry different keys; send one API key.' };
+  }
+  const apiKey = bearer ?? headerKey;
+  return apiKey ? { apiKey } : { refusal: 'An API key is required: Authorization: Bearer <apiKey> or x-api-key.' };
 }
 
 interface Authenticated {
@@ -37,17 +52,17 @@ interface Authenticated {
  * existing flow is written to that flow's log before it is raised.
  */
 async function authorizeFlow(runtime: Runtime, request: HttpRequest, flowId: string): Promise<Authenticated> {
-  const apiKey = presentedApiKey(request);
+  const presented = presentedApiKey(request);
   // One round trip for both: the key and the flow are independent reads.
   const [partnerId, flow] = await Promise.all([
-    apiKey ? runtime.partners.authenticateCached(apiKey) : Promise.resolve(undefined),
+    'apiKey' in presented ? runtime.partners.authenticateCached(presented.apiKey) : Promise.resolve(undefined),
     runtime.flows.getCached(flowId),
   ]);
   const reject = async (code: ProblemCode, detail: string): Promise<never> => {
     if (flow) await logRejection(runtime, flowId, code, detail, request);
     throw new ProblemError(code, detail);
   };
-  if (!apiKey) return reject('unauthenticated', 'An API key is required: Authorization: Bearer <apiKey> or x-api-key.');
+  if ('refusal' in presented) return reject('unauthenticated', presented.refusal);
   if (!partnerId) return reject('unauthenticated', 'The API key is not valid.');
   if (!flow) return fail('unknown-flow', `Flow ${flowId} does not exist.`);
   if (flow.partnerId !== partnerId) return reject('forbidden', `Partner ${partnerId} may not post to flow ${flowId}.`);
@@ -80,7 +95,12 @@ interface MessageHeaders {
   expiresAt?: string;
 }
 
+/** Headers that must carry exactly one value: a repeated one is refused the same way in both modes. */
+const SINGLE_VALUE_HEADERS = ['x-aux-system-msg-id', 'idempotency-key', 'x-chain-id', 'x-correlation-id', 'x-expires-at', 'content-type'];
+
 function readHeaders(request: HttpRequest, flow: Flow, now: Date): MessageHeaders {
+  const repeated = SINGLE_VALUE_HEADERS.filter((name) => request.repeatedHeaders?.includes(name));
+  if (repeated.length > 0) fail('invalid-header', `${repeated.join(', ')} was sent more than once; send it once.`);
   for (const [name, value] of Object.entries(request.headers)) {
     if (value && Buffer.byteLength(value) > MAX_HEADER_VALUE_BYTES) {
       fail('invalid-header', `Header ${name} is longer than ${MAX_HEADER_VALUE_BYTES} bytes.`);
@@ -189,9 +209,10 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
   try {
     if (flow.status === 'disabled') fail('flow-disabled', `Flow ${flowId} is disabled and accepts no messages.`);
     headers = readHeaders(request, flow, now);
-    if (request.body.length === 0) fail('empty-payload', 'The message body is empty.');
-    if (request.body.length > flow.maxPayloadBytes) {
-      fail('payload-too-large', `The payload is ${request.body.length} bytes; flow ${flowId} accepts at most ${flow.maxPayloadBytes}.`);
+    const bytes = request.oversizedBodyBytes ?? request.body.length;
+    if (bytes === 0) fail('empty-payload', 'The message body is empty.');
+    if (bytes > flow.maxPayloadBytes || request.oversizedBodyBytes !== undefined) {
+      fail('payload-too-large', `The payload is ${bytes} bytes; flow ${flowId} accepts at most ${flow.maxPayloadBytes}.`);
     }
   } catch (error) {
     if (error instanceof ProblemError) {

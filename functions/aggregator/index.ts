@@ -1,5 +1,10 @@
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { createRuntime } from '../../adapters/runtime';
+import { instrument } from '../instrument';
 import { createAggregatorHandler } from './handler';
 
-export const handler = createAggregatorHandler(createRuntime(configFromEnvironment(), {}, 'sluice-aggregator'));
+const serviceName = 'sluice-aggregator';
+const runtime = createRuntime(configFromEnvironment(), {}, serviceName);
+
+export const handler = instrument(runtime, new Tracer({ serviceName }), createAggregatorHandler(runtime));

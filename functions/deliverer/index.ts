@@ -1,5 +1,10 @@
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { createRuntime } from '../../adapters/runtime';
+import { instrument } from '../instrument';
 import { createDelivererHandler } from './handler';
 
-export const handler = createDelivererHandler(createRuntime(configFromEnvironment(), {}, 'sluice-deliverer'));
+const serviceName = 'sluice-deliverer';
+const runtime = createRuntime(configFromEnvironment(), {}, serviceName);
+
+export const handler = instrument(runtime, new Tracer({ serviceName }), createDelivererHandler(runtime));

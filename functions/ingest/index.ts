@@ -1,5 +1,10 @@
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { createRuntime } from '../../adapters/runtime';
+import { instrument } from '../instrument';
 import { createIngestHandler } from './handler';
 
-export const handler = createIngestHandler(createRuntime(configFromEnvironment(), {}, 'sluice-ingest'));
+const serviceName = 'sluice-ingest';
+const runtime = createRuntime(configFromEnvironment(), {}, serviceName);
+
+export const handler = instrument(runtime, new Tracer({ serviceName }), createIngestHandler(runtime));

@@ -1,5 +1,10 @@
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { createRuntime } from '../../adapters/runtime';
+import { instrument } from '../instrument';
 import { createOperatorHandler } from './handler';
 
-export const handler = createOperatorHandler(createRuntime(configFromEnvironment(), {}, 'sluice-operator'));
+const serviceName = 'sluice-operator';
+const runtime = createRuntime(configFromEnvironment(), {}, serviceName);
+
+export const handler = instrument(runtime, new Tracer({ serviceName }), createOperatorHandler(runtime));

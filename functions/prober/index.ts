@@ -1,5 +1,10 @@
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { createRuntime } from '../../adapters/runtime';
+import { instrument } from '../instrument';
 import { createProberHandler } from './handler';
 
-export const handler = createProberHandler(createRuntime(configFromEnvironment(), {}, 'sluice-prober'));
+const serviceName = 'sluice-prober';
+const runtime = createRuntime(configFromEnvironment(), {}, serviceName);
+
+export const handler = instrument(runtime, new Tracer({ serviceName }), createProberHandler(runtime));

@@ -13,6 +13,7 @@ import type { Route } from '../../api/router';
 import type { Delivery, FlowWithCounts } from '../../core/model';
 import { PROBLEM_STATUS, problemOf, type ProblemCode } from '../../core/problems';
 import { failedEventView } from '../../services/repair';
+import { routeKey, specRoutes } from '../helpers/spec';
 
 type Json = Record<string, any>;
 
@@ -68,15 +69,26 @@ const noop: unknown = new Proxy(function noop() {}, {
 /** A runtime with nothing but silent logging and metrics: a handler that reaches a store fails as `internal`. */
 const stubRuntime = { logger: noop, metrics: noop } as never;
 
-/** Whether `api` routes `method path` to a handler (anything but its "No route" 404). */
+/** Whether `api` routes `method path` to a handler (anything but its "No route" 404 or its 405 for another method). */
 async function mounts(api: HttpHandler, method: string, template: string): Promise<boolean> {
   const path = template.replace(/\{(\w+)\}/g, 'probe');
   const response = await api({ method, path, headers: {}, query: {}, body: Buffer.alloc(0), requestId: 'openapi-test' });
+  if (response.statusCode === 405) return false;
   if (response.statusCode !== 404) return true;
   return !String((JSON.parse(response.body) as { detail?: string }).detail).startsWith('No route for');
 }
 
 const key = (method: string, path: string) => `${method} ${path}`;
+
+/**
+ * SPEC routes not built yet, named so their absence is explicit (other work items
+ * build them): the batch endpoint and replay. Remove an entry when its route lands;
+ * the test fails while a pending route is already documented.
+ */
+const PENDING_SPEC_ROUTES = new Set(['POST /v1/flows/{}/batches', 'POST /v1/connections/{}/replay']);
+
+/** Documented routes beyond the SPEC's lists (operator conveniences), named explicitly. */
+const BEYOND_SPEC_ROUTES = new Set(['GET /v1/partners']);
 
 describe('OpenAPI document', () => {
   it('docs/openapi.json is the committed output of buildOpenApiDocument()', () => {
@@ -119,30 +131,21 @@ describe('OpenAPI document', () => {
     assert.equal((await operatorApi({ method: 'GET', path: '/health', headers: {}, query: {}, body: Buffer.alloc(0), requestId: 't' })).statusCode, 200);
   });
 
-  it('covers the SPEC routes', () => {
-    const documented = new Set(documentedOperations().map((o) => key(o.method, o.path)));
-    const spec = [
-      'POST /v1/flows/{flowId}/messages',
-      'GET /v1/flows/{flowId}/messages/{messageId}',
-      'POST /v1/partners',
-      'POST /v1/partners/{partnerId}/keys',
-      'PUT /v1/connections/{connectionId}',
-      'GET /v1/connections',
-      'GET /v1/connections/{connectionId}',
-      ...['offline', 'online', 'probe', 'reauthorize'].map((a) => `POST /v1/connections/{connectionId}/${a}`),
-      'PUT /v1/flows/{flowId}',
-      'GET /v1/flows',
-      'GET /v1/flows/{flowId}',
-      ...['disable', 'enable', 'pause', 'resume', 'start'].map((a) => `POST /v1/flows/{flowId}/${a}`),
-      'GET /v1/flows/{flowId}/log',
-      'GET /v1/flows/{flowId}/messages',
-      'GET /v1/failed-events',
-      'GET /v1/failed-events/{id}',
-      ...['download-url', 'upload-url', 'restart', 'recover', 'discard'].map((a) => `POST /v1/failed-events/{id}/${a}`),
-      'POST /v1/failed-events/restart',
-      'GET /health',
-    ];
-    for (const route of spec) assert.ok(documented.has(route), `SPEC route ${route} is missing`);
+  it('covers the SPEC routes (read from SPEC.md), except the ones named as pending', () => {
+    const documented = new Set(documentedOperations().map((o) => routeKey(o.method, o.path)));
+    const spec = specRoutes();
+    assert.ok(spec.size >= 30, `only ${spec.size} routes parsed from SPEC.md`);
+    for (const route of ['DELETE /v1/flows/{}', 'POST /v1/flows/{}/messages', 'GET /health']) assert.ok(spec.has(route), route);
+    const missing = [...spec].filter((route) => !documented.has(route));
+    assert.deepEqual(missing.sort(), [...PENDING_SPEC_ROUTES].filter((route) => spec.has(route)).sort(), 'SPEC routes not documented');
+  });
+
+  it('documents no route the SPEC lacks', () => {
+    const spec = specRoutes();
+    const extra = documentedOperations()
+      .map((o) => routeKey(o.method, o.path))
+      .filter((route) => !spec.has(route));
+    assert.deepEqual(extra.sort(), [...BEYOND_SPEC_ROUTES].sort());
   });
 
   it('generates the PUT /v1/connections/{connectionId} body from the zod schema', () => {

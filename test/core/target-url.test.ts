@@ -1,6 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressClass, assertAllowedAddress, assertAllowedUrl, UnsafeTargetError, type TargetPolicy } from '../../core/target-url';
+import {
+  addressClass,
+  assertAllowedAddress,
+  assertAllowedUrl,
+  probePathProblem,
+  probeTargetUrl,
+  UnsafeTargetError,
+  type TargetPolicy,
+} from '../../core/target-url';
 
 const cloud: TargetPolicy = { localMode: false, allowPrivateTargets: false };
 const vpc: TargetPolicy = { localMode: false, allowPrivateTargets: true };
@@ -144,5 +152,65 @@ describe('assertAllowedUrl in local mode', () => {
   it('still refuses other schemes and credentials', () => {
     refused('ftp://127.0.0.1/', local);
     refused('http://u:p@127.0.0.1:4000/', local);
+  });
+});
+
+function expectClassOf(expected: ReturnType<typeof addressClass>, addresses: string[]): void {
+  for (const address of addresses) assert.equal(addressClass(address), expected, address);
+}
+
+describe('IPv4 embedded in IPv6, long forms and loopback names (issue 10 item 4)', () => {
+  it('classes every IPv6 form that carries a loopback or link-local IPv4 address by that address', () => {
+    expectClassOf('loopback', ['::127.0.0.1', '::ffff:0:127.0.0.1', '64:ff9b::127.0.0.1', '2002:7f00:1::', '::7f00:1']);
+    expectClassOf('link-local', ['::a9fe:a9fe', '64:ff9b::a9fe:a9fe', '::ffff:0:a9fe:a9fe', '2002:a9fe:a9fe::1']);
+    expectClassOf('private', ['64:ff9b::10.0.0.1', '2002:c0a8:1::', '::ffff:0:192.168.1.1']);
+    expectClassOf('public', ['64:ff9b::8.8.8.8', '2002:808:808::1', '2001:4860:4860::8888']);
+  });
+
+  it('classes long and uncompressed spellings like their short forms', () => {
+    expectClassOf('loopback', ['0:0:0:0:0:0:0:1', '0000:0000:0000:0000:0000:0000:0000:0001', '::ffff:7f00:1']);
+    expectClassOf('unspecified', ['0:0:0:0:0:0:0:0', '0.0.0.0']);
+  });
+
+  it('refuses the issue\'s forms as URL literals outside local mode, and in a VPC deployment', () => {
+    for (const host of ['[::127.0.0.1]', '[::ffff:0:127.0.0.1]', '[64:ff9b::127.0.0.1]', '[2002:7f00:1::]', '[::a9fe:a9fe]', '[64:ff9b::a9fe:a9fe]', '[::ffff:0:a9fe:a9fe]']) {
+      refused(`https://${host}/`, cloud);
+      refused(`https://${host}/`, vpc);
+    }
+  });
+
+  it('refuses reserved ranges (multicast, broadcast, documentation) everywhere', () => {
+    for (const address of ['224.0.0.1', '255.255.255.255', '192.0.2.10', 'ff02::1', '2001:db8::1']) {
+      assert.throws(() => assertAllowedAddress(address, vpc), UnsafeTargetError, address);
+      assert.throws(() => assertAllowedAddress(address, local), UnsafeTargetError, address);
+    }
+  });
+
+  it('refuses what is not an IP address at all, rather than calling it public', () => {
+    assert.equal(addressClass('not-an-address'), 'reserved');
+  });
+
+  it('refuses localhost spelled with the root dot and localhost.localdomain', () => {
+    for (const name of ['localhost.', 'localhost.localdomain', 'LOCALHOST.LOCALDOMAIN.', 'api.localhost.', 'ip6-localhost']) {
+      refused(`https://${name}/`, cloud);
+    }
+    assert.doesNotThrow(() => assertAllowedUrl('https://localhost.example.com/', cloud));
+  });
+});
+
+describe('probe path (issue 10 item 3)', () => {
+  it('accepts a path on the connection origin', () => {
+    assert.equal(probeTargetUrl('https://erp.example.com/in', '/health?deep=1'), 'https://erp.example.com/health?deep=1');
+    assert.equal(probeTargetUrl('https://erp.example.com:8443/in', '/a/../b'), 'https://erp.example.com:8443/b');
+    assert.equal(probeTargetUrl('https://erp.example.com/in', undefined), 'https://erp.example.com/in');
+    assert.equal(probePathProblem('/x@evil.example.com/'), undefined);
+    assert.equal(new URL(probeTargetUrl('https://erp.example.com/', '/x@evil.example.com/')).host, 'erp.example.com');
+  });
+
+  it('refuses every path that would move the probe (and its credentials) to another origin', () => {
+    for (const path of ['//evil.example.com/x', '//127.0.0.1:9/x', '/\\evil.example.com/x', '\\\\evil/x', 'https://evil.example.com/', 'evil', '/ /x', '/x\ty', '/x\r\nHost: evil']) {
+      assert.ok(probePathProblem(path), path);
+      assert.throws(() => probeTargetUrl('https://erp.example.com/in', path), UnsafeTargetError, path);
+    }
   });
 });

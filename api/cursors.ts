@@ -1,0 +1,94 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { SluiceConfig } from '../adapters/aws/config';
+import { ProblemError } from '../core/problems';
+
+/**
+ * Pagination cursors: opaque to clients, bound to the listing that issued them.
+ *
+ * A cursor is `<position>.<mac>`: the store's resume position (itself opaque) and an
+ * HMAC-SHA256 over the listing's name, its parameters (flow, status, filters) and the
+ * position, keyed with a per-deployment secret. A cursor that is garbage, was edited,
+ * or comes from another listing (another flow, another filter) fails the check and is
+ * a 400 `invalid-query`, before any database call; nothing a client sends as a cursor
+ * reaches DynamoDB unless this deployment issued it for this very listing.
+ */
+
+/** The listing a cursor belongs to; parameters left undefined are omitted. */
+export interface Listing {
+  name: string;
+  params?: Record<string, string | number | undefined>;
+}
+
+const MAC_BYTES = 32;
+
+function canonical(listing: Listing, position: string): string {
+  const params = Object.entries(listing.params ?? {})
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => [name, String(value)])
+    .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
+  return JSON.stringify([listing.name, params, position]);
+}
+
+export class CursorCodec {
+  private readonly secret: Buffer;
+
+  constructor(secret: string | Buffer) {
+    this.secret = Buffer.isBuffer(secret) ? secret : Buffer.from(secret, 'utf8');
+    if (this.secret.length < 16) throw new Error('cursor secret must be at least 16 bytes');
+  }
+
+  private mac(listing: Listing, position: string): Buffer {
+    return createHmac('sha256', this.secret).update(canonical(listing, position)).digest();
+  }
+
+  /** Wraps a store position (or nothing, at the end of the listing) into a cursor. */
+  seal(listing: Listing, position: string | undefined): string | null {
+    if (position === undefined) return null;
+    return `${Buffer.from(position, 'utf8').toString('base64url')}.${this.mac(listing, position).toString('base64url')}`;
+  }
+
+  /** The store position of a cursor this deployment issued for this listing; otherwise 400 `invalid-query`. */
+  open(listing: Listing, cursor: string | undefined): string | undefined {
+    if (cursor === undefined) return undefined;
+    const refuse = (): never => {
+      throw new ProblemError(
+        'invalid-query',
+        'Invalid query: cursor: not a cursor of this listing (use the cursor of the previous page, with the same filters).',
+        { errors: [{ field: 'cursor', message: 'not a cursor of this listing' }] },
+      );
+    };
+    const match = /^([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]{43})$/.exec(cursor);
+    if (!match) return refuse();
+    const position = Buffer.from(match[1]!, 'base64url').toString('utf8');
+    const presented = Buffer.from(match[2]!, 'base64url');
+    const expected = this.mac(listing, position);
+    if (presented.length !== MAC_BYTES || !timingSafeEqual(presented, expected)) return refuse();
+    return position;
+  }
+}
+
+/**
+ * The deployment's cursor secret: `cursorSecret` from the configuration when set
+ * (local mode generates one per process), else derived from the deployment's own
+ * resource names. The derived key binds cursors to their listing and deployment;
+ * set `cursorSecret` where cursors must also be unforgeable by someone who knows
+ * those names (every operator call is authenticated either way).
+ */
+export function cursorSecretOf(config: Pick<SluiceConfig, 'cursorSecret' | 'tableName' | 'queueUrl' | 'bucketName' | 'credentialsKeyId' | 'region'>): Buffer {
+  if (config.cursorSecret) return Buffer.from(config.cursorSecret, 'utf8');
+  return createHmac('sha256', 'sluice-cursor-v1')
+    .update([config.region, config.tableName, config.queueUrl, config.bucketName, config.credentialsKeyId ?? ''].join('\n'))
+    .digest();
+}
+
+const codecs = new WeakMap<object, CursorCodec>();
+
+/** One codec per configuration object (per Lambda container or local process). */
+export function cursorCodec(config: SluiceConfig): CursorCodec {
+  let codec = codecs.get(config);
+  if (!codec) {
+    codec = new CursorCodec(cursorSecretOf(config));
+    codecs.set(config, codec);
+  }
+  return codec;
+}
