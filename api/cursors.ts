@@ -61,6 +61,9 @@ export class CursorCodec {
     if (!match) return refuse();
     const position = Buffer.from(match[1]!, 'base64url').toString('utf8');
     const presented = Buffer.from(match[2]!, 'base64url');
+    // Only the canonical spelling: base64url's last character carries spare bits, and an
+    // edit of those alone must not pass for the cursor that was issued.
+    if (presented.toString('base64url') !== match[2]) return refuse();
     const expected = this.mac(listing, position);
     if (presented.length !== MAC_BYTES || !timingSafeEqual(presented, expected)) return refuse();
     return position;
