@@ -1,0 +1,95 @@
+/**
+ * CPU time of handler invocations that run side by side in one Node process.
+ *
+ * Method: an async hook sees every callback the event loop runs (timers, I/O, promise
+ * reactions, ticks) begin and end, and knows from its AsyncLocalStorage store which
+ * invocation scheduled it. At every such switch the process's CPU time
+ * (`process.cpuUsage()`, user + system) since the previous switch is charged to the
+ * invocation that was running, or to nobody. JavaScript runs on one thread, so two
+ * invocations never share a slice. What is charged is CPU, not wall time: a slice during
+ * which the OS ran another process costs nothing, so a loaded machine does not inflate it.
+ *
+ * Limits, all small: CPU of the process's other threads (garbage collection helpers, the
+ * libuv pool) during a slice is charged to that slice; the socket read that precedes the
+ * HTTP parser's callbacks is charged to the scope that opened a pooled socket; work done
+ * outside any callback (between event-loop phases) is charged to nobody.
+ */
+import { createHook, type AsyncHook } from 'node:async_hooks';
+
+/** Something CPU time can be charged to. */
+export interface CpuAccount {
+  cpuMs: number;
+}
+
+export class CpuMeter {
+  private readonly hook: AsyncHook;
+  private readonly stack: (CpuAccount | undefined)[] = [];
+  private current: CpuAccount | undefined;
+  private last = 0;
+  /** CPU charged to nobody while the meter ran, ms. */
+  unattributedMs = 0;
+
+  /** @param accountOf the account of the code about to run (usually an AsyncLocalStorage store) */
+  constructor(private readonly accountOf: () => CpuAccount | undefined) {
+    this.hook = createHook({
+      before: () => this.enter(this.accountOf()),
+      after: () => this.leave(),
+    });
+  }
+
+  start(): void {
+    this.last = cpuMicros();
+    this.hook.enable();
+  }
+
+  stop(): void {
+    this.hook.disable();
+    this.charge();
+    this.stack.length = 0;
+    this.current = undefined;
+  }
+
+  /** Runs the synchronous start of an invocation (before its first await) on its account. */
+  runSync<T>(account: CpuAccount, fn: () => T): T {
+    this.enter(account);
+    try {
+      return fn();
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Runs `fn` (synchronous) charged to nobody: the bench's own bookkeeping inside a handler's scope. */
+  exclude<T>(fn: () => T): T {
+    this.enter(undefined);
+    try {
+      return fn();
+    } finally {
+      this.leave();
+    }
+  }
+
+  private enter(account: CpuAccount | undefined): void {
+    this.charge();
+    this.stack.push(this.current);
+    this.current = account;
+  }
+
+  private leave(): void {
+    this.charge();
+    this.current = this.stack.length > 0 ? this.stack.pop() : undefined;
+  }
+
+  private charge(): void {
+    const now = cpuMicros();
+    const ms = (now - this.last) / 1000;
+    this.last = now;
+    if (this.current) this.current.cpuMs += ms;
+    else this.unattributedMs += ms;
+  }
+}
+
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
