@@ -3,16 +3,18 @@
  *
  * Method: an async hook sees every callback the event loop runs (timers, I/O, promise
  * reactions, ticks) begin and end, and knows from its AsyncLocalStorage store which
- * invocation scheduled it. At every such switch the process's CPU time
- * (`process.cpuUsage()`, user + system) since the previous switch is charged to the
- * invocation that was running, or to nobody. JavaScript runs on one thread, so two
- * invocations never share a slice. What is charged is CPU, not wall time: a slice during
- * which the OS ran another process costs nothing, so a loaded machine does not inflate it.
+ * invocation scheduled it. At every such switch, the slice since the previous switch is
+ * charged to the invocation that was running (or to nobody) as the smaller of its wall time
+ * (`performance.now()`) and the process's CPU time (`process.cpuUsage()`, user + system).
+ * JavaScript runs on one thread, so two invocations never share a slice. Wall time alone
+ * would count the time the OS gave the core to other processes (a loaded machine); process
+ * CPU alone would count the process's other threads (garbage collection helpers, the libuv
+ * pool) working at the same time; the smaller of the two bounds the main thread's CPU from
+ * above and is off only when both happen in one slice.
  *
- * Limits, all small: CPU of the process's other threads (garbage collection helpers, the
- * libuv pool) during a slice is charged to that slice; the socket read that precedes the
- * HTTP parser's callbacks is charged to the scope that opened a pooled socket; work done
- * outside any callback (between event-loop phases) is charged to nobody.
+ * Other limits, small: the socket read that precedes the HTTP parser's callbacks is charged
+ * to the scope that opened a pooled socket; work outside any callback (between event-loop
+ * phases) is charged to nobody; the hook's own bookkeeping is charged to the slices it ends.
  */
 import { createHook, type AsyncHook } from 'node:async_hooks';
 
@@ -25,7 +27,8 @@ export class CpuMeter {
   private readonly hook: AsyncHook;
   private readonly stack: (CpuAccount | undefined)[] = [];
   private current: CpuAccount | undefined;
-  private last = 0;
+  private lastCpu = 0;
+  private lastWall = 0;
   /** CPU charged to nobody while the meter ran, ms. */
   unattributedMs = 0;
 
@@ -38,7 +41,8 @@ export class CpuMeter {
   }
 
   start(): void {
-    this.last = cpuMicros();
+    this.lastCpu = cpuMicros();
+    this.lastWall = performance.now();
     this.hook.enable();
   }
 
@@ -81,9 +85,11 @@ export class CpuMeter {
   }
 
   private charge(): void {
-    const now = cpuMicros();
-    const ms = (now - this.last) / 1000;
-    this.last = now;
+    const cpu = cpuMicros();
+    const wall = performance.now();
+    const ms = Math.min((cpu - this.lastCpu) / 1000, wall - this.lastWall);
+    this.lastCpu = cpu;
+    this.lastWall = wall;
     if (this.current) this.current.cpuMs += ms;
     else this.unattributedMs += ms;
   }

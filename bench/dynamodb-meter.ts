@@ -49,6 +49,12 @@ export interface DynamoDbMeterOptions {
   detached?: <T>(fn: () => T) => T;
   /** Table schemas by name; others are described on first use. */
   schemas?: TableSchema[];
+  /**
+   * The meter has seen every write since the table was created (a fresh in-memory emulator,
+   * metered from the start): an item it has no image of does not exist, and is not read.
+   * @default false
+   */
+  unseenItemsAreAbsent?: boolean;
 }
 
 type Middleware = (next: (args: any) => Promise<any>, context: { commandName?: string }) => (args: any) => Promise<any>;
@@ -166,7 +172,7 @@ export class DynamoDbMeter {
   /** Images of items by key, from memory or read (strongly consistent, unmetered). */
   private async before(schema: TableSchema, keys: Item[]): Promise<(ItemImage | undefined)[]> {
     const missing = keys.filter((k) => !this.images.has(itemKey(schema, k)));
-    if (missing.length > 0) await this.load(schema, missing);
+    if (missing.length > 0 && !this.options.unseenItemsAreAbsent) await this.load(schema, missing);
     return keys.map((k) => this.images.get(itemKey(schema, k)));
   }
 
@@ -314,8 +320,8 @@ export class DynamoDbMeter {
     let after: ItemImage | undefined;
     if (input.ReturnValues === 'ALL_NEW') after = this.detached(() => this.remember(schema, result.output?.Attributes, input.Key));
     else {
-      this.images.delete(itemKey(schema, input.Key));
-      [after] = await this.before(schema, [input.Key]);
+      await this.load(schema, [input.Key]);
+      after = this.images.get(itemKey(schema, input.Key));
     }
     this.bill('UpdateItem', [writeCost(schema, before, after)]);
     return result;
@@ -367,8 +373,7 @@ export class DynamoDbMeter {
       if (/TransactionCanceled/.test(String((error as Error)?.name))) this.bill('TransactWriteItems', befores.map((b) => unchangedWriteCost(b, { transactional: true })));
       throw error;
     }
-    const updated = actions.filter((a) => a.kind === 'Update');
-    for (const a of updated) this.images.delete(itemKey(a.schema, a.key));
+    for (const a of actions.filter((x) => x.kind === 'Update')) await this.load(a.schema, [a.key]);
     const costs: WriteCost[] = [];
     for (const [i, a] of actions.entries()) {
       if (a.kind === 'ConditionCheck') {
@@ -378,7 +383,7 @@ export class DynamoDbMeter {
       let after: ItemImage | undefined;
       if (a.kind === 'Put') after = this.detached(() => this.remember(a.schema, a.item));
       else if (a.kind === 'Delete') after = this.detached(() => this.remember(a.schema, undefined, a.key));
-      else [after] = await this.before(a.schema, [a.key]);
+      else after = this.images.get(itemKey(a.schema, a.key));
       costs.push(writeCost(a.schema, befores[i], after, { transactional: true }));
     }
     this.bill('TransactWriteItems', costs);

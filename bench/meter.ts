@@ -129,10 +129,16 @@ export class UsageMeter {
 
   /**
    * Adds billing middleware to the runtime's clients. `raw` is a DynamoDB client without it,
-   * for the meter's own reads.
+   * for the meter's own reads; `unseenItemsAreAbsent` when the table is new and metered from
+   * its creation (dynamodb-meter.ts).
    */
-  instrument(clients: AwsClients, raw: DynamoDBClient): void {
-    this.dynamo = new DynamoDbMeter({ raw, onUnits: (operation, units) => this.addUnits(operation, units), detached: (fn) => this.detached(fn) });
+  instrument(clients: AwsClients, raw: DynamoDBClient, options: { unseenItemsAreAbsent?: boolean } = {}): void {
+    this.dynamo = new DynamoDbMeter({
+      raw,
+      onUnits: (operation, units) => this.addUnits(operation, units),
+      detached: (fn) => this.detached(fn),
+      unseenItemsAreAbsent: options.unseenItemsAreAbsent,
+    });
     this.dynamo.instrument(clients.dynamodb);
     for (const [client, service] of [
       [clients.dynamodb, 'DynamoDB'],

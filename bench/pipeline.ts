@@ -135,7 +135,8 @@ export class Pipeline {
       },
     });
     const observer = createAwsClients(gateway.runtime.config);
-    meter.instrument(gateway.runtime.clients, observer.dynamodb);
+    // The emulator keeps its table in memory and was started just now: the meter sees every write.
+    meter.instrument(gateway.runtime.clients, observer.dynamodb, { unseenItemsAreAbsent: true });
     countMetricBytes(gateway.runtime.metrics, meter);
     const ingest = createIngestHandler(gateway.runtime);
     const partnerApi = await startLocalApiServer({
