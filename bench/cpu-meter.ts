@@ -12,15 +12,22 @@
  * pool) working at the same time; the smaller of the two bounds the main thread's CPU from
  * above and is off only when both happen in one slice.
  *
+ * The hook's own cost (the clock reads at every switch) lands in the slices it separates; the
+ * meter measures that cost per switch once (`calibrate`: the same promise-heavy loop with the
+ * hook on and off) and `netCpuMs` takes it back out, switch by switch. What remains is the
+ * slowdown promise hooks impose on the promise machinery itself, which cannot be separated.
+ *
  * Other limits, small: the socket read that precedes the HTTP parser's callbacks is charged
  * to the scope that opened a pooled socket; work outside any callback (between event-loop
- * phases) is charged to nobody; the hook's own bookkeeping is charged to the slices it ends.
+ * phases) is charged to nobody.
  */
 import { createHook, type AsyncHook } from 'node:async_hooks';
 
 /** Something CPU time can be charged to. */
 export interface CpuAccount {
   cpuMs: number;
+  /** Slices charged to this account (each one paid the meter's overhead once). */
+  switches?: number;
 }
 
 export class CpuMeter {
@@ -31,6 +38,9 @@ export class CpuMeter {
   private lastWall = 0;
   /** CPU charged to nobody while the meter ran, ms. */
   unattributedMs = 0;
+  /** The meter's own CPU cost per slice, ms (`calibrate`). */
+  overheadPerSwitchMs = 0;
+  private switches = 0;
 
   /** @param accountOf the account of the code about to run (usually an AsyncLocalStorage store) */
   constructor(private readonly accountOf: () => CpuAccount | undefined) {
@@ -51,6 +61,31 @@ export class CpuMeter {
     this.charge();
     this.stack.length = 0;
     this.current = undefined;
+  }
+
+  /**
+   * Measures what the meter itself costs per slice: a loop of awaits (two slices each) with the
+   * hook off and on, in CPU time. Call after `start`.
+   */
+  async calibrate(iterations = 50_000): Promise<number> {
+    const loop = async () => {
+      const before = cpuMicros();
+      for (let i = 0; i < iterations; i++) await null;
+      return (cpuMicros() - before) / 1000;
+    };
+    this.hook.disable();
+    const off = Math.min(await loop(), await loop());
+    this.hook.enable();
+    const switches = this.switches;
+    const on = await loop();
+    const counted = this.switches - switches;
+    this.overheadPerSwitchMs = counted > 0 ? Math.max(0, on - off) / counted : 0;
+    return this.overheadPerSwitchMs;
+  }
+
+  /** An account's CPU without the meter's own overhead. */
+  netCpuMs(account: CpuAccount): number {
+    return Math.max(0, account.cpuMs - (account.switches ?? 0) * this.overheadPerSwitchMs);
   }
 
   /** Runs the synchronous start of an invocation (before its first await) on its account. */
@@ -90,8 +125,11 @@ export class CpuMeter {
     const ms = Math.min((cpu - this.lastCpu) / 1000, wall - this.lastWall);
     this.lastCpu = cpu;
     this.lastWall = wall;
-    if (this.current) this.current.cpuMs += ms;
-    else this.unattributedMs += ms;
+    this.switches += 1;
+    if (this.current) {
+      this.current.cpuMs += ms;
+      this.current.switches = (this.current.switches ?? 0) + 1;
+    } else this.unattributedMs += ms;
   }
 }
 

@@ -18,14 +18,17 @@ const EVENT_SOURCE_OPERATIONS = new Set(['ReceiveMessage', 'DeleteMessageBatch',
 export interface Invocation {
   component: Component;
   cpuMs: number;
+  switches?: number;
   spans: CallSpan[];
 }
 
 /** What the invocations of one function added up to. */
 export interface FunctionUsage {
   invocations: number;
-  /** Σ CPU time of the handler's scope (cpu-meter.ts), ms. */
+  /** Σ CPU time of the handler's scope (cpu-meter.ts), the meter's own overhead taken out, ms. */
   cpuMs: number;
+  /** Σ event-loop slices the handler ran in (each paid the meter's overhead, taken out above). */
+  cpuSwitches: number;
   /** Σ modelled waits on AWS (round-trips.ts), ms. */
   awsWaitMs: number;
   /** AWS calls made (a batched call is one). */
@@ -34,7 +37,7 @@ export interface FunctionUsage {
   sequentialCalls: number[];
 }
 
-const emptyUsage = (): FunctionUsage => ({ invocations: 0, cpuMs: 0, awsWaitMs: 0, awsCalls: 0, sequentialCalls: [] });
+const emptyUsage = (): FunctionUsage => ({ invocations: 0, cpuMs: 0, cpuSwitches: 0, awsWaitMs: 0, awsCalls: 0, sequentialCalls: [] });
 
 /**
  * Counts what a run would cost on AWS, from what the gateway does, by component:
@@ -70,9 +73,15 @@ export class UsageMeter {
   };
 
   /** Starts counting (and CPU metering, whose hook costs time: only while measuring). */
-  start(): void {
-    this.enabled = true;
+  async start(): Promise<void> {
     this.cpu.start();
+    await this.cpu.calibrate();
+    this.enabled = true;
+  }
+
+  /** The CPU meter's own cost per slice (subtracted from every invocation), ms. */
+  get cpuOverheadPerSwitchMs(): number {
+    return this.cpu.overheadPerSwitchMs;
   }
 
   stop(): void {
@@ -90,7 +99,8 @@ export class UsageMeter {
       const waves = sequentialWaves(invocation.spans);
       const usage = this.functions[component];
       usage.invocations += 1;
-      usage.cpuMs += invocation.cpuMs;
+      usage.cpuMs += this.cpu.netCpuMs(invocation);
+      usage.cpuSwitches += invocation.switches ?? 0;
       usage.awsWaitMs += modelledWaitMs(waves, this.latency);
       usage.awsCalls += invocation.spans.length;
       usage.sequentialCalls.push(waves.length);

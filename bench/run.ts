@@ -82,7 +82,8 @@ try {
       `2-item TransactWriteItems ${emulator.transactWrite.sequential}/s and ${emulator.transactWrite.concurrent}/s; ` +
       `PutItem of 1 KiB items ${emulator.putItem.perSecond}/s ${emulator.putItem.concurrency} at a time`,
   );
-  pipeline.meter.start();
+  await pipeline.meter.start();
+  log(`CPU meter overhead: ${(pipeline.meter.cpuOverheadPerSwitchMs * 1000).toFixed(2)} µs per event-loop slice (taken out of every invocation)`);
   pipeline.startPoller();
 
   log(`posting ${messages} messages…`);
@@ -262,7 +263,13 @@ try {
       prices: { file: 'bench/prices-us-east-1.json', date: prices.date },
       awsModel: { file: 'bench/aws-latency-model.json', date: awsModel.date, callMs: awsModel.callMs, fullVcpuMemoryMb: awsModel.lambda.fullVcpuMemoryMb },
     },
-    cpuUnattributedMs: round(pipeline.meter.cpuUnattributedMs),
+    cpuMeter: {
+      method: 'async_hooks slices of each handler scope, min(wall, process CPU) per slice, meter overhead per slice subtracted (bench/cpu-meter.ts)',
+      overheadPerSliceMicros: round(pipeline.meter.cpuOverheadPerSwitchMs * 1000, 3),
+      slicesPerIngestInvocation: round(functions.ingest.cpuSwitches / Math.max(1, functions.ingest.invocations)),
+      slicesPerDelivererInvocation: round(functions.deliverer.cpuSwitches / Math.max(1, functions.deliverer.invocations)),
+      unattributedMs: round(pipeline.meter.cpuUnattributedMs),
+    },
     coldStart: cold,
     gatewayLog: Object.fromEntries(BenchLogger.counts),
     totalSeconds: round(totalSeconds, 1),

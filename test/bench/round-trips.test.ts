@@ -47,6 +47,8 @@ describe('CPU meter', () => {
       while (process.cpuUsage().user < until);
     };
     meter.start();
+    const overhead = await meter.calibrate(5_000);
+    assert.ok(overhead >= 0 && overhead < 0.1, `overhead ${overhead} ms per slice`);
     try {
       await Promise.all([
         meter.runSync(busy, () =>
@@ -67,6 +69,7 @@ describe('CPU meter', () => {
       meter.stop();
     }
     assert.ok(busy.cpuMs >= 25, `busy invocation charged ${busy.cpuMs} ms for 30 ms of CPU`);
+    assert.ok(meter.netCpuMs(busy) >= 25 && meter.netCpuMs(busy) <= busy.cpuMs);
     assert.ok(idle.cpuMs < busy.cpuMs / 3, `idle invocation charged ${idle.cpuMs} ms against ${busy.cpuMs} ms`);
   });
 });
