@@ -71,7 +71,7 @@ export function markdownReport(r: any): string {
   }
   lines.push('');
   lines.push(
-    'How it is counted. DynamoDB units are computed by the bench from every request and response, by AWS's rules ' +
+    'How it is counted. DynamoDB units are computed by the bench from every request and response, by the rules AWS bills by ' +
       '(bench/dynamodb-units.ts: item sizes by attribute names and values, 1 KB write and 4 KB read rounding, ' +
       'eventually consistent reads at half, transactions twice per item, every global secondary index write, the larger of the item before and after ' +
       'an update, failed conditional writes billed), never from the emulator. Lambda GB-s = (handler CPU time measured per invocation × 1,769 MB / memory, ' +
