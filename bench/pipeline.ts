@@ -72,6 +72,11 @@ export interface PipelineOptions {
   /** Concurrent poller loops. @default 4 */
   pollerConcurrency?: number;
   deliverer?: DelivererOptions;
+  /**
+   * Bill AWS usage: DynamoDB units by AWS's rules, KMS through a counted stand-in, log bytes
+   * (middleware on every client; it costs some CPU). Calls are counted either way. @default true
+   */
+  billing?: boolean;
   /** Extra runtime overrides (the recorder and event publisher are the meter's). */
   overrides?: RuntimeOverrides;
   probeIntervalSeconds?: number;
@@ -119,25 +124,28 @@ export class Pipeline {
   static async start(options: PipelineOptions = {}): Promise<Pipeline> {
     const meter = new UsageMeter(loadAwsModel());
     const publisher = meter.countingPublisher(options.overrides?.events);
+    const billing = options.billing ?? true;
     const kms = createLocalKmsClient();
     meter.instrumentExtra(kms, 'KMS');
-    BenchLogger.onLine = (bytes) => meter.addLogBytes(bytes);
+    BenchLogger.onLine = billing ? (bytes) => meter.addLogBytes(bytes) : undefined;
     const gateway = await startLocalGateway({
       port: 0,
       deliver: false,
       ...(options.probeIntervalSeconds ? { probeIntervalSeconds: options.probeIntervalSeconds } : {}),
       overrides: {
         logger: new BenchLogger({ serviceName: 'sluice-bench' }),
-        sealer: new KmsCredentialSealer(kms, 'alias/sluice-bench'),
+        ...(billing ? { sealer: new KmsCredentialSealer(kms, 'alias/sluice-bench') } : {}),
         ...options.overrides,
         recorder: meter.recorder,
         events: publisher,
       },
     });
     const observer = createAwsClients(gateway.runtime.config);
-    // The emulator keeps its table in memory and was started just now: the meter sees every write.
-    meter.instrument(gateway.runtime.clients, observer.dynamodb, { unseenItemsAreAbsent: true });
-    countMetricBytes(gateway.runtime.metrics, meter);
+    if (billing) {
+      // The emulator keeps its table in memory and was started just now: the meter sees every write.
+      meter.instrument(gateway.runtime.clients, observer.dynamodb, { unseenItemsAreAbsent: true });
+      countMetricBytes(gateway.runtime.metrics, meter);
+    }
     const ingest = createIngestHandler(gateway.runtime);
     const partnerApi = await startLocalApiServer({
       port: 0,
