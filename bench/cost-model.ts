@@ -1,8 +1,11 @@
 /**
  * The bench's cost model: measured AWS usage of a run × a dated us-east-1 price table
  * → US dollars per million delivered messages. Nothing here is typed in per message:
- * every quantity comes from what the run counted, and the deliverer's batch size and
- * memory are inputs, so changing them changes the result.
+ * every quantity comes from what the run counted (DynamoDB units by AWS's rules, calls,
+ * KMS requests, log bytes, handler CPU and sequential round trips), and the deliverer's
+ * batch size, the memory sizes and the API kind are inputs, so changing them changes the
+ * result. What a local run cannot measure (AWS latency per call, CPU share per MB, Lambda's
+ * own log lines) comes from the stated model in aws-latency-model.json.
  */
 import { readFileSync } from 'node:fs';
 import type { LatencyModel } from './round-trips';

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { startEmulators, type Emulators } from '../../local/emulators';
 import { DynamoDbMeter, type RequestUnits } from '../../bench/dynamodb-meter';
 
@@ -134,6 +134,18 @@ describe('DynamoDB meter against DynamoDB Local, checked by hand', () => {
     assert.deepEqual(await unitsOf(() => query({ ConsistentRead: true })), { read: 2, write: 0, index: {} });
     assert.deepEqual(await unitsOf(() => query({})), { read: 1, write: 0, index: {} });
     assert.deepEqual(await unitsOf(() => query({ ConsistentRead: true, ProjectionExpression: 'sk' })), { read: 2, write: 0, index: {} });
+  });
+
+  it('batches bill per item: BatchWriteItem 1 KB per put, BatchGetItem 4 KB per item (not summed)', async () => {
+    const write = await unitsOf(() =>
+      documents.send(new BatchWriteCommand({ RequestItems: { [TableName]: [{ PutRequest: { Item: doc('b', '1', 1500) } }, { PutRequest: { Item: doc('b', '2', 5000) } }] } })),
+    );
+    assert.deepEqual(write, { read: 0, write: 2 + 5, index: {} });
+    const read = await unitsOf(() =>
+      documents.send(new BatchGetCommand({ RequestItems: { [TableName]: { Keys: [{ pk: 'b', sk: '1' }, { pk: 'b', sk: '2' }], ConsistentRead: true } } })),
+    );
+    // 1 + 2, where the summed 6,500 B would be 2
+    assert.deepEqual(read, { read: 3, write: 0, index: {} });
   });
 
   it('GetItem: 4 KB units by the full item, a missing item costs the minimum', async () => {
