@@ -45,6 +45,8 @@ export interface DynamoDbMeterOptions {
   raw: DynamoDBClient;
   /** Called once per billed request. */
   onUnits: (operation: string, units: RequestUnits) => void;
+  /** Called when billing a request failed (the request itself is unaffected). */
+  onError?: (error: unknown) => void;
   /** Runs the meter's own work outside any handler's scope (its CPU is not the handler's). */
   detached?: <T>(fn: () => T) => T;
   /** Table schemas by name; others are described on first use. */
@@ -127,11 +129,26 @@ export class DynamoDbMeter {
     stack.add(
       (next, context: any) => async (args) => {
         const document = context.__aws_sdk_context?.features?.DDB_MAPPER === 'd';
+        let sent = false;
         let answer: any;
-        await this.handle((context.commandName ?? '').replace(/Command$/, ''), args, async (a) => {
-          answer = await next(a);
-          return document ? { ...answer, output: this.wire(answer.output) } : answer;
-        });
+        let failure: { error: unknown } | undefined;
+        try {
+          await this.handle((context.commandName ?? '').replace(/Command$/, ''), args, async (a) => {
+            sent = true;
+            try {
+              answer = await next(a);
+            } catch (error) {
+              failure = { error };
+              throw error;
+            }
+            return document ? { ...answer, output: this.wire(answer.output) } : answer;
+          });
+        } catch (error) {
+          if (failure) throw failure.error;
+          // The meter itself failed: the request goes on unbilled, never broken by the bench.
+          this.options.onError?.(error);
+          if (!sent) return next(args);
+        }
         // The caller gets the answer as the SDK made it, never the meter's wire copy.
         return answer;
       },

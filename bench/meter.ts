@@ -58,6 +58,9 @@ export class UsageMeter {
   private readonly cpu = new CpuMeter(() => this.scope.getStore());
   private dynamo: DynamoDbMeter | undefined;
   emptyReceives = 0;
+  /** DynamoDB requests the meter failed to bill (the run's units are then too low: the bench reports it). */
+  billingErrors = 0;
+  lastBillingError: string | undefined;
   /** DynamoDB write units spent on global secondary indexes (part of the totals), by "component operation". */
   readonly indexUnits = new Map<string, number>();
   readonly functions: Record<'ingest' | 'deliverer', FunctionUsage> = { ingest: emptyUsage(), deliverer: emptyUsage() };
@@ -148,6 +151,10 @@ export class UsageMeter {
       onUnits: (operation, units) => this.addUnits(operation, units),
       detached: (fn) => this.detached(fn),
       unseenItemsAreAbsent: options.unseenItemsAreAbsent,
+      onError: (error) => {
+        this.billingErrors += 1;
+        this.lastBillingError = String((error as Error)?.message ?? error);
+      },
     });
     this.dynamo.instrument(clients.dynamodb);
     for (const [client, service] of [

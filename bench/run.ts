@@ -178,6 +178,10 @@ try {
   log(formatCostTable(cost));
   const indexUnits = Object.fromEntries([...pipeline.meter.indexUnits].map(([op, units]) => [op, round(units / invariants.delivered, 2)]));
   log(`DynamoDB per delivered message, counted by AWS's rules: ${summary.dynamodbWriteUnitsPerMessage} WRU, ${summary.dynamodbReadUnitsPerMessage} RRU`);
+  if (pipeline.meter.billingErrors > 0) {
+    log(`  WARNING: ${pipeline.meter.billingErrors} DynamoDB requests could not be billed (last: ${pipeline.meter.lastBillingError}); the units above are too low`);
+    exitCode = 1;
+  }
   if (Object.keys(indexUnits).length > 0) {
     log(`  of those write units, global secondary indexes: ${Object.entries(indexUnits).map(([op, u]) => `${op} ${u}`).join(', ')}`);
   }
@@ -263,6 +267,7 @@ try {
       prices: { file: 'bench/prices-us-east-1.json', date: prices.date },
       awsModel: { file: 'bench/aws-latency-model.json', date: awsModel.date, callMs: awsModel.callMs, fullVcpuMemoryMb: awsModel.lambda.fullVcpuMemoryMb },
     },
+    dynamodbBillingErrors: pipeline.meter.billingErrors,
     cpuMeter: {
       method: 'async_hooks slices of each handler scope, min(wall, process CPU) per slice, meter overhead per slice subtracted (bench/cpu-meter.ts)',
       overheadPerSliceMicros: round(pipeline.meter.cpuOverheadPerSwitchMs * 1000, 3),

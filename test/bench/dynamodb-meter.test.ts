@@ -148,6 +148,21 @@ describe('DynamoDB meter against DynamoDB Local, checked by hand', () => {
     assert.deepEqual(read, { read: 3, write: 0, index: {} });
   });
 
+  it('a meter that cannot bill (its own reads fail) never breaks the request', async () => {
+    const errors: unknown[] = [];
+    const client = new DynamoDBClient({ region: 'us-east-1', endpoint: emulators!.dynamodbEndpoint, credentials });
+    const broken = new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials, maxAttempts: 1 });
+    try {
+      new DynamoDbMeter({ raw: broken, onUnits: () => assert.fail('nothing can be billed without the schema'), onError: (e) => errors.push(e) }).instrument(client);
+      const answer = await DynamoDBDocumentClient.from(client).send(new PutCommand({ TableName, Item: doc('e', 'a', 100) }));
+      assert.equal(answer.$metadata.httpStatusCode, 200);
+      assert.equal(errors.length, 1);
+    } finally {
+      client.destroy();
+      broken.destroy();
+    }
+  });
+
   it('GetItem: 4 KB units by the full item, a missing item costs the minimum', async () => {
     await documents.send(new PutCommand({ TableName, Item: doc('g', 'a', 5000) }));
     assert.deepEqual(await unitsOf(() => documents.send(new GetCommand({ TableName, Key: { pk: 'g', sk: 'a' }, ConsistentRead: true }))), { read: 2, write: 0, index: {} });
