@@ -131,6 +131,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
   const downIndex = 0;
 
   const pipeline = await Pipeline.start({
+    // The soak checks guarantees, not cost: no billing middleware in its way.
+    billing: false,
     batchSize: 10,
     pollerConcurrency: 4,
     probeIntervalSeconds: useProber ? (options.probeIntervalSeconds ?? 2) : undefined,
