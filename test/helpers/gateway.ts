@@ -1,7 +1,11 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
 import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '../../local/gateway';
+import { sharedEmulators } from '../../local/emulators';
+import type { LocalResourceNames } from '../../local/provision';
+import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE } from '../../infra/definitions';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 // Powertools loggers write through the global console in dev mode, so tests can capture
@@ -26,8 +30,14 @@ export interface RequestOptions {
 export class TestGateway {
   private constructor(readonly gateway: LocalGateway) {}
 
+  /**
+   * Starts a gateway on a free port. Under the test runner it uses the run's shared emulators
+   * with a table, queues and bucket of its own; run alone it starts (and stops) its own.
+   */
   static async start(options: LocalGatewayOptions = {}): Promise<TestGateway> {
-    return new TestGateway(await startLocalGateway({ port: 0, ...options }));
+    const emulators = sharedEmulators();
+    const shared = emulators ? { emulators, resourceNames: uniqueResourceNames() } : {};
+    return new TestGateway(await startLocalGateway({ port: 0, ...shared, ...options }));
   }
 
   get url(): string {
@@ -128,6 +138,17 @@ export class TestGateway {
     );
     return (result.Contents ?? []).map((object) => object.Key!);
   }
+}
+
+/** Resource names no other gateway of the run uses, so test files sharing emulators stay isolated. */
+export function uniqueResourceNames(): LocalResourceNames {
+  const prefix = `t${randomBytes(6).toString('hex')}`;
+  return {
+    tableName: `${prefix}-sluice`,
+    queueName: `${prefix}-${DELIVERY_QUEUE.nameSuffix}`,
+    deadLetterQueueName: `${prefix}-${DEAD_LETTER_QUEUE.nameSuffix}`,
+    bucketName: `${prefix}-payloads`,
+  };
 }
 
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
