@@ -2,7 +2,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Webhook } from 'standardwebhooks';
 import { MAX_VISIBILITY_SECONDS } from '../adapters/aws/delivery-queue';
-import { deliveryIndexes, deliveryKey, StaleDeliveryError, type DeliveryChange } from '../adapters/aws/delivery-store';
+import { deliveryIndexes, deliveryKey, parseFailedEventId, StaleDeliveryError, type DeliveryChange } from '../adapters/aws/delivery-store';
 import type { StoredMessage } from '../adapters/aws/message-store';
 import { sendToTarget } from '../adapters/http/target-client';
 import { flushMetrics, type Runtime } from '../adapters/runtime';
@@ -40,6 +40,9 @@ export interface DelivererOptions {
 }
 
 type RecordResult = 'delete' | 'keep';
+
+/** How often the other lanes of a `hold-all` connection look again while its head's retry is due or in flight. */
+const HOLD_POLL_SECONDS = 1;
 
 export class InvalidTicketError extends Error {
   constructor(message: string) {
@@ -348,6 +351,26 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     }
   }
 
+  /**
+   * SPEC 5: a `hold-all` hold lasts until its head is delivered or has failed for good, not
+   * only until its retry is due: while the head's retry is due or in flight (it can take the
+   * whole connection timeout), the other lanes look again every HOLD_POLL_SECONDS. A hold
+   * whose head has finished by any path is stale and cleared.
+   */
+  async function effectiveHold(connection: Connection, key: string): Promise<Connection> {
+    const { heldBy, holdUntil } = connection;
+    if (connection.onError !== 'hold-all' || !heldBy || heldBy === key) return connection;
+    if (holdUntil && Date.parse(holdUntil) > now().getTime()) return connection;
+    const holder = parseFailedEventId(heldBy);
+    const head = holder ? await runtime.deliveries.get(holder.flowId, holder.messageId, holder.connectionId) : undefined;
+    if (head?.status === 'retrying') {
+      return { ...connection, holdUntil: new Date(now().getTime() + HOLD_POLL_SECONDS * 1000).toISOString() };
+    }
+    await runtime.deliveries.clearConnectionHold(connection.connectionId, heldBy);
+    const { heldBy: _by, holdUntil: _until, ...released } = connection;
+    return released;
+  }
+
   interface BatchCache {
     flows: Map<string, Promise<Flow | undefined>>;
     connections: Map<string, Promise<Connection | undefined>>;
@@ -370,7 +393,8 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     if (!cache.connections.has(ticket.connectionId)) {
       cache.connections.set(ticket.connectionId, runtime.connections.getWithSecrets(ticket.connectionId, true));
     }
-    const [flow, connection] = await Promise.all([cache.flows.get(ticket.flowId)!, cache.connections.get(ticket.connectionId)!]);
+    const [flow, cached] = await Promise.all([cache.flows.get(ticket.flowId)!, cache.connections.get(ticket.connectionId)!]);
+    const connection = cached && (await effectiveHold(cached, deliveryKey(ticket)));
     const chainBlocker =
       message?.chainId && flow?.onFailure === 'suspend-chain'
         ? await runtime.deliveries.chainBlocker(ticket.flowId, message.chainId, ticket.connectionId)
