@@ -154,7 +154,7 @@ export function uniqueResourceNames(): LocalResourceNames {
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
 
 /** Collects every structured log line (and anything else sent to the console) while `fn` runs. */
-export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
+export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string; entries: string[] }> {
   const lines: string[] = [];
   const originals = CONSOLE_METHODS.map((method) => [method, console[method]] as const);
   for (const method of CONSOLE_METHODS) {
@@ -164,8 +164,20 @@ export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: 
   }
   try {
     const result = await fn();
-    return { result, output: lines.join('\n') };
+    return { result, output: lines.join('\n'), entries: lines };
   } finally {
     for (const [method, original] of originals) console[method] = original;
   }
+}
+
+/** The structured (JSON) log entries among captured console output, in the order they were written. */
+export function logEntries(entries: string[]): Record<string, any>[] {
+  return entries.flatMap((entry) => {
+    try {
+      const parsed = JSON.parse(entry);
+      return parsed && typeof parsed === 'object' ? [parsed] : [];
+    } catch {
+      return [];
+    }
+  });
 }
