@@ -448,6 +448,37 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     return fail({ ticket, record: {} as SQSRecord, delivery, message, flow: placeholder, connection, log: runtime.logger }, type, { message: reason }, []);
   }
 
+  /**
+   * Backout (SPEC semantics 12 and the `internal` failure type): the delivery whose internal
+   * error reached the flow's backout threshold leaves its lane as an `internal` failure, with
+   * its payload in the failed store, so that after `start` the lane is not stuck behind a
+   * poison message; an operator restarts it once the logs explain the error.
+   * Returns whether the delivery was backed out (its queue message can then be deleted).
+   */
+  async function backOut(record: SQSRecord, ticket: DeliveryTicket, error: unknown, streak: number): Promise<boolean> {
+    const [delivery, message, flow, connection] = await Promise.all([
+      runtime.deliveries.get(ticket.flowId, ticket.messageId, ticket.connectionId),
+      runtime.messages.get(ticket.flowId, ticket.messageId, true),
+      runtime.flows.get(ticket.flowId, true),
+      runtime.connections.getWithSecrets(ticket.connectionId, true),
+    ]);
+    if (!delivery || !message || !flow || ticket.restarts < delivery.restarts) return false;
+    if (['delivered', 'failed', 'discarded', 'suspended'].includes(delivery.status)) return false;
+    const name = error instanceof Error ? error.name : 'Error';
+    const reason = `the gateway's own error (${name}) ${streak} times in a row; look up correlation id ${message.correlationId} in the logs`;
+    const s: Snapshot = {
+      ticket,
+      record,
+      delivery,
+      message,
+      flow,
+      connection: connection ?? ({ connectionId: ticket.connectionId } as Connection),
+      log: runtime.logger,
+    };
+    await fail(s, 'internal', { message: reason }, []);
+    return true;
+  }
+
   /** Semantics 12: an internal error rolls the step back, retries with debug logging, and may stop the flow. */
   async function internalError(record: SQSRecord, error: unknown): Promise<RecordResult> {
     let ticket: DeliveryTicket | undefined;
@@ -470,11 +501,14 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         await runtime.deliveries.markDebug(ticket.flowId, ticket.messageId, ticket.connectionId);
         const streak = await runtime.flows.recordInternalFailure(ticket.flowId);
         const flow = await runtime.flows.get(ticket.flowId, true);
-        if (flow && flow.status !== 'stopped' && streak >= flow.backoutThreshold) {
-          const reason = `${streak} internal failures in a row (backout threshold ${flow.backoutThreshold})`;
-          await runtime.flows.setStatus(flow.flowId, 'stopped', reason, now());
-          await runtime.flows.log(flow.flowId, { at: iso(), level: 'error', code: 'flow-stopped', detail: reason });
-          await runtime.events.publish({ type: 'flow.stopped', at: iso(), detail: { flowId: flow.flowId, reason } });
+        if (flow && streak >= flow.backoutThreshold) {
+          if (flow.status !== 'stopped') {
+            const reason = `${streak} internal failures in a row (backout threshold ${flow.backoutThreshold})`;
+            await runtime.flows.setStatus(flow.flowId, 'stopped', reason, now());
+            await runtime.flows.log(flow.flowId, { at: iso(), level: 'error', code: 'flow-stopped', detail: reason });
+            await runtime.events.publish({ type: 'flow.stopped', at: iso(), detail: { flowId: flow.flowId, reason } });
+          }
+          if (await backOut(record, ticket, error, streak)) return 'delete';
         }
       }
     } catch (secondary) {

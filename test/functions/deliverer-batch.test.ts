@@ -136,7 +136,7 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     assert.equal(requests[0]!.headers['x-aux-system-msg-id'], requests[1]!.headers['x-aux-system-msg-id']);
   });
 
-  it('stops a flow after backoutThreshold internal failures in a row and publishes flow.stopped', async () => {
+  it('stops a flow after backoutThreshold internal failures in a row, publishes flow.stopped and backs the delivery out as internal', async () => {
     target.behaviour = () => ({ status: 200 });
     await gw.connection('fragile', { url: `${target.url}/fragile` });
     await gw.flow('backout', { partnerId: 'acme', destinations: ['fragile'], backoutThreshold: 2 });
@@ -146,20 +146,26 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
         throw new Error('database went away');
       },
     });
-    await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1)] });
+    const first = await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1)] });
+    assert.equal(first.batchItemFailures.length, 1, 'below the threshold the record stays for its retry');
     assert.equal((await gw.request('GET', '/v1/flows/backout')).body.status, 'enabled');
     assert.equal((await runtime.deliveries.get('backout', 'I-1', 'fragile'))?.debugNextAttempt, true);
-    await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 2)] });
+    const second = await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 2)] });
+    assert.deepEqual(second, { batchItemFailures: [] }, 'backed out: the queue message is done');
     const flow = (await gw.request('GET', '/v1/flows/backout')).body;
     assert.equal(flow.status, 'stopped');
     assert.match(flow.statusReason, /2 internal failures/);
     const published = (runtime.events as InMemoryEventPublisher).events;
     assert.ok(published.some((e) => e.type === 'flow.stopped' && e.detail.flowId === 'backout'));
-    const healthy = createDelivererHandler(runtime);
-    const held = await healthy({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 3)] });
-    assert.equal(held.batchItemFailures.length, 1, 'a stopped flow delivers nothing');
+    assert.ok(published.some((e) => e.type === 'message.failed' && e.detail.messageId === 'I-1' && e.detail.type === 'internal'));
+    const backedOut = await runtime.deliveries.get('backout', 'I-1', 'fragile');
+    assert.equal(backedOut?.status, 'failed');
+    assert.equal(backedOut?.failureType, 'internal');
+    assert.equal(backedOut?.debugNextAttempt, undefined);
     assert.equal((await gw.request('POST', '/v1/flows/backout/start')).body.status, 'enabled');
-    assert.deepEqual(await healthy({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 4)] }), { batchItemFailures: [] });
+    assert.equal((await gw.request('POST', '/v1/failed-events/backout~I-1~fragile/restart')).status, 202);
+    const healthy = createDelivererHandler(runtime);
+    assert.deepEqual(await healthy({ Records: [record({ ...ticket('backout', 'fragile', 'I-1'), restarts: 1 }, 1)] }), { batchItemFailures: [] });
     assert.equal((await gw.request('GET', '/v1/flows/backout')).body.counts.delivered, 1);
   });
 

@@ -80,30 +80,41 @@ describe('internal errors and backout (through the queue emulator and the local 
     assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['DBG-1', 'DBG-1', 'DBG-2']);
   });
 
-  it('stops the flow at its backout threshold, publishes flow.stopped, holds the lane, and delivers in order after start', async () => {
+  it('at the backout threshold: stops the flow, publishes flow.stopped, backs the delivery out as internal; start and restart deliver the rest in order', async () => {
     const t = await targets.start();
     await gw.connection('frail', { url: t.url });
     await gw.flow('backout', { partnerId: 'acme', destinations: ['frail'], backoutThreshold: 2 });
     failures.set('BO-1', 2);
     await gw.post('backout', key, 'BO-1', 'one');
     await gw.post('backout', key, 'BO-2', 'two');
-    await waitFor(async () => (await gw.request('GET', '/v1/flows/backout')).body.status === 'stopped', { what: 'flow stopped' });
+    await waitFor(async () => (await delivery('backout', 'BO-1', 'frail'))?.status === 'failed', { what: 'BO-1 backed out' });
     const stopped = (await gw.request('GET', '/v1/flows/backout')).body;
+    assert.equal(stopped.status, 'stopped');
     assert.match(stopped.statusReason, /2 internal failures in a row \(backout threshold 2\)/);
     const published = (gw.runtime.events as InMemoryEventPublisher).events;
     assert.ok(published.some((e) => e.type === 'flow.stopped' && e.detail.flowId === 'backout'));
     const log = (await gw.request('GET', '/v1/flows/backout/log')).body.entries;
     assert.ok(log.some((e: { code: string }) => e.code === 'flow-stopped'));
-    // The stopped flow holds its head in flight (the poller received it again and parked it).
-    await waitFor(async () => (await delivery('backout', 'BO-1', 'frail'))?.status === 'paused', { what: 'head held while stopped' });
-    assert.equal(t.byId('BO-2').length, 0, 'nothing behind the head was attempted');
-    assert.equal(t.byId('BO-1').length, 2, 'one POST per failed try, none while stopped');
+
+    const failed = (await gw.request('GET', '/v1/failed-events?flowId=backout&type=internal')).body.items;
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].messageId, 'BO-1');
+    assert.equal(failed[0].suggestedAction, 'Look up the correlation id in the logs; restart.');
+    assert.match(failed[0].error.message, /the gateway's own error \(Error\) 2 times in a row; look up correlation id/);
+    assert.ok(!failed[0].error.message.includes('injected'), 'the internal error text stays in the logs');
+    assert.equal(failed[0].payload.bytes, 3);
+
+    // The stopped flow holds the rest of the lane: BO-2 is parked, never attempted.
+    await waitFor(async () => (await delivery('backout', 'BO-2', 'frail'))?.status === 'paused', { what: 'BO-2 held while stopped' });
+    assert.equal(t.byId('BO-2').length, 0, 'nothing behind the head was attempted while stopped');
+    assert.equal(t.byId('BO-1').length, 2, 'one POST per failed try');
 
     assert.equal((await gw.request('POST', '/v1/flows/backout/start')).body.status, 'enabled');
+    await t.waitForDelivered(3);
+    assert.equal((await gw.request('POST', `/v1/failed-events/${failed[0].id}/restart`)).status, 202);
     await t.waitForDelivered(4);
-    assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['BO-1', 'BO-1', 'BO-1', 'BO-2']);
+    assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['BO-1', 'BO-1', 'BO-2', 'BO-1']);
     assert.deepEqual(t.byId('BO-1').map((r) => r.headers['x-sluice-possible-duplicate']), [undefined, 'true', 'true']);
     await waitFor(async () => (await gw.request('GET', '/v1/flows/backout')).body.counts.delivered === 2, { what: 'both recorded' });
-    assert.equal((await gw.request('GET', '/v1/flows/backout')).body.status, 'enabled');
   });
 });
