@@ -153,8 +153,8 @@ export function uniqueResourceNames(): LocalResourceNames {
 
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
 
-/** Collects every structured log line (and anything else sent to the console) while `fn` runs. */
-export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string; entries: string[] }> {
+/** Collects every structured log line (and anything else sent to the console) while `fn` runs; `fn` sees them as they come. */
+export async function captureOutput<T>(fn: (live: string[]) => Promise<T>): Promise<{ result: T; output: string; entries: string[] }> {
   const lines: string[] = [];
   const originals = CONSOLE_METHODS.map((method) => [method, console[method]] as const);
   for (const method of CONSOLE_METHODS) {
@@ -163,7 +163,7 @@ export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: 
     };
   }
   try {
-    const result = await fn();
+    const result = await fn(lines);
     return { result, output: lines.join('\n'), entries: lines };
   } finally {
     for (const [method, original] of originals) console[method] = original;
