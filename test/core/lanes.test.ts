@@ -69,8 +69,9 @@ describe('lane group ids', () => {
 });
 
 describe('deliveryDeduplicationId', () => {
-  it('is deterministic', () => {
-    assert.equal(deliveryDeduplicationId('f', 'm', 'c', 0), deliveryDeduplicationId('f', 'm', 'c', 0));
+  it('is deterministic: a pinned value, so an enqueue retried by another process or release dedupes', () => {
+    // sha256 of "f\nm\nc\n0", fixed here rather than recomputed.
+    assert.equal(deliveryDeduplicationId('f', 'm', 'c', 0), 'e4d441c928b4c48db03854a9415a798e7254e9aecbb124c6783128feac73fa45');
   });
 
   it('is at most 128 characters from the SQS-allowed set', () => {
