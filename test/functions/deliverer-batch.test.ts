@@ -169,6 +169,33 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     assert.equal((await gw.request('GET', '/v1/flows/backout')).body.counts.delivered, 1);
   });
 
+  it('hold-all: a due or in-flight retry of the head keeps holding the other lanes; a finished head\'s hold is cleared', async () => {
+    target.behaviour = (req) => (req.headers['x-aux-system-msg-id'] === 'H-1' ? { status: 503 } : { status: 200 });
+    await gw.connection('held', { url: `${target.url}/held`, threads: 4, onError: 'hold-all', retry: { count: 5, intervalSeconds: 0 } });
+    await gw.flow('holds', { partnerId: 'acme', destinations: ['held'] });
+    await gw.post('holds', key, 'H-1', 'head');
+    await gw.post('holds', key, 'H-2', 'other lane');
+    const handler = createDelivererHandler(runtime);
+    // The head fails once: it is retrying and holds the connection until its retry is due (now).
+    await handler({ Records: [record(ticket('holds', 'held', 'H-1'), 1)] });
+    assert.equal((await runtime.deliveries.get('holds', 'H-1', 'held'))?.status, 'retrying');
+    assert.equal((await runtime.connections.get('held', true))?.heldBy, 'holds~H-1~held');
+
+    // The retry is due but not answered yet: another lane still waits, and looks again soon.
+    const other = { ...record(ticket('holds', 'held', 'H-2'), 2), receiptHandle: 'receipt-H-2-wait' };
+    const waiting = await handler({ Records: [other] });
+    assert.equal(waiting.batchItemFailures.length, 1, 'H-2 is not attempted while the head retries');
+    assert.deepEqual(queue.delays.find((d) => d.receiptHandle === 'receipt-H-2-wait'), { receiptHandle: 'receipt-H-2-wait', seconds: 1 });
+    assert.equal(target.byId('H-2').length, 0);
+
+    // The head is finished by another path (discarded here): its hold is stale, cleared, and H-2 goes.
+    const head = (await runtime.deliveries.get('holds', 'H-1', 'held'))!;
+    await runtime.deliveries.commit(head, { set: { status: 'discarded' } });
+    assert.deepEqual(await handler({ Records: [record(ticket('holds', 'held', 'H-2'), 3)] }), { batchItemFailures: [] });
+    assert.equal(target.byId('H-2').length, 1);
+    assert.equal((await runtime.connections.get('held', true))?.heldBy, undefined, 'the stale hold is cleared');
+  });
+
   it('hands records back untouched when the invocation is about to time out', async () => {
     target.behaviour = () => ({ status: 200 });
     await gw.connection('late', { url: `${target.url}/late` });
