@@ -93,7 +93,7 @@ describe('lanes, holds, chains and signatures', () => {
     });
     for (const id of [sameLane, ...otherLanes]) assert.equal((await gw.post('f-hold-all', key, id, 'x')).status, 202);
     posted.resolve();
-    await t.waitForDelivered(2 + otherLanes.length, 30_000);
+    await t.waitForDelivered(2 + otherLanes.length, 60_000);
     const [first, retry] = t.byId(head);
     assert.equal(first!.status, 503);
     assert.equal(retry!.status, 200);
@@ -116,9 +116,9 @@ describe('lanes, holds, chains and signatures', () => {
     t.behaviour = async (req) => {
       if (req.headers['x-aux-system-msg-id'] !== head) return { status: 200 };
       if (req.headers['x-sluice-attempt'] === '1') return { status: 503 };
-      // The retry is answered once the other lanes are through (or after 20 s, when they
+      // The retry is answered once the other lanes are through (or after 60 s, when they
       // wrongly wait for it: then the order assertions below fail).
-      await waitFor(othersDelivered, { timeoutMs: 20_000, what: 'the other lanes' }).catch(() => undefined);
+      await waitFor(othersDelivered, { timeoutMs: 60_000, what: 'the other lanes' }).catch(() => undefined);
       return { status: 200 };
     };
     await gw.connection('c-hold-lane', { url: t.url, threads: 4, onError: 'hold-lane', retry: { count: 3, intervalSeconds: 1 } });
@@ -128,7 +128,7 @@ describe('lanes, holds, chains and signatures', () => {
       what: 'the head is retrying',
     });
     for (const id of [sameLane, ...otherLanes]) assert.equal((await gw.post('f-hold-lane', key, id, 'x')).status, 202);
-    await t.waitForDelivered(2 + otherLanes.length, 40_000);
+    await t.waitForDelivered(2 + otherLanes.length, 120_000);
     const retry = t.byId(head)[1]!;
     assert.equal(retry.status, 200);
     assert.ok(t.byId(sameLane)[0]!.at >= retry.answeredAt!, 'the same lane waits for its head');
