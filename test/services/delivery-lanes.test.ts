@@ -39,12 +39,12 @@ describe('lanes, holds, chains and signatures', () => {
     let inFlight = 0;
     let maxInFlight = 0;
     // The target answers the first requests only once four are open at the same time
-    // (or 15 s after the first): sequential lanes would show one at a time and fail the test.
+    // (or 60 s after the first): sequential lanes would show one at a time and fail the test.
     let release!: () => void;
     const allOpen = new Promise<void>((resolve) => (release = resolve));
     let giveUp: NodeJS.Timeout | undefined;
     t.behaviour = async () => {
-      giveUp ??= setTimeout(() => release(), 15_000);
+      giveUp ??= setTimeout(() => release(), 60_000);
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       if (inFlight >= 4) release();
@@ -58,7 +58,7 @@ describe('lanes, holds, chains and signatures', () => {
     for (let round = 0; round < 3; round++) {
       for (const lane of lanes) await gw.post('parallel', key, lane[round]!, 'x');
     }
-    await t.waitForDelivered(12);
+    await t.waitForDelivered(12, 120_000);
     clearTimeout(giveUp);
     assert.equal(maxInFlight, 4, 'four lanes were open at the target at once');
     for (const lane of lanes) {
