@@ -328,6 +328,11 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
           return result;
         }
         const nextAttemptAt = new Date(Date.parse(at) + transition.delaySeconds * 1000).toISOString();
+        // The hold goes up before the delivery reads `retrying`: another lane that sees the head
+        // retrying must also see the hold (a hold whose head never got there is cleared as stale).
+        if (connection.onError === 'hold-all') {
+          await runtime.deliveries.updateConnectionHold(connection.connectionId, deliveryKey(s.delivery), nextAttemptAt);
+        }
         await move(s, 'retrying', {
           set: { ...common, nextAttemptAt },
           remove: ['attemptInFlight'],
@@ -342,9 +347,6 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
             },
           ],
         });
-        if (connection.onError === 'hold-all') {
-          await runtime.deliveries.updateConnectionHold(connection.connectionId, deliveryKey(s.delivery), nextAttemptAt);
-        }
         await runtime.queue.delay(s.record.receiptHandle, Math.min(transition.delaySeconds, MAX_VISIBILITY_SECONDS));
         return 'keep';
       }

@@ -176,8 +176,20 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     await gw.post('holds', key, 'H-1', 'head');
     await gw.post('holds', key, 'H-2', 'other lane');
     const handler = createDelivererHandler(runtime);
+    // Whoever sees the head `retrying` must also see the hold: it is in place before that write.
+    const holdWhenRetrying: (string | undefined)[] = [];
+    const commit = runtime.deliveries.commit.bind(runtime.deliveries);
+    runtime.deliveries.commit = async (delivery, change) => {
+      if (change.set.status === 'retrying') holdWhenRetrying.push((await runtime.connections.get('held', true))?.heldBy);
+      return commit(delivery, change);
+    };
     // The head fails once: it is retrying and holds the connection until its retry is due (now).
-    await handler({ Records: [record(ticket('holds', 'held', 'H-1'), 1)] });
+    try {
+      await handler({ Records: [record(ticket('holds', 'held', 'H-1'), 1)] });
+    } finally {
+      runtime.deliveries.commit = commit;
+    }
+    assert.deepEqual(holdWhenRetrying, ['holds~H-1~held'], 'the hold was up before the head read retrying');
     assert.equal((await runtime.deliveries.get('holds', 'H-1', 'held'))?.status, 'retrying');
     assert.equal((await runtime.connections.get('held', true))?.heldBy, 'holds~H-1~held');
 
