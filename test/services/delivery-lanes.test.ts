@@ -39,12 +39,13 @@ describe('lanes, holds, chains and signatures', () => {
     let inFlight = 0;
     let maxInFlight = 0;
     // The target answers the first requests only once four are open at the same time
-    // (or 60 s after the first): sequential lanes would show one at a time and fail the test.
+    // (or 50 s after the first, within the connection timeout): sequential lanes would show one
+    // at a time and fail the test.
     let release!: () => void;
     const allOpen = new Promise<void>((resolve) => (release = resolve));
     let giveUp: NodeJS.Timeout | undefined;
     t.behaviour = async () => {
-      giveUp ??= setTimeout(() => release(), 60_000);
+      giveUp ??= setTimeout(() => release(), 50_000);
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       if (inFlight >= 4) release();
@@ -52,7 +53,7 @@ describe('lanes, holds, chains and signatures', () => {
       inFlight -= 1;
       return { status: 200 };
     };
-    await gw.connection('wide', { url: t.url, threads: 4 });
+    await gw.connection('wide', { url: t.url, threads: 4, timeoutMs: 60_000 });
     await gw.flow('parallel', { partnerId: 'acme', destinations: ['wide'] });
     const lanes = idsByLane('P', 4, 3);
     for (let round = 0; round < 3; round++) {
@@ -85,7 +86,8 @@ describe('lanes, holds, chains and signatures', () => {
       await posted.promise;
       return { status: 200, delayMs: 1500 };
     };
-    await gw.connection('c-hold-all', { url: t.url, threads: 4, onError: 'hold-all', retry: { count: 3, intervalSeconds: 1 } });
+    // The longest timeout: the retry is held open while the test posts, which a busy machine makes slow.
+    await gw.connection('c-hold-all', { url: t.url, threads: 4, onError: 'hold-all', timeoutMs: 60_000, retry: { count: 3, intervalSeconds: 1 } });
     await gw.flow('f-hold-all', { partnerId: 'acme', destinations: ['c-hold-all'] });
     await gw.post('f-hold-all', key, head, 'head');
     await waitFor(async () => (await gw.runtime.deliveries.get('f-hold-all', head, 'c-hold-all'))?.status === 'retrying', {
@@ -97,6 +99,7 @@ describe('lanes, holds, chains and signatures', () => {
     const [first, retry] = t.byId(head);
     assert.equal(first!.status, 503);
     assert.equal(retry!.status, 200);
+    assert.equal(t.byId(head).length, 2, 'the slow retry was answered within the timeout, not retried again');
     assert.ok(t.byId(sameLane)[0]!.at >= retry!.answeredAt!, 'the same lane waits for its head');
     for (const id of otherLanes) {
       assert.equal(t.byId(id).length, 1, `${id} attempted once`);
@@ -116,12 +119,12 @@ describe('lanes, holds, chains and signatures', () => {
     t.behaviour = async (req) => {
       if (req.headers['x-aux-system-msg-id'] !== head) return { status: 200 };
       if (req.headers['x-sluice-attempt'] === '1') return { status: 503 };
-      // The retry is answered once the other lanes are through (or after 60 s, when they
-      // wrongly wait for it: then the order assertions below fail).
-      await waitFor(othersDelivered, { timeoutMs: 60_000, what: 'the other lanes' }).catch(() => undefined);
+      // The retry is answered once the other lanes are through (or after 50 s, within the
+      // connection timeout, when they wrongly wait for it: then the order assertions below fail).
+      await waitFor(othersDelivered, { timeoutMs: 50_000, what: 'the other lanes' }).catch(() => undefined);
       return { status: 200 };
     };
-    await gw.connection('c-hold-lane', { url: t.url, threads: 4, onError: 'hold-lane', retry: { count: 3, intervalSeconds: 1 } });
+    await gw.connection('c-hold-lane', { url: t.url, threads: 4, onError: 'hold-lane', timeoutMs: 60_000, retry: { count: 3, intervalSeconds: 1 } });
     await gw.flow('f-hold-lane', { partnerId: 'acme', destinations: ['c-hold-lane'] });
     await gw.post('f-hold-lane', key, head, 'head');
     await waitFor(async () => (await gw.runtime.deliveries.get('f-hold-lane', head, 'c-hold-lane'))?.status === 'retrying', {
