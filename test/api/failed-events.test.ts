@@ -80,9 +80,11 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     await gw.connection('erp', { url: t.url });
     await gw.flow('orders', { partnerId: 'acme', destinations: ['erp'], maxPayloadBytes: 1024 });
     const original = '{"order":"O-1","qty":"BROKEN"}';
+    const postedAt = new Date(Date.now() - 1000).toISOString();
     assert.equal((await gw.post('orders', key, 'R-1', original, { 'content-type': 'application/json' })).status, 202);
 
     const [item] = await waitForFailed('orders', 1);
+    const seenAt = new Date(Date.now() + 1000).toISOString();
     assert.deepEqual(Object.keys(item).sort(), ITEM_KEYS);
     assert.deepEqual(item, {
       id: 'orders~R-1~erp',
@@ -100,7 +102,10 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
       suspendedCount: 0,
       payload: { bytes: original.length, contentType: 'application/json', sha256: sha256(original), corrected: false },
     });
-    assert.ok(!Number.isNaN(Date.parse(item.failedAt)));
+    // failedAt is when it failed: between the post and now, and the time of the report's `failed` event.
+    assert.match(item.failedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    assert.ok(item.failedAt >= postedAt && item.failedAt <= seenAt, `failedAt ${item.failedAt} within the test`);
+    assert.equal(item.failedAt, (await report('orders', 'R-1')).find((e) => e.event === 'failed')?.at);
     assert.deepEqual((await gw.request('GET', `/v1/failed-events/${item.id}`)).body, item);
     assert.deepEqual((await list('type=business&connectionId=erp')).items.map((i) => i.id), [item.id]);
     assert.deepEqual((await list('type=timeout')).items, []);
