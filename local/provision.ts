@@ -78,7 +78,10 @@ export class LocalTableMismatchError extends Error {
 export interface ProvisionOptions {
   /** Between polls while an index added to a kept table is being built. @default 100 */
   pollIntervalMs?: number;
-  /** How long an added index may take to become active. @default 60000 */
+  /**
+   * How long an added index may take to become active. DynamoDB Local builds it in the
+   * background, which takes minutes on a busy machine. @default 600000
+   */
   indexTimeoutMs?: number;
 }
 
@@ -104,7 +107,7 @@ async function upgradeTable(dynamodb: DynamoDBClient, tableName: string, options
     );
   }
   const existing = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
-  const deadline = Date.now() + (options.indexTimeoutMs ?? 60_000);
+  const deadline = Date.now() + (options.indexTimeoutMs ?? 600_000);
   // DynamoDB adds one index per UpdateTable call.
   for (const index of wanted.GlobalSecondaryIndexes.filter((i) => !existing.has(i.IndexName))) {
     const attributes = new Set(index.KeySchema.map((k) => k.AttributeName));
