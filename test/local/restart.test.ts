@@ -162,6 +162,14 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     assert.equal(upload.method, 'PUT');
     assert.equal((await fetch(upload.url, { method: 'PUT', body: corrected, headers: { 'content-type': 'text/plain' } })).status, 200);
 
+    // Counts and the listing come from the table's stream: wait until they show all three messages.
+    await waitFor(
+      async () => {
+        const { counts } = await ok(first, 'GET', '/v1/flows/orders');
+        return counts.accepted === 3 && counts.delivered === 2 && counts.failed === 1;
+      },
+      { what: 'counts settled', timeoutMs: 60_000, intervalMs: 100 },
+    );
     const page = await ok(first, 'GET', '/v1/flows/orders/messages?limit=1');
     assert.equal(page.items.length, 1);
     assert.ok(page.cursor, 'a second page');
