@@ -8,7 +8,8 @@ import { sharedEmulators, startEmulators, type Emulators } from '../../local/emu
 import { createTableInput, LocalTableMismatchError, provisionLocalResources } from '../../local/provision';
 import { startLocalGateway } from '../../local/gateway';
 import { DataDirInUseError } from '../../local/data-dir';
-import { createAwsClients, type AwsClients } from '../../adapters/aws/clients';
+import type { AwsClients } from '../../adapters/aws/clients';
+import { emulatorClients } from '../helpers/emulator-clients';
 import { TABLE } from '../../infra/definitions';
 import { uniqueResourceNames } from '../helpers/gateway';
 
@@ -23,15 +24,7 @@ before(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'sluice-provision-'));
   const shared = sharedEmulators();
   emulators = shared ?? (ownEmulators = await startEmulators());
-  clients = createAwsClients({
-    region: 'us-east-1',
-    tableName: '',
-    queueUrl: '',
-    bucketName: '',
-    localMode: true,
-    allowPrivateTargets: false,
-    endpoints: { dynamodb: emulators.dynamodbEndpoint, sqs: emulators.sqsEndpoint, s3: emulators.s3Endpoint },
-  });
+  clients = emulatorClients(emulators);
 });
 
 after(async () => {
