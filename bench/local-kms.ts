@@ -7,7 +7,7 @@ const canonicalContext = (context: Record<string, string> | undefined) =>
   JSON.stringify(Object.keys(context ?? {}).sort().map((k) => [k, context![k]]));
 
 /**
- * A KMS client whose Encrypt and Decrypt never leave the process (AES-256-GCM with a key in
+ * A KMS client whose Encrypt, GenerateDataKey and Decrypt never leave the process (AES-256-GCM with a key in
  * memory, the encryption context bound as associated data). There is no KMS emulator here;
  * with this client the gateway's real `KmsCredentialSealer` runs, so the bench counts the KMS
  * requests the AWS deployment makes, call for call, through the same middleware as every
@@ -20,13 +20,20 @@ export function createLocalKmsClient(region = 'us-east-1'): KMSClient {
   const answer: Middleware = (_next, context) => async (args) => {
     const input = args.input;
     const aad = Buffer.from(canonicalContext(input.EncryptionContext));
+    const encrypt = (plaintext: Buffer) => {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      cipher.setAAD(aad);
+      const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+      return Buffer.concat([iv, cipher.getAuthTag(), body]);
+    };
     switch (context.commandName) {
-      case 'EncryptCommand': {
-        const iv = randomBytes(12);
-        const cipher = createCipheriv('aes-256-gcm', key, iv);
-        cipher.setAAD(aad);
-        const body = Buffer.concat([cipher.update(Buffer.from(input.Plaintext)), cipher.final()]);
-        return { output: { CiphertextBlob: Buffer.concat([iv, cipher.getAuthTag(), body]), KeyId: input.KeyId, $metadata: {} }, response: {} };
+      case 'EncryptCommand':
+        return { output: { CiphertextBlob: encrypt(Buffer.from(input.Plaintext)), KeyId: input.KeyId, $metadata: {} }, response: {} };
+      case 'GenerateDataKeyCommand': {
+        // Envelope encryption: a fresh data key, returned in the clear and wrapped.
+        const dataKey = randomBytes(32);
+        return { output: { Plaintext: dataKey, CiphertextBlob: encrypt(dataKey), KeyId: input.KeyId, $metadata: {} }, response: {} };
       }
       case 'DecryptCommand': {
         const raw = Buffer.from(input.CiphertextBlob);

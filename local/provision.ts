@@ -78,16 +78,6 @@ export class LocalTableMismatchError extends Error {
   }
 }
 
-export interface ProvisionOptions {
-  /** Between polls while an index added to a kept table is being built. @default 100 */
-  pollIntervalMs?: number;
-  /**
-   * How long an added index may take to become active. DynamoDB Local builds it in the
-   * background, which takes minutes on a busy machine. @default 600000
-   */
-  indexTimeoutMs?: number;
-}
-
 const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
 
 async function describeTable(dynamodb: DynamoDBClient, tableName: string): Promise<TableDescription> {
@@ -96,12 +86,12 @@ async function describeTable(dynamodb: DynamoDBClient, tableName: string): Promi
 }
 
 /**
- * Makes a table kept from an earlier run (a data directory) match TABLE: the same keys,
- * and every index of TABLE, adding the ones an earlier version did not have.
+ * Checks that a table kept from an earlier run (a data directory) matches TABLE: the same
+ * keys and every index.
  */
-async function upgradeTable(dynamodb: DynamoDBClient, tableName: string, options: ProvisionOptions): Promise<void> {
+async function checkKeptTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
   const wanted = createTableInput(tableName);
-  let table = await describeTable(dynamodb, tableName);
+  const table = await describeTable(dynamodb, tableName);
   const keys = (schema: { AttributeName?: string; KeyType?: string }[] = []) => schema.map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
   if (keys(table.KeySchema) !== keys(wanted.KeySchema)) {
     throw new LocalTableMismatchError(
@@ -109,25 +99,15 @@ async function upgradeTable(dynamodb: DynamoDBClient, tableName: string, options
         'Start with another data directory (SLUICE_DATA_DIR), or delete this one to start empty.',
     );
   }
+  // DynamoDB Local does not reliably finish building an index added to a kept table, and
+  // there is no earlier release of the data directory to carry forward: refuse clearly.
   const existing = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
-  const deadline = Date.now() + (options.indexTimeoutMs ?? 600_000);
-  // DynamoDB adds one index per UpdateTable call.
-  for (const index of wanted.GlobalSecondaryIndexes.filter((i) => !existing.has(i.IndexName))) {
-    const attributes = new Set(index.KeySchema.map((k) => k.AttributeName));
-    await dynamodb.send(
-      new UpdateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: wanted.AttributeDefinitions.filter((a) => attributes.has(a.AttributeName)),
-        GlobalSecondaryIndexUpdates: [{ Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } }],
-      }),
+  const missing = wanted.GlobalSecondaryIndexes.filter((i) => !existing.has(i.IndexName)).map((i) => i.IndexName);
+  if (missing.length > 0) {
+    throw new LocalTableMismatchError(
+      `The kept table ${tableName} lacks the indexes ${missing.join(', ')} that this version needs. ` +
+        'Start with another data directory (SLUICE_DATA_DIR), or delete this one to start empty.',
     );
-    for (;;) {
-      table = await describeTable(dynamodb, tableName);
-      const status = table.GlobalSecondaryIndexes?.find((i) => i.IndexName === index.IndexName)?.IndexStatus;
-      if (status === 'ACTIVE' && table.TableStatus === 'ACTIVE') break;
-      if (Date.now() > deadline) throw new LocalTableMismatchError(`The index ${index.IndexName} added to ${tableName} did not become active`);
-      await new Promise((resolve) => setTimeout(resolve, options.pollIntervalMs ?? 100));
-    }
   }
 }
 
@@ -151,13 +131,12 @@ async function tableStream(dynamodb: DynamoDBClient, tableName: string): Promise
 export async function provisionLocalResources(
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; s3: S3Client },
   names: LocalResourceNames,
-  options: ProvisionOptions = {},
 ): Promise<ProvisionedResources> {
   try {
     await clients.dynamodb.send(new CreateTableCommand(createTableInput(names.tableName)));
   } catch (error) {
     if (errorName(error) !== 'ResourceInUseException') throw error;
-    await upgradeTable(clients.dynamodb, names.tableName, options);
+    await checkKeptTable(clients.dynamodb, names.tableName);
   }
   const ttl = await clients.dynamodb.send(new DescribeTimeToLiveCommand({ TableName: names.tableName }));
   const { AttributeName, TimeToLiveStatus } = ttl.TimeToLiveDescription ?? {};

@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { Webhook } from 'standardwebhooks';
 import { keys } from '../../adapters/aws/keys';
 import { PutConnectionBody } from '../../api/schemas';
@@ -14,6 +13,7 @@ import { waitFor } from '../helpers/emulator-wait';
 import { captureOutput, TestGateway, type ApiResult } from '../helpers/gateway';
 import { rawHead, rawRequest, type RawResponse } from '../helpers/raw-http';
 import { TargetPool, type TestTarget } from '../helpers/target';
+import { proxyEvent } from '../helpers/aws-events';
 
 /**
  * Issue 10, security and correctness: every fault found by trying the gateway as an
@@ -48,23 +48,6 @@ function deliveredTo(target: TestTarget, messageId: string) {
   );
 }
 
-function proxyEvent(fields: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent {
-  return {
-    httpMethod: 'GET',
-    path: '/',
-    resource: '/',
-    headers: {},
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    body: null,
-    isBase64Encoded: false,
-    requestContext: { requestId: `req-${randomBytes(4).toString('hex')}` } as APIGatewayProxyEvent['requestContext'],
-    ...fields,
-  };
-}
 
 describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
   let gw: TestGateway;

@@ -6,6 +6,7 @@ import { errorResponse, jsonResponse } from '../../api/http';
 import { matchResource, OPERATOR_API_RESOURCES, PARTNER_API_RESOURCES } from '../../api/apis';
 import { Router } from '../../api/router';
 import { ProblemError } from '../../core/problems';
+import { proxyEvent as event } from '../helpers/aws-events';
 
 const router = new Router([
   { method: 'GET', path: '/v1/flows/{flowId}', handler: async (_r, p) => jsonResponse(200, p) },
@@ -61,23 +62,6 @@ describe('Router (issue 10 items 1 and 19)', () => {
   });
 });
 
-function event(fields: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent {
-  return {
-    httpMethod: 'GET',
-    path: '/',
-    resource: '/',
-    headers: {},
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    body: null,
-    isBase64Encoded: false,
-    requestContext: { requestId: 'req-1' } as APIGatewayProxyEvent['requestContext'],
-    ...fields,
-  };
-}
 
 describe('API Gateway events route on resource and path parameters (issue 10 item 12)', () => {
   it('ignores a custom-domain base path on a partner resource', () => {

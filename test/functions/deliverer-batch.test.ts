@@ -1,14 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import * as lifecycle from '../../core/lifecycle';
 import assert from 'node:assert/strict';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { createRuntime, type Runtime } from '../../adapters/runtime';
 import type { InMemoryEventPublisher } from '../../adapters/aws/event-publisher';
 import type { DeliveryQueue, DeliveryTicket } from '../../core/ports';
-import { laneGroupId } from '../../core/lanes';
 import { createDelivererHandler } from '../../functions/deliverer/handler';
+import { deliveryTicket as ticket, sqsRecord } from '../helpers/aws-events';
 import { TestGateway } from '../helpers/gateway';
 import { TestTarget } from '../helpers/target';
+
+const record = (deliveryTicket: DeliveryTicket, sequence: number, receiveCount = 1) => sqsRecord(deliveryTicket, { sequence, receiveCount });
 
 /** Records visibility changes instead of calling SQS: the records below are handcrafted. */
 class RecordingQueue implements DeliveryQueue {
@@ -19,37 +21,7 @@ class RecordingQueue implements DeliveryQueue {
   }
 }
 
-/** A record as the Lambda SQS event source hands it over for a FIFO queue. */
-function record(ticket: DeliveryTicket, sequence: number, receiveCount = 1): SQSRecord {
-  return {
-    messageId: `sqs-${ticket.messageId}-${sequence}`,
-    receiptHandle: `receipt-${ticket.messageId}`,
-    body: JSON.stringify(ticket),
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: String(Date.now()),
-      SenderId: 'AIDAEXAMPLE',
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-      SequenceNumber: String(18_000_000_000_000_000_000 + sequence),
-      MessageGroupId: laneGroupId(ticket.connectionId, ticket.lane),
-      MessageDeduplicationId: `dedupe-${ticket.messageId}`,
-    },
-    messageAttributes: {},
-    md5OfBody: 'ignored',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:sluice-deliveries.fifo',
-    awsRegion: 'us-east-1',
-  };
-}
 
-const ticket = (flowId: string, connectionId: string, messageId: string): DeliveryTicket => ({
-  v: 1,
-  flowId,
-  messageId,
-  connectionId,
-  lane: 0,
-  restarts: 0,
-});
 
 describe('deliverer with AWS-shaped batches (up to 10 records of one group)', () => {
   let gw: TestGateway;

@@ -5,12 +5,11 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
 import { createRuntime, type Runtime } from '../../adapters/runtime';
 import { SqsDeliveryQueue } from '../../adapters/aws/delivery-queue';
-import type { DeliveryTicket } from '../../core/ports';
-import { laneGroupId } from '../../core/lanes';
 import { createDelivererHandler } from '../../functions/deliverer/handler';
+import type { DeliveryTicket } from '../../core/ports';
+import { deliveryTicket as ticket, sqsRecord } from '../helpers/aws-events';
 import { TestGateway } from '../helpers/gateway';
 import { TestTarget } from '../helpers/target';
 
@@ -22,36 +21,10 @@ const NOW = Date.parse('2026-11-23T08:00:00.000Z');
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/sluice-deliveries.fifo';
 
 /** A first receive `sinceReceive` seconds before NOW, as the Lambda event source hands it over. */
-function record(ticket: DeliveryTicket, sinceReceive: number): SQSRecord {
-  return {
-    messageId: `sqs-${ticket.messageId}`,
-    receiptHandle: `receipt-${ticket.messageId}`,
-    body: JSON.stringify(ticket),
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: String(NOW - sinceReceive * 1000 - 1000),
-      SenderId: 'AIDAEXAMPLE',
-      ApproximateFirstReceiveTimestamp: String(NOW - sinceReceive * 1000),
-      SequenceNumber: '18000000000000000001',
-      MessageGroupId: laneGroupId(ticket.connectionId, ticket.lane),
-      MessageDeduplicationId: `dedupe-${ticket.messageId}`,
-    },
-    messageAttributes: {},
-    md5OfBody: 'ignored',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:sluice-deliveries.fifo',
-    awsRegion: 'us-east-1',
-  };
-}
+const record = (deliveryTicket: DeliveryTicket, sinceReceive: number) =>
+  sqsRecord(deliveryTicket, { firstReceivedAt: NOW - sinceReceive * 1000, sentAt: NOW - sinceReceive * 1000 - 1000 });
 
-const ticket = (flowId: string, connectionId: string, messageId: string): DeliveryTicket => ({
-  v: 1,
-  flowId,
-  messageId,
-  connectionId,
-  lane: 0,
-  restarts: 0,
-});
+
 
 describe('deliverer visibility changes stay within what SQS accepts', () => {
   let gw: TestGateway;
@@ -90,7 +63,7 @@ describe('deliverer visibility changes stay within what SQS accepts', () => {
 
     const response = await createDelivererHandler(runtime)({ Records: [record(ticket('retry-after', 'slow-down', 'RA-1'), 600)] });
 
-    assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: 'sqs-RA-1' }]);
+    assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: 'sqs-RA-1-0' }]);
     assert.equal((await runtime.deliveries.get('retry-after', 'RA-1', 'slow-down'))?.status, 'retrying');
     assert.deepEqual(visibilityRequests(), [
       { QueueUrl: QUEUE_URL, ReceiptHandle: 'receipt-RA-1', VisibilityTimeout: 43_200 - 600 - 60 },
