@@ -55,11 +55,20 @@ export function acknowledgeGuardFindings(parts: GatewayParts, props: ResolvedPro
       "The API Gateway invoke permissions are scoped by SourceArn to this API's own routes; the rule cannot evaluate a SourceArn built with Fn::Join.",
     );
   }
-  guard(
-    functions.ingest,
-    'lambda_inside_vpc_check',
-    'Ingest calls only AWS APIs over TLS with IAM; it never reaches partner or connection endpoints, which is what the vpc option is for.',
-  );
+  if (apis.partner.kind === 'http') {
+    guard(
+      apis.partner.api,
+      'api_gw_v2_authorization_type_configured_check',
+      "Partner API keys are verified inside the ingest handler (hashed, constant-time), because rejections on an existing flow must be written to that flow's log.",
+    );
+  }
+  for (const fn of [functions.ingest, functions.aggregator]) {
+    guard(
+      fn,
+      'lambda_inside_vpc_check',
+      'Calls only AWS APIs over TLS with IAM; it never reaches partner or connection endpoints, which is what the vpc option is for.',
+    );
+  }
   if (!props.vpc) {
     for (const fn of [functions.operator, functions.deliverer, functions.prober]) {
       guard(fn, 'lambda_inside_vpc_check', 'No vpc given: connection endpoints are public HTTPS URLs, checked against private ranges before every call.');
@@ -125,7 +134,7 @@ export function acknowledgeNagFindings(parts: GatewayParts, props: ResolvedProps
     [`Resource::<${bucket}.Arn>/${BUCKET.prefixes.failed}*`, 'The deliverer writes failed payloads under their prefix only.'],
     [
       'Resource::*',
-      'Lambda active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions (the infra test allows Resource "*" for exactly these two actions).',
+      'Lambda active tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) and the stream event source (dynamodb:ListStreams) support no resource-level permissions (the infra test allows Resource "*" for exactly these actions).',
     ],
     [
       `Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${group}/*`,
