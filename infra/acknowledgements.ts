@@ -129,12 +129,13 @@ export function acknowledgeNagFindings(parts: GatewayParts, props: ResolvedProps
   const group = typeof groupName === 'string' ? groupName : `<${groupName.Ref}>`;
   const wildcards: Array<[string, string]> = [
     [`Resource::<${table}.Arn>/index/*`, "Table.grant: queries on the table's own indexes (gsi1–gsi3)."],
+    [`Resource::<${table}.Arn>/stream/*`, "The aggregator reads the table's own change stream (the stream ARN ends in a generated label)."],
     [`Resource::<${bucket}.Arn>/*`, 'Object actions (listed one by one) on objects of the payload bucket only.'],
     [`Resource::<${bucket}.Arn>/${BUCKET.prefixes.payloads}*`, 'Ingest writes claim-check payloads under their prefix only.'],
     [`Resource::<${bucket}.Arn>/${BUCKET.prefixes.failed}*`, 'The deliverer writes failed payloads under their prefix only.'],
     [
       'Resource::*',
-      'Lambda active tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) and the stream event source (dynamodb:ListStreams) support no resource-level permissions (the infra test allows Resource "*" for exactly these actions).',
+      'Lambda active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions (the infra test allows Resource "*" for exactly these two actions).',
     ],
     [
       `Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${group}/*`,

@@ -166,20 +166,28 @@ export function buildFunctions(scope: Construct, storage: Storage, scheduling: P
       timeout: Duration.seconds(60),
     }),
   };
-  addEventSources(storage, functions, props);
+  addEventSources(scope, storage, functions, props);
   grantAccess(storage, scheduling, functions);
   return functions;
 }
 
-function addEventSources(storage: Storage, functions: SluiceFunctions, props: ResolvedProps): void {
-  // Only message records count; the filter keeps every other write from invoking it.
-  functions.aggregator.addEventSource(
-    new eventSources.DynamoEventSource(storage.table, {
-      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-      batchSize: 1000,
-      maxBatchingWindow: Duration.seconds(1),
-      retryAttempts: 10,
-      filters: [lambda.FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('MESSAGE') } } } })],
+function addEventSources(scope: Construct, storage: Storage, functions: SluiceFunctions, props: ResolvedProps): void {
+  // Only message records count; the filter keeps every other write from invoking it. The
+  // mapping is built by hand so the role's stream grant names this table's streams only
+  // (the L2 event source grants dynamodb:ListStreams on every resource).
+  new lambda.EventSourceMapping(scope, 'AggregatorStream', {
+    target: functions.aggregator,
+    eventSourceArn: storage.table.tableStreamArn!,
+    startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+    batchSize: 1000,
+    maxBatchingWindow: Duration.seconds(1),
+    retryAttempts: 10,
+    filters: [lambda.FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('MESSAGE') } } } })],
+  });
+  functions.aggregator.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+      resources: [`${storage.table.tableArn}/stream/*`],
     }),
   );
   functions.deliverer.addEventSource(
@@ -195,7 +203,7 @@ function grantAccess(storage: Storage, scheduling: ProbeScheduling, functions: S
   const { table, queue, bucket, eventBus, credentialsKey } = storage;
   const { ingest, operator, deliverer, prober, aggregator } = functions;
   for (const fn of [ingest, operator, deliverer, prober]) table.grant(fn, ...TABLE_ACTIONS);
-  // The aggregator's writes: the flow's counts item (ADD) and listing pages (Put); its stream reads come with the event source.
+  // The aggregator's writes: the flow's counts item (ADD) and listing pages (Put).
   table.grant(aggregator, 'dynamodb:UpdateItem', 'dynamodb:PutItem');
   const objects = (prefix: string) => bucket.arnForObjects(`${prefix}*`);
   const allowObjects = (fn: lambda.IFunction, actions: string[], resources: string[]) =>

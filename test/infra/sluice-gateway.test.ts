@@ -515,12 +515,10 @@ describe('SluiceGateway template', () => {
         assert.notEqual(action, '*', `${owner}: Action "*"`);
         assert.ok(typeof action !== 'string' || !/^[a-z0-9-]+:\*$/.test(action), `${owner}: service-wide action ${action}`);
       }
-      // X-Ray's two write actions and the stream event source's ListStreams support no
-      // resource-level permissions: the only exceptions.
-      const actions = JSON.stringify([...asArray<string>(statement.Action)].sort());
-      const unscoped = actions === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']) || actions === JSON.stringify(['dynamodb:ListStreams']);
+      // X-Ray's two write actions support no resource-level permissions: the only exception.
+      const xrayOnly = JSON.stringify([...asArray<string>(statement.Action)].sort()) === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
       for (const resource of asArray<unknown>(statement.Resource)) {
-        if (unscoped) continue;
+        if (xrayOnly) continue;
         assert.notEqual(resource, '*', `${owner}: Resource "*" for ${JSON.stringify(statement.Action)}`);
       }
       assert.equal(statement.NotAction, undefined, `${owner}: NotAction`);
