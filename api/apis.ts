@@ -45,7 +45,12 @@ export function createPartnerApi(runtime: Runtime): HttpHandler {
  * has one resource per route, the operator API a greedy proxy. Local mode builds its
  * events from the same tables, so both modes route on `resource` + path parameters.
  */
-export const PARTNER_API_RESOURCES = ['/health', '/v1/flows/{flowId}/messages', '/v1/flows/{flowId}/messages/{messageId}'] as const;
+export const PARTNER_API_RESOURCES = [
+  '/health',
+  '/v1/flows/{flowId}/messages',
+  '/v1/flows/{flowId}/messages/{messageId}',
+  '/v1/flows/{flowId}/batches',
+] as const;
 export const OPERATOR_API_RESOURCES = ['/health', '/v1/{proxy+}'] as const;
 
 export interface ResourceMatch {

@@ -102,12 +102,12 @@ export interface CostSettings {
   functionMemoryMb: number;
   /** @default 'arm64' (infra: lambda.Architecture.ARM_64) */
   architecture?: 'arm64' | 'x86_64';
-  /** The partner API's kind. @default 'rest' (infra: apigateway.RestApi) */
+  /** The partner API's kind. @default 'http' (infra: `DEFAULTS.partnerApi` in infra/props.ts) */
   apiType?: 'rest' | 'http';
 }
 
-/** Defaults of `SluiceGateway` (infra/sluice-gateway.ts); a unit test keeps them in step. */
-export const INFRA_DEFAULTS: CostSettings = { batchSize: 10, delivererMemoryMb: 512, functionMemoryMb: 256, architecture: 'arm64', apiType: 'rest' };
+/** Defaults of `SluiceGateway` (`DEFAULTS` in infra/props.ts); a unit test keeps them in step. */
+export const INFRA_DEFAULTS: CostSettings = { batchSize: 10, delivererMemoryMb: 512, functionMemoryMb: 256, architecture: 'arm64', apiType: 'http' };
 
 export interface CostLine {
   component: Component | 'apiGateway';

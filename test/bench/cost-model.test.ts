@@ -56,8 +56,8 @@ describe('cost model', () => {
     assert.ok(Math.abs(cost.totalUsdPerMillion - sum) < 1e-9);
     // 16 WRU per message at $0.625 per million WRU = $10 per million messages.
     assert.ok(Math.abs(line(cost, /TransactWriteItems \(write/).usdPerMillionMessages - 16 * prices.dynamodb.onDemandWriteRequestUnitsPerMillion) < 1e-9);
-    // One API Gateway request per posted message (REST, as the stack builds it today).
-    assert.ok(Math.abs(line(cost, /REST API requests/).usdPerMillionMessages - prices.apiGateway.restRequestsPerMillion) < 1e-9);
+    // One API Gateway request per posted message (an HTTP API, the construct's default).
+    assert.ok(Math.abs(line(cost, /HTTP API requests/).usdPerMillionMessages - prices.apiGateway.httpRequestsPerMillion) < 1e-9);
     // Deliverer at 512 MB: CPU stretched by 1769/512, plus waits: per batch 50 × 3.455 + 50 ms,
     // per message (5 per batch) / 5, × 0.5 GB.
     const billed = (50 * (1769 / 512) + 50) / 5;
@@ -142,12 +142,15 @@ describe('cost model', () => {
   });
 
   it('defaults match the CDK construct (batch size, memory sizes, arm64)', () => {
-    const infra = readFileSync(new URL('../../infra/sluice-gateway.ts', import.meta.url), 'utf8');
-    assert.equal(Number(/deliveryBatchSize:\s*(\d+)/.exec(infra)?.[1]), INFRA_DEFAULTS.batchSize);
-    assert.equal(Number(/delivererMemorySize:\s*(\d+)/.exec(infra)?.[1]), INFRA_DEFAULTS.delivererMemoryMb);
-    assert.equal(Number(/functionMemorySize:\s*(\d+)/.exec(infra)?.[1]), INFRA_DEFAULTS.functionMemoryMb);
-    assert.match(infra, /Architecture\.ARM_64/);
+    // The construct's documented defaults live in infra/props.ts (checkProps applies them).
+    const props = readFileSync(new URL('../../infra/props.ts', import.meta.url), 'utf8');
+    const defaults = /export const DEFAULTS = \{([\s\S]*?)\} as const;/.exec(props)?.[1] ?? '';
+    assert.equal(Number(/deliveryBatchSize:\s*(\d+)/.exec(defaults)?.[1]), INFRA_DEFAULTS.batchSize);
+    assert.equal(Number(/delivererMemorySize:\s*(\d+)/.exec(defaults)?.[1]), INFRA_DEFAULTS.delivererMemoryMb);
+    assert.equal(Number(/functionMemorySize:\s*(\d+)/.exec(defaults)?.[1]), INFRA_DEFAULTS.functionMemoryMb);
+    const functions = readFileSync(new URL('../../infra/functions.ts', import.meta.url), 'utf8');
+    assert.match(functions, /Architecture\.ARM_64/);
     // The partner API's kind decides the API Gateway price.
-    assert.equal(/new apigateway\.RestApi\(/.test(infra) ? 'rest' : 'http', INFRA_DEFAULTS.apiType);
+    assert.equal(/partnerApi:\s*'(http|rest)'/.exec(defaults)?.[1], INFRA_DEFAULTS.apiType);
   });
 });

@@ -166,7 +166,7 @@ describe('SluiceGateway template', () => {
   });
 
   test('deliverer consumes the queue with partial batch responses; its timeout fits the visibility timeout', () => {
-    // Two mappings: the deliverer's on the queue, the aggregator's on the table stream.
+    // The deliverer's on the queue, the aggregator's on the table stream.
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [logicalId(gateway.queue), 'Arn'] },
@@ -304,13 +304,14 @@ describe('SluiceGateway template', () => {
       assert.ok(fn.Properties!.LoggingConfig?.LogGroup, `${id} has its own log group`);
       assert.deepEqual(fn.Properties!.TracingConfig, { Mode: 'Active' }, `${id} is traced`);
     }
-    // Five function log groups, two access log groups, two execution log groups: a year each.
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 9);
-    template.resourceCountIs('AWS::Logs::LogGroup', 9);
+    // Five function log groups, two access log groups, the operator API's execution log group
+    // (HTTP APIs have no execution logs): a year each.
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 365 }, 8);
+    template.resourceCountIs('AWS::Logs::LogGroup', 8);
   });
 
   test('API Gateway execution logs go to groups of their own naming, with retention, created before the stages', () => {
-    for (const api of [gateway.partnerApi, gateway.operatorApi]) {
+    for (const api of [gateway.operatorApi]) {
       const [groupId] = ofType('AWS::Logs::LogGroup').find(([, group]) =>
         JSON.stringify(group.Properties!.LogGroupName ?? '').includes(`"API-Gateway-Execution-Logs_",{"Ref":"${logicalId(api)}"},"/prod"`),
       ) ?? [];
@@ -330,9 +331,8 @@ describe('SluiceGateway template', () => {
     template.resourceCountIs('AWS::ApiGateway::RequestValidator', 0);
   });
 
-  test('operator API requires IAM on every method except GET /health; partner API routes reach ingest', () => {
+  test('operator API requires IAM on every method except GET /health', () => {
     const operatorApi = logicalId(gateway.operatorApi);
-    const partnerApi = logicalId(gateway.partnerApi);
     const methods = ofType('AWS::ApiGateway::Method').map(([, m]) => m.Properties!);
     const operatorMethods = methods.filter((m) => m.RestApiId.Ref === operatorApi);
     assert.ok(operatorMethods.length >= 2);
@@ -342,25 +342,16 @@ describe('SluiceGateway template', () => {
     }
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'health' });
-
-    const partnerMethods = methods.filter((m) => m.RestApiId.Ref === partnerApi);
-    assert.deepEqual(partnerMethods.map((m) => m.HttpMethod).sort(), ['GET', 'POST']);
-    for (const method of partnerMethods) {
-      assert.equal(method.Integration.Type, 'AWS_PROXY');
-      assert.ok(JSON.stringify(method.Integration.Uri).includes(logicalId(gateway.functions.ingest)));
-    }
-    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{flowId}' });
-    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{messageId}' });
-
-    for (const api of [operatorApi, partnerApi]) {
-      template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
-      template.hasResourceProperties('AWS::ApiGateway::Stage', {
-        RestApiId: { Ref: api },
-        TracingEnabled: true,
-        AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
-        MethodSettings: [Match.objectLike({ MetricsEnabled: true, ThrottlingRateLimit: Match.anyValue(), ThrottlingBurstLimit: Match.anyValue() })],
-      });
-    }
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      RestApiId: { Ref: operatorApi },
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+      MethodSettings: [Match.objectLike({ MetricsEnabled: true, ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 })],
+    });
+    // The partner API is the HTTP API (test/infra/partner-api.test.ts): the only REST API is the operator's.
+    template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
   });
 
   test('alarms watch deliverer errors, the age of the oldest delivery and the dead-letter queue', () => {
@@ -396,9 +387,15 @@ describe('SluiceGateway template', () => {
     }
     const apiNames = ofType('AWS::CloudWatch::Alarm')
       .filter(([, alarm]) => alarm.Properties!.MetricName === '5XXError' && alarm.Properties!.Namespace === 'AWS/ApiGateway')
-      .map(([, alarm]) => alarm.Properties!.Dimensions.find((d: any) => d.Name === 'ApiName').Value)
-      .sort();
-    assert.deepEqual(apiNames, [resources[logicalId(gateway.operatorApi)]!.Properties!.Name, resources[logicalId(gateway.partnerApi)]!.Properties!.Name].sort());
+      .map(([, alarm]) => alarm.Properties!.Dimensions.find((d: any) => d.Name === 'ApiName').Value);
+    assert.deepEqual(apiNames, [resources[logicalId(gateway.operatorApi)]!.Properties!.Name]);
+    // HTTP APIs publish `5xx` by ApiId.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: '5xx',
+      Namespace: 'AWS/ApiGateway',
+      Dimensions: [{ Name: 'ApiId', Value: { Ref: logicalId(gateway.partnerApi) } }],
+      Threshold: 0,
+    });
     const throttles = ofType('AWS::CloudWatch::Alarm').find(([, alarm]) =>
       (alarm.Properties!.Metrics ?? []).some((m: any) => m.MetricStat?.Metric?.MetricName === 'ThrottledRequests'),
     );
@@ -609,17 +606,23 @@ describe('SluiceGateway options', () => {
     assert.equal(violations.length, 0, describeViolations(violations));
   });
 
-  test('invalid batch size and deliverer timeout are refused before anything is built', () => {
+  test('invalid props are refused before anything is built', () => {
     const scratch = new Stack(new App(), 'Scratch');
     assert.throws(() => new SluiceGateway(scratch, 'A', { deliveryBatchSize: 11 }), /deliveryBatchSize/);
     assert.throws(() => new SluiceGateway(scratch, 'B', { delivererTimeout: Duration.seconds(151) }), /delivererTimeout/);
+    // A WAF web ACL cannot be associated with an HTTP API.
+    assert.throws(() => new SluiceGateway(scratch, 'C', { partnerWebAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/x/y' }), /partnerApi: 'rest'/);
+    assert.throws(() => new SluiceGateway(scratch, 'D', { partnerApi: 'soap' as never }), /partnerApi/);
+    assert.throws(() => new SluiceGateway(scratch, 'E', { partnerApiThrottling: { rateLimit: 0, burstLimit: 10 } }), /partnerApiThrottling/);
+    assert.throws(() => new SluiceGateway(scratch, 'F', { operatorApiThrottling: { rateLimit: 5, burstLimit: 1.5 } }), /operatorApiThrottling/);
+    for (const refused of scratch.node.children) assert.equal(refused.node.children.length, 0, `${refused.node.id} built nothing`);
   });
 });
 
 describe('SluiceGateway error answers', () => {
-  test("API Gateway's own rejections are RFC 9457 problems with the SPEC's codes, on both APIs", () => {
+  test("API Gateway's own rejections are RFC 9457 problems with the SPEC's codes on the operator API (REST partner API: partner-api.test.ts)", () => {
     const responses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties!);
-    for (const api of [gateway.partnerApi, gateway.operatorApi]) {
+    for (const api of [gateway.operatorApi]) {
       const mine = responses.filter((r) => r.RestApiId.Ref === logicalId(api));
       const byType = Object.fromEntries(mine.map((r) => [r.ResponseType, r]));
       for (const [type, status, code] of [
@@ -672,6 +675,7 @@ describe("cfn-guard's Control Tower rules", () => {
   const gatewayFindings = (): { reports: Report[]; findings: string[] } => {
     gatewayReports ??= validate((guardApp) => {
       new SluiceGateway(new Stack(guardApp, 'Defaults'), 'Gateway');
+      new SluiceGateway(new Stack(guardApp, 'Rest'), 'Gateway', { partnerApi: 'rest' });
       const options = new Stack(guardApp, 'Options');
       const vpc = new ec2.Vpc(options, 'Vpc', { maxAzs: 2, natGateways: 1 });
       const topic = new sns.Topic(options, 'Alarms', { enforceSSL: true });
@@ -710,6 +714,11 @@ describe("cfn-guard's Control Tower rules", () => {
     assert.deepEqual(findings.filter((f) => f.includes(' Defaults/')), []);
   });
 
+  test("with partnerApi: 'rest', no unacknowledged finding either", () => {
+    const { findings } = gatewayFindings();
+    assert.deepEqual(findings.filter((f) => f.includes(' Rest/')), []);
+  });
+
   test('with a VPC, an alarm topic, DESTROY and a short retention, only constructs the gateway does not own are reported', () => {
     const { findings } = gatewayFindings();
     assert.deepEqual(findings.filter((f) => f.includes(' Options/') && !f.includes(' Options/Other/')), [
@@ -720,6 +729,6 @@ describe("cfn-guard's Control Tower rules", () => {
     for (const rule of ['s3_bucket_object_lock_enabled_check', 's3_event_notifications_enabled_check']) {
       assert.ok(other.some((f) => f.includes(` ${rule} `)), `${rule} is reported for a bucket the gateway does not own: ${other.join(', ')}`);
     }
-    assert.deepEqual(findings.filter((f) => !f.includes(' Options/') && !f.includes(' Defaults/')), []);
+    assert.deepEqual(findings.filter((f) => !f.includes(' Options/') && !f.includes(' Defaults/') && !f.includes(' Rest/')), []);
   });
 });
