@@ -11,6 +11,7 @@ import { createDelivererHandler } from '../functions/deliverer/handler';
 import { startLocalGateway, type LocalGateway } from '../local/gateway';
 import { LocalEventSourcePoller } from '../local/poller';
 import type { DelivererOptions } from '../services/deliverer';
+import { lanesOf } from '../services/lane-batch';
 import { deliveryKey, type AcceptedMessage, type ObservedRequest, type StoreStatuses } from './invariants';
 import { UsageMeter } from './meter';
 
@@ -68,6 +69,10 @@ export interface BatchStats {
   records: number;
   billedMs: number;
   durationsMs: number[];
+  /** Batches holding several messages of one lane (message group), as AWS hands them out (local/fifo-batches.ts). */
+  severalOfOneLane: number;
+  /** Most messages of one lane in one batch. */
+  mostOfOneLane: number;
 }
 
 /** The local gateway as the bench drives it: our own event source poller (batch size, batch counting) and meter. */
@@ -75,7 +80,7 @@ export class Pipeline {
   readonly meter: UsageMeter;
   /** Operational events the gateway published (each one a PutEvents on AWS). */
   readonly events: OperationalEvent[];
-  readonly batches: BatchStats = { invocations: 0, records: 0, billedMs: 0, durationsMs: [] };
+  readonly batches: BatchStats = { invocations: 0, records: 0, billedMs: 0, durationsMs: [], severalOfOneLane: 0, mostOfOneLane: 0 };
   /** Clients without the meter or any fault injection, for the bench's own reads. */
   readonly observer: AwsClients;
   pollerRestarts = 0;
@@ -132,6 +137,9 @@ export class Pipeline {
         const ms = performance.now() - started;
         this.batches.invocations += 1;
         this.batches.records += event.Records.length;
+        const ofOneLane = Math.max(...lanesOf(event.Records).map((lane) => lane.length));
+        if (ofOneLane > 1) this.batches.severalOfOneLane += 1;
+        this.batches.mostOfOneLane = Math.max(this.batches.mostOfOneLane, ofOneLane);
         this.batches.billedMs += Math.max(1, Math.ceil(ms));
         this.batches.durationsMs.push(ms);
       }
