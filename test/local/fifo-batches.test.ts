@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { LocalEventSourcePoller } from '../../local/poller';
-import { enableAwsFifoBatches } from '../../local/fifo-batches';
+import { EmulatorShapeError, enableAwsFifoBatches, installOn } from '../../local/fifo-batches';
 import { processLaneBatch } from '../../services/lane-batch';
 import { startTestSqs, type TestQueue, type TestSqs } from '../helpers/emulator-sqs';
 import { waitFor } from '../helpers/emulator-wait';
@@ -60,6 +60,10 @@ describe('FIFO batches as AWS hands them out (fauxqs in this process)', () => {
     // fauxqs alone puts each at the front of its group: G-4, G-3, G-2, G-1.
     for (const m of batch) await visibility(queue, m.ReceiptHandle!, 0);
     assert.deepEqual((await receive(queue)).map((m) => m.Body), ['G-1', 'G-2', 'G-3', 'G-4']);
+  });
+
+  test('an emulator whose queue class no longer has the expected shape is refused loudly', () => {
+    assert.throws(() => installOn({ processTimers() {}, isFifo: () => true } as never), EmulatorShapeError);
   });
 
   test("through the local poller, a lane's head that cannot finish makes the rest of its batch visible again, in order", async () => {
