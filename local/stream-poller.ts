@@ -6,6 +6,7 @@ import {
   type Shard,
   type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 
 /** The Lambda function the poller invokes, as a DynamoDB stream event source mapping would. */
@@ -15,10 +16,18 @@ export interface LocalStreamPollerOptions {
   streams: DynamoDBStreamsClient;
   streamArn: string;
   handler: StreamBatchHandler;
-  /** Pause between polls of an idle stream. @default 200 */
+  /**
+   * Pause between polls of an idle stream: the batching window, as `maxBatchingWindow` is on
+   * AWS, so the aggregator's writes are amortized over as many messages. @default 1000
+   */
   intervalMs?: number;
   /** Records per invocation at most (the mapping's BatchSize). @default 100 */
   batchSize?: number;
+  /**
+   * Where the last handled sequence number of each shard is kept, so a restart on a kept
+   * table reads on after it instead of from the start (which would count twice). @default none: from the start
+   */
+  checkpointFile?: string;
   /** Describe/read errors and a thrown handler (whose batch is retried). @default console.error */
   onError?: (error: unknown) => void;
   region?: string;
@@ -46,10 +55,22 @@ export class LocalStreamPoller {
   private loop?: Promise<void>;
   private wake?: () => void;
   private passes = 0;
+  private lastPassFull = false;
   /** Passes run one at a time, whether from the loop or from `drain`. */
   private serial: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: LocalStreamPollerOptions) {}
+  private readonly checkpoints: Record<string, string>;
+
+  constructor(private readonly options: LocalStreamPollerOptions) {
+    this.checkpoints = {};
+    if (options.checkpointFile) {
+      try {
+        Object.assign(this.checkpoints, JSON.parse(readFileSync(options.checkpointFile, 'utf8')));
+      } catch {
+        /* no checkpoint yet: from the start */
+      }
+    }
+  }
 
   start(): void {
     if (this.running) return;
@@ -65,15 +86,17 @@ export class LocalStreamPoller {
 
   private async run(): Promise<void> {
     while (this.running) {
-      let busy = false;
+      let full = false;
       try {
-        busy = await this.pollOnce();
+        await this.pollOnce();
+        full = this.lastPassFull;
       } catch (error) {
         (this.options.onError ?? console.error)(error);
       }
-      if (!busy && this.running) {
+      // Like a batching window: wait between passes unless a shard had more than one batch.
+      if (!full && this.running) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.intervalMs ?? 200);
+          const timer = setTimeout(resolve, this.options.intervalMs ?? 1000);
           timer.unref?.();
           this.wake = () => {
             clearTimeout(timer);
@@ -108,6 +131,7 @@ export class LocalStreamPoller {
       for (const cursor of this.shards.values()) if (cursor.closed) cursor.childrenSeen = true;
     }
     let handled = false;
+    this.lastPassFull = false;
     for (const cursor of this.shards.values()) {
       if (cursor.closed && cursor.pending.length === 0) continue;
       if (cursor.pending.length === 0 && cursor.iterator) {
@@ -115,14 +139,20 @@ export class LocalStreamPoller {
           new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: this.options.batchSize ?? 100 }),
         );
         cursor.pending = page.Records ?? [];
+        if (cursor.pending.length >= (this.options.batchSize ?? 100)) this.lastPassFull = true;
         cursor.iterator = page.NextShardIterator;
         if (!cursor.iterator) cursor.closed = true;
       }
       if (cursor.pending.length === 0) continue;
       try {
         await this.options.handler({ Records: cursor.pending.map((r) => this.toRecord(r)) });
+        const last = cursor.pending.at(-1)?.dynamodb?.SequenceNumber;
         cursor.pending = [];
         handled = true;
+        if (last && this.options.checkpointFile) {
+          this.checkpoints[cursor.shardId] = last;
+          writeFileSync(this.options.checkpointFile, JSON.stringify(this.checkpoints));
+        }
       } catch (error) {
         (this.options.onError ?? console.error)(error);
       }
@@ -146,8 +176,13 @@ export class LocalStreamPoller {
       // Order across a split: a child is read only once its parent is drained.
       const parent = shard.ParentShardId ? this.shards.get(shard.ParentShardId) : undefined;
       if (parent && !(parent.closed && parent.pending.length === 0)) continue;
+      const after = this.checkpoints[shardId];
       const { ShardIterator } = await this.options.streams.send(
-        new GetShardIteratorCommand({ StreamArn: this.options.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        new GetShardIteratorCommand({
+          StreamArn: this.options.streamArn,
+          ShardId: shardId,
+          ...(after ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after } : { ShardIteratorType: 'TRIM_HORIZON' }),
+        }),
       );
       this.shards.set(shardId, { shardId, iterator: ShardIterator, pending: [], closed: !ShardIterator });
     }

@@ -14,7 +14,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 function start(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: ROOT,
-    env: { ...process.env, POWERTOOLS_DEV: '', ...env },
+    // Nothing written into the checkout's own .sluice (a developer's npm start may hold it).
+    env: { ...process.env, POWERTOOLS_DEV: '', SLUICE_DATA_DIR: 'memory', ...env },
   });
   const output = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (text: string) => (output.stdout += text));
@@ -74,6 +75,7 @@ describe('npm start', () => {
       assert.deepEqual([...steps].sort((a, b) => a - b), steps, 'progress lines come in start-up order');
       assert.match(run.output.stdout, new RegExp(`export SLUICE_ENDPOINT=http://127\\.0\\.0\\.1:${port} `));
       assert.ok(!run.output.stdout.includes('start-test-token'), 'a token from the environment is not printed');
+      assert.match(run.output.stdout, new RegExp(`Operator console +http://127\\.0\\.0\\.1:${port}/console#token=<your SLUICE_OPERATOR_TOKEN>`));
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       assert.equal(health.status, 200);
     } finally {
