@@ -17,6 +17,7 @@ import { loadAwsModel } from './cost-model';
 import { createLocalKmsClient } from './local-kms';
 import { LocalEventSourcePoller } from '../local/poller';
 import type { DelivererOptions } from '../services/deliverer';
+import { lanesOf } from '../services/lane-batch';
 import { deliveryKey, type AcceptedMessage, type ObservedRequest, type StoreStatuses } from './invariants';
 import { UsageMeter } from './meter';
 
@@ -88,6 +89,10 @@ export interface BatchStats {
   invocations: number;
   records: number;
   durationsMs: number[];
+  /** Batches holding several messages of one lane (message group), as AWS hands them out (local/fifo-batches.ts). */
+  severalOfOneLane: number;
+  /** Most messages of one lane in one batch. */
+  mostOfOneLane: number;
 }
 
 /** The local gateway as the bench drives it: our own event source poller (batch size, batch counting) and meter. */
@@ -95,7 +100,7 @@ export class Pipeline {
   readonly meter: UsageMeter;
   /** Operational events the gateway published (each one a PutEvents on AWS). */
   readonly events: OperationalEvent[];
-  readonly batches: BatchStats = { invocations: 0, records: 0, durationsMs: [] };
+  readonly batches: BatchStats = { invocations: 0, records: 0, durationsMs: [], severalOfOneLane: 0, mostOfOneLane: 0 };
   /** Clients without the meter or any fault injection, for the bench's own reads. */
   readonly observer: AwsClients;
   pollerRestarts = 0;
@@ -176,6 +181,9 @@ export class Pipeline {
         const ms = performance.now() - started;
         this.batches.invocations += 1;
         this.batches.records += event.Records.length;
+        const ofOneLane = Math.max(...lanesOf(event.Records).map((lane) => lane.length));
+        if (ofOneLane > 1) this.batches.severalOfOneLane += 1;
+        this.batches.mostOfOneLane = Math.max(this.batches.mostOfOneLane, ofOneLane);
         this.batches.durationsMs.push(ms);
       }
     };

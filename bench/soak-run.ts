@@ -77,6 +77,8 @@ export interface SoakResult {
   seconds: number;
   posted: { accepted: number; apiRequests: number; failedRequests: number; abandoned: number };
   faults: Record<string, number>;
+  /** Deliverer batches as the poller handed them out (several messages of one lane per batch, as on AWS). */
+  batches: { invocations: number; records: number; severalOfOneLane: number; mostOfOneLane: number };
   /** Operational events the gateway published, by type (connection offline/online, flow stopped…). */
   events: Record<string, number>;
   gatewayLog: Record<string, number>;
@@ -278,6 +280,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
         abandoned: load.abandoned,
       },
       faults: counters,
+      batches: {
+        invocations: pipeline.batches.invocations,
+        records: pipeline.batches.records,
+        severalOfOneLane: pipeline.batches.severalOfOneLane,
+        mostOfOneLane: pipeline.batches.mostOfOneLane,
+      },
       events: pipeline.events.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.type]: (acc[e.type] ?? 0) + 1 }), {}),
       gatewayLog: Object.fromEntries(BenchLogger.counts),
     };
@@ -341,6 +349,7 @@ export function formatSoak(result: SoakResult): string {
     `accepted ${i.accepted}: delivered ${i.delivered}, in failed store ${i.failed}, lost ${i.lost}, not settled ${i.pending}`,
     `order violations ${i.orderViolations}, delivered twice without possible-duplicate flag ${i.duplicatesWithoutFlag}, repeats without flag ${i.repeatsWithoutFlag}, ` +
       `flagged duplicates ${i.flaggedDuplicates}, delivered then failed ${i.failedAfterDelivery}`,
+    `deliverer batches: ${result.batches.invocations} with ${result.batches.records} records, ${result.batches.severalOfOneLane} of them with several messages of one lane (at most ${result.batches.mostOfOneLane})`,
     `gateway events: ${Object.entries(result.events).map(([type, n]) => `${type} ${n}`).join(', ') || 'none'}`,
     `soak ${result.ok ? 'PASSED' : 'FAILED'} in ${result.seconds} s${result.settled ? '' : ' (did not settle in time)'}`,
     ...i.examples.map((e) => `  - ${e}`),

@@ -86,6 +86,20 @@ export function buildAlarms(scope: Construct, storage: Storage, functions: Sluic
       storage.queue.metricApproximateAgeOfOldestMessage(maximum),
       age.toSeconds(),
     ),
+    // SQS's age leaves out messages received 3+ times, which a held lane's head soon is: the prober's own metric does not.
+    alarm(
+      'HeldDeliveryAgeAlarm',
+      `A delivery has been held (connection offline, unauthorized or in error, flow paused) for more than ${age.toHumanString()}.`,
+      new cloudwatch.Metric({
+        namespace: 'Sluice',
+        // services/prober.ts publishes it (HELD_DELIVERY_AGE_METRIC) from the prober function.
+        metricName: 'OldestHeldDeliveryAge',
+        dimensionsMap: { service: 'sluice-prober' },
+        period: Duration.hours(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      age.toSeconds(),
+    ),
     alarm(
       'DeadLetterQueueAlarm',
       'Deliveries reached the dead-letter queue (the deliverer could not process them).',

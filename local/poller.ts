@@ -7,6 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
+import { enableAwsFifoBatches } from './fifo-batches';
 
 /** The Lambda function the poller invokes, as the deliverer's handler is invoked on AWS. */
 export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
@@ -54,6 +55,9 @@ const RECEIVE_RETRY_MS = 1000;
  *   stays blocked;
  * - handler resolved with nothing or no failures: deletes the whole batch;
  * - handler threw, or listed an identifier that is not in the batch: deletes nothing.
+ *
+ * Before its first receive it has the in-process SQS emulator hand out FIFO batches as AWS does
+ * (local/fifo-batches.ts), so a batch may hold up to 10 messages of one group, in order.
  */
 export class LocalEventSourcePoller {
   private readonly sqs: SQSClient;
@@ -119,6 +123,8 @@ export class LocalEventSourcePoller {
   async pollOnce(waitTimeSeconds = this.waitTimeSeconds): Promise<PollResult> {
     // Resolved before receiving, so a failure here cannot strand received messages in flight.
     const source = await this.eventSource();
+    // Batches as Lambda gets them from SQS: up to 10 of a message group, in order.
+    await enableAwsFifoBatches();
     const { Messages: messages = [] } = await this.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.queueUrl,

@@ -1,6 +1,7 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { StoredConnection } from '../adapters/aws/connection-store';
 import { sendToTarget } from '../adapters/http/target-client';
-import type { Runtime } from '../adapters/runtime';
+import { flushMetrics, type Runtime } from '../adapters/runtime';
 import { authHeaders } from '../core/auth-headers';
 import { probeTargetUrl } from '../core/target-url';
 import { mapLimit } from '../core/concurrency';
@@ -147,8 +148,38 @@ export async function runProber(runtime: Runtime, event: ProberEvent, options: P
           ['enqueue sweep', () => sweepPendingEnqueues(runtime)],
           ['unconfirmed enqueue sweep', () => sweepUnconfirmed(runtime)],
           ['requeue sweep', () => sweepPendingRequeues(runtime)],
+          ['held delivery age', () => publishHeldDeliveryAge(runtime)],
         ] as [string, () => Promise<unknown>][])
       : []),
   ]);
   return results;
+}
+
+/**
+ * The metric the long-hold alarm watches (namespace `Sluice`, dimension `service` = the
+ * prober's service name). SQS's ApproximateAgeOfOldestMessage leaves out messages received
+ * 3 or more times, which a held lane's head soon is, so a lane held for days can look young.
+ */
+export const HELD_DELIVERY_AGE_METRIC = 'OldestHeldDeliveryAge';
+
+/**
+ * Publishes the age (since acceptance) of the oldest delivery held in flight on any connection,
+ * read from the held-delivery index, 0 when nothing is held. Only a lane's head is held, so
+ * this reads about one record per held lane. Returns the age in seconds.
+ */
+export async function publishHeldDeliveryAge(runtime: Runtime): Promise<number> {
+  const connections = await runtime.connections.list();
+  const held = (await mapLimit(connections, 8, (c) => runtime.deliveries.held(c.connectionId))).flat();
+  const records = held.length > 0 ? await runtime.messages.records(held) : new Map<string, Record<string, unknown>>();
+  const now = runtime.clock.now().getTime();
+  let oldest = now;
+  for (const record of records.values()) {
+    const receivedAt = Date.parse(String(record.receivedAt));
+    if (Number.isFinite(receivedAt)) oldest = Math.min(oldest, receivedAt);
+  }
+  const ageSeconds = Math.max(0, Math.floor((now - oldest) / 1000));
+  runtime.metrics.addMetric(HELD_DELIVERY_AGE_METRIC, MetricUnit.Seconds, ageSeconds);
+  flushMetrics(runtime);
+  runtime.logger.info('held deliveries', { held: held.length, oldestAgeSeconds: ageSeconds });
+  return ageSeconds;
 }

@@ -14,6 +14,7 @@ import cdkNag from 'cdk-nag'; // CommonJS: Node's ESM loader sees only its defau
 import type { IConstruct } from 'constructs';
 import { BUCKET, DEAD_LETTER_QUEUE, DELIVERY_QUEUE, ENVIRONMENT, TABLE } from '../../adapters/aws/definitions';
 import { SluiceGateway } from '../../infra/sluice-gateway';
+import { HELD_DELIVERY_AGE_METRIC } from '../../services/prober';
 
 type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: string[]; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
@@ -375,6 +376,20 @@ describe('SluiceGateway template', () => {
     });
   });
 
+  test("an alarm watches the age of held deliveries, as the prober publishes it (not SQS's age, which skips them)", () => {
+    const prober = readFileSync(new URL('../../functions/prober/index.ts', import.meta.url), 'utf8');
+    assert.match(prober, /serviceName = 'sluice-prober'/, 'the metric carries the prober function\'s service name');
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: HELD_DELIVERY_AGE_METRIC,
+      Namespace: 'Sluice',
+      Dimensions: [{ Name: 'service', Value: 'sluice-prober' }],
+      Statistic: 'Maximum',
+      Period: 3600,
+      Threshold: Duration.minutes(90).toSeconds(),
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
   test('alarms watch ingest and operator errors, 5XX answers of both APIs and throttled table requests', () => {
     for (const fn of [gateway.functions.ingest, gateway.functions.operator]) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -597,7 +612,7 @@ describe('SluiceGateway options', () => {
 
   test('alarms notify the topic', () => {
     const alarms = Object.values(optionsResources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-    assert.equal(alarms.length, 9);
+    assert.equal(alarms.length, 10);
     for (const alarm of alarms) assert.deepEqual(alarm.Properties!.AlarmActions, [{ Ref: idIn(topic) }]);
   });
 

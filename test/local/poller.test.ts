@@ -86,9 +86,20 @@ describe('LocalEventSourcePoller against fauxqs', () => {
     const p = poller(queue, {
       handler: async (event): Promise<SQSBatchResponse> => {
         const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+        let failed = false;
         for (const record of event.Records) {
+          if (failed && record.attributes.MessageGroupId === 'A') {
+            // As Lambda requires of a FIFO batch: what follows a failure in its group fails too
+            // (and, as services/lane-batch.ts does, is given back at once).
+            await env.sqs.send(
+              new ChangeMessageVisibilityCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }),
+            );
+            batchItemFailures.push({ itemIdentifier: record.messageId });
+            continue;
+          }
           seen.push(seenOf(record));
           if (record.body === 'A-3' && record.attributes.ApproximateReceiveCount === '1') {
+            failed = true;
             // Like the deliverer's retry interval: hide the message for 1 s and report it failed.
             await env.sqs.send(
               new ChangeMessageVisibilityCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 1 }),
