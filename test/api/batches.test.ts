@@ -60,7 +60,7 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
     assert.deepEqual([...times].sort(), times, 'receivedAt follows the array order');
     assert.equal(new Set(times).size, 25, 'one receipt time per message, so listings keep the order');
 
-    const delivered = await target.waitForDelivered(25);
+    const delivered = await target.waitForDelivered(25, 60_000);
     assert.deepEqual(delivered.map((r) => r.headers['x-aux-system-msg-id']), messages.map((m) => m.id), 'delivered in array order');
     assert.deepEqual(target.byId('B1-07')[0]!.body, binary, 'base64 payload delivered as the decoded bytes');
     assert.equal(target.byId('B1-07')[0]!.headers['content-type'], 'application/octet-stream');
@@ -214,8 +214,9 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
         'the repeat queues what was recorded but not queued',
       );
       const missing = () => more.filter((m) => target.byId(m.id).length === 0).map((m) => m.id);
-      await waitFor(() => missing().length === 0, { what: 'R-* delivered', timeoutMs: 30_000 }).catch((error) => {
-        throw new Error(`${(error as Error).message}; missing ${missing().join(' ')}`);
+      await waitFor(() => missing().length === 0, { what: 'R-* delivered', timeoutMs: 60_000 }).catch(async (error) => {
+        const details = await Promise.all(missing().map((id) => gw.request('GET', `/v1/flows/orders/messages/${id}`)));
+        throw new Error(`${(error as Error).message}; missing ${missing().join(' ')}: ${JSON.stringify(details.map((d) => d.body))}`);
       });
       const order = target.received.map((r) => r.headers['x-aux-system-msg-id']).filter((id) => String(id).startsWith('R-'));
       assert.deepEqual(order, more.map((m) => m.id), 'delivered once each, in array order');
