@@ -59,7 +59,7 @@ async function listMessages(runtime: Runtime, request: HttpRequest, flowId: stri
   await requireFlow(runtime, flowId);
   const query = validateQuery(MessageListQuery, request);
   const listing = { name: 'flow-messages', params: { flowId, status: query.status } };
-  const codec = cursorCodec(runtime.config);
+  const codec = await cursorCodec(runtime);
   const position = codec.open(listing, query.cursor);
   const page = await runtime.messages.list(flowId, {
     limit: query.limit,
