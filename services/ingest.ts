@@ -136,10 +136,11 @@ async function record(runtime: Runtime, flow: Flow, partnerId: string, incoming:
   // A large payload goes to S3 before the record: look for a duplicate first so a
   // repeated post does not upload again. Small ones rely on the conditional write alone.
   if (!inline && (await runtime.messages.get(flowId, messageId))) return { kind: 'existing' };
+  // Lane counts travel with the flow (copied when it or a destination is saved): no connection read.
   const destinations: MessageDestination[] = await Promise.all(
     flow.destinations.map(async (connectionId) => {
-      const connection = await runtime.connections.getCached(connectionId);
-      return { connectionId, lane: laneFor({ messageId, chainId: incoming.chainId }, connection?.threads ?? 1) };
+      const threads = flow.destinationThreads?.[connectionId] ?? (await runtime.connections.getCached(connectionId))?.threads ?? 1;
+      return { connectionId, lane: laneFor({ messageId, chainId: incoming.chainId }, threads) };
     }),
   );
   const payloadKey = objectKeys.claimCheck(flowId, messageId);
