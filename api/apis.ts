@@ -6,6 +6,7 @@ import { errorResponse, fail, jsonResponse, type HttpHandler, type HttpRequest }
 import { connectionRoutes } from './resources/connections';
 import { failedEventRoutes } from './resources/failed-events';
 import { flowRoutes } from './resources/flows';
+import { partnerBatchRoutes } from './resources/partner-batches';
 import { partnerMessageRoutes } from './resources/partner-messages';
 import { partnerRoutes } from './resources/partners';
 import { Router, type Route } from './router';
@@ -35,9 +36,13 @@ function withProblems(runtime: Runtime, router: Router): HttpHandler {
 
 const healthRoute: Route = { method: 'GET', path: '/health', handler: async () => jsonResponse(200, { status: 'ok' }) };
 
-/** The partner API: posting messages and reading their status. */
+function partnerApiRoutes(runtime: Runtime): Route[] {
+  return [...partnerMessageRoutes(runtime), ...partnerBatchRoutes(runtime)];
+}
+
+/** The partner API: posting messages (one or a batch) and reading their status. */
 export function createPartnerApi(runtime: Runtime): HttpHandler {
-  return withProblems(runtime, new Router([healthRoute, ...partnerMessageRoutes(runtime)]));
+  return withProblems(runtime, new Router([healthRoute, ...partnerApiRoutes(runtime)]));
 }
 
 /**
@@ -94,7 +99,7 @@ export function matchResource(resources: readonly string[], rawPath: string): Re
 }
 
 /** The routes' shapes only (handlers unused): local mode tells the two APIs apart with them. */
-const partnerRouteShapes = new Router(partnerMessageRoutes({} as Runtime));
+const partnerRouteShapes = new Router(partnerApiRoutes({} as Runtime));
 const operatorRouteShapes = new Router(operatorRoutes({} as Runtime));
 
 /**

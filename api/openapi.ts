@@ -15,6 +15,7 @@ import type {
 } from '../core/model';
 import { PROBLEM_STATUS, problemOf, type ProblemCode } from '../core/problems';
 import { BulkRestartBody, PresignBody, RestartBody } from './resources/failed-events';
+import { BatchBody } from './resources/partner-batches';
 import {
   ConnectionAuthSchema,
   CorrelationId,
@@ -137,6 +138,22 @@ const MessageDuplicate = z.looseObject({
   status: MessageStatusSchema,
   duplicate: z.literal(true),
   receivedAt: Timestamp,
+});
+
+const BatchResult = z
+  .union([
+    z.looseObject({ messageId: MessageId, status: z.literal('accepted'), receivedAt: Timestamp }),
+    z.looseObject({ messageId: MessageId, status: MessageStatusSchema, duplicate: z.literal(true), receivedAt: Timestamp }),
+    z.looseObject({
+      messageId: z.string().optional().meta({ description: 'The `id` as sent, when it was a non-empty string.' }),
+      error: Problem,
+    }),
+  ])
+  .meta({ description: 'What became of one message: accepted, a duplicate (also a GUID repeated in the batch), or its own problem.' });
+
+const BatchResults = z.looseObject({
+  flowId: ResourceId,
+  results: z.array(BatchResult).meta({ description: 'One result per message, in request order.' }),
 });
 
 const PartnerMessage = z
@@ -307,6 +324,9 @@ const FailedEvent = z.looseObject({
   }),
 });
 const FailedEventPage = z.looseObject({ items: z.array(FailedEvent), cursor: Cursor });
+const BulkRestartMatched = z.looseObject({
+  matched: Count.meta({ description: '`dryRun`: the failed events a restart with this body would take up now.' }),
+});
 const BulkRestartResult = z.looseObject({
   restarted: Count,
   skipped: Count.meta({ description: 'Events whose uploaded correction was invalid (the upload was removed).' }),
@@ -340,6 +360,7 @@ const REQUEST_SCHEMAS: Record<string, z.ZodType> = {
   ReauthorizeRequest: ReauthorizeBody,
   PutFlowRequest: PutFlowBody,
   BulkRestartRequest: BulkRestartBody,
+  BatchRequest: BatchBody,
   PresignRequest: PresignBody,
   RestartRequest: RestartBody,
 };
@@ -378,6 +399,9 @@ const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
   FailedEvent,
   FailedEventPage,
   BulkRestartResult,
+  BulkRestartMatched,
+  BatchResult,
+  BatchResults,
   DownloadUrl,
   UploadUrl,
 };
@@ -535,6 +559,21 @@ const OPERATIONS: Operation[] = [
       'flow-disabled',
       ...PARTNER_ERRORS,
     ],
+  },
+  {
+    api: 'partner',
+    method: 'POST',
+    path: '/v1/flows/{flowId}/batches',
+    operationId: 'postBatch',
+    summary: 'Post a batch of messages',
+    description:
+      'Up to 100 messages in one request. Each is accepted or rejected on its own, exactly as if posted alone (same checks and codes, rejections written to the flow log), ' +
+      'and the array order is the acceptance order. A GUID repeated inside the batch, or already accepted, is a duplicate. ' +
+      'A result is returned only once its message is recorded and queued. Whole-request problems: authentication, an unknown or disabled flow, ' +
+      'a body that is not `{ messages: [...] }` with 1-100 entries, or a body over the flow\'s batch limit (its `maxPayloadBytes` in base64 plus 64 KiB).',
+    body: { schema: 'BatchRequest', required: true },
+    responses: { 200: { description: 'One result per message, in request order.', schema: ref('BatchResults') } },
+    errors: ['invalid-body', 'unknown-flow', 'payload-too-large', 'flow-disabled', ...PARTNER_ERRORS],
   },
   {
     api: 'both',
@@ -747,8 +786,15 @@ const OPERATIONS: Operation[] = [
     operationId: 'restartFailedEvents',
     summary: 'Restart failed events in bulk',
     description: 'Restarts every `failed` event matching the filter that failed before the call began, each with its corrected payload when one was uploaded.',
-    body: { schema: 'BulkRestartRequest', required: true, description: '`{}` restarts every failed event.' },
-    responses: { 202: { description: 'Restarted.', schema: ref('BulkRestartResult') } },
+    body: {
+      schema: 'BulkRestartRequest',
+      required: true,
+      description: '`{}` restarts every failed event; `since`/`until` bound `failedAt` (inclusive); `dryRun: true` only counts.',
+    },
+    responses: {
+      200: { description: '`dryRun`: how many events would be restarted; nothing changed.', schema: ref('BulkRestartMatched') },
+      202: { description: 'Restarted.', schema: ref('BulkRestartResult') },
+    },
     errors: op(['invalid-body']),
   },
   {

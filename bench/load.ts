@@ -18,6 +18,8 @@ export interface LoadOptions {
   /** A post that fails (5xx, network) is retried with the same id, like a partner would. @default true */
   retry?: boolean;
   onAccepted?: (message: AcceptedMessage) => void;
+  /** Post this many messages per request to the batch endpoint (2-100); unset: one per request. */
+  batch?: number;
 }
 
 export interface LoadResult {
@@ -50,6 +52,44 @@ export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promis
   const retry = options.retry ?? true;
   const perFlow = options.flows.map((_, i) => Math.floor(options.messages / options.flows.length) + (i < options.messages % options.flows.length ? 1 : 0));
 
+  /**
+   * One batch of `count` messages from `seq`: messages answered with a 5xx problem (or the
+   * whole request failing) are posted again, in order, with the same GUIDs.
+   */
+  const postBatch = async (flowId: string, connectionId: string, first: number, count: number) => {
+    const postedAt = performance.now();
+    let pending = Array.from({ length: count }, (_, i) => first + i);
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const t0 = performance.now();
+      const result = await pipeline.postBatch(flowId, pending.map((seq) => ({ id: `${options.tag}-${flowId}-${seq}`, payload })));
+      requestLatencies.push(performance.now() - t0);
+      let retryable = pending;
+      if (result.status === 200) {
+        const results = (JSON.parse(result.body) as { results: { error?: { status: number; detail: string } }[] }).results;
+        retryable = [];
+        results.forEach((r, i) => {
+          const seq = pending[i]!;
+          if (!r.error) {
+            const message: AcceptedMessage = { messageId: `${options.tag}-${flowId}-${seq}`, flowId, connectionId, seq, lane: connectionId, postedAt, acceptedAt: performance.now() };
+            accepted.push(message);
+            options.onAccepted?.(message);
+          } else if (r.error.status >= 500) retryable.push(seq);
+          else throw new Error(`batch ${flowId}/${seq}: ${r.error.status} ${r.error.detail}`);
+        });
+      } else if (result.status >= 400 && result.status < 500 && result.status !== 429) {
+        throw new Error(`batch ${flowId}: HTTP ${result.status} ${result.body.slice(0, 300)}`);
+      }
+      if (retryable.length === 0) return;
+      failedRequests += 1;
+      if (!retry || (options.deadline && Date.now() > options.deadline + 30_000)) {
+        abandoned += retryable.length;
+        return;
+      }
+      pending = retryable;
+      await sleep(Math.min(1000, 50 * 2 ** attempt));
+    }
+  };
+
   await Promise.all(
     options.flows.map(async (flowId, flowIndex) => {
       const connectionId = options.connectionOf(flowId);
@@ -59,6 +99,12 @@ export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promis
           const due = startedWall + (posted / options.ratePerSecond) * 1000;
           posted += 1;
           if (due > Date.now()) await sleep(due - Date.now());
+        }
+        if (options.batch) {
+          const count = Math.min(options.batch, perFlow[flowIndex]! - seq);
+          await postBatch(flowId, connectionId, seq, count);
+          seq += count - 1;
+          continue;
         }
         const messageId = `${options.tag}-${flowId}-${seq}`;
         const postedAt = performance.now();

@@ -250,8 +250,17 @@ export class Pipeline {
   }
 
   /** Posts one message as the partner. Never throws: a network error is status 0. */
+  /** Posts `{ messages }` to the flow's batch endpoint (utf8 payloads). */
+  postBatch(flowId: string, messages: { id: string; payload: string }[], timeoutMs = 30_000): Promise<{ status: number; body: string }> {
+    return this.send(`/v1/flows/${flowId}/batches`, Buffer.from(JSON.stringify({ messages })), { 'content-type': 'application/json' }, timeoutMs);
+  }
+
   post(flowId: string, messageId: string, payload: Buffer, timeoutMs = 30_000): Promise<{ status: number; body: string }> {
-    const url = new URL(`${this.partnerApi.url}/v1/flows/${flowId}/messages`);
+    return this.send(`/v1/flows/${flowId}/messages`, payload, { 'content-type': 'application/octet-stream', 'x-aux-system-msg-id': messageId }, timeoutMs);
+  }
+
+  private send(path: string, payload: Buffer, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: string }> {
+    const url = new URL(`${this.partnerApi.url}${path}`);
     return new Promise((resolve) => {
       const request = http.request(
         url,
@@ -260,9 +269,8 @@ export class Pipeline {
           agent: this.agent,
           headers: {
             authorization: `Bearer ${this.apiKey}`,
-            'content-type': 'application/octet-stream',
             'content-length': String(payload.length),
-            'x-aux-system-msg-id': messageId,
+            ...headers,
           },
           timeout: timeoutMs,
         },

@@ -4,7 +4,7 @@
  * delivery rate with raw HTTP to the same target, turns the AWS calls counted into a cost
  * per million messages, and measures bundle sizes and import times of the Lambdas.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { coldStart, type ColdStartResult } from './cold-start';
 import { costPerMillion, formatCostTable, INFRA_DEFAULTS, loadAwsModel, loadPrices, type CostSettings, type MeasuredUsage } from './cost-model';
 import { benchSummary, type IngestMode } from './summary';
@@ -18,7 +18,7 @@ import { BenchTarget } from './target';
 import { markdownReport } from './report';
 import { probeDynamoDbLocal } from './emulator-probe';
 
-const USAGE = `usage: npm run bench -- [--messages N] [--flows 20] [--batch-size 10] [--memory 512] [--ingest-memory 256]
+const USAGE = `usage: npm run bench -- [--messages N] [--flows 20] [--batch N] [--api http|rest] [--batch-size 10] [--memory 512] [--ingest-memory 256]
        [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--out bench/results] [--verbose]`;
 
 const flags = commandLineFlags(
@@ -26,6 +26,8 @@ const flags = commandLineFlags(
     messages: 'number',
     flows: 'number',
     'batch-size': 'number',
+    batch: 'number',
+    api: 'string',
     memory: 'number',
     'ingest-memory': 'number',
     concurrency: 'number',
@@ -46,7 +48,18 @@ const settings: CostSettings = {
   delivererMemoryMb: Number(flags.memory ?? INFRA_DEFAULTS.delivererMemoryMb),
   functionMemoryMb: Number(flags['ingest-memory'] ?? INFRA_DEFAULTS.functionMemoryMb),
   architecture: 'arm64',
+  // The partner API is an HTTP API by default (SPEC "Architecture"); `--api rest` prices the REST flavour.
+  apiType: flags.api === 'rest' ? 'rest' : 'http',
 };
+if (flags.api !== undefined && flags.api !== 'rest' && flags.api !== 'http') {
+  console.error('--api must be http or rest');
+  process.exit(2);
+}
+const ingestBatch = flags.batch === undefined ? undefined : Number(flags.batch);
+if (ingestBatch !== undefined && (!Number.isInteger(ingestBatch) || ingestBatch < 2 || ingestBatch > 100)) {
+  console.error('--batch must be an integer from 2 to 100 (messages per POST /v1/flows/{flowId}/batches)');
+  process.exit(2);
+}
 const pollerConcurrency = Number(flags.concurrency ?? 4);
 const payloadBytes = Number(flags['payload-bytes'] ?? 1024);
 const outDir = String(flags.out ?? 'bench/results');
@@ -54,6 +67,19 @@ BenchLogger.print = Boolean(flags.verbose);
 if (!Number.isInteger(settings.batchSize) || settings.batchSize < 1 || settings.batchSize > 10) {
   console.error('--batch-size must be an integer from 1 to 10 (SQS FIFO limit)');
   process.exit(2);
+}
+
+/** `usdPerMillion…` figures of another ingest mode in an earlier results file, with the command that measured them. */
+function carriedCosts(file: string, summary: Record<string, unknown>): Record<string, unknown> {
+  if (!existsSync(file)) return {};
+  try {
+    const previous = JSON.parse(readFileSync(file, 'utf8')) as { command?: string; summary?: Record<string, unknown> };
+    const carried = Object.entries(previous.summary ?? {}).filter(([key]) => /^usdPerMillion(Batch\d+)?$/.test(key) && !(key in summary));
+    if (carried.length === 0) return {};
+    return { ...Object.fromEntries(carried), carriedFrom: { command: previous.command, keys: carried.map(([key]) => key) } };
+  } catch {
+    return {};
+  }
 }
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
@@ -65,8 +91,8 @@ const runStarted = performance.now();
 const target = await BenchTarget.start();
 const prices = loadPrices();
 const awsModel = loadAwsModel();
-// One message per request; batch ingest (another mode, reported as usdPerMillionBatchN) plugs in here.
-const ingestMode: IngestMode = { kind: 'single' };
+// One message per request, or `--batch N` messages per batch request (reported as usdPerMillionBatchN).
+const ingestMode: IngestMode = ingestBatch ? { kind: 'batch', size: ingestBatch } : { kind: 'single' };
 log('starting local gateway (DynamoDB Local, SQS/S3 emulator)…');
 const pipeline = await Pipeline.start({ batchSize: settings.batchSize, pollerConcurrency });
 let exitCode = 0;
@@ -102,6 +128,7 @@ try {
     connectionOf,
     payloadBytes,
     tag: `b${Date.now().toString(36)}`,
+    ...(ingestBatch ? { batch: ingestBatch } : {}),
     onAccepted: () => {
       acceptedSoFar += 1;
     },
@@ -280,6 +307,8 @@ try {
     totalSeconds: round(totalSeconds, 1),
   };
   mkdirSync(outDir, { recursive: true });
+  // The other ingest mode's cost, from the previous run in this directory, stays next to this one.
+  Object.assign(results.summary, carriedCosts(`${outDir}/latest.json`, results.summary));
   writeFileSync(`${outDir}/latest.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${outDir}/latency.svg`, latencySvg({ ingest: load.requestLatencies, endToEnd, title: `Sluice local mode — ${messages} messages, ${flowCount} flows` }));
   writeFileSync(`${outDir}/latest.md`, markdownReport(results));

@@ -31,6 +31,11 @@ export function ticketsFor(message: Pick<StoredMessage, 'flowId' | 'messageId' |
  */
 export async function completeEnqueue(runtime: Runtime, message: StoredMessage): Promise<void> {
   await runtime.queue.send(ticketsFor(message));
+  await confirmEnqueued(runtime, message);
+}
+
+/** Takes a pending message whose tickets were just sent out of the sweep's index, with a report entry. */
+export async function confirmEnqueued(runtime: Runtime, message: Pick<StoredMessage, 'flowId' | 'messageId' | 'destinations'>): Promise<void> {
   await runtime.messages.markEnqueued(message.flowId, message.messageId, {
     at: runtime.clock.now().toISOString(),
     event: 'queued',

@@ -573,6 +573,36 @@ export async function discardFailedEvent(runtime: Runtime, id: string, principal
 
 type BulkOutcome = Prepared | 'skipped' | 'gone';
 
+/** Bounds on `failedAt` (RFC 3339, both inclusive) for a bulk restart. */
+export interface FailedWindow {
+  since?: Date;
+  until?: Date;
+}
+
+/** Exclusive upper bound of the index read: the run's start (so a target that keeps failing cannot keep it going), or `until`. */
+function windowEnd(startedAt: Date, window: FailedWindow): string {
+  const end = Math.min(startedAt.getTime(), window.until?.getTime() ?? Infinity);
+  return new Date(end + 1).toISOString();
+}
+
+function inWindow(d: Delivery, window: FailedWindow): boolean {
+  if (!window.since) return true;
+  return d.failedAt !== undefined && Date.parse(d.failedAt) >= window.since.getTime();
+}
+
+/** What a bulk restart with the same filter and window would take up now, changing nothing (`dryRun`). */
+export async function countBulkRestart(runtime: Runtime, filter: FailedEventFilter, window: FailedWindow = {}): Promise<{ matched: number }> {
+  const before = windowEnd(runtime.clock.now(), window);
+  let matched = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await runtime.deliveries.queryFailed({ ...filter, statuses: ['failed'], before, limit: BULK_PAGE, ...(startKey ? { startKey } : {}) });
+    matched += page.items.filter((d) => inWindow(d, window)).length;
+    startKey = page.lastKey;
+  } while (startKey);
+  return { matched };
+}
+
 /**
  * Restarts every failed event matching the filter that failed before the call began
  * (so a target that keeps failing cannot keep a run going), page by page; each
@@ -588,10 +618,11 @@ export async function bulkRestart(
   runtime: Runtime,
   filter: FailedEventFilter,
   principal: string | undefined,
+  window: FailedWindow = {},
 ): Promise<{ restarted: number; skipped: number }> {
   const by = who(principal);
   const startedAt = runtime.clock.now();
-  const before = new Date(startedAt.getTime() + 1).toISOString();
+  const before = windowEnd(startedAt, window);
   const maxBytes = new Map<string, Promise<number>>();
   // Pending uploads, listed once per flow instead of a HeadObject per event.
   const uploads = new Map<string, Promise<Set<string>>>();
@@ -629,6 +660,7 @@ export async function bulkRestart(
       ...(startKey ? { startKey } : {}),
     });
     startKey = page.lastKey;
+    page.items = page.items.filter((d) => inWindow(d, window));
     const outcomes = new Array<BulkOutcome>(page.items.length);
     const fast: number[] = [];
     const slow: number[] = [];

@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { parseRfc3339 } from '../../core/identifiers';
 import { decodeCursor, encodeCursor } from '../../adapters/aws/keys';
 import { MAX_PRESIGN_SECONDS } from '../../adapters/aws/presigner';
 import type { Runtime } from '../../adapters/runtime';
 import {
   bulkRestart,
+  countBulkRestart,
   discardFailedEvent,
   getFailedEvent,
   issueDownloadUrl,
@@ -24,9 +26,25 @@ const FailedEventsQuery = ListQuery.extend({
   type: FailureTypeSchema.optional(),
 });
 
+const Rfc3339 = z
+  .string()
+  .refine((value) => parseRfc3339(value) !== undefined, 'must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z')
+  .meta({ format: 'date-time' });
+
 export const BulkRestartBody = z
-  .object({ flowId: ResourceId.optional(), connectionId: ResourceId.optional(), type: FailureTypeSchema.optional() })
-  .strict();
+  .object({
+    flowId: ResourceId.optional(),
+    connectionId: ResourceId.optional(),
+    type: FailureTypeSchema.optional(),
+    since: Rfc3339.optional().meta({ description: 'Only events that failed at or after this time.' }),
+    until: Rfc3339.optional().meta({ description: 'Only events that failed at or before this time.' }),
+    dryRun: z.boolean().optional().meta({ description: 'Count the events a restart would take up (200 `{ matched }`); nothing changes.' }),
+  })
+  .strict()
+  .refine((body) => !body.since || !body.until || parseRfc3339(body.since)! <= parseRfc3339(body.until)!, {
+    message: 'since must not be after until',
+    path: ['since'],
+  });
 
 /** Optional body of download-url and upload-url. */
 export const PresignBody = z
@@ -67,8 +85,10 @@ export function failedEventRoutes(runtime: Runtime): Route[] {
       method: 'POST',
       path: '/v1/failed-events/restart',
       handler: async (req) => {
-        const body = validateBody(BulkRestartBody, req);
-        return jsonResponse(202, await bulkRestart(runtime, body, req.principal));
+        const { since, until, dryRun, ...filter } = validateBody(BulkRestartBody, req);
+        const window = { ...(since ? { since: parseRfc3339(since)! } : {}), ...(until ? { until: parseRfc3339(until)! } : {}) };
+        if (dryRun) return jsonResponse(200, await countBulkRestart(runtime, filter, window));
+        return jsonResponse(202, await bulkRestart(runtime, filter, req.principal, window));
       },
     },
     { method: 'GET', path: '/v1/failed-events/{id}', handler: async (_req, p) => jsonResponse(200, await getFailedEvent(runtime, p.id!)) },

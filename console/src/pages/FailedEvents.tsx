@@ -147,7 +147,9 @@ function BulkRestart({ filters, onDone }: { filters: Filters; onDone: () => void
           restarted++;
         }
       } else {
-        restarted = (await call(api.POST('/v1/failed-events/restart', { body: query(filters) }))).restarted;
+        const result = await call(api.POST('/v1/failed-events/restart', { body: query(filters) }));
+        // 200 { matched } answers only a dry run, which this body never asks for.
+        restarted = 'restarted' in result ? result.restarted : 0;
       }
       setPreview(undefined);
       onDone();
