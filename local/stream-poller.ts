@@ -2,6 +2,7 @@ import {
   DescribeStreamCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  type GetRecordsCommandOutput,
   type DynamoDBStreamsClient,
   type Shard,
   type _Record,
@@ -41,7 +42,15 @@ interface ShardCursor {
   closed: boolean;
   /** Closed, and the shard list was read again since, so its children are tracked. */
   childrenSeen?: boolean;
+  /** Sequence number of the last record handled, where a fresh iterator starts after. */
+  after?: string;
 }
+
+/**
+ * DynamoDB Local answers GetRecords with these for an iterator taken while its shard was
+ * still empty (and AWS for an iterator older than 15 minutes): both mean "take a fresh one".
+ */
+const STALE_ITERATOR_ERRORS = new Set(['TrimmedDataAccessException', 'ExpiredIteratorException']);
 
 /**
  * Stands in for the Lambda event source mapping on the table's stream in local mode
@@ -135,9 +144,7 @@ export class LocalStreamPoller {
     for (const cursor of this.shards.values()) {
       if (cursor.closed && cursor.pending.length === 0) continue;
       if (cursor.pending.length === 0 && cursor.iterator) {
-        const page = await this.options.streams.send(
-          new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: this.options.batchSize ?? 100 }),
-        );
+        const page = await this.readPage(cursor);
         cursor.pending = page.Records ?? [];
         if (cursor.pending.length >= (this.options.batchSize ?? 100)) this.lastPassFull = true;
         cursor.iterator = page.NextShardIterator;
@@ -149,6 +156,7 @@ export class LocalStreamPoller {
         const last = cursor.pending.at(-1)?.dynamodb?.SequenceNumber;
         cursor.pending = [];
         handled = true;
+        if (last) cursor.after = last;
         if (last && this.options.checkpointFile) {
           this.checkpoints[cursor.shardId] = last;
           writeFileSync(this.options.checkpointFile, JSON.stringify(this.checkpoints));
@@ -177,15 +185,33 @@ export class LocalStreamPoller {
       const parent = shard.ParentShardId ? this.shards.get(shard.ParentShardId) : undefined;
       if (parent && !(parent.closed && parent.pending.length === 0)) continue;
       const after = this.checkpoints[shardId];
-      const { ShardIterator } = await this.options.streams.send(
-        new GetShardIteratorCommand({
-          StreamArn: this.options.streamArn,
-          ShardId: shardId,
-          ...(after ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after } : { ShardIteratorType: 'TRIM_HORIZON' }),
-        }),
-      );
-      this.shards.set(shardId, { shardId, iterator: ShardIterator, pending: [], closed: !ShardIterator });
+      const iterator = await this.iterator(shardId, after);
+      this.shards.set(shardId, { shardId, iterator, pending: [], closed: !iterator, after });
     }
+  }
+
+  private async readPage(cursor: ShardCursor): Promise<GetRecordsCommandOutput> {
+    const read = () =>
+      this.options.streams.send(new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: this.options.batchSize ?? 100 }));
+    try {
+      return await read();
+    } catch (error) {
+      if (!STALE_ITERATOR_ERRORS.has((error as Error).name)) throw error;
+      cursor.iterator = await this.iterator(cursor.shardId, cursor.after);
+      return read();
+    }
+  }
+
+  /** An iterator after the last handled record of the shard, or from its start. */
+  private async iterator(shardId: string, after: string | undefined): Promise<string | undefined> {
+    const { ShardIterator } = await this.options.streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: this.options.streamArn,
+        ShardId: shardId,
+        ...(after ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after } : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }),
+    );
+    return ShardIterator;
   }
 
   private toRecord(record: _Record): DynamoDBRecord {

@@ -564,7 +564,11 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         try {
           return await processRecord(record, cache, sent);
         } catch (error) {
-          return internalError(record, error, sent);
+          const result = await internalError(record, error, sent);
+          // It may have stopped the flow (backout): the records behind it in this batch must see that.
+          cache.flows.clear();
+          cache.connections.clear();
+          return result;
         }
       },
       giveBack: (record) => runtime.queue.delay(record.receiptHandle, 0),

@@ -163,7 +163,9 @@ async function flowAction(runtime: Runtime, request: HttpRequest, flowId: string
 async function deleteFlow(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
   const flow = await requireFlow(runtime, flowId);
   if (flow.status !== 'disabled') fail('conflict', `Flow ${flowId} is ${flow.status}; disable it before deleting it.`);
-  const unfinished = await runtime.messages.firstUnfinished(flowId);
+  // Failed and in-error deliveries are indexed as they fail; the listing trails the records by the stream's lag.
+  const unfinished =
+    (await runtime.deliveries.queryFailed({ flowId, limit: 1 })).items[0]?.messageId ?? (await runtime.messages.firstUnfinished(flowId));
   if (unfinished) {
     fail('conflict', `Flow ${flowId} still has message ${unfinished} not delivered or discarded; deliver, restart or discard it first.`, {
       messageId: unfinished,

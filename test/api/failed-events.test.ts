@@ -60,7 +60,10 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
       },
       { timeoutMs: 60_000, what: `${count} ${status} events in ${flowId}` },
     );
-  const counts = async (flowId: string) => (await gw.request('GET', `/v1/flows/${flowId}`)).body.counts;
+  const counts = async (flowId: string) => {
+    await gw.countsSettled();
+    return (await gw.request('GET', `/v1/flows/${flowId}`)).body.counts;
+  };
   const report = async (flowId: string, messageId: string) => (await gw.request('GET', `/v1/flows/${flowId}/messages/${messageId}`)).body.report as any[];
 
   before(async () => {

@@ -210,6 +210,8 @@ describe('sluice operator CLI against the local gateway', () => {
       what: 'OK-2 delivered',
       timeoutMs: 30_000,
     });
+    // A flow's listing is written from the table's stream: it trails the records.
+    await gw.countsSettled();
     const [help, messages, report] = await Promise.all([
       as('flows', 'messages', '--help'),
       as('flows', 'messages', 'orders', '--status', 'delivered', '--limit', '10'),
