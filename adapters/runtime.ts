@@ -17,6 +17,8 @@ import { PartnerStore } from './aws/partner-store';
 import { S3PayloadStore } from './aws/payload-store';
 import { S3Presigner } from './aws/presigner';
 import { AuditStore } from './aws/audit-store';
+import { LaneStore } from './aws/lane-store';
+import { DELIVERY_QUEUE } from './aws/definitions';
 
 /** Everything a handler works with, wired once per Lambda container or local process. */
 export interface Runtime {
@@ -31,6 +33,8 @@ export interface Runtime {
   flows: FlowStore;
   messages: MessageStore;
   deliveries: DeliveryStore;
+  /** Lanes whose work is parked in the table (SPEC semantics 15). */
+  lanes: LaneStore;
   payloads: PayloadStore;
   /** The payload bucket by key (head, bounded reads, deletes) for the operator's repair workflow. */
   objects: S3PayloadStore;
@@ -44,6 +48,8 @@ export interface Runtime {
   sealer: CredentialSealer;
   /** Payloads up to this size stay inline in the message record. @default 65536 */
   inlinePayloadLimitBytes: number;
+  /** How long the queue keeps a message: lanes are parked before their tickets reach it. @default DELIVERY_QUEUE.retentionPeriodSeconds */
+  queueRetentionSeconds: number;
 }
 
 /** Test and local-mode substitutions; everything else is built from the config. */
@@ -61,6 +67,7 @@ export interface RuntimeOverrides {
   /** Seconds between recurring probes. @default 3600 */
   probeIntervalSeconds?: number;
   inlinePayloadLimitBytes?: number;
+  queueRetentionSeconds?: number;
 }
 
 export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides = {}, serviceName = 'sluice'): Runtime {
@@ -87,6 +94,7 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     flows,
     messages,
     deliveries: new DeliveryStore(clients.documents, config.tableName, flows, messages),
+    lanes: new LaneStore(clients.documents, config.tableName),
     probes:
       overrides.probes ??
       (config.scheduler
@@ -100,6 +108,7 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     events,
     sealer,
     inlinePayloadLimitBytes: overrides.inlinePayloadLimitBytes ?? 64 * 1024,
+    queueRetentionSeconds: overrides.queueRetentionSeconds ?? DELIVERY_QUEUE.retentionPeriodSeconds,
   };
 }
 

@@ -22,8 +22,11 @@ export function parseLaneGroupId(groupId: string): { connectionId: string; lane:
 
 /**
  * Deterministic queue deduplication id: the same delivery enqueued twice within the
- * SQS deduplication window is stored once; each restart is a new enqueue.
+ * SQS deduplication window is stored once; each restart is a new enqueue, and so is each
+ * round of a parked lane's release (`epoch` and `round`, left out while 0 so first
+ * tickets keep their id).
  */
-export function deliveryDeduplicationId(flowId: string, messageId: string, connectionId: string, restarts: number): string {
-  return createHash('sha256').update(`${flowId}\n${messageId}\n${connectionId}\n${restarts}`).digest('hex');
+export function deliveryDeduplicationId(flowId: string, messageId: string, connectionId: string, restarts: number, epoch = 0, round = 0): string {
+  const parts = [flowId, messageId, connectionId, String(restarts), ...(epoch > 0 ? [`e${epoch}r${round}`] : [])];
+  return createHash('sha256').update(parts.join('\n')).digest('hex');
 }

@@ -33,7 +33,7 @@ export interface Step {
 }
 
 /** Fields that only mean something while a delivery waits in a given state. */
-const TRANSIENT: DeliveryField[] = ['attemptInFlight', 'nextAttemptAt', 'heldReceipt', 'debugNextAttempt', 'requeuedAt'];
+const TRANSIENT: DeliveryField[] = ['attemptInFlight', 'nextAttemptAt', 'heldReceipt', 'heldTicketAt', 'debugNextAttempt', 'requeuedAt'];
 
 function step(
   d: Pick<Delivery, 'status'>,
@@ -122,7 +122,7 @@ export function acceptanceReport(
  * unnoticed, so the next attempt is numbered on and flagged possible-duplicate.
  */
 export function attemptStarted(d: Delivery, at: string, request: number, possibleDuplicate: boolean): Step {
-  return step(d, d.status, at, { attemptInFlight: request, requests: request, possibleDuplicate }, ['heldReceipt', 'requeuedAt'], []);
+  return step(d, d.status, at, { attemptInFlight: request, requests: request, possibleDuplicate }, ['heldReceipt', 'heldTicketAt', 'requeuedAt'], []);
 }
 
 export interface AttemptFacts {
@@ -154,7 +154,7 @@ export function delivered(d: Delivery, f: AttemptFacts): Step {
 
 export function retrying(d: Delivery, f: AttemptFacts & { error: DeliveryError; delaySeconds: number; retryCount: number }): Step {
   const nextAttemptAt = new Date(Date.parse(f.at) + f.delaySeconds * 1000).toISOString();
-  return step(d, 'retrying', f.at, { ...attemptFields(f), lastError: f.error, nextAttemptAt }, ['attemptInFlight', 'heldReceipt', 'debugNextAttempt', 'requeuedAt'], [
+  return step(d, 'retrying', f.at, { ...attemptFields(f), lastError: f.error, nextAttemptAt }, ['attemptInFlight', 'heldReceipt', 'heldTicketAt', 'debugNextAttempt', 'requeuedAt'], [
     ...f.report,
     {
       at: f.at,
@@ -200,12 +200,12 @@ export function failed(
 }
 
 /** `autoRetry: false`: a transient failure blocks the lane until an operator recovers it. */
-export function inError(d: Delivery, f: AttemptFacts & { error: DeliveryError; type: FailureType; receipt: string }): Step {
+export function inError(d: Delivery, f: AttemptFacts & { error: DeliveryError; type: FailureType; receipt: string; ticketAt: string }): Step {
   return step(
     d,
     'inError',
     f.at,
-    { ...attemptFields(f), failureType: f.type, failedAt: f.at, lastError: f.error, heldReceipt: f.receipt },
+    { ...attemptFields(f), failureType: f.type, failedAt: f.at, lastError: f.error, heldReceipt: f.receipt, heldTicketAt: f.ticketAt },
     ['attemptInFlight', 'nextAttemptAt', 'debugNextAttempt', 'requeuedAt'],
     [...f.report, { at: f.at, event: 'held', level: 'error', detail: 'in error until an operator recovers it (autoRetry is off)', connectionId: d.connectionId }],
   );
@@ -213,11 +213,20 @@ export function inError(d: Delivery, f: AttemptFacts & { error: DeliveryError; t
 
 /**
  * The lane is held in flight (paused flow, connection down, in error): the ticket's
- * receipt is kept so a resume can wake it. `report` replaces the default entry.
+ * receipt is kept so a resume can wake it, and when the ticket was sent (`ticketAt`), so
+ * its lane is parked before the queue drops it. `report` replaces the default entry.
  */
 export function held(
   d: Delivery,
-  f: { at: string; status: 'paused' | 'inError'; receipt: string; reason: string; report?: ReportEntry[]; attempt?: AttemptFacts & { error?: DeliveryError } },
+  f: {
+    at: string;
+    status: 'paused' | 'inError';
+    receipt: string;
+    ticketAt: string;
+    reason: string;
+    report?: ReportEntry[];
+    attempt?: AttemptFacts & { error?: DeliveryError };
+  },
 ): Step {
   const entering = d.status !== f.status;
   const report =
@@ -231,6 +240,7 @@ export function held(
     f.at,
     {
       heldReceipt: f.receipt,
+      heldTicketAt: f.ticketAt,
       ...(f.attempt ? { ...attemptFields(f.attempt), ...(f.attempt.error ? { lastError: f.attempt.error } : {}) } : {}),
     },
     f.attempt ? ['attemptInFlight', 'nextAttemptAt', 'debugNextAttempt', 'requeuedAt'] : ['debugNextAttempt', 'requeuedAt'],

@@ -71,6 +71,8 @@ export interface Connection extends ConnectionSettings {
   /** `hold-all`: the delivery whose retry holds every lane of this connection, and until when. */
   heldBy?: string;
   holdUntil?: string;
+  /** Lanes that are not open: their work is parked in the state store (SPEC semantics 15, core/parking.ts). */
+  parkedLanes?: number[];
   createdAt: string;
   updatedAt: string;
 }
@@ -193,6 +195,8 @@ export interface Delivery {
   version?: number;
   /** Receipt of the queue message held in flight while the lane is blocked; released on resume. */
   heldReceipt?: string;
+  /** When the held ticket was sent: the queue drops it after its retention, so its lane is parked before. */
+  heldTicketAt?: string;
   /** An internal error hit the last try: the next one logs at debug level. */
   debugNextAttempt?: boolean;
   /** Re-queued by an operator (restart, chain release, replay) and not yet seen by the deliverer. */

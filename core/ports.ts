@@ -10,6 +10,19 @@ export interface DeliveryTicket {
   lane: number;
   /** Restart generation; part of the deduplication id. */
   restarts: number;
+  /**
+   * The parking epoch of its lane the ticket was sent in (absent: 0). A lane that is parked
+   * takes in every ticket of an earlier epoch; the tickets its release sends carry the
+   * current one (SPEC semantics 15, core/parking.ts). Part of the deduplication id when set.
+   */
+  epoch?: number;
+  /** The release round of its lane that sent it: a delivery sent again in a later round of one epoch is a new message. */
+  round?: number;
+  /**
+   * When it was sent, when that was not at the message's acceptance (re-queues): how old
+   * a ticket is decides when its lane is parked, before the queue's retention drops it.
+   */
+  sentAt?: string;
 }
 
 /** The delivery queue as the domain sees it (SQS FIFO on AWS and in local mode). */
@@ -22,6 +35,11 @@ export interface DeliveryQueue {
    * the adapter request as much of that as is left.
    */
   delay(receiptHandle: string, seconds: number, receive?: ReceiveInfo): Promise<void>;
+  /**
+   * What tells this queue apart from an earlier one of the same name (SQS: its
+   * `CreatedTimestamp`): a new value means every ticket sent before is gone.
+   */
+  generation(): Promise<string>;
 }
 
 /** What a consumer knows about when it received an in-flight ticket. */

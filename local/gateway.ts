@@ -13,7 +13,8 @@ import { DataDirError, MEMORY_DATA_DIR, openDataDir } from './data-dir';
 import { provisionLocalResources, type LocalResourceNames, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';
 import { withConsole } from './console';
-import { LocalEventSourcePoller } from './poller';
+import { LocalEventSourcePoller, type SqsBatchHandler } from './poller';
+import { reconcileSweep } from '../services/parking';
 import { LocalStreamPoller } from './stream-poller';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { createAggregatorHandler } from '../functions/aggregator/handler';
@@ -67,9 +68,13 @@ export interface LocalGatewayOptions {
    * Runs once after the resources exist and before the API listens and the poller
    * starts, so that work it queues again from the recorded state (deliveries whose queue
    * message did not survive the restart) goes ahead of anything accepted afterwards.
-   * A failure fails the start. @default none
+   * A failure fails the start. @default the reconcile sweep, told that the queue is new
+   * (the emulator keeps no queue across a restart): every delivery that was queued,
+   * retrying or held is queued again in acceptance order per lane (services/parking.ts)
    */
   reconcile?: (context: { runtime: Runtime; resources: ProvisionedResources }) => Promise<void>;
+  /** Wraps the deliverer's handler (tests: a queue that drops what it keeps too long). @default none */
+  wrapDeliverer?: (handler: SqsBatchHandler) => SqsBatchHandler;
 }
 
 export interface LocalGateway {
@@ -136,10 +141,32 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     probes.probe = (connectionId) => prober({ kind: 'probe', connectionIds: [connectionId] });
     scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
     const operatorToken = options.operatorToken ?? (await dataDir.secret('operator-token'));
-    if (options.reconcile) {
-      progress('Queuing again what the queue lost');
-      await options.reconcile({ runtime, resources });
+    let streamPoller: LocalStreamPoller | undefined;
+    if (options.aggregate ?? true) {
+      const streams = new DynamoDBStreamsClient({
+        region: config.region,
+        endpoint: emulators.dynamodbEndpoint,
+        credentials: await runtime.clients.dynamodb.config.credentials(),
+      });
+      streamPoller = new LocalStreamPoller({
+        streams,
+        streamArn: resources.streamArn,
+        handler: createAggregatorHandler(runtime),
+        region: config.region,
+        // A kept table's stream is read on from where the last run stopped, never twice.
+        ...(dataDir.path ? { checkpointFile: join(dataDir.path, 'stream-checkpoint.json') } : {}),
+        onError: (error) => runtime.logger.error('local stream poller', { error: error as Error }),
+      });
+      const started = streamPoller;
+      stops.push(async () => {
+        await started.stop();
+        streams.destroy();
+      });
+      // The reconcile walks the flows' message listings, which the stream feeds: catch up first.
+      await streamPoller.drain();
     }
+    progress('Queuing again what was queued, retrying or held when the gateway last stopped');
+    await (options.reconcile ?? (({ runtime: r }) => reconcileSweep(r, { queueReplaced: true }).then(() => undefined)))({ runtime, resources });
     // Operational events: logged as they happen and listed at GET /local/events (AWS: the event bus).
     const sink = runtime.events instanceof InMemoryEventPublisher ? runtime.events : undefined;
     sink?.subscribe((event) => runtime.logger.info('operational event', { event }));
@@ -169,7 +196,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       poller = new LocalEventSourcePoller({
         sqs: runtime.clients.sqs,
         queueUrl: resources.queueUrl,
-        handler: createDelivererHandler(runtime, options.deliverer),
+        handler: (options.wrapDeliverer ?? ((handler) => handler))(createDelivererHandler(runtime, options.deliverer)),
         concurrency: options.pollerConcurrency ?? 4,
         batchSize: options.pollerBatchSize ?? 10,
         onError: (error) => runtime.logger.error('local event source poller', { error: error as Error }),
@@ -178,29 +205,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       const started = poller;
       stops.push(() => started.stop());
     }
-    let streamPoller: LocalStreamPoller | undefined;
-    if (options.aggregate ?? true) {
-      const streams = new DynamoDBStreamsClient({
-        region: config.region,
-        endpoint: emulators.dynamodbEndpoint,
-        credentials: await runtime.clients.dynamodb.config.credentials(),
-      });
-      streamPoller = new LocalStreamPoller({
-        streams,
-        streamArn: resources.streamArn,
-        handler: createAggregatorHandler(runtime),
-        region: config.region,
-        // A kept table's stream is read on from where the last run stopped, never twice.
-        ...(dataDir.path ? { checkpointFile: join(dataDir.path, 'stream-checkpoint.json') } : {}),
-        onError: (error) => runtime.logger.error('local stream poller', { error: error as Error }),
-      });
-      streamPoller.start();
-      const started = streamPoller;
-      stops.push(async () => {
-        await started.stop();
-        streams.destroy();
-      });
-    }
+    streamPoller?.start();
     return {
       url: server.url,
       operatorToken,

@@ -26,6 +26,8 @@ import { DELIVERY_QUEUE } from '../adapters/aws/definitions';
 import { markConnectionDown } from './connection-health';
 import { messagePayload } from './payloads';
 import { processLaneBatch, type RecordResult } from './lane-batch';
+import { acceptancePosition, ageSeconds, endsRound, laneVerdict, needsTicket, parkAfterSeconds, ticketSentAt, type LaneState } from '../core/parking';
+import { parkInLane, parkLane, releaseLane } from './parking';
 
 /**
  * The delivery worker: per-record orchestration of the lifecycle (load one record,
@@ -72,7 +74,10 @@ export function parseTicket(body: string): DeliveryTicket {
     typeof value.messageId !== 'string' ||
     typeof value.connectionId !== 'string' ||
     typeof value.lane !== 'number' ||
-    typeof value.restarts !== 'number'
+    typeof value.restarts !== 'number' ||
+    (value.epoch !== undefined && typeof value.epoch !== 'number') ||
+    (value.round !== undefined && typeof value.round !== 'number') ||
+    (value.sentAt !== undefined && typeof value.sentAt !== 'string')
   ) {
     throw new InvalidTicketError('queue message body is not a delivery ticket');
   }
@@ -208,7 +213,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   ) {
     const receipt = s.record.receiptHandle;
     if (s.delivery.status !== status || s.delivery.heldReceipt !== receipt || extra.report || extra.attempt) {
-      await apply(s, lifecycle.held(s.delivery, { at: iso(), status, receipt, reason, ...extra }));
+      await apply(s, lifecycle.held(s.delivery, { at: iso(), status, receipt, ticketAt: ticketSentAt(s.ticket, s.message.receivedAt), reason, ...extra }));
     }
     await runtime.queue.delay(receipt, seconds, receiveOf(s.record));
     return 'keep' as const;
@@ -308,7 +313,16 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         return result;
       }
       case 'inError': {
-        await apply(s, lifecycle.inError(s.delivery, { ...facts, error, type: transition.failureType, receipt: s.record.receiptHandle }));
+        await apply(
+          s,
+          lifecycle.inError(s.delivery, {
+            ...facts,
+            error,
+            type: transition.failureType,
+            receipt: s.record.receiptHandle,
+            ticketAt: ticketSentAt(s.ticket, s.message.receivedAt),
+          }),
+        );
         sent.delivery = undefined;
         await runtime.queue.delay(s.record.receiptHandle, HOLD_RECHECK_SECONDS, receiveOf(s.record));
         return 'keep';
@@ -394,6 +408,7 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     const message = snapshot?.message;
     let delivery = snapshot?.deliveries.find((d) => d.connectionId === ticket.connectionId);
     const receipt = receiptOf(record);
+    const stored = delivery;
     if (delivery && unrecordedAttemptPossible(delivery, receipt, now())) {
       // An earlier receive may have posted and died before recording it: count that request.
       delivery = { ...delivery, requests: 1, attemptInFlight: 1 };
@@ -404,6 +419,18 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       cache.connections.set(ticket.connectionId, runtime.connections.getWithSecrets(ticket.connectionId, true));
     }
     const [flow, cached] = await Promise.all([cache.flows.get(ticket.flowId)!, cache.connections.get(ticket.connectionId)!]);
+    // A lane that is not open (SPEC semantics 15): its state decides whether this ticket is
+    // delivered or taken in. Read only for such lanes, never on the happy path.
+    let lane = cached?.parkedLanes?.includes(ticket.lane) ? await runtime.lanes.get(ticket.connectionId, ticket.lane) : undefined;
+    if (delivery && message && laneVerdict(lane, ticket.epoch) === 'park') {
+      if (ticket.restarts < delivery.restarts || !needsTicket(delivery.status)) return 'delete';
+      if (delivery !== stored && stored) {
+        // The request suspected above must stay known after this ticket is gone.
+        await runtime.deliveries.apply(stored, lifecycle.internalErrorNoted(stored, iso(), 1, false));
+      }
+      if (await parkInLane(runtime, { ...delivery, receivedAt: message.receivedAt }, ticket.epoch, lane)) return 'delete';
+      lane = await runtime.lanes.get(ticket.connectionId, ticket.lane);
+    }
     const connection = cached && (await effectiveHold(cached, deliveryKey(ticket)));
     const chainBlocker =
       message?.chainId && flow?.onFailure === 'suspend-chain'
@@ -424,9 +451,25 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         !(chainBlocker.releasing && (delivery?.restarts ?? 0) > 0 && delivery?.status === 'queued'),
     });
     log.debug('decision', { ticket, decision });
-    if (decision.action === 'ack') return 'delete';
     const s = { ticket, record, delivery: delivery!, message: message!, flow: flow!, connection: connection!, log } as Snapshot;
+    const result = await act(s, decision, receipt, sent);
+    if (!message) return result;
+    const position = acceptancePosition({ receivedAt: message.receivedAt, flowId: ticket.flowId, messageId: ticket.messageId });
+    // The last ticket of a release round is handled: the next round sends what was parked meanwhile.
+    if (lane && endsRound(lane, ticket.epoch, position)) await releaseLane(runtime, ticket.connectionId, ticket.lane, lane);
+    if (result === 'keep' && (await parkIfOld(s, lane))) {
+      // Later tickets of this lane in the batch must see it parked.
+      cache.connections.delete(ticket.connectionId);
+      return 'delete';
+    }
+    return result;
+  }
+
+  async function act(s: Snapshot, decision: ReturnType<typeof decide>, receipt: ReceiptFacts, sent: SentMark): Promise<RecordResult> {
+    const { ticket, record, delivery, message, flow, connection } = s;
     switch (decision.action) {
+      case 'ack':
+        return 'delete';
       case 'wait':
         await runtime.queue.delay(record.receiptHandle, decision.seconds, receiveOf(record));
         return 'keep';
@@ -434,18 +477,33 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         return hold(s, decision.status, decision.seconds, decision.reason);
       case 'fail':
         if (!flow || !connection) {
-          return failUnroutable(ticket, delivery!, message!, decision.failureType, decision.reason);
+          return failUnroutable(ticket, delivery, message, decision.failureType, decision.reason);
         }
         return fail(s, decision.failureType, { message: decision.reason }, []);
       case 'suspend':
         // If the chain was released meanwhile, this suspension is stale: retry and deliver instead.
         await apply(s, lifecycle.suspended(s.delivery, iso(), decision.reason), {
-          requireExists: [runtime.deliveries.chainBlockKey(ticket.flowId, message!.chainId!, ticket.connectionId)],
+          requireExists: [runtime.deliveries.chainBlockKey(ticket.flowId, message.chainId!, ticket.connectionId)],
         });
         return 'delete';
       case 'attempt':
         return attempt(s, decision.request, decision.possibleDuplicate, receipt, sent);
     }
+  }
+
+  /**
+   * SPEC semantics 15: a ticket kept in flight (its lane blocked: held, retrying, waiting)
+   * that nears the queue's retention would be dropped by the queue. Its lane is parked and
+   * the ticket taken in; the tickets behind it follow as they come.
+   */
+  async function parkIfOld(s: Snapshot, lane: LaneState | undefined): Promise<boolean> {
+    if (!s.delivery || !needsTicket(s.delivery.status)) return false;
+    if (lane && lane.mode !== 'open' && laneVerdict(lane, s.ticket.epoch) === 'park') return false;
+    const age = ageSeconds(ticketSentAt(s.ticket, s.message.receivedAt), now());
+    if (age < parkAfterSeconds(runtime.queueRetentionSeconds)) return false;
+    const parked = await parkLane(runtime, s.ticket.connectionId, s.ticket.lane, `a held ticket is ${Math.floor(age / 86_400)} days old`);
+    if (!parked) return false;
+    return parkInLane(runtime, { ...s.delivery, receivedAt: s.message.receivedAt }, s.ticket.epoch, parked);
   }
 
   /** A delivery whose flow or connection is gone: failed as `configuration` without a snapshot of either. */

@@ -8,9 +8,21 @@ import type { Runtime } from '../adapters/runtime';
 /** How long one request owns the enqueue of a freshly recorded message. */
 export const ENQUEUE_LEASE_MS = 10_000;
 
-/** The ticket that queues one delivery at its current restart generation. */
-export function ticketOf(d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId' | 'lane' | 'restarts'>): DeliveryTicket {
-  return { v: 1, flowId: d.flowId, messageId: d.messageId, connectionId: d.connectionId, lane: d.lane, restarts: d.restarts };
+/**
+ * The ticket that queues one delivery at its current restart generation. An operator's
+ * re-queue stamps it with when it was sent (`requeuedAt`), so its age is not taken from
+ * the message's acceptance.
+ */
+export function ticketOf(d: Pick<Delivery, 'flowId' | 'messageId' | 'connectionId' | 'lane' | 'restarts' | 'requeuedAt'>): DeliveryTicket {
+  return {
+    v: 1,
+    flowId: d.flowId,
+    messageId: d.messageId,
+    connectionId: d.connectionId,
+    lane: d.lane,
+    restarts: d.restarts,
+    ...(d.requeuedAt ? { sentAt: d.requeuedAt } : {}),
+  };
 }
 
 export function ticketsFor(message: Pick<StoredMessage, 'flowId' | 'messageId' | 'destinations'>, restarts = 0): DeliveryTicket[] {
@@ -54,7 +66,7 @@ export async function confirmEnqueued(runtime: Runtime, message: Pick<StoredMess
 export function untouchedTickets(deliveries: Delivery[]): DeliveryTicket[] {
   return deliveries
     .filter((d) => d.status === 'queued' && d.restarts === 0 && (d.requests ?? 0) === 0 && (d.version ?? 0) === 0)
-    .map(ticketOf);
+    .map((d) => ticketOf(d));
 }
 
 /**
@@ -122,7 +134,7 @@ export async function sweepPendingEnqueues(runtime: Runtime, options: { olderTha
 export async function sweepPendingRequeues(runtime: Runtime, options: { olderThanMs?: number } = {}): Promise<number> {
   const cutoff = new Date(runtime.clock.now().getTime() - (options.olderThanMs ?? 15 * 60_000)).toISOString();
   const stale = await runtime.deliveries.pendingRequeues(cutoff);
-  const tickets = stale.filter((d) => d.status === 'queued').map(ticketOf);
+  const tickets = stale.filter((d) => d.status === 'queued').map((d) => ticketOf(d));
   if (tickets.length > 0) await runtime.queue.send(tickets);
   const at = runtime.clock.now().toISOString();
   for (const delivery of stale) {

@@ -9,6 +9,7 @@ import type { AttemptOutcome } from '../core/classify';
 import type { Connection } from '../core/model';
 import { markConnectionOnline } from './connection-health';
 import { sweepPendingEnqueues, sweepPendingRequeues, sweepUnconfirmed } from './enqueue';
+import { reconcileSweep } from './parking';
 
 /**
  * The prober (SPEC delivery semantics 9): asks every connection that is not online
@@ -148,6 +149,7 @@ export async function runProber(runtime: Runtime, event: ProberEvent, options: P
           ['enqueue sweep', () => sweepPendingEnqueues(runtime)],
           ['unconfirmed enqueue sweep', () => sweepUnconfirmed(runtime)],
           ['requeue sweep', () => sweepPendingRequeues(runtime)],
+          ['reconcile sweep', () => reconcileSweep(runtime)],
           ['held delivery age', () => publishHeldDeliveryAge(runtime)],
         ] as [string, () => Promise<unknown>][])
       : []),

@@ -1,5 +1,6 @@
 import { mapLimit } from '../core/concurrency';
 import { ticketOf } from './enqueue';
+import { releaseParkedLanes } from './parking';
 import { messagePayload } from './payloads';
 import { isTransactionConflict } from '../adapters/aws/dynamo-errors';
 import { createHash } from 'node:crypto';
@@ -416,7 +417,7 @@ async function requeueSuspended(runtime: Runtime, chain: ChainRef, by: string, w
         : undefined,
     ),
   );
-  return moved.filter((d): d is Delivery => d !== undefined).map(ticketOf);
+  return moved.filter((d): d is Delivery => d !== undefined).map((d) => ticketOf(d));
 }
 
 /**
@@ -530,6 +531,8 @@ export async function recoverFailedEvent(runtime: Runtime, id: string, principal
     return { step: lifecycle.recovered(d, { at: audit.at, by: audit.principal }), extras: { alsoPut: [runtime.audit.item(audit)] } };
   }))!;
   await wakeHeld(runtime, receipt, id);
+  // Held past the queue's retention, its ticket was parked with its lane: queue them again.
+  await releaseParkedLanes(runtime, recovered.connectionId, [recovered.lane]);
   logAction(runtime, audit);
   return viewOf(runtime, recovered);
 }
@@ -563,6 +566,7 @@ export async function discardFailedEvent(runtime: Runtime, id: string, principal
   }))!;
   // An in-error delivery's ticket holds its lane: woken, it finds the delivery discarded and lets the lane go on.
   await wakeHeld(runtime, receipt, id);
+  if (first.status === 'inError') await releaseParkedLanes(runtime, discarded.connectionId, [discarded.lane]);
   const why = `${id} was discarded by ${audit.principal}`;
   const tickets = await prepareRelease(runtime, chain, audit.principal, why, []);
   if (tickets.length > 0) await runtime.queue.send(tickets);

@@ -25,6 +25,15 @@ function updateExpression(sets: string[], removes: string[]): string {
   return `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
 }
 
+/** A stored connection as the domain sees it: the parked lanes' number set as a sorted list. */
+function storedOf(item: Record<string, unknown>): StoredConnection {
+  const stored = withoutKeys<StoredConnection & { parkedLanes?: Iterable<number> }>(item);
+  if (stored.parkedLanes === undefined) return stored;
+  const lanes = [...stored.parkedLanes].map(Number).sort((a, b) => a - b);
+  const { parkedLanes: _set, ...rest } = stored;
+  return lanes.length > 0 ? { ...rest, parkedLanes: lanes } : rest;
+}
+
 const context = (connectionId: string) => ({ purpose: 'sluice-connection-credentials', connectionId });
 
 /** Nothing to seal: no credentials and no signing secret. */
@@ -110,14 +119,14 @@ export class ConnectionStore {
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return withoutKeys<StoredConnection>(Attributes!);
+    return storedOf(Attributes!);
   }
 
   async get(connectionId: string, consistent = false): Promise<StoredConnection | undefined> {
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.tableName, Key: keys.connection(connectionId), ConsistentRead: consistent }),
     );
-    return Item ? withoutKeys<StoredConnection>(Item) : undefined;
+    return Item ? storedOf(Item) : undefined;
   }
 
   /** The connection with its credentials opened, for the deliverer and prober only. */
@@ -139,7 +148,7 @@ export class ConnectionStore {
       KeyConditionExpression: 'gsi1pk = :p',
       ExpressionAttributeValues: { ':p': listings.connections },
     });
-    return items.map((item) => withoutKeys<StoredConnection>(item));
+    return items.map(storedOf);
   }
 
   /** Counts one more consecutive connection error or timeout; returns the new streak. */
@@ -196,7 +205,7 @@ export class ConnectionStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return withoutKeys<StoredConnection>(Attributes!);
+      return storedOf(Attributes!);
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;

@@ -1,4 +1,4 @@
-import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { deliveryDeduplicationId, laneGroupId } from '../../core/lanes';
 import type { DeliveryQueue, DeliveryTicket, ReceiveInfo } from '../../core/ports';
@@ -59,7 +59,7 @@ export class SqsDeliveryQueue implements DeliveryQueue {
             Id: String(index),
             MessageBody: JSON.stringify(ticket),
             MessageGroupId: laneGroupId(ticket.connectionId, ticket.lane),
-            MessageDeduplicationId: deliveryDeduplicationId(ticket.flowId, ticket.messageId, ticket.connectionId, ticket.restarts),
+            MessageDeduplicationId: deliveryDeduplicationId(ticket.flowId, ticket.messageId, ticket.connectionId, ticket.restarts, ticket.epoch, ticket.round),
           })),
         }),
       );
@@ -80,5 +80,13 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     await this.sqs.send(
       new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: visibility }),
     );
+  }
+
+  /** The queue's `CreatedTimestamp`, with its URL: a queue deleted and created again has a new one. */
+  async generation(): Promise<string> {
+    const { Attributes } = await this.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['CreatedTimestamp'] }),
+    );
+    return `${this.queueUrl}@${Attributes?.CreatedTimestamp ?? ''}`;
   }
 }

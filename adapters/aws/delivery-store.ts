@@ -85,6 +85,7 @@ function indexItem(d: Delivery, receivedAt: string | undefined): Record<string, 
     ...(d.failureType ? { failureType: d.failureType } : {}),
     ...(d.failedAt ? { failedAt: d.failedAt } : {}),
     ...(d.heldReceipt ? { heldReceipt: d.heldReceipt } : {}),
+    ...(d.heldTicketAt ? { heldTicketAt: d.heldTicketAt } : {}),
     ...attributes,
   };
 }
@@ -278,7 +279,9 @@ export class DeliveryStore {
   }
 
   /** Deliveries held in flight on a connection (paused, unauthorized, in error), with their receipts. */
-  async held(connectionId: string): Promise<Pick<Delivery, 'flowId' | 'messageId' | 'connectionId' | 'status' | 'heldReceipt'>[]> {
+  async held(
+    connectionId: string,
+  ): Promise<Pick<Delivery, 'flowId' | 'messageId' | 'connectionId' | 'lane' | 'status' | 'heldReceipt' | 'heldTicketAt'>[]> {
     const items = await queryAll(this.documents, {
       TableName: this.tableName,
       IndexName: 'gsi2',

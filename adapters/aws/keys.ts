@@ -23,6 +23,14 @@ export const keys = {
     sk: `RPT#${firstAt}#${Math.random().toString(36).slice(2, 8)}`,
   }),
   reportPrefix: 'RPT#',
+  /** A lane's parking state (see core/parking.ts). */
+  laneState: (connectionId: string, lane: number) => ({ pk: `LANE#${connectionId}#${lane}`, sk: 'STATE' }),
+  lanePartition: (connectionId: string, lane: number) => `LANE#${connectionId}#${lane}`,
+  /** A delivery parked in its lane, sorted by acceptance position. */
+  parkedEntry: (connectionId: string, lane: number, position: string) => ({ pk: `LANE#${connectionId}#${lane}`, sk: `P#${position}` }),
+  parkedPrefix: 'P#',
+  /** The delivery queue this table's tickets were last reconciled with. */
+  queueGeneration: { pk: 'QUEUE', sk: 'GENERATION' },
 } as const;
 
 export const listings = {

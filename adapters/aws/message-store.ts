@@ -138,7 +138,7 @@ export class MessageStore {
   }
 
   /** Records by key, in one BatchGet per hundred (records that are gone are absent). */
-  async records(refs: { flowId: string; messageId: string }[]): Promise<Map<string, Record<string, unknown>>> {
+  async records(refs: { flowId: string; messageId: string }[], projection?: string): Promise<Map<string, Record<string, unknown>>> {
     const found = new Map<string, Record<string, unknown>>();
     const unique = [...new Map(refs.map((r) => [`${r.flowId}#${r.messageId}`, r])).values()];
     for (let i = 0; i < unique.length; i += 100) {
@@ -146,7 +146,9 @@ export class MessageStore {
       while (pending && pending.length > 0) {
         const result: { Responses?: Record<string, Record<string, unknown>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } =
           await this.documents.send(
-            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) } },
+            }),
           );
         for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.flowId}#${item.messageId}`, item);
         pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
@@ -178,6 +180,41 @@ export class MessageStore {
       }
     }
     return refs;
+  }
+
+  /**
+   * Every message of a flow's listing, in acceptance order, with its deliveries (records
+   * read without payload or report). The listing trails the records by the stream's lag.
+   */
+  async *walk(flowId: string, pageSize = 100): AsyncGenerator<{ message: Pick<Message, 'flowId' | 'messageId' | 'receivedAt'>; deliveries: LoadedDelivery[] }[]> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> } = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :p',
+          ExpressionAttributeValues: { ':p': listings.flowMessages(flowId) },
+          ExclusiveStartKey: start,
+          Limit: 25,
+        }),
+      );
+      start = page.LastEvaluatedKey;
+      const ids = (page.Items ?? []).flatMap((item) => ((item.entries as string[] | undefined) ?? []).map((e) => e.slice(e.indexOf('#') + 1)));
+      for (let i = 0; i < ids.length; i += pageSize) {
+        const chunk = ids.slice(i, i + pageSize);
+        const records = await this.records(
+          chunk.map((messageId) => ({ flowId, messageId })),
+          'flowId, messageId, receivedAt, chainId, destinations, dlv',
+        );
+        yield chunk
+          .map((messageId) => records.get(`${flowId}#${messageId}`))
+          .filter((item): item is Record<string, unknown> => item !== undefined)
+          .map((item) => ({
+            message: { flowId, messageId: String(item.messageId), receivedAt: String(item.receivedAt) },
+            deliveries: deliveriesOf(item),
+          }));
+      }
+    } while (start);
   }
 
   /** The message, its deliveries and its whole execution report (spilled entries first). */

@@ -11,7 +11,8 @@ import { validateBody } from '../validation';
 
 /** What operators see of a connection: never a credential or signing secret. */
 export function connectionView(connection: StoredConnection, flows: string[]) {
-  const { sealedSecrets: _sealed, authType, signed, ...rest } = connection;
+  // Parked lanes are the gateway's own bookkeeping (SPEC semantics 15), not a setting.
+  const { sealedSecrets: _sealed, authType, signed, parkedLanes: _parked, ...rest } = connection;
   return { ...rest, auth: { type: authType }, signingSecret: signed ? 'set' : undefined, flows };
 }
 

@@ -266,6 +266,7 @@ describe('OpenAPI response schemas match the views', () => {
       consecutiveFailures: 3,
       heldBy: 'orders~m1~erp',
       holdUntil: AT,
+      parkedLanes: [1],
       createdAt: AT,
       updatedAt: AT,
       manualOffline: true,
@@ -327,6 +328,7 @@ describe('OpenAPI response schemas match the views', () => {
       restarts: 1,
       version: 3,
       heldReceipt: 'receipt',
+      heldTicketAt: AT,
       debugNextAttempt: false,
       updatedAt: AT,
     };

@@ -108,16 +108,16 @@ describe('lifecycle: the deliverer steps', () => {
   });
 
   it('held: keeps the receipt, reports only when entering the state', () => {
-    const entering = lifecycle.held(delivery(), { at: LATER, status: 'paused', receipt: 'r1', reason: 'flow is paused' });
+    const entering = lifecycle.held(delivery(), { at: LATER, status: 'paused', receipt: 'r1', ticketAt: LATER, reason: 'flow is paused' });
     assert.equal(entering.set.heldReceipt, 'r1');
     assert.deepEqual(entering.report.map((e) => [e.event, e.detail]), [['paused', 'flow is paused']]);
-    const again = lifecycle.held(delivery({ status: 'paused', heldReceipt: 'r1' }), { at: LATER, status: 'paused', receipt: 'r2', reason: 'still' });
+    const again = lifecycle.held(delivery({ status: 'paused', heldReceipt: 'r1' }), { at: LATER, status: 'paused', receipt: 'r2', ticketAt: LATER, reason: 'still' });
     assert.equal(again.set.heldReceipt, 'r2');
     assert.deepEqual(again.report, []);
   });
 
   it('inError and suspended move the count to their buckets', () => {
-    const inError = lifecycle.inError(delivery(), { ...attempt(), error: { message: 'timeout' }, type: 'timeout', receipt: 'r' });
+    const inError = lifecycle.inError(delivery(), { ...attempt(), error: { message: 'timeout' }, type: 'timeout', receipt: 'r', ticketAt: LATER });
     assert.deepEqual(inError.counts, { queued: -1, inError: 1 });
     assert.equal(inError.set.heldReceipt, 'r');
     assert.deepEqual(lifecycle.suspended(delivery(), LATER, 'chain').counts, { queued: -1, suspended: 1 });

@@ -19,6 +19,9 @@ class RecordingQueue implements DeliveryQueue {
   async delay(receiptHandle: string, seconds: number): Promise<void> {
     this.delays.push({ receiptHandle, seconds });
   }
+  async generation(): Promise<string> {
+    return 'recording';
+  }
 }
 
 

@@ -14,4 +14,8 @@ export class SwitchableQueue implements DeliveryQueue {
   delay(...args: Parameters<DeliveryQueue['delay']>) {
     return this.inner.delay(...args);
   }
+
+  generation() {
+    return this.inner.generation();
+  }
 }
