@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers/emulator-wait';
 import { TestTarget } from '../helpers/target';
 import { freePort } from '../../local/emulators';
+import { laneFor } from '../../core/lanes';
 
 /**
  * `npm start` stopped and started again on one SLUICE_DATA_DIR, as a user does it: each
@@ -109,6 +110,8 @@ async function snapshot(run: Run) {
 let workDir: string;
 let target: TestTarget;
 const runs: Run[] = [];
+/** Targets of single tests, stopped in `after` even when a test fails half-way. */
+const targets: TestTarget[] = [];
 
 before(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'sluice-restart-'));
@@ -122,6 +125,7 @@ before(async () => {
 after(async () => {
   for (const run of runs) await run.stop();
   await target?.stop();
+  for (const t of targets) await t.stop();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -207,6 +211,100 @@ describe('npm start with SLUICE_DATA_DIR', () => {
       target.delivered().map((r) => r.headers['x-aux-system-msg-id']),
       ['OK-1', 'OK-2', 'BAD-1', 'OK-3'],
     );
+    assert.equal(await second.stop(), 0, second.output.stderr);
+  });
+
+  it('deliveries queued, retrying and held when it stops resume in order after it starts again, nothing twice without the flag', async () => {
+    const dataDir = join(workDir, 'resume');
+    // erp answers 503 to its first message until the test lets it through: that one is retrying,
+    // and with hold-all every lane of erp waits behind it. wms is down: offline, its lane held.
+    let erpHealthy = false;
+    const erp = await TestTarget.start((request) =>
+      !erpHealthy && request.headers['x-aux-system-msg-id'] === 'E-0' ? { status: 503 } : { status: 200 },
+    );
+    const wms = await TestTarget.start();
+    targets.push(erp, wms);
+    await wms.down();
+    const first = await startNpm({ SLUICE_DATA_DIR: dataDir });
+    runs.push(first);
+    const { apiKey } = await ok(first, 'POST', '/v1/partners', { body: { partnerId: 'acme', name: 'Acme' } });
+    await ok(first, 'PUT', '/v1/connections/erp', { body: { url: erp.url, threads: 2, retry: { count: 100, intervalSeconds: 2 } } });
+    await ok(first, 'PUT', '/v1/connections/wms', { body: { url: wms.url, offlineAfter: 1, timeoutMs: 1000 } });
+    await ok(first, 'PUT', '/v1/flows/orders', { body: { partnerId: 'acme', destinations: ['erp'] } });
+    await ok(first, 'PUT', '/v1/flows/stock', { body: { partnerId: 'acme', destinations: ['wms'] } });
+    const postTo = (run: Run, flowId: string, messageId: string) =>
+      call(run, 'POST', `/v1/flows/${flowId}/messages`, {
+        token: apiKey,
+        body: `payload of ${messageId}`,
+        headers: { 'content-type': 'text/plain', 'x-aux-system-msg-id': messageId },
+      });
+    const status = async (run: Run, flowId: string, messageId: string) => (await ok(run, 'GET', `/v1/flows/${flowId}/messages/${messageId}`)).deliveries[0];
+
+    // E-0 first (lane 1), then messages in both lanes of erp (E-10 in lane 1, the others in lane 0); W-0.. to wms.
+    const erpIds = ['E-0', 'E-1', 'E-10', 'E-2', 'E-11', 'E-3'];
+    const wmsIds = ['W-0', 'W-1', 'W-2'];
+    assert.equal((await postTo(first, 'orders', 'E-0')).status, 202);
+    await waitFor(async () => (await status(first, 'orders', 'E-0')).status === 'retrying', { what: 'E-0 retrying', timeoutMs: 60_000, intervalMs: 50 });
+    for (const id of erpIds.slice(1)) assert.equal((await postTo(first, 'orders', id)).status, 202);
+    for (const id of wmsIds) assert.equal((await postTo(first, 'stock', id)).status, 202);
+    await waitFor(async () => (await ok(first, 'GET', '/v1/connections/wms')).status === 'offline', { what: 'wms offline', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await status(first, 'stock', 'W-0')).status === 'paused', { what: 'W-0 held', timeoutMs: 60_000, intervalMs: 50 });
+    for (const id of erpIds.slice(1)) assert.equal((await status(first, 'orders', id)).status, 'queued', `${id} queued behind E-0`);
+    assert.equal((await status(first, 'orders', 'E-0')).status, 'retrying');
+    assert.deepEqual(erp.delivered(), []);
+    // The flow logs and counts come from the stream: wait until they show everything.
+    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders')).counts.accepted === erpIds.length, { what: 'counts', timeoutMs: 60_000 });
+    // Health changes by itself (probes, holds); the settings must not.
+    const strip = (c: Record<string, unknown>) => ({
+      ...c,
+      ...Object.fromEntries(['status', 'statusReason', 'statusSince', 'lastProbeAt', 'nextProbeAt', 'heldBy', 'holdUntil', 'consecutiveFailures'].map((k) => [k, undefined])),
+    });
+    const before = {
+      connections: (await ok(first, 'GET', '/v1/connections')).items.map(strip),
+      flows: (await ok(first, 'GET', '/v1/flows')).items.map((f: Record<string, unknown>) => ({ ...f, counts: undefined })),
+      reports: Object.fromEntries(
+        await Promise.all([...erpIds.map((id) => ['orders', id]), ...wmsIds.map((id) => ['stock', id])].map(async ([flowId, id]) => [id, (await ok(first, 'GET', `/v1/flows/${flowId}/messages/${id}`)).report])),
+      ),
+      stockLog: (await ok(first, 'GET', '/v1/flows/stock/log')).entries,
+    };
+    assert.ok(before.stockLog.some((e: { code: string }) => e.code === 'flow-paused'), JSON.stringify(before.stockLog));
+
+    assert.equal(await first.stop(), 0, first.output.stderr);
+    const second = await startNpm({ SLUICE_DATA_DIR: dataDir });
+    runs.push(second);
+
+    // Configuration, reports and flow logs are as they were (reports only grow from here).
+    assert.deepEqual((await ok(second, 'GET', '/v1/connections')).items.map(strip), before.connections);
+    assert.deepEqual((await ok(second, 'GET', '/v1/flows')).items.map((f: Record<string, unknown>) => ({ ...f, counts: undefined })), before.flows);
+    for (const [id, report] of Object.entries(before.reports)) {
+      const flowId = id.startsWith('E-') ? 'orders' : 'stock';
+      const after = (await ok(second, 'GET', `/v1/flows/${flowId}/messages/${id}`)).report;
+      assert.deepEqual(after.slice(0, (report as unknown[]).length), report, `report of ${id} kept`);
+    }
+    assert.deepEqual((await ok(second, 'GET', '/v1/flows/stock/log')).entries.slice(0, before.stockLog.length), before.stockLog);
+    assert.equal((await ok(second, 'GET', '/v1/connections/wms')).status, 'offline');
+
+    // erp answers again: E-0's retry goes through, then everything behind it, in order per lane.
+    erpHealthy = true;
+    await erp.waitForDelivered(erpIds.length, 60_000);
+    // wms is back: a probe brings it online and its held lane resumes.
+    await wms.up();
+    await ok(second, 'POST', '/v1/connections/wms/probe');
+    await wms.waitForDelivered(wmsIds.length, 60_000);
+
+    const order = (target: TestTarget) => target.delivered().map((r) => String(r.headers['x-aux-system-msg-id']));
+    for (const lane of [0, 1]) {
+      const expected = erpIds.filter((id) => laneFor({ messageId: id }, 2) === lane);
+      assert.deepEqual(order(erp).filter((id) => expected.includes(id)), expected, `erp lane ${lane} in acceptance order`);
+    }
+    assert.deepEqual(order(wms), wmsIds);
+    for (const id of [...erpIds, ...wmsIds]) {
+      const requests = (id.startsWith('E-') ? erp : wms).byId(id);
+      assert.equal(requests.filter((r) => r.status === 200).length, 1, `${id} delivered once`);
+      requests.slice(1).forEach((r) => assert.equal(r.headers['x-sluice-possible-duplicate'], 'true', `${id} again without the flag`));
+    }
+    assert.ok(erp.byId('E-0').length >= 2, 'E-0 was retried');
+    assert.equal((await status(second, 'orders', 'E-0')).status, 'delivered');
     assert.equal(await second.stop(), 0, second.output.stderr);
   });
 
