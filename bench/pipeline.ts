@@ -9,7 +9,8 @@ import { keys } from '../adapters/aws/keys';
 import type { RuntimeOverrides } from '../adapters/runtime';
 import type { OperationalEvent } from '../core/ports';
 import { createDelivererHandler } from '../functions/deliverer/handler';
-import { startLocalGateway, type LocalGateway } from '../local/gateway';
+import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '../local/gateway';
+import type { Runtime } from '../adapters/runtime';
 import { startLocalApiServer, type LocalApiServer } from '../local/server';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { KmsCredentialSealer } from '../adapters/aws/credential-sealer';
@@ -83,6 +84,11 @@ export interface PipelineOptions {
   probeIntervalSeconds?: number;
   /** Called for poller errors (receive/delete failures, a throwing handler). */
   onPollerError?: (error: unknown) => void;
+  /**
+   * Where the gateway keeps its state (`restartGateway` needs one): a directory, or `memory`.
+   * @default 'memory'
+   */
+  dataDir?: string;
 }
 
 export interface BatchStats {
@@ -101,24 +107,35 @@ export class Pipeline {
   /** Operational events the gateway published (each one a PutEvents on AWS). */
   readonly events: OperationalEvent[];
   readonly batches: BatchStats = { invocations: 0, records: 0, durationsMs: [], severalOfOneLane: 0, mostOfOneLane: 0 };
-  /** Clients without the meter or any fault injection, for the bench's own reads. */
-  readonly observer: AwsClients;
   pollerRestarts = 0;
+  gatewayRestarts = 0;
   private poller: LocalEventSourcePoller | undefined;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private apiKey = '';
+  /** Set while the gateway restarts: the partner API answers 503 and pollers wait. */
+  private restarting: Promise<void> | undefined;
 
   private constructor(
-    readonly gateway: LocalGateway,
+    private current: LocalGateway,
     meter: UsageMeter,
     events: OperationalEvent[],
     private readonly options: PipelineOptions,
-    observer: AwsClients,
+    private clients: AwsClients,
     private readonly partnerApi: LocalApiServer,
+    private readonly gatewayOptions: LocalGatewayOptions,
+    private ingest: ReturnType<typeof createIngestHandler>,
   ) {
     this.meter = meter;
     this.events = events;
-    this.observer = observer;
+  }
+
+  get gateway(): LocalGateway {
+    return this.current;
+  }
+
+  /** Clients without the meter or any fault injection, for the bench's own reads. */
+  get observer(): AwsClients {
+    return this.clients;
   }
 
   /**
@@ -133,9 +150,10 @@ export class Pipeline {
     const kms = createLocalKmsClient();
     meter.instrumentExtra(kms, 'KMS');
     BenchLogger.onLine = billing ? (bytes) => meter.addLogBytes(bytes) : undefined;
-    const gateway = await startLocalGateway({
+    const gatewayOptions: LocalGatewayOptions = {
       port: 0,
       deliver: false,
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       ...(options.probeIntervalSeconds ? { probeIntervalSeconds: options.probeIntervalSeconds } : {}),
       overrides: {
         logger: new BenchLogger({ serviceName: 'sluice-bench' }),
@@ -144,21 +162,61 @@ export class Pipeline {
         recorder: meter.recorder,
         events: publisher,
       },
-    });
+    };
+    const gateway = await startLocalGateway(gatewayOptions);
     const observer = createAwsClients(gateway.runtime.config);
     if (billing) {
       // The emulator keeps its table in memory and was started just now: the meter sees every write.
       meter.instrument(gateway.runtime.clients, observer.dynamodb, { unseenItemsAreAbsent: true });
       countMetricBytes(gateway.runtime.metrics, meter);
     }
-    const ingest = createIngestHandler(gateway.runtime);
+    let pipeline: Pipeline | undefined;
     const partnerApi = await startLocalApiServer({
       port: 0,
-      partnerHandler: (event, context) => meter.invoke('ingest', () => ingest(event, context)),
+      partnerHandler: (event, context) => {
+        // The gateway is down for a restart: the partner gets a 503 and posts again.
+        if (!pipeline || pipeline.restarting) {
+          return Promise.resolve({ statusCode: 503, headers: { 'content-type': 'application/problem+json' }, body: '{"status":503,"code":"internal"}' });
+        }
+        const ingest = pipeline.ingest;
+        return meter.invoke('ingest', () => ingest(event, context));
+      },
       operatorHandler: async () => ({ statusCode: 404, headers: { 'content-type': 'application/problem+json' }, body: '{"status":404}' }),
       isPartnerRequest: () => true,
     });
-    return new Pipeline(gateway, meter, publisher.events, options, observer, partnerApi);
+    pipeline = new Pipeline(gateway, meter, publisher.events, options, observer, partnerApi, gatewayOptions, createIngestHandler(gateway.runtime));
+    return pipeline;
+  }
+
+  /**
+   * Stops the gateway (poller first, letting its batches finish, as Ctrl-C on `npm start`
+   * does) and starts it again on the same data directory: the emulator's queue is new and
+   * empty, so what was queued comes back from the recorded state. `onRuntime` sees the new
+   * runtime before anything runs on it (fault injection). Partner posts meanwhile get 503.
+   * The meter's billing middleware is not installed again: restart only unbilled runs.
+   */
+  async restartGateway(onRuntime?: (runtime: Runtime) => void): Promise<void> {
+    if (!this.gatewayOptions.dataDir) throw new Error('restartGateway needs a data directory (PipelineOptions.dataDir)');
+    let done!: () => void;
+    this.restarting = new Promise<void>((resolve) => (done = resolve));
+    try {
+      const polling = this.poller?.isRunning ?? false;
+      await this.stopPoller();
+      await this.current.stop();
+      this.clients.dynamodb.destroy();
+      this.clients.sqs.destroy();
+      this.clients.s3.destroy();
+      this.current = await startLocalGateway(this.gatewayOptions);
+      this.clients = createAwsClients(this.current.runtime.config);
+      onRuntime?.(this.current.runtime);
+      this.ingest = createIngestHandler(this.current.runtime);
+      this.gatewayRestarts += 1;
+      this.restarting = undefined;
+      if (polling) this.startPoller();
+    } finally {
+      this.restarting = undefined;
+      done();
+    }
   }
 
   get runtime() {
@@ -171,7 +229,7 @@ export class Pipeline {
 
   /** Starts a fresh poller (a new "deliverer container") with a fresh handler. */
   startPoller(): void {
-    if (this.poller?.isRunning) return;
+    if (this.poller?.isRunning || this.restarting) return;
     const deliver = createDelivererHandler(this.runtime, this.options.deliverer);
     const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       const started = performance.now();
@@ -208,6 +266,7 @@ export class Pipeline {
 
   /** Kills the poller in the middle of whatever it is doing and starts a new one at once. */
   async restartPoller(): Promise<void> {
+    await this.restarting;
     const old = this.poller;
     this.poller = undefined;
     this.pollerRestarts += 1;

@@ -10,12 +10,19 @@
  * - the deliverer "crashes" after a POST and before recording its outcome (afterRequest throws);
  * - DynamoDB throttling (`ProvisionedThroughputExceededException`): some injected under the SDK's
  *   retry layer (absorbed by SDK retries unless every attempt is throttled), some above it (the
- *   application sees them at once).
+ *   application sees them at once);
+ * - the whole gateway is stopped and started again on its data directory half-way through the
+ *   posting phase, as `npm start` is: the emulator's queue starts empty, so every delivery that
+ *   was queued, retrying or held comes back from the recorded state (SPEC semantics 15).
  * Then the faults stop and the run waits for everything to settle.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { checkInvariants, type InvariantReport } from './invariants';
 import { postLoad, sleep } from './load';
 import { BenchLogger, Pipeline, round } from './pipeline';
+import type { Runtime } from '../adapters/runtime';
 import { BenchTarget, type TargetReply } from './target';
 
 export interface SoakFaults {
@@ -33,6 +40,8 @@ export interface SoakFaults {
   pollerRestartSeconds: [number, number];
   /** How long the down target stays down. */
   downSeconds: number;
+  /** When the gateway is restarted, as a share of the posting phase (none when outside 0-1). */
+  restartAt: number;
 }
 
 export const DEFAULT_FAULTS: SoakFaults = {
@@ -44,6 +53,7 @@ export const DEFAULT_FAULTS: SoakFaults = {
   dynamoThrottleSdk: 0.02,
   pollerRestartSeconds: [3, 8],
   downSeconds: 4,
+  restartAt: 0.5,
 };
 
 export interface SoakOptions {
@@ -122,12 +132,15 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     dynamoThrottleReachedApp: 0,
     pollerKills: 0,
     targetDownBack: 0,
+    gatewayRestarts: 0,
     flowsRestartedByOperator: 0,
     pollerErrors: 0,
   };
   let faulty = false;
 
   const targets = await Promise.all(Array.from({ length: flowCount }, () => BenchTarget.start()));
+  // The gateway keeps its state here, so that it can be stopped and started again mid-run.
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-soak-'));
   const flows = targets.map((_, i) => `soak-f${i}`);
   const connectionOf = (flowId: string) => flowId.replace('-f', '-c');
   const downIndex = 0;
@@ -138,6 +151,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     batchSize: 10,
     pollerConcurrency: 4,
     probeIntervalSeconds: useProber ? (options.probeIntervalSeconds ?? 2) : undefined,
+    dataDir,
     deliverer: {
       internalRetrySeconds: 1,
       afterRequest: () => {
@@ -166,7 +180,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
         backoutThreshold: 5,
       })),
     );
-    installThrottling(pipeline, faults, random, counters, () => faulty);
+    const throttle = (runtime: Runtime) => installThrottling(runtime, faults, random, counters, () => faulty);
+    throttle(pipeline.runtime);
     targets.forEach((target) => {
       target.behaviour = (): TargetReply => {
         if (!faulty) return { kind: 'answer', status: 200 };
@@ -226,6 +241,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
         await pipeline.restartPoller();
       }
     })();
+    // The gateway restart: stopped with deliveries queued, retrying and held, started again on its data.
+    const restart = (async () => {
+      if (!(faults.restartAt > 0 && faults.restartAt < 1)) return;
+      const at = t0 + postingMs * faults.restartAt;
+      while (posting && Date.now() < Math.min(at, postingDeadline)) await sleep(100);
+      log(`  t+${((Date.now() - t0) / 1000).toFixed(1)} s: gateway stopped and started again on its data directory`);
+      await pipeline.restartGateway(throttle);
+      counters.gatewayRestarts! += 1;
+      log(`  t+${((Date.now() - t0) / 1000).toFixed(1)} s: gateway back`);
+    })();
     let operatorRunning = true;
     const operator = (async () => {
       while (operatorRunning) {
@@ -252,6 +277,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     });
     posting = false;
     await chaos;
+    await restart;
     // Heal: targets answer, no more crashes or throttling, all targets up.
     faulty = false;
     await Promise.all(targets.map((t) => t.up()));
@@ -292,6 +318,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
   } finally {
     await pipeline.stop().catch(() => undefined);
     await Promise.all(targets.map((t) => t.stop().catch(() => undefined)));
+    await rm(dataDir, { recursive: true, force: true });
     log(`  (${round((Date.now() - startedAt) / 1000, 1)} s after start-up in all)`);
   }
   return result!;
@@ -302,14 +329,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
  * one middleware above the SDK's retry layer, one below it.
  */
 function installThrottling(
-  pipeline: Pipeline,
+  runtime: Runtime,
   faults: SoakFaults,
   random: () => number,
   counters: Record<string, number>,
   active: () => boolean,
 ): void {
   type Stack = { add: (mw: any, options: { step: string; name: string; priority?: string }) => void };
-  const stack = pipeline.runtime.clients.dynamodb.middlewareStack as unknown as Stack;
+  const stack = runtime.clients.dynamodb.middlewareStack as unknown as Stack;
   stack.add(
     (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
       if (active() && random() < faults.dynamoThrottleApp) {
@@ -343,7 +370,7 @@ export function formatSoak(result: SoakResult): string {
   const i = result.invariants;
   return [
     `faults: ${f.http503} × 503, ${f.hang} hangs (timeouts), ${f.reset} resets, ${f.targetDownBack} target down-and-back, ` +
-      `${f.pollerKills} poller kills, ${f.crashAfterPost} crashes after POST, DynamoDB throttles: ${f.dynamoThrottleApp} seen by the app at once, ` +
+      `${f.pollerKills} poller kills, ${f.gatewayRestarts} gateway restarts, ${f.crashAfterPost} crashes after POST, DynamoDB throttles: ${f.dynamoThrottleApp} seen by the app at once, ` +
       `${f.dynamoThrottleSdk} under the SDK's retries (${f.dynamoThrottleReachedApp} of them got through all retries), ${f.flowsRestartedByOperator} stopped flows restarted by the operator`,
     `posted: ${result.posted.accepted} accepted, ${result.posted.apiRequests} API requests, ${result.posted.failedRequests} failed and retried with the same id, ${result.posted.abandoned} given up`,
     `accepted ${i.accepted}: delivered ${i.delivered}, in failed store ${i.failed}, lost ${i.lost}, not settled ${i.pending}`,

@@ -1,5 +1,8 @@
 import type { StoredConnection } from '../adapters/aws/connection-store';
 import { LaneMovedError } from '../adapters/aws/lane-store';
+import { StaleDeliveryError } from '../adapters/aws/delivery-store';
+import type { LoadedDelivery } from '../adapters/aws/message-store';
+import * as lifecycle from '../core/lifecycle';
 import type { Runtime } from '../adapters/runtime';
 import { mapLimit } from '../core/concurrency';
 import type { Delivery } from '../core/model';
@@ -139,7 +142,7 @@ export async function releaseParkedLanes(runtime: Runtime, connectionId: string,
  * Returns the deliveries parked.
  */
 export async function requeueFromState(runtime: Runtime, scope: { connectionId?: string; lanes?: number[] } = {}, reason = 'tickets lost'): Promise<number> {
-  const byLane = new Map<string, Parkable[]>();
+  const byLane = new Map<string, (Parkable & { delivery: LoadedDelivery })[]>();
   for (const flow of await runtime.flows.list()) {
     for await (const page of runtime.messages.walk(flow.flowId)) {
       for (const { message, deliveries } of page) {
@@ -149,7 +152,15 @@ export async function requeueFromState(runtime: Runtime, scope: { connectionId?:
           if (scope.lanes && !scope.lanes.includes(d.lane)) continue;
           const key = `${d.connectionId}#${d.lane}`;
           const list = byLane.get(key) ?? [];
-          list.push({ flowId: d.flowId, messageId: d.messageId, connectionId: d.connectionId, lane: d.lane, restarts: d.restarts, receivedAt: message.receivedAt });
+          list.push({
+            flowId: d.flowId,
+            messageId: d.messageId,
+            connectionId: d.connectionId,
+            lane: d.lane,
+            restarts: d.restarts,
+            receivedAt: message.receivedAt,
+            delivery: d,
+          });
           byLane.set(key, list);
         }
       }
@@ -163,6 +174,7 @@ export async function requeueFromState(runtime: Runtime, scope: { connectionId?:
     const state = await parkLane(runtime, connectionId, lane, reason);
     if (!state) return;
     connections.add(connectionId);
+    await noteHeadMayHaveBeenTried(runtime, list[0]!.delivery);
     for (const d of list) {
       if (await parkInLane(runtime, d, undefined, state)) parked += 1;
     }
@@ -170,6 +182,21 @@ export async function requeueFromState(runtime: Runtime, scope: { connectionId?:
   for (const connectionId of connections) await releaseParkedLanes(runtime, connectionId);
   if (parked > 0) runtime.logger.warn('deliveries queued again from the recorded state', { deliveries: parked, lanes: byLane.size, reason });
   return parked;
+}
+
+/**
+ * A lane's first delivery may have had its ticket received, a request sent and the
+ * receive died before recording it: the deliverer would have learnt of that from the
+ * ticket's receive count, which went with the ticket. Only a lane's first delivery can be
+ * in that state (the tickets behind it were never received), and only while nothing was
+ * recorded for it (version 0): its next request is numbered on and flagged possible-duplicate.
+ */
+async function noteHeadMayHaveBeenTried(runtime: Runtime, head: LoadedDelivery): Promise<void> {
+  if ((head.version ?? 0) > 0 || (head.requests ?? 0) > 0 || head.attemptInFlight !== undefined) return;
+  await runtime.deliveries.apply(head, lifecycle.internalErrorNoted(head, runtime.clock.now().toISOString(), 1, false)).catch((error) => {
+    // Moved on meanwhile: whatever moved it recorded it.
+    if (!(error instanceof StaleDeliveryError)) throw error;
+  });
 }
 
 export interface ReconcileOptions {
