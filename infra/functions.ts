@@ -226,8 +226,10 @@ function grantAccess(storage: Storage, scheduling: ProbeScheduling, functions: S
   credentialsKey.grant(operator, 'kms:GenerateDataKey', 'kms:Decrypt');
 
   // Deliverer: consumes the queue (the event source needs receive and delete), reads
-  // payloads (claim checks and corrections) and keeps failed payloads for operators.
+  // payloads (claim checks and corrections) and keeps failed payloads for operators. It
+  // sends too: the next round of a parked lane's release (SPEC semantics 15).
   queue.grantConsumeMessages(deliverer);
+  queue.grantSendMessages(deliverer);
   allowObjects(deliverer, ['s3:GetObject'], [objects('')]);
   allowObjects(deliverer, ['s3:PutObject'], [objects(BUCKET.prefixes.failed)]);
   eventBus.grantPutEventsTo(deliverer);

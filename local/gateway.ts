@@ -139,7 +139,6 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const runtime = createRuntime(config, { probes, sealer, ...options.overrides }, 'sluice-local');
     const prober = createProberHandler(runtime);
     probes.probe = (connectionId) => prober({ kind: 'probe', connectionIds: [connectionId] });
-    scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
     const operatorToken = options.operatorToken ?? (await dataDir.secret('operator-token'));
     let streamPoller: LocalStreamPoller | undefined;
     if (options.aggregate ?? true) {
@@ -167,6 +166,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     }
     progress('Queuing again what was queued, retrying or held when the gateway last stopped');
     await (options.reconcile ?? (({ runtime: r }) => reconcileSweep(r, { queueReplaced: true }).then(() => undefined)))({ runtime, resources });
+    // Only now: the hourly run's own reconcile sweep must not start while this one still rebuilds the queue.
+    scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
     // Operational events: logged as they happen and listed at GET /local/events (AWS: the event bus).
     const sink = runtime.events instanceof InMemoryEventPublisher ? runtime.events : undefined;
     sink?.subscribe((event) => runtime.logger.info('operational event', { event }));

@@ -511,6 +511,7 @@ describe('SluiceGateway template', () => {
         'sqs:GetQueueAttributes',
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
+        'sqs:SendMessage',
       ]);
     });
   });

@@ -1,6 +1,7 @@
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { deliveryQueueAttributes } from '../../local/provision';
 import { laneFor } from '../../core/lanes';
 import { DELIVERY_QUEUE } from '../../adapters/aws/definitions';
 import { TestGateway } from '../helpers/gateway';
@@ -172,5 +173,54 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
     await gw.gateway.probeNow();
     await assertAllDeliveredInOrder(gw, target, posted);
     assert.ok(queue.dropped.length > 0, 'the queue dropped the day-0 tickets');
+  });
+
+  it('the deliverer parks a lane itself when it handles a held ticket near the retention', async () => {
+    const { gw, queue, target, posted, post, toDay } = await start();
+    await post(0);
+    await waitFor(async () => new Set((await gw.runtime.deliveries.held('erp')).map((h) => h.lane)).size === THREADS, {
+      what: 'a held head in every lane',
+      timeoutMs: 30_000,
+    });
+    // Day 13, and no sweep: the held tickets come back as their hold runs out (here: at once).
+    toDay(13);
+    for (const h of await gw.runtime.deliveries.held('erp')) await gw.runtime.queue.delay(h.heldReceipt!, 0);
+    await waitFor(async () => (await parkedCount(gw)) === posted.length && (await gw.queueDepth()) === 0, {
+      what: 'every delivery parked by the deliverer',
+      timeoutMs: 30_000,
+    });
+    assert.deepEqual((await gw.runtime.connections.get('erp', true))?.parkedLanes, [0, 1, 2]);
+    toDay(30);
+    await target.up();
+    await gw.gateway.probeNow();
+    await assertAllDeliveredInOrder(gw, target, posted);
+    assert.deepEqual(queue.dropped, []);
+  });
+
+  it('a queue deleted and created again: the sweep sees a new queue and queues everything again from the recorded state', async () => {
+    const { gw, target, posted, post } = await start();
+    await post(0);
+    await waitFor(async () => new Set((await gw.runtime.deliveries.held('erp')).map((h) => h.lane)).size === THREADS, {
+      what: 'a held head in every lane',
+      timeoutMs: 30_000,
+    });
+    await gw.countsSettled();
+    const sqs = gw.runtime.clients.sqs;
+    const { resources } = gw.gateway;
+    const created = async () =>
+      Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['CreatedTimestamp'] }))).Attributes?.CreatedTimestamp);
+    const before = await created();
+    const dlq = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.deadLetterQueueUrl, AttributeNames: ['QueueArn'] }));
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: resources.queueUrl }));
+    // A queue's creation time is in whole seconds: the new one must not share the old one's.
+    await waitFor(() => Math.floor(Date.now() / 1000) > before, { what: 'the next second', intervalMs: 20 });
+    const name = resources.queueUrl.slice(resources.queueUrl.lastIndexOf('/') + 1);
+    const again = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: deliveryQueueAttributes(dlq.Attributes!.QueueArn!) }));
+    assert.equal(again.QueueUrl, resources.queueUrl);
+    assert.notEqual(await created(), before);
+
+    await target.up();
+    await gw.gateway.probeNow();
+    await assertAllDeliveredInOrder(gw, target, posted);
   });
 });
