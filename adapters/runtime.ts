@@ -2,7 +2,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Clock } from '../core/clock';
 import { systemClock } from '../core/clock';
-import { RecurringProbeOnly, type CredentialSealer, type DeliveryQueue, type EventPublisher, type PayloadStore, type ProbeScheduler } from '../core/ports';
+import {
+  RecurringProbeOnly,
+  type CredentialSealer,
+  type DeliveryQueue,
+  type EventPublisher,
+  type PayloadStore,
+  type ProbeScheduler,
+} from '../core/ports';
 import { DeliveryStore } from './aws/delivery-store';
 import { EventBridgeProbeScheduler } from './aws/probe-scheduler';
 import { createAwsClients, type AwsCallRecorder, type AwsClients } from './aws/clients';

@@ -41,7 +41,9 @@ export function latencySvg(input: { ingest: readonly number[]; endToEnd: readonl
   const yMax = Math.max(5, Math.ceil(Math.max(...histograms.flat()) / 5) * 5);
   const y = (share: number) => m.top + plotH - (share / yMax) * plotH;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escape(input.title)}</text>`);
   // Grid and axes.

@@ -1,14 +1,5 @@
 import { countDeltas } from './message-status';
-import type {
-  Delivery,
-  DeliveryError,
-  DeliveryStatus,
-  FailureType,
-  FlowCounts,
-  Message,
-  MessageDestination,
-  ReportEntry,
-} from './model';
+import type { Delivery, DeliveryError, DeliveryStatus, FailureType, FlowCounts, Message, MessageDestination, ReportEntry } from './model';
 
 /**
  * The delivery lifecycle as data (SPEC delivery semantics 3-17 and the failed-event
@@ -68,9 +59,11 @@ export function applyStep(d: Delivery, s: Step): Delivery {
  * (received, queued) are not stored: `acceptanceReport` derives them from the message,
  * which keeps the record, and every later write of it, one write unit smaller.
  */
-export function accepted(message: Pick<Message, 'flowId' | 'messageId' | 'chainId' | 'receivedAt'> & {
-  destinations: MessageDestination[];
-}): { deliveries: Delivery[]; counts: Partial<FlowCounts> } {
+export function accepted(
+  message: Pick<Message, 'flowId' | 'messageId' | 'chainId' | 'receivedAt'> & {
+    destinations: MessageDestination[];
+  },
+): { deliveries: Delivery[]; counts: Partial<FlowCounts> } {
   const at = message.receivedAt;
   return {
     deliveries: message.destinations.map((destination) => ({
@@ -100,7 +93,12 @@ export function acceptanceReport(
 ): ReportEntry[] {
   const at = message.receivedAt;
   const entries: ReportEntry[] = [
-    { at, event: 'received', level: 'info', detail: `received ${message.bytes} bytes of ${message.contentType} from partner ${message.partnerId}` },
+    {
+      at,
+      event: 'received',
+      level: 'info',
+      detail: `received ${message.bytes} bytes of ${message.contentType} from partner ${message.partnerId}`,
+    },
   ];
   const sendFailed = stored.some((e) => e.event === 'error' && e.at >= at && e.detail.startsWith('the queue send failed'));
   if (!sendFailed) {
@@ -122,7 +120,14 @@ export function acceptanceReport(
  * unnoticed, so the next attempt is numbered on and flagged possible-duplicate.
  */
 export function attemptStarted(d: Delivery, at: string, request: number, possibleDuplicate: boolean): Step {
-  return step(d, d.status, at, { attemptInFlight: request, requests: request, possibleDuplicate }, ['heldReceipt', 'heldTicketAt', 'requeuedAt'], []);
+  return step(
+    d,
+    d.status,
+    at,
+    { attemptInFlight: request, requests: request, possibleDuplicate },
+    ['heldReceipt', 'heldTicketAt', 'requeuedAt'],
+    [],
+  );
 }
 
 export interface AttemptFacts {
@@ -154,16 +159,23 @@ export function delivered(d: Delivery, f: AttemptFacts): Step {
 
 export function retrying(d: Delivery, f: AttemptFacts & { error: DeliveryError; delaySeconds: number; retryCount: number }): Step {
   const nextAttemptAt = new Date(Date.parse(f.at) + f.delaySeconds * 1000).toISOString();
-  return step(d, 'retrying', f.at, { ...attemptFields(f), lastError: f.error, nextAttemptAt }, ['attemptInFlight', 'heldReceipt', 'heldTicketAt', 'debugNextAttempt', 'requeuedAt'], [
-    ...f.report,
-    {
-      at: f.at,
-      event: 'retrying',
-      level: 'warning',
-      detail: `retry ${f.attempts} of ${f.retryCount} in ${f.delaySeconds} s`,
-      connectionId: d.connectionId,
-    },
-  ]);
+  return step(
+    d,
+    'retrying',
+    f.at,
+    { ...attemptFields(f), lastError: f.error, nextAttemptAt },
+    ['attemptInFlight', 'heldReceipt', 'heldTicketAt', 'debugNextAttempt', 'requeuedAt'],
+    [
+      ...f.report,
+      {
+        at: f.at,
+        event: 'retrying',
+        level: 'warning',
+        detail: `retry ${f.attempts} of ${f.retryCount} in ${f.delaySeconds} s`,
+        connectionId: d.connectionId,
+      },
+    ],
+  );
 }
 
 export interface FailedPayload {
@@ -176,7 +188,16 @@ export interface FailedPayload {
 /** Failed for good: the payload copy is in the failed store; the lane moves on. */
 export function failed(
   d: Delivery,
-  f: { at: string; type: FailureType; error: DeliveryError; payload: FailedPayload; report?: ReportEntry[]; attempts?: number; request?: number; possibleDuplicate?: boolean },
+  f: {
+    at: string;
+    type: FailureType;
+    error: DeliveryError;
+    payload: FailedPayload;
+    report?: ReportEntry[];
+    attempts?: number;
+    request?: number;
+    possibleDuplicate?: boolean;
+  },
 ): Step {
   return step(
     d,
@@ -200,14 +221,26 @@ export function failed(
 }
 
 /** `autoRetry: false`: a transient failure blocks the lane until an operator recovers it. */
-export function inError(d: Delivery, f: AttemptFacts & { error: DeliveryError; type: FailureType; receipt: string; ticketAt: string }): Step {
+export function inError(
+  d: Delivery,
+  f: AttemptFacts & { error: DeliveryError; type: FailureType; receipt: string; ticketAt: string },
+): Step {
   return step(
     d,
     'inError',
     f.at,
     { ...attemptFields(f), failureType: f.type, failedAt: f.at, lastError: f.error, heldReceipt: f.receipt, heldTicketAt: f.ticketAt },
     ['attemptInFlight', 'nextAttemptAt', 'debugNextAttempt', 'requeuedAt'],
-    [...f.report, { at: f.at, event: 'held', level: 'error', detail: 'in error until an operator recovers it (autoRetry is off)', connectionId: d.connectionId }],
+    [
+      ...f.report,
+      {
+        at: f.at,
+        event: 'held',
+        level: 'error',
+        detail: 'in error until an operator recovers it (autoRetry is off)',
+        connectionId: d.connectionId,
+      },
+    ],
   );
 }
 
@@ -232,7 +265,15 @@ export function held(
   const report =
     f.report ??
     (entering
-      ? [{ at: f.at, event: f.status === 'paused' ? 'paused' : 'held', level: 'warning', detail: f.reason, connectionId: d.connectionId } as ReportEntry]
+      ? [
+          {
+            at: f.at,
+            event: f.status === 'paused' ? 'paused' : 'held',
+            level: 'warning',
+            detail: f.reason,
+            connectionId: d.connectionId,
+          } as ReportEntry,
+        ]
       : []);
   return step(
     d,
@@ -250,7 +291,9 @@ export function held(
 
 /** Semantics 11: an earlier message of the chain failed on this connection. */
 export function suspended(d: Delivery, at: string, reason: string): Step {
-  return step(d, 'suspended', at, {}, TRANSIENT, [{ at, event: 'suspended', level: 'warning', detail: reason, connectionId: d.connectionId }]);
+  return step(d, 'suspended', at, {}, TRANSIENT, [
+    { at, event: 'suspended', level: 'warning', detail: reason, connectionId: d.connectionId },
+  ]);
 }
 
 /**
@@ -331,7 +374,14 @@ export function restarted(d: Delivery, f: { at: string; by: string; how: string;
 /** Recover (semantics 13): the in-error delivery is attempted again first. */
 export function recovered(d: Delivery, f: { at: string; by: string }): Step {
   return step(d, 'queued', f.at, {}, TRANSIENT, [
-    { at: f.at, event: 'recovered', level: 'info', detail: `recovered by ${f.by}; the held delivery is attempted again`, connectionId: d.connectionId, by: f.by },
+    {
+      at: f.at,
+      event: 'recovered',
+      level: 'info',
+      detail: `recovered by ${f.by}; the held delivery is attempted again`,
+      connectionId: d.connectionId,
+      by: f.by,
+    },
   ]);
 }
 
@@ -356,15 +406,29 @@ export function chainReleased(d: Delivery, f: { at: string; by: string; chainId:
     f.at,
     { restarts: d.restarts + 1, possibleDuplicate: d.possibleDuplicate || (d.requests ?? 0) > 0, requeuedAt: f.at },
     TRANSIENT,
-    [{ at: f.at, event: 'restarted', level: 'info', detail: `released with chain ${f.chainId}: ${f.why}`, connectionId: d.connectionId, by: f.by }],
+    [
+      {
+        at: f.at,
+        event: 'restarted',
+        level: 'info',
+        detail: `released with chain ${f.chainId}: ${f.why}`,
+        connectionId: d.connectionId,
+        by: f.by,
+      },
+    ],
   );
 }
 
 /** Replay (semantics 17): a delivered delivery is queued again, every attempt flagged possible-duplicate. */
 export function replayed(d: Delivery, f: { at: string; by: string }): Step {
-  return step(d, 'queued', f.at, { restarts: d.restarts + 1, possibleDuplicate: true, attempts: 0, requeuedAt: f.at }, [...TRANSIENT, 'deliveredAt'], [
-    { at: f.at, event: 'replayed', level: 'info', detail: `replayed by ${f.by}`, connectionId: d.connectionId, by: f.by },
-  ]);
+  return step(
+    d,
+    'queued',
+    f.at,
+    { restarts: d.restarts + 1, possibleDuplicate: true, attempts: 0, requeuedAt: f.at },
+    [...TRANSIENT, 'deliveredAt'],
+    [{ at: f.at, event: 'replayed', level: 'info', detail: `replayed by ${f.by}`, connectionId: d.connectionId, by: f.by }],
+  );
 }
 
 /** The deliverer saw a re-queued delivery: the operator's re-queue no longer needs the sweep. */

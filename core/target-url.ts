@@ -142,7 +142,9 @@ export function assertAllowedUrl(raw: string, policy: TargetPolicy): URL {
   }
   const schemes = policy.localMode ? ['https:', 'http:'] : ['https:'];
   if (!schemes.includes(url.protocol)) {
-    throw new UnsafeTargetError(`URL scheme ${url.protocol.replace(':', '')} is not allowed; use ${policy.localMode ? 'http or https' : 'https'}`);
+    throw new UnsafeTargetError(
+      `URL scheme ${url.protocol.replace(':', '')} is not allowed; use ${policy.localMode ? 'http or https' : 'https'}`,
+    );
   }
   if (url.username || url.password) throw new UnsafeTargetError('credentials belong in auth, not in the URL');
   const host = url.hostname.replace(/^\[|\]$/g, '');

@@ -165,7 +165,10 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       await streamPoller.drain();
     }
     progress('Queuing again what was queued, retrying or held when the gateway last stopped');
-    await (options.reconcile ?? (({ runtime: r }) => reconcileSweep(r, { queueReplaced: true }).then(() => undefined)))({ runtime, resources });
+    await (options.reconcile ?? (({ runtime: r }) => reconcileSweep(r, { queueReplaced: true }).then(() => undefined)))({
+      runtime,
+      resources,
+    });
     // Only now: the hourly run's own reconcile sweep must not start while this one still rebuilds the queue.
     scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
     // Operational events: logged as they happen and listed at GET /local/events (AWS: the event bus).
@@ -176,18 +179,21 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const server: LocalApiServer = await startLocalApiServer({
       port: options.port ?? 3000,
       partnerHandler: createIngestHandler(runtime),
-      operatorHandler: withConsole(async (event, context) => {
-        if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
-          const authorized = operatorTokenMatches(
-            { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
-            operatorToken,
-          );
-          if (authorized) {
-            return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: sink.events }) };
+      operatorHandler: withConsole(
+        async (event, context) => {
+          if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
+            const authorized = operatorTokenMatches(
+              { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
+              operatorToken,
+            );
+            if (authorized) {
+              return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: sink.events }) };
+            }
           }
-        }
-        return operatorHandler(event, context);
-      }, () => server.url),
+          return operatorHandler(event, context);
+        },
+        () => server.url,
+      ),
       isPartnerRequest: (method, path, headers) => isPartnerRequest({ method, path, headers }, operatorToken),
       onError: (error) => runtime.logger.error('local API server: request failed', { error: error as Error }),
     });

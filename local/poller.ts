@@ -203,9 +203,7 @@ export class LocalEventSourcePoller {
   private async eventSource(): Promise<{ arn: string; region: string }> {
     this.region ??= await this.sqs.config.region();
     if (this.queueArn === undefined) {
-      const { Attributes } = await this.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['QueueArn'] }),
-      );
+      const { Attributes } = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['QueueArn'] }));
       this.queueArn = Attributes?.QueueArn ?? '';
     }
     return { arn: this.queueArn, region: this.region };

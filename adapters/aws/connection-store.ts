@@ -64,7 +64,11 @@ export class ConnectionStore {
 
   /** `get`, reusing a recent read (see TtlCache): ingest's hot path. */
   getCached(connectionId: string): Promise<StoredConnection | undefined> {
-    return this.recent.get(connectionId, () => this.get(connectionId), (c) => c !== undefined);
+    return this.recent.get(
+      connectionId,
+      () => this.get(connectionId),
+      (c) => c !== undefined,
+    );
   }
 
   private async seal(connectionId: string, secrets: Secrets): Promise<string | undefined> {

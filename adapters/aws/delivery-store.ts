@@ -130,7 +130,11 @@ export class DeliveryStore {
 
   /** The full deliveries behind index items, in the items' order (gone ones skipped). */
   private async full(items: Record<string, unknown>[]): Promise<LoadedDelivery[]> {
-    const refs = items.map((item) => ({ flowId: String(item.flowId), messageId: String(item.messageId), connectionId: String(item.connectionId) }));
+    const refs = items.map((item) => ({
+      flowId: String(item.flowId),
+      messageId: String(item.messageId),
+      connectionId: String(item.connectionId),
+    }));
     const records = await this.messages.records(refs);
     return refs
       .map((r) => {
@@ -207,7 +211,10 @@ export class DeliveryStore {
     const after = indexItem(next, receivedAt);
     if (!sameItem(before, after)) {
       if (after) transact.push({ Put: { TableName: this.tableName, Item: after } });
-      else transact.push({ Delete: { TableName: this.tableName, Key: keys.deliveryIndex(delivery.flowId, delivery.messageId, delivery.connectionId) } });
+      else
+        transact.push({
+          Delete: { TableName: this.tableName, Key: keys.deliveryIndex(delivery.flowId, delivery.messageId, delivery.connectionId) },
+        });
     }
     for (const item of extras.alsoPut ?? []) transact.push({ Put: { TableName: this.tableName, Item: item } });
     for (const k of extras.alsoDelete ?? []) transact.push({ Delete: { TableName: this.tableName, Key: k } });
@@ -221,7 +228,12 @@ export class DeliveryStore {
       if (isConditionFailure(error) || isTransactionConflict(error)) throw new StaleDeliveryError(deliveryKey(delivery));
       throw error;
     }
-    const reportAfter = step.report.length === 0 ? report : report && values[':reportSize'] !== undefined ? (values[':report'] as ReportEntry[]) : [...(report ?? []), ...step.report];
+    const reportAfter =
+      step.report.length === 0
+        ? report
+        : report && values[':reportSize'] !== undefined
+          ? (values[':report'] as ReportEntry[])
+          : [...(report ?? []), ...step.report];
     Object.defineProperty(next, RECORD_REPORT, { value: reportAfter, enumerable: true });
     return next;
   }
@@ -242,17 +254,19 @@ export class DeliveryStore {
   }
 
   async markChainReleasing(flowId: string, chainId: string, connectionId: string): Promise<void> {
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: chainBlockKey(flowId, chainId, connectionId),
-        UpdateExpression: 'SET releasing = :t',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':t': true },
-      }),
-    ).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: chainBlockKey(flowId, chainId, connectionId),
+          UpdateExpression: 'SET releasing = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':t': true },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   chainBlockItem(flowId: string, chainId: string, connectionId: string, messageId: string): Record<string, unknown> {

@@ -1,11 +1,4 @@
-import {
-  BatchGetCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { messageStatus } from '../../core/message-status';
 import type { Delivery, Message, MessageStatus, ReportEntry } from '../../core/model';
 import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
@@ -144,12 +137,16 @@ export class MessageStore {
     for (let i = 0; i < unique.length; i += 100) {
       let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((r) => keys.message(r.flowId, r.messageId));
       while (pending && pending.length > 0) {
-        const result: { Responses?: Record<string, Record<string, unknown>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } =
-          await this.documents.send(
-            new BatchGetCommand({
-              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) } },
-            }),
-          );
+        const result: {
+          Responses?: Record<string, Record<string, unknown>[]>;
+          UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }>;
+        } = await this.documents.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: { Keys: pending, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) },
+            },
+          }),
+        );
         for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.flowId}#${item.messageId}`, item);
         pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
       }
@@ -186,7 +183,10 @@ export class MessageStore {
    * Every message of a flow's listing, in acceptance order, with its deliveries (records
    * read without payload or report). The listing trails the records by the stream's lag.
    */
-  async *walk(flowId: string, pageSize = 100): AsyncGenerator<{ message: Pick<Message, 'flowId' | 'messageId' | 'receivedAt'>; deliveries: LoadedDelivery[] }[]> {
+  async *walk(
+    flowId: string,
+    pageSize = 100,
+  ): AsyncGenerator<{ message: Pick<Message, 'flowId' | 'messageId' | 'receivedAt'>; deliveries: LoadedDelivery[] }[]> {
     let start: Record<string, unknown> | undefined;
     do {
       const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> } = await this.documents.send(
@@ -199,7 +199,9 @@ export class MessageStore {
         }),
       );
       start = page.LastEvaluatedKey;
-      const ids = (page.Items ?? []).flatMap((item) => ((item.entries as string[] | undefined) ?? []).map((e) => e.slice(e.indexOf('#') + 1)));
+      const ids = (page.Items ?? []).flatMap((item) =>
+        ((item.entries as string[] | undefined) ?? []).map((e) => e.slice(e.indexOf('#') + 1)),
+      );
       for (let i = 0; i < ids.length; i += pageSize) {
         const chunk = ids.slice(i, i + pageSize);
         const records = await this.records(
@@ -258,7 +260,8 @@ export class MessageStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.message(flowId, messageId),
-        UpdateExpression: 'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueueLeaseUntil',
+        UpdateExpression:
+          'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueueLeaseUntil',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#report': 'report' },
         ExpressionAttributeValues: {
@@ -295,17 +298,19 @@ export class MessageStore {
   }
 
   async releaseEnqueue(flowId: string, messageId: string): Promise<void> {
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.message(flowId, messageId),
-        UpdateExpression: 'REMOVE enqueueLeaseUntil',
-        ConditionExpression: 'enqueue = :pending',
-        ExpressionAttributeValues: { ':pending': 'pending' },
-      }),
-    ).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.message(flowId, messageId),
+          UpdateExpression: 'REMOVE enqueueLeaseUntil',
+          ConditionExpression: 'enqueue = :pending',
+          ExpressionAttributeValues: { ':pending': 'pending' },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   /** A pending message is queued now: it leaves the sweep's index. */
@@ -315,7 +320,8 @@ export class MessageStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.message(flowId, messageId),
-          UpdateExpression: 'SET #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
+          UpdateExpression:
+            'SET #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
           ConditionExpression: 'enqueue = :pending',
           ExpressionAttributeNames: { '#report': 'report' },
           ExpressionAttributeValues: { ':pending': 'pending', ':entry': [queued], ':empty': [] },

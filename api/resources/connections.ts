@@ -30,7 +30,8 @@ async function putConnection(runtime: Runtime, request: HttpRequest, connectionI
   try {
     assertAllowedUrl(body.url, { localMode: runtime.config.localMode, allowPrivateTargets: runtime.config.allowPrivateTargets });
   } catch (error) {
-    if (error instanceof UnsafeTargetError) fail('invalid-body', `Invalid body: url: ${error.message}`, { errors: [{ field: 'url', message: error.message }] });
+    if (error instanceof UnsafeTargetError)
+      fail('invalid-body', `Invalid body: url: ${error.message}`, { errors: [{ field: 'url', message: error.message }] });
     throw error;
   }
   const stored = await runtime.connections.put(connectionId, body, runtime.clock.now());

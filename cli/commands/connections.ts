@@ -98,7 +98,9 @@ export async function authFromOptions(options: ReauthorizeOptions): Promise<Reco
 }
 
 export function connectionsCommand(): Command {
-  const connections = new Command('connections').alias('connection').description('Target application endpoints: status, probes, credentials');
+  const connections = new Command('connections')
+    .alias('connection')
+    .description('Target application endpoints: status, probes, credentials');
 
   connections
     .command('list')
@@ -159,17 +161,25 @@ export function connectionsCommand(): Command {
     .option('--header-name <name>', 'header name (with --auth-type header)')
     .option('--header-value <value>', 'header value (with --auth-type header)')
     .option('--auth-file <file>', 'JSON file with the auth object; keeps secrets out of the process list')
-    .addHelpText('after', '\nExamples:\n  sluice connections reauthorize erp --auth-type bearer --token-value "$ERP_TOKEN"\n  sluice connections reauthorize erp --auth-file erp-auth.json   # {"type":"basic","username":"u","password":"p"}')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sluice connections reauthorize erp --auth-type bearer --token-value "$ERP_TOKEN"\n  sluice connections reauthorize erp --auth-file erp-auth.json   # {"type":"basic","username":"u","password":"p"}',
+    )
     .action(async (id: string, options: ReauthorizeOptions, command: Command) => {
       const auth = await authFromOptions(options);
       const { client, output } = contextOf(command);
       const { body, text } = await client.post<ConnectionView>(`/v1/connections/${seg(id)}/reauthorize`, { auth });
-      emit(output, text, () => `Connection ${body.connectionId} reauthorized (${auth.type}); it is ${body.status}${body.statusReason ? ` (${body.statusReason})` : ''}.`);
+      emit(
+        output,
+        text,
+        () =>
+          `Connection ${body.connectionId} reauthorized (${auth.type}); it is ${body.status}${body.statusReason ? ` (${body.statusReason})` : ''}.`,
+      );
     });
 
   connections
     .command('put')
-    .description("Create a connection, or replace all of its settings (what is left out takes its default, credentials included)")
+    .description('Create a connection, or replace all of its settings (what is left out takes its default, credentials included)')
     .argument('<connectionId>')
     .option('--file <json>', 'the settings as JSON (the PUT /v1/connections/{id} body; "-" reads stdin); flags override it')
     .option('--url <url>', 'target URL deliveries are POSTed to')

@@ -155,7 +155,12 @@ export function flowsCommand(): Command {
     .option('--max-payload-bytes <n>', 'largest accepted payload (default 4 MiB)', positiveInt)
     .addHelpText(
       'after',
-      ['', 'Examples:', '  sluice flows put orders --partner acme --destination erp', '  sluice flows put orders --file orders.json --destination erp,crm'].join('\n'),
+      [
+        '',
+        'Examples:',
+        '  sluice flows put orders --partner acme --destination erp',
+        '  sluice flows put orders --file orders.json --destination erp,crm',
+      ].join('\n'),
     )
     .action(async (id: string, options: FlowFlags & { file?: string }, command: Command) => {
       const file = options.file ? await readJsonObject(options.file) : {};

@@ -170,7 +170,14 @@ export function Button({
   'aria-describedby'?: string;
 }) {
   return (
-    <button type={type} class={`button button-${variant}`} onClick={onClick} disabled={disabled || busy} aria-busy={busy ? 'true' : undefined} {...rest}>
+    <button
+      type={type}
+      class={`button button-${variant}`}
+      onClick={onClick}
+      disabled={disabled || busy}
+      aria-busy={busy ? 'true' : undefined}
+      {...rest}
+    >
       {children}
     </button>
   );

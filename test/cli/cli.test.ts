@@ -127,8 +127,25 @@ describe('sluice operator CLI against the local gateway', () => {
 
   it('puts a connection from flags, and from a JSON file with flags on top', async () => {
     const fromFlags = await as(
-      'connections', 'put', 'wms', '--url', target.url, '--retry-count', '3', '--retry-interval', '5', '--threads', '2',
-      '--on-error', 'hold-lane', '--success-statuses', '200,202', '--auth-type', 'bearer', '--token-value', 'wms-secret',
+      'connections',
+      'put',
+      'wms',
+      '--url',
+      target.url,
+      '--retry-count',
+      '3',
+      '--retry-interval',
+      '5',
+      '--threads',
+      '2',
+      '--on-error',
+      'hold-lane',
+      '--success-statuses',
+      '200,202',
+      '--auth-type',
+      'bearer',
+      '--token-value',
+      'wms-secret',
     );
     assert.equal(fromFlags.code, EXIT.ok, fromFlags.stderr);
     assert.match(fromFlags.stdout, /^Connection wms saved\./);
@@ -144,7 +161,11 @@ describe('sluice operator CLI against the local gateway', () => {
     const fromFile = await as('connections', 'put', 'wms', '--file', file, '--retry-count', '4', '--json');
     assert.equal(fromFile.code, EXIT.ok, fromFile.stderr);
     const replaced = JSON.parse(fromFile.stdout);
-    assert.deepEqual([replaced.retry.count, replaced.retry.intervalSeconds, replaced.timeoutMs], [4, 9, 2000], 'the flag overrides the file');
+    assert.deepEqual(
+      [replaced.retry.count, replaced.retry.intervalSeconds, replaced.timeoutMs],
+      [4, 9, 2000],
+      'the flag overrides the file',
+    );
     assert.deepEqual(replaced.auth, { type: 'none' }, 'a put replaces every setting');
 
     const [noUrl, badFlag, refused] = await Promise.all([
@@ -162,7 +183,18 @@ describe('sluice operator CLI against the local gateway', () => {
   });
 
   it('puts a flow from flags and from a file', async () => {
-    const put = await as('flows', 'put', 'shipments', '--partner', 'acme', '--destination', 'erp,crm', '--no-auto-retry', '--on-failure', 'suspend-chain');
+    const put = await as(
+      'flows',
+      'put',
+      'shipments',
+      '--partner',
+      'acme',
+      '--destination',
+      'erp,crm',
+      '--no-auto-retry',
+      '--on-failure',
+      'suspend-chain',
+    );
     assert.equal(put.code, EXIT.ok, put.stderr);
     assert.match(put.stdout, /^Flow shipments saved\./);
     const flow = (await gw.request('GET', '/v1/flows/shipments')).body;
@@ -200,8 +232,14 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(log.code, EXIT.ok, log.stderr);
     const lines = log.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^AT\s+LEVEL\s+CODE\s+MESSAGE\s+DETAIL$/);
-    assert.ok(lines.some((l) => /\sinfo\s+flow-pause\s/.test(l)), log.stdout);
-    assert.ok(lines.some((l) => /\sinfo\s+flow-resume\s/.test(l)), log.stdout);
+    assert.ok(
+      lines.some((l) => /\sinfo\s+flow-pause\s/.test(l)),
+      log.stdout,
+    );
+    assert.ok(
+      lines.some((l) => /\sinfo\s+flow-resume\s/.test(l)),
+      log.stdout,
+    );
   });
 
   it("lists a flow's messages in the order its --help states, and shows one message's execution report", async () => {
@@ -219,7 +257,10 @@ describe('sluice operator CLI against the local gateway', () => {
     ]);
     assert.match(help.stdout, /oldest first \(the order they were received\)/);
     assert.equal(messages.code, EXIT.ok, messages.stderr);
-    const order = messages.stdout.split('\n').filter((line) => /^OK-\d\s/.test(line)).map((line) => line.split(/\s+/)[0]);
+    const order = messages.stdout
+      .split('\n')
+      .filter((line) => /^OK-\d\s/.test(line))
+      .map((line) => line.split(/\s+/)[0]);
     assert.deepEqual(order, ['OK-1', 'OK-2'], 'oldest first, as the help says');
     assert.equal(report.code, EXIT.ok, report.stderr);
     assert.match(report.stdout, /^Status:\s+delivered$/m);
@@ -248,7 +289,10 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(unreachable.code, EXIT.network);
     assert.match(unreachable.stderr, /Cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
     assert.equal(wrongToken.code, EXIT.apiError);
-    assert.match(wrongToken.stderr, /^Error: The operator token was refused \(http:\/\/127\.0\.0\.1:\d+ answered: .*\)\. Use the token `npm start` printed, in SLUICE_OPERATOR_TOKEN or --token\. \(code: unauthenticated, HTTP 401\)$/m);
+    assert.match(
+      wrongToken.stderr,
+      /^Error: The operator token was refused \(http:\/\/127\.0\.0\.1:\d+ answered: .*\)\. Use the token `npm start` printed, in SLUICE_OPERATOR_TOKEN or --token\. \(code: unauthenticated, HTTP 401\)$/m,
+    );
     assert.ok(!wrongToken.stderr.includes('wrong-token'), 'the token is not echoed');
     assert.equal(failedUnknownFlow.code, EXIT.notFound);
     assert.match(failedUnknownFlow.stderr, /Flow nope does not exist\./);
@@ -261,7 +305,10 @@ describe('sluice operator CLI against the local gateway', () => {
     const readme = await readFile(README, 'utf8');
     const exports = [...readme.matchAll(/^export (.*)$/gm)].map((m) => m[1]!);
     const walkthrough = readme.slice(readme.indexOf('## Walkthrough'), readme.indexOf('## Deploying'));
-    assert.ok(exports.some((line) => /SLUICE_ENDPOINT=\S+ SLUICE_OPERATOR_TOKEN=/.test(line)), exports.join('\n'));
+    assert.ok(
+      exports.some((line) => /SLUICE_ENDPOINT=\S+ SLUICE_OPERATOR_TOKEN=/.test(line)),
+      exports.join('\n'),
+    );
     const curlVars = new Set([...walkthrough.matchAll(/\$\{?([A-Z_]+)/g)].map((m) => m[1]!));
     curlVars.delete('PARTNER_KEY');
     assert.deepEqual([...curlVars].sort(), ['SLUICE_ENDPOINT', 'SLUICE_OPERATOR_TOKEN']);
@@ -338,7 +385,10 @@ describe('sluice operator CLI against the local gateway', () => {
     await writeFile(big, 'x'.repeat(17));
     const tooBig = await as('failed', 'upload', id, big);
     assert.equal(tooBig.code, EXIT.apiError);
-    assert.match(tooBig.stderr, /big\.json is 17 bytes; the upload limit for this failed event is 16 bytes\. Nothing was uploaded\..*payload-too-large/);
+    assert.match(
+      tooBig.stderr,
+      /big\.json is 17 bytes; the upload limit for this failed event is 16 bytes\. Nothing was uploaded\..*payload-too-large/,
+    );
     assert.deepEqual(await gw.bucketKeys('corrections/tiny/'), [], 'nothing reached the bucket');
   });
 
@@ -361,7 +411,11 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(dryJson.matched, 2);
     assert.deepEqual(dryJson.items.map((e: { id: string }) => e.id).sort(), [b1, b2].sort());
     const still = (await gw.request('GET', '/v1/failed-events?flowId=bulk')).body.items;
-    assert.deepEqual(still.map((e: { status: string }) => e.status), ['failed', 'failed'], 'a dry run changes nothing');
+    assert.deepEqual(
+      still.map((e: { status: string }) => e.status),
+      ['failed', 'failed'],
+      'a dry run changes nothing',
+    );
     const unknownDry = await as('failed', 'restart-all', '--flow', 'nope', '--dry-run');
     assert.equal(unknownDry.code, EXIT.notFound);
 
@@ -377,13 +431,16 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.ok(json.restarted >= 1 && json.skipped === 0, JSON.stringify(json));
 
     // b1 was restarted uncorrected and failed again: show tells the total from those since the restart.
-    await waitFor(async () => {
-      const view = (await gw.request('GET', `/v1/failed-events/${b1}`)).body;
-      return view.status === 'failed' && view.attempts >= 2 && view.attemptsSinceRestart === 1;
-    }, {
-      what: 'b1 to fail again after its restart',
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      async () => {
+        const view = (await gw.request('GET', `/v1/failed-events/${b1}`)).body;
+        return view.status === 'failed' && view.attempts >= 2 && view.attemptsSinceRestart === 1;
+      },
+      {
+        what: 'b1 to fail again after its restart',
+        timeoutMs: 30_000,
+      },
+    );
     const shown = await as('failed', 'show', b1);
     assert.match(shown.stdout, /^Attempts:\s+\d+ \(1 since the last restart\)$/m);
   });

@@ -41,7 +41,10 @@ describe('laneFor (SPEC delivery semantics 5)', () => {
     const counts = [0, 0, 0, 0];
     for (let i = 0; i < 1000; i++) counts[laneFor({ messageId: `guid-${i}-${i * 7919}` }, 4)]!++;
     for (const [lane, count] of counts.entries()) assert.ok(count > 150, `lane ${lane} got ${count}: ${counts.join(',')}`);
-    assert.equal(counts.reduce((a, b) => a + b, 0), 1000);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      1000,
+    );
   });
 });
 
@@ -87,7 +90,14 @@ describe('deliveryDeduplicationId', () => {
 
   it('differs per release round of a parked lane, and is unchanged for first tickets (epoch 0)', () => {
     assert.equal(deliveryDeduplicationId('f', 'm', 'c', 0, 0, 0), deliveryDeduplicationId('f', 'm', 'c', 0));
-    const ids = new Set([[1, 1], [1, 2], [2, 3], [0, 0]].map(([epoch, round]) => deliveryDeduplicationId('f', 'm', 'c', 0, epoch, round)));
+    const ids = new Set(
+      [
+        [1, 1],
+        [1, 2],
+        [2, 3],
+        [0, 0],
+      ].map(([epoch, round]) => deliveryDeduplicationId('f', 'm', 'c', 0, epoch, round)),
+    );
     assert.equal(ids.size, 4);
   });
 

@@ -56,7 +56,13 @@ describe('lifecycle: acceptance', () => {
   });
 
   it('derives received and queued report entries; a failed first send leaves queued to the stored report', () => {
-    const message = { receivedAt: AT, bytes: 4, contentType: 'text/plain', partnerId: 'acme', destinations: [{ connectionId: 'erp', lane: 1 }] };
+    const message = {
+      receivedAt: AT,
+      bytes: 4,
+      contentType: 'text/plain',
+      partnerId: 'acme',
+      destinations: [{ connectionId: 'erp', lane: 1 }],
+    };
     assert.deepEqual(
       lifecycle.acceptanceReport(message, []).map((e) => [e.event, e.detail]),
       [
@@ -64,26 +70,66 @@ describe('lifecycle: acceptance', () => {
         ['queued', 'queued for erp lane 1'],
       ],
     );
-    const failed = [{ at: LATER, event: 'error' as const, level: 'error' as const, detail: 'the queue send failed; a repeated post of this id or the sweep queues it' }];
-    assert.deepEqual(lifecycle.acceptanceReport(message, failed).map((e) => e.event), ['received']);
+    const failed = [
+      {
+        at: LATER,
+        event: 'error' as const,
+        level: 'error' as const,
+        detail: 'the queue send failed; a repeated post of this id or the sweep queues it',
+      },
+    ];
+    assert.deepEqual(
+      lifecycle.acceptanceReport(message, failed).map((e) => e.event),
+      ['received'],
+    );
   });
 });
 
 describe('lifecycle: the deliverer steps', () => {
   it('delivered: sets the outcome, clears what only mattered while waiting, moves one count', () => {
-    const d = delivery({ status: 'retrying', nextAttemptAt: AT, lastError: { message: 'x' }, failureType: 'timeout', attemptInFlight: 2, debugNextAttempt: true });
+    const d = delivery({
+      status: 'retrying',
+      nextAttemptAt: AT,
+      lastError: { message: 'x' },
+      failureType: 'timeout',
+      attemptInFlight: 2,
+      debugNextAttempt: true,
+    });
     const step = lifecycle.delivered(d, attempt({ attempts: 2, request: 2, possibleDuplicate: true }));
     assert.equal(step.status, 'delivered');
-    assert.deepEqual(step.set, { attempts: 2, requests: 2, possibleDuplicate: true, deliveredAt: LATER, status: 'delivered', updatedAt: LATER });
-    for (const name of ['attemptInFlight', 'nextAttemptAt', 'lastError', 'failureType', 'debugNextAttempt', 'heldReceipt', 'requeuedAt'] as const) {
+    assert.deepEqual(step.set, {
+      attempts: 2,
+      requests: 2,
+      possibleDuplicate: true,
+      deliveredAt: LATER,
+      status: 'delivered',
+      updatedAt: LATER,
+    });
+    for (const name of [
+      'attemptInFlight',
+      'nextAttemptAt',
+      'lastError',
+      'failureType',
+      'debugNextAttempt',
+      'heldReceipt',
+      'requeuedAt',
+    ] as const) {
       assert.ok(step.clear.includes(name), name);
     }
     assert.deepEqual(step.counts, { queued: -1, delivered: 1 });
-    assert.deepEqual(step.report.map((e) => e.event), ['attempt', 'delivered']);
+    assert.deepEqual(
+      step.report.map((e) => e.event),
+      ['attempt', 'delivered'],
+    );
   });
 
   it('retrying: schedules the next attempt and reports it', () => {
-    const step = lifecycle.retrying(delivery(), { ...attempt(), error: { message: 'HTTP 503', httpStatus: 503 }, delaySeconds: 30, retryCount: 5 });
+    const step = lifecycle.retrying(delivery(), {
+      ...attempt(),
+      error: { message: 'HTTP 503', httpStatus: 503 },
+      delaySeconds: 30,
+      retryCount: 5,
+    });
     assert.equal(step.status, 'retrying');
     assert.equal(step.set.nextAttemptAt, '2026-01-01T00:01:30.000Z');
     assert.deepEqual(step.set.lastError, { message: 'HTTP 503', httpStatus: 503 });
@@ -110,14 +156,29 @@ describe('lifecycle: the deliverer steps', () => {
   it('held: keeps the receipt, reports only when entering the state', () => {
     const entering = lifecycle.held(delivery(), { at: LATER, status: 'paused', receipt: 'r1', ticketAt: LATER, reason: 'flow is paused' });
     assert.equal(entering.set.heldReceipt, 'r1');
-    assert.deepEqual(entering.report.map((e) => [e.event, e.detail]), [['paused', 'flow is paused']]);
-    const again = lifecycle.held(delivery({ status: 'paused', heldReceipt: 'r1' }), { at: LATER, status: 'paused', receipt: 'r2', ticketAt: LATER, reason: 'still' });
+    assert.deepEqual(
+      entering.report.map((e) => [e.event, e.detail]),
+      [['paused', 'flow is paused']],
+    );
+    const again = lifecycle.held(delivery({ status: 'paused', heldReceipt: 'r1' }), {
+      at: LATER,
+      status: 'paused',
+      receipt: 'r2',
+      ticketAt: LATER,
+      reason: 'still',
+    });
     assert.equal(again.set.heldReceipt, 'r2');
     assert.deepEqual(again.report, []);
   });
 
   it('inError and suspended move the count to their buckets', () => {
-    const inError = lifecycle.inError(delivery(), { ...attempt(), error: { message: 'timeout' }, type: 'timeout', receipt: 'r', ticketAt: LATER });
+    const inError = lifecycle.inError(delivery(), {
+      ...attempt(),
+      error: { message: 'timeout' },
+      type: 'timeout',
+      receipt: 'r',
+      ticketAt: LATER,
+    });
     assert.deepEqual(inError.counts, { queued: -1, inError: 1 });
     assert.equal(inError.set.heldReceipt, 'r');
     assert.deepEqual(lifecycle.suspended(delivery(), LATER, 'chain').counts, { queued: -1, suspended: 1 });
@@ -150,7 +211,10 @@ describe('lifecycle: operator steps', () => {
     assert.equal(step.set.possibleDuplicate, true);
     assert.equal(step.set.requeuedAt, LATER);
     assert.deepEqual(step.counts, { failed: -1, queued: 1 });
-    assert.deepEqual(step.report.map((e) => [e.event, e.by]), [['restarted', 'ops']]);
+    assert.deepEqual(
+      step.report.map((e) => [e.event, e.by]),
+      [['restarted', 'ops']],
+    );
   });
 
   it('restart with a correction: delivers the corrected payload and reports the upload first', () => {
@@ -158,7 +222,10 @@ describe('lifecycle: operator steps', () => {
     const step = lifecycle.restarted(failedOne, { at: LATER, by: 'ops', how: 'restarted', correction, chainId: 'c1' });
     assert.deepEqual(step.set.payloadOverride, correction);
     assert.equal(step.set.failedPayload?.corrected, true);
-    assert.deepEqual(step.report.map((e) => e.event), ['payload-uploaded', 'restarted']);
+    assert.deepEqual(
+      step.report.map((e) => e.event),
+      ['payload-uploaded', 'restarted'],
+    );
     assert.match(step.report[1]!.detail, /releases chain c1/);
   });
 
@@ -173,12 +240,20 @@ describe('lifecycle: operator steps', () => {
     assert.equal(discarded.status, 'discarded');
     assert.deepEqual(discarded.counts, { failed: -1 });
 
-    const released = lifecycle.chainReleased(delivery({ status: 'suspended', requests: 1 }), { at: LATER, by: 'ops', chainId: 'c1', why: 'restart' });
+    const released = lifecycle.chainReleased(delivery({ status: 'suspended', requests: 1 }), {
+      at: LATER,
+      by: 'ops',
+      chainId: 'c1',
+      why: 'restart',
+    });
     assert.equal(released.set.restarts, 1);
     assert.equal(released.set.possibleDuplicate, true, 'it was sent before');
     assert.deepEqual(released.counts, { suspended: -1, queued: 1 });
 
-    const replayed = lifecycle.replayed(delivery({ status: 'delivered', deliveredAt: AT, requests: 1, attempts: 1 }), { at: LATER, by: 'ops' });
+    const replayed = lifecycle.replayed(delivery({ status: 'delivered', deliveredAt: AT, requests: 1, attempts: 1 }), {
+      at: LATER,
+      by: 'ops',
+    });
     assert.equal(replayed.status, 'queued');
     assert.equal(replayed.set.possibleDuplicate, true);
     assert.ok(replayed.clear.includes('deliveredAt'));
@@ -232,7 +307,11 @@ describe('the attempt marker and crash detection without it', () => {
     assert.equal(unrecordedAttemptPossible(delivery(), receipt(2, now.getTime() - 5000), now), false, 'given back on purpose 5 s ago');
     assert.equal(unrecordedAttemptPossible(delivery(), receipt(1, first), now), false, 'first receive');
     assert.equal(unrecordedAttemptPossible(delivery({ requests: 1 }), receipt(2, first), now), false, 'recorded');
-    assert.equal(unrecordedAttemptPossible(delivery({ version: 1 }), receipt(2, first), now), false, 'a later receive wrote: it did not attempt unmarked');
+    assert.equal(
+      unrecordedAttemptPossible(delivery({ version: 1 }), receipt(2, first), now),
+      false,
+      'a later receive wrote: it did not attempt unmarked',
+    );
   });
 });
 
@@ -252,7 +331,7 @@ describe('counts derived from records (the stream aggregator)', () => {
     assert.deepEqual(Object.fromEntries(perFlow), { a: { accepted: 1, delivered: 1 }, c: { accepted: -1, failed: -1 } });
   });
 
-  it('lists each flow\'s new messages of a batch in acceptance order', () => {
+  it("lists each flow's new messages of a batch in acceptance order", () => {
     const pages = newMessages([
       { flowId: 'a', messageId: 'y', receivedAt: LATER, after: [] },
       { flowId: 'a', messageId: 'x', receivedAt: AT, after: [] },

@@ -100,7 +100,14 @@ describe('startLocalGateway with a data directory', () => {
     }
     assert.equal((await stat(join(dataDir, 'operator-token'))).mode & 0o777, 0o600);
 
-    const chosen = await startLocalGateway({ port: 0, emulators, resourceNames: names, dataDir, deliver: false, operatorToken: 'chosen-token' });
+    const chosen = await startLocalGateway({
+      port: 0,
+      emulators,
+      resourceNames: names,
+      dataDir,
+      deliver: false,
+      operatorToken: 'chosen-token',
+    });
     await chosen.stop();
     assert.equal(chosen.operatorToken, 'chosen-token');
 

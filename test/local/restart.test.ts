@@ -68,7 +68,12 @@ async function startNpm(env: Record<string, string>): Promise<Run> {
   return { child, output, url: `http://127.0.0.1:${port}`, token, stop };
 }
 
-async function call(run: Run, method: string, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string> } = {}) {
+async function call(
+  run: Run,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? run.token}`, ...options.headers };
   let body: string | undefined;
   if (typeof options.body === 'string') body = options.body;
@@ -155,10 +160,22 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     assert.equal((await post(first, 'not-a-key', 'OK-9', 'x')).status, 401);
     assert.equal((await post(first, apiKey, 'bad id!', 'x')).status, 400);
 
-    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders/messages/OK-1')).status === 'delivered', { what: 'OK-1 delivered', timeoutMs: 60_000, intervalMs: 50 });
-    await waitFor(async () => (await ok(first, 'GET', '/v1/failed-events?flowId=orders')).items.length === 1, { what: 'BAD-1 failed', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders/messages/OK-1')).status === 'delivered', {
+      what: 'OK-1 delivered',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/failed-events?flowId=orders')).items.length === 1, {
+      what: 'BAD-1 failed',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     assert.equal((await post(first, apiKey, 'OK-2', 'order 2')).status, 202);
-    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders/messages/OK-2')).status === 'delivered', { what: 'OK-2 delivered', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders/messages/OK-2')).status === 'delivered', {
+      what: 'OK-2 delivered',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
 
     // A corrected payload, uploaded through the presigned URL before the restart.
     const corrected = `fixed ${'y'.repeat(100 * 1024)}`;
@@ -180,7 +197,10 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     const rest = await ok(first, 'GET', `/v1/flows/orders/messages?limit=10&cursor=${encodeURIComponent(page.cursor)}`);
     const before = await snapshot(first);
     assert.ok(before.flowLog.entries.length >= 2, JSON.stringify(before.flowLog));
-    assert.ok(before.delivered.report.some((e: { event: string }) => e.event === 'delivered'), JSON.stringify(before.delivered.report));
+    assert.ok(
+      before.delivered.report.some((e: { event: string }) => e.event === 'delivered'),
+      JSON.stringify(before.delivered.report),
+    );
     assert.equal(before.failedEvents.items[0].payload.corrected, true);
 
     assert.equal(await first.stop(), 0, first.output.stderr);
@@ -201,12 +221,20 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     const download = await ok(second, 'POST', '/v1/failed-events/orders~BAD-1~erp/download-url');
     assert.equal(await (await fetch(download.url)).text(), corrected);
     assert.equal((await call(second, 'POST', '/v1/failed-events/orders~BAD-1~erp/restart')).status, 202);
-    await waitFor(async () => (await ok(second, 'GET', '/v1/flows/orders/messages/BAD-1')).status === 'delivered', { what: 'BAD-1 delivered', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(second, 'GET', '/v1/flows/orders/messages/BAD-1')).status === 'delivered', {
+      what: 'BAD-1 delivered',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     assert.equal(target.byId('BAD-1').at(-1)?.body.toString(), corrected);
 
     // The partner's key still works.
     assert.equal((await post(second, apiKey, 'OK-3', 'order 3')).status, 202);
-    await waitFor(async () => (await ok(second, 'GET', '/v1/flows/orders/messages/OK-3')).status === 'delivered', { what: 'OK-3 delivered', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(second, 'GET', '/v1/flows/orders/messages/OK-3')).status === 'delivered', {
+      what: 'OK-3 delivered',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     assert.deepEqual(
       target.delivered().map((r) => r.headers['x-aux-system-msg-id']),
       ['OK-1', 'OK-2', 'BAD-1', 'OK-3'],
@@ -238,36 +266,65 @@ describe('npm start with SLUICE_DATA_DIR', () => {
         body: `payload of ${messageId}`,
         headers: { 'content-type': 'text/plain', 'x-aux-system-msg-id': messageId },
       });
-    const status = async (run: Run, flowId: string, messageId: string) => (await ok(run, 'GET', `/v1/flows/${flowId}/messages/${messageId}`)).deliveries[0];
+    const status = async (run: Run, flowId: string, messageId: string) =>
+      (await ok(run, 'GET', `/v1/flows/${flowId}/messages/${messageId}`)).deliveries[0];
 
     // E-0 first (lane 1), then messages in both lanes of erp (E-10 in lane 1, the others in lane 0); W-0.. to wms.
     const erpIds = ['E-0', 'E-1', 'E-10', 'E-2', 'E-11', 'E-3'];
     const wmsIds = ['W-0', 'W-1', 'W-2'];
     assert.equal((await postTo(first, 'orders', 'E-0')).status, 202);
-    await waitFor(async () => (await status(first, 'orders', 'E-0')).status === 'retrying', { what: 'E-0 retrying', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await status(first, 'orders', 'E-0')).status === 'retrying', {
+      what: 'E-0 retrying',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     for (const id of erpIds.slice(1)) assert.equal((await postTo(first, 'orders', id)).status, 202);
     for (const id of wmsIds) assert.equal((await postTo(first, 'stock', id)).status, 202);
-    await waitFor(async () => (await ok(first, 'GET', '/v1/connections/wms')).status === 'offline', { what: 'wms offline', timeoutMs: 60_000, intervalMs: 50 });
-    await waitFor(async () => (await status(first, 'stock', 'W-0')).status === 'paused', { what: 'W-0 held', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/connections/wms')).status === 'offline', {
+      what: 'wms offline',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
+    await waitFor(async () => (await status(first, 'stock', 'W-0')).status === 'paused', {
+      what: 'W-0 held',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     for (const id of erpIds.slice(1)) assert.equal((await status(first, 'orders', id)).status, 'queued', `${id} queued behind E-0`);
     assert.equal((await status(first, 'orders', 'E-0')).status, 'retrying');
     assert.deepEqual(erp.delivered(), []);
     // The flow logs and counts come from the stream: wait until they show everything.
-    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders')).counts.accepted === erpIds.length, { what: 'counts', timeoutMs: 60_000 });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders')).counts.accepted === erpIds.length, {
+      what: 'counts',
+      timeoutMs: 60_000,
+    });
     // Health changes by itself (probes, holds); the settings must not.
     const strip = (c: Record<string, unknown>) => ({
       ...c,
-      ...Object.fromEntries(['status', 'statusReason', 'statusSince', 'lastProbeAt', 'nextProbeAt', 'heldBy', 'holdUntil', 'consecutiveFailures'].map((k) => [k, undefined])),
+      ...Object.fromEntries(
+        ['status', 'statusReason', 'statusSince', 'lastProbeAt', 'nextProbeAt', 'heldBy', 'holdUntil', 'consecutiveFailures'].map((k) => [
+          k,
+          undefined,
+        ]),
+      ),
     });
     const before = {
       connections: (await ok(first, 'GET', '/v1/connections')).items.map(strip),
       flows: (await ok(first, 'GET', '/v1/flows')).items.map((f: Record<string, unknown>) => ({ ...f, counts: undefined })),
       reports: Object.fromEntries(
-        await Promise.all([...erpIds.map((id) => ['orders', id]), ...wmsIds.map((id) => ['stock', id])].map(async ([flowId, id]) => [id, (await ok(first, 'GET', `/v1/flows/${flowId}/messages/${id}`)).report])),
+        await Promise.all(
+          [...erpIds.map((id) => ['orders', id]), ...wmsIds.map((id) => ['stock', id])].map(async ([flowId, id]) => [
+            id,
+            (await ok(first, 'GET', `/v1/flows/${flowId}/messages/${id}`)).report,
+          ]),
+        ),
       ),
       stockLog: (await ok(first, 'GET', '/v1/flows/stock/log')).entries,
     };
-    assert.ok(before.stockLog.some((e: { code: string }) => e.code === 'flow-paused'), JSON.stringify(before.stockLog));
+    assert.ok(
+      before.stockLog.some((e: { code: string }) => e.code === 'flow-paused'),
+      JSON.stringify(before.stockLog),
+    );
 
     assert.equal(await first.stop(), 0, first.output.stderr);
     const second = await startNpm({ SLUICE_DATA_DIR: dataDir });
@@ -275,7 +332,10 @@ describe('npm start with SLUICE_DATA_DIR', () => {
 
     // Configuration, reports and flow logs are as they were (reports only grow from here).
     assert.deepEqual((await ok(second, 'GET', '/v1/connections')).items.map(strip), before.connections);
-    assert.deepEqual((await ok(second, 'GET', '/v1/flows')).items.map((f: Record<string, unknown>) => ({ ...f, counts: undefined })), before.flows);
+    assert.deepEqual(
+      (await ok(second, 'GET', '/v1/flows')).items.map((f: Record<string, unknown>) => ({ ...f, counts: undefined })),
+      before.flows,
+    );
     for (const [id, report] of Object.entries(before.reports)) {
       const flowId = id.startsWith('E-') ? 'orders' : 'stock';
       const after = (await ok(second, 'GET', `/v1/flows/${flowId}/messages/${id}`)).report;
@@ -295,7 +355,11 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     const order = (target: TestTarget) => target.delivered().map((r) => String(r.headers['x-aux-system-msg-id']));
     for (const lane of [0, 1]) {
       const expected = erpIds.filter((id) => laneFor({ messageId: id }, 2) === lane);
-      assert.deepEqual(order(erp).filter((id) => expected.includes(id)), expected, `erp lane ${lane} in acceptance order`);
+      assert.deepEqual(
+        order(erp).filter((id) => expected.includes(id)),
+        expected,
+        `erp lane ${lane} in acceptance order`,
+      );
     }
     assert.deepEqual(order(wms), wmsIds);
     for (const id of [...erpIds, ...wmsIds]) {

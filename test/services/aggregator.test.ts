@@ -47,9 +47,17 @@ function fakeRuntime(failOnce: Set<string>) {
 describe('stream aggregator', () => {
   it('applies one count update per flow per batch and lists new messages; other items are ignored', async () => {
     const { runtime, counts, pages } = fakeRuntime(new Set());
-    const other: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { SequenceNumber: '9', NewImage: marshall({ pk: 'FLOW#a', sk: 'COUNTS' }) as never } };
+    const other: DynamoDBRecord = {
+      eventName: 'MODIFY',
+      dynamodb: { SequenceNumber: '9', NewImage: marshall({ pk: 'FLOW#a', sk: 'COUNTS' }) as never },
+    };
     await createAggregator(runtime)({
-      Records: [change(1, 'a', 'm1', undefined, ['queued']), change(2, 'a', 'm1', ['queued'], ['delivered']), change(3, 'b', 'm2', undefined, ['queued', 'queued']), other],
+      Records: [
+        change(1, 'a', 'm1', undefined, ['queued']),
+        change(2, 'a', 'm1', ['queued'], ['delivered']),
+        change(3, 'b', 'm2', undefined, ['queued', 'queued']),
+        other,
+      ],
     });
     assert.deepEqual(Object.fromEntries(counts), { a: { accepted: 1, delivered: 1 }, b: { accepted: 1, queued: 2 } });
     assert.deepEqual(pages, [
