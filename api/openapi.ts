@@ -14,6 +14,7 @@ import type {
   ReportEvent,
 } from '../core/model';
 import { PROBLEM_STATUS, problemOf, type ProblemCode } from '../core/problems';
+import { ReplayBody } from './resources/connections';
 import { BulkRestartBody, PresignBody, RestartBody } from './resources/failed-events';
 import { BatchBody } from './resources/partner-batches';
 import {
@@ -331,6 +332,13 @@ const BulkRestartResult = z.looseObject({
   restarted: Count,
   skipped: Count.meta({ description: 'Events whose uploaded correction was invalid (the upload was removed).' }),
 });
+const ReplayResult = z.looseObject({
+  replayed: Count.meta({ description: 'Deliveries this call queued again.' }),
+  until: Timestamp.meta({ description: 'The end of the window (exclusive): `until` as given, or the time of the first call, never later than it.' }),
+  cursor: Cursor.meta({
+    description: 'Present (not null) when the call stopped at its `limit` or time budget before the end of the window: send the same body with this cursor to go on.',
+  }),
+});
 const DownloadUrl = z.looseObject({
   url: z.string().meta({ format: 'uri', description: 'Presigned GET of exactly one object: the corrected payload once uploaded.' }),
   expiresAt: Timestamp.meta({ description: 'At most 15 minutes after issue.' }),
@@ -360,6 +368,7 @@ const REQUEST_SCHEMAS: Record<string, z.ZodType> = {
   ReauthorizeRequest: ReauthorizeBody,
   PutFlowRequest: PutFlowBody,
   BulkRestartRequest: BulkRestartBody,
+  ReplayRequest: ReplayBody,
   BatchRequest: BatchBody,
   PresignRequest: PresignBody,
   RestartRequest: RestartBody,
@@ -400,6 +409,7 @@ const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
   FailedEventPage,
   BulkRestartResult,
   BulkRestartMatched,
+  ReplayResult,
   BatchResult,
   BatchResults,
   DownloadUrl,
@@ -697,6 +707,20 @@ const OPERATIONS: Operation[] = [
     'Replace credentials and probe',
     'Stores the new credentials, probes at once; on success the held delivery is attempted again first.',
     { body: { schema: 'ReauthorizeRequest', required: true }, errors: op(['invalid-body', 'not-found']) },
+  ),
+  connectionAction(
+    'replay',
+    'Replay delivered messages',
+    'SPEC delivery semantics 17, for a target restored from a backup: queues again the deliveries to this connection that are `delivered`, of messages received in [`since`, `until`), ' +
+      'of one flow or of every flow that uses the connection. They are delivered again in their original order per lane, after what is already queued, every attempt flagged ' +
+      '`x-sluice-possible-duplicate: true`, and their execution reports show `replayed`. One call replays at most `limit` (1,000) deliveries and starts no new chunk of 100 after 10 seconds; ' +
+      'when it stops early the answer carries a `cursor`: send the same body with it to go on, in order. Messages received in the last second or two may not be listed yet.',
+    {
+      operationId: 'replayConnection',
+      body: { schema: 'ReplayRequest', required: true },
+      responses: { 202: { description: 'Queued again.', schema: ref('ReplayResult') } },
+      errors: op(['invalid-body', 'not-found', 'unknown-flow', 'conflict']),
+    },
   ),
 
   // Operator API: flows

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
+import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, parseRfc3339, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import { SUGGESTED_ACTIONS } from '../core/classify';
 import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETRY, type FailureType } from '../core/model';
 import { isReservedHeaderName } from '../core/auth-headers';
@@ -10,6 +10,12 @@ import { MAX_PROBE_PATH_LENGTH, probePathProblem } from '../core/target-url';
 export const ResourceId = z.string().regex(RESOURCE_ID_PATTERN, 'must be 1-64 characters from A-Z a-z 0-9 . _ -');
 export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be 1-128 characters from A-Z a-z 0-9 . _ : -');
 export const CorrelationId = z.string().regex(CORRELATION_ID_PATTERN);
+
+/** An RFC 3339 date-time with an offset (`Z` or `±hh:mm`); impossible dates are refused. */
+export const Rfc3339 = z
+  .string()
+  .refine((value) => parseRfc3339(value) !== undefined, 'must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z')
+  .meta({ format: 'date-time' });
 
 const Secret = z.string().min(1).max(4096);
 /**

@@ -350,10 +350,21 @@ export function chainReleased(d: Delivery, f: { at: string; by: string; chainId:
   );
 }
 
-/** Replay (semantics 17): a delivered delivery is queued again, every attempt flagged possible-duplicate. */
-export function replayed(d: Delivery, f: { at: string; by: string }): Step {
+/**
+ * Replay (semantics 17): a delivered delivery is queued again under a new restart
+ * generation (a new queue deduplication id) with a fresh retry budget; every attempt
+ * is flagged possible-duplicate. `why` says which window it was replayed for.
+ */
+export function replayed(d: Delivery, f: { at: string; by: string; why?: string }): Step {
   return step(d, 'queued', f.at, { restarts: d.restarts + 1, possibleDuplicate: true, attempts: 0, requeuedAt: f.at }, [...TRANSIENT, 'deliveredAt'], [
-    { at: f.at, event: 'replayed', level: 'info', detail: `replayed by ${f.by}`, connectionId: d.connectionId, by: f.by },
+    {
+      at: f.at,
+      event: 'replayed',
+      level: 'info',
+      detail: `replayed to ${d.connectionId} by ${f.by}${f.why ? `, ${f.why}` : ''}; delivered again after what is already queued, flagged possible-duplicate`,
+      connectionId: d.connectionId,
+      by: f.by,
+    },
   ]);
 }
 

@@ -363,7 +363,7 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
 
 
 /** A lifecycle step and what must commit with it. */
-interface Planned {
+export interface Planned {
   step: lifecycle.Step;
   extras?: StepExtras;
 }
@@ -372,7 +372,7 @@ interface Planned {
  * Commits a step of a delivery, re-reading it after a concurrent change. `plan` sees the
  * current delivery and throws (or returns undefined to skip) when the step no longer applies.
  */
-async function move(runtime: Runtime, first: Delivery, plan: (d: Delivery) => Planned | undefined): Promise<Delivery | undefined> {
+export async function move(runtime: Runtime, first: Delivery, plan: (d: Delivery) => Planned | undefined): Promise<Delivery | undefined> {
   let d: Delivery | undefined = first;
   for (let attempt = 1; ; attempt++) {
     if (!d) return undefined;

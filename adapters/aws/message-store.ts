@@ -40,6 +40,29 @@ export interface MessageSnapshot {
   deliveries: Delivery[];
 }
 
+/**
+ * How much earlier than its last entry a listing page may start: a page is one stream
+ * batch of new messages, keyed by its first, and a batch spans about a second.
+ */
+export const LISTING_PAGE_SPAN_MS = 60_000;
+
+/** One entry of a flow's message listing. */
+export interface ListingEntry {
+  receivedAt: string;
+  messageId: string;
+}
+
+/** Acceptance order: by `receivedAt`, then GUID (code-unit order, the same on every reader). */
+export function compareListingEntries(a: ListingEntry, b: ListingEntry): number {
+  if (a.receivedAt !== b.receivedAt) return a.receivedAt < b.receivedAt ? -1 : 1;
+  return a.messageId === b.messageId ? 0 : a.messageId < b.messageId ? -1 : 1;
+}
+
+function parseListingEntry(raw: string): ListingEntry {
+  const at = raw.indexOf('#');
+  return { receivedAt: raw.slice(0, at), messageId: raw.slice(at + 1) };
+}
+
 /** Report entries kept in the record; older ones spill into `RPT#` items. */
 export const REPORT_CAP = 40;
 
@@ -164,7 +187,7 @@ export class MessageStore {
   /** The messages of a flow's listing received in [from, until), in acceptance order. */
   async listedBetween(flowId: string, from: string, until: string): Promise<{ flowId: string; messageId: string }[]> {
     // A page is keyed by its first message; one that started a little earlier may hold later ones.
-    const lower = new Date(Date.parse(from) - 60_000).toISOString();
+    const lower = new Date(Date.parse(from) - LISTING_PAGE_SPAN_MS).toISOString();
     const pages = await queryAll(this.documents, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :p AND sk BETWEEN :from AND :until',
@@ -178,6 +201,54 @@ export class MessageStore {
       }
     }
     return refs;
+  }
+
+  /**
+   * A flow's listing entries received in [from, until), in acceptance order (by
+   * `receivedAt`, then GUID). Reads the listing a few pages at a time, so a caller that
+   * stops early (a replay at its cap) reads little more than it used. Pages are keyed by
+   * their first entry and may overlap, so an entry is handed out only once no page still
+   * to be read can hold an earlier one.
+   */
+  async *listing(flowId: string, window: { from: string; until: string }, pageItems = 25): AsyncGenerator<ListingEntry> {
+    const lower = new Date(Date.parse(window.from) - LISTING_PAGE_SPAN_MS).toISOString();
+    const wanted = (e: ListingEntry) => e.receivedAt >= window.from && e.receivedAt < window.until;
+    if (window.from >= window.until) return;
+    let buffer: ListingEntry[] = [];
+    let previous: ListingEntry | undefined;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> } = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :p AND sk BETWEEN :from AND :until',
+          ExpressionAttributeValues: { ':p': listings.flowMessages(flowId), ':from': lower, ':until': window.until },
+          Limit: pageItems,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        for (const raw of (item.entries as string[] | undefined) ?? []) {
+          const entry = parseListingEntry(raw);
+          if (wanted(entry)) buffer.push(entry);
+        }
+      }
+      startKey = page.LastEvaluatedKey;
+      buffer.sort(compareListingEntries);
+      // Pages still to come start at or after the last one read: entries before that are final.
+      const last = page.Items?.at(-1);
+      const settled = startKey && last ? String(last.sk).slice(0, String(last.sk).indexOf('#')) : undefined;
+      const ready = settled === undefined ? buffer.length : buffer.findIndex((e) => e.receivedAt >= settled);
+      const cut = ready === -1 ? buffer.length : ready;
+      const out = buffer.slice(0, cut);
+      buffer = buffer.slice(cut);
+      for (const entry of out) {
+        // A stream batch handled twice may have listed a message on two pages.
+        if (previous && compareListingEntries(entry, previous) <= 0) continue;
+        previous = entry;
+        yield entry;
+      }
+    } while (startKey);
   }
 
   /** The message, its deliveries and its whole execution report (spilled entries first). */

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as lifecycle from '../../core/lifecycle';
-import { needsAttemptMarker, unrecordedAttemptPossible } from '../../core/delivery-machine';
+import { decide, needsAttemptMarker, unrecordedAttemptPossible } from '../../core/delivery-machine';
+import { deliveryDeduplicationId } from '../../core/lanes';
 import { aggregateCounts, newMessages, recordCounts } from '../../core/message-status';
 import type { Delivery } from '../../core/model';
 
@@ -184,6 +185,43 @@ describe('lifecycle: operator steps', () => {
     assert.ok(replayed.clear.includes('deliveredAt'));
     assert.deepEqual(replayed.counts, { delivered: -1, queued: 1 });
     assert.equal(replayed.report[0]!.event, 'replayed');
+  });
+
+  it('replay: a delivered delivery is queued again under a new generation, flagged, with a fresh budget and its window in the report', () => {
+    const done = delivery({ status: 'delivered', deliveredAt: AT, requests: 2, attempts: 2, restarts: 1, version: 4 });
+    const step = lifecycle.replayed(done, { at: LATER, by: 'ops', why: 'received in [2026-01-01T00:00:00.000Z, 2026-01-02T00:00:00.000Z)' });
+    const next = lifecycle.applyStep(done, step);
+    assert.equal(next.status, 'queued');
+    assert.equal(next.restarts, 2, 'a new restart generation: a new queue deduplication id');
+    assert.notEqual(deliveryDeduplicationId('orders', 'm1', 'erp', next.restarts), deliveryDeduplicationId('orders', 'm1', 'erp', done.restarts));
+    assert.equal(next.attempts, 0, 'a fresh retry budget');
+    assert.equal(next.requests, 2, 'requests keep counting: x-sluice-attempt goes on from 3');
+    assert.equal(next.deliveredAt, undefined);
+    assert.deepEqual(lifecycle.listingsOf(next), [{ kind: 'requeued', at: LATER }], 'the re-queue sweep covers a send lost after the write');
+    assert.deepEqual(step.counts, { delivered: -1, queued: 1 });
+    assert.deepEqual(
+      step.report.map((e) => [e.event, e.level, e.connectionId, e.by]),
+      [['replayed', 'info', 'erp', 'ops']],
+    );
+    assert.match(step.report[0]!.detail, /^replayed to erp by ops, received in \[2026-01-01T00:00:00.000Z, 2026-01-02T00:00:00.000Z\)/);
+    // The deliverer then attempts it flagged, numbered on, even for a delivery first delivered at once.
+    const fresh = lifecycle.applyStep(delivery({ status: 'delivered', requests: 1, attempts: 1 }), lifecycle.replayed(delivery({ status: 'delivered', requests: 1, attempts: 1 }), { at: LATER, by: 'ops' }));
+    const decision = decide({
+      now: new Date(LATER),
+      ticketRestarts: fresh.restarts,
+      delivery: fresh,
+      message: {},
+      flow: { status: 'enabled', onFailure: 'continue', autoRetry: true },
+      connection: { status: 'online', onError: 'hold-all' },
+      deliveryKey: 'orders~m1~erp',
+      chainBlocked: false,
+    });
+    assert.deepEqual(decision, { action: 'attempt', request: 2, possibleDuplicate: true });
+    assert.deepEqual(
+      decide({ now: new Date(LATER), ticketRestarts: 0, delivery: fresh, message: {}, deliveryKey: 'orders~m1~erp', chainBlocked: false }),
+      { action: 'ack', reason: 'ticket from before a restart' },
+      'a ticket of the first generation, were one still around, does not deliver it again',
+    );
   });
 
   it('applyStep gives the state a store will have written', () => {
