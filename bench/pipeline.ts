@@ -10,6 +10,7 @@ import type { RuntimeOverrides } from '../adapters/runtime';
 import type { OperationalEvent } from '../core/ports';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import { startLocalGateway, type LocalGateway } from '../local/gateway';
+import { COUNTS_STREAM } from '../adapters/aws/definitions';
 import { startLocalApiServer, type LocalApiServer } from '../local/server';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { KmsCredentialSealer } from '../adapters/aws/credential-sealer';
@@ -136,6 +137,8 @@ export class Pipeline {
     const gateway = await startLocalGateway({
       port: 0,
       deliver: false,
+      // The aggregator's writes per message depend on its batching window: use the stack's.
+      aggregatorWindowMs: COUNTS_STREAM.batchingWindowSeconds * 1000,
       ...(options.probeIntervalSeconds ? { probeIntervalSeconds: options.probeIntervalSeconds } : {}),
       overrides: {
         logger: new BenchLogger({ serviceName: 'sluice-bench' }),

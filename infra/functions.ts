@@ -17,7 +17,7 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { BUCKET, ENVIRONMENT } from '../adapters/aws/definitions';
+import { BUCKET, COUNTS_STREAM, ENVIRONMENT } from '../adapters/aws/definitions';
 import type { ResolvedProps } from './props';
 import { allowOneTimeProbes, type ProbeScheduling } from './schedules';
 import type { Storage } from './storage';
@@ -179,8 +179,8 @@ function addEventSources(scope: Construct, storage: Storage, functions: SluiceFu
     target: functions.aggregator,
     eventSourceArn: storage.table.tableStreamArn!,
     startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-    batchSize: 1000,
-    maxBatchingWindow: Duration.seconds(1),
+    batchSize: COUNTS_STREAM.batchSize,
+    maxBatchingWindow: Duration.seconds(COUNTS_STREAM.batchingWindowSeconds),
     retryAttempts: 10,
     filters: [lambda.FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('MESSAGE') } } } })],
   });

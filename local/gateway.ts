@@ -7,7 +7,7 @@ import { InMemoryEventPublisher } from '../adapters/aws/event-publisher';
 import { LocalCredentialSealer } from '../adapters/aws/credential-sealer';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { createOperatorHandler } from '../functions/operator/handler';
-import { LOCAL_RESOURCE_NAMES } from '../adapters/aws/definitions';
+import { COUNTS_STREAM, LOCAL_RESOURCE_NAMES } from '../adapters/aws/definitions';
 import { startEmulators, type Emulators } from './emulators';
 import { DataDirError, MEMORY_DATA_DIR, openDataDir } from './data-dir';
 import { provisionLocalResources, type LocalResourceNames, type ProvisionedResources } from './provision';
@@ -45,6 +45,11 @@ export interface LocalGatewayOptions {
   pollerBatchSize?: number;
   /** Run the local stream poller feeding the counts aggregator. @default true */
   aggregate?: boolean;
+  /**
+   * The stream poller's batching window: counts and listings trail the records by about this.
+   * The bench sets AWS's (COUNTS_STREAM) to count the aggregator's writes as AWS would. @default 1000
+   */
+  aggregatorWindowMs?: number;
   /** Told each start-up step as it begins (`npm start` prints them). @default none */
   onProgress?: (step: string) => void;
   /**
@@ -190,6 +195,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         streamArn: resources.streamArn,
         handler: createAggregatorHandler(runtime),
         region: config.region,
+        intervalMs: options.aggregatorWindowMs ?? 1000,
+        batchSize: COUNTS_STREAM.batchSize,
         // A kept table's stream is read on from where the last run stopped, never twice.
         ...(dataDir.path ? { checkpointFile: join(dataDir.path, 'stream-checkpoint.json') } : {}),
         onError: (error) => runtime.logger.error('local stream poller', { error: error as Error }),

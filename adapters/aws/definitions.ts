@@ -116,6 +116,17 @@ export const BUCKET = {
   ] satisfies BucketLifecycleRule[],
 } as const;
 
+/**
+ * The stream mapping that feeds the counts aggregator. Each batch costs one counts update and
+ * one listing page per flow it touches, so a longer window makes them cheaper per message
+ * (the bench counts them) and makes counts and the message listing trail the records by up to
+ * about that long.
+ */
+export const COUNTS_STREAM = {
+  batchSize: 1000,
+  batchingWindowSeconds: 5,
+} as const;
+
 /** Names used in local mode, where there is one gateway per machine. */
 export const LOCAL_RESOURCE_NAMES = {
   tableName: 'sluice-local',
