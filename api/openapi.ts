@@ -714,7 +714,7 @@ const OPERATIONS: Operation[] = [
     'SPEC delivery semantics 17, for a target restored from a backup: queues again the deliveries to this connection that are `delivered`, of messages received in [`since`, `until`), ' +
       'of one flow or of every flow that uses the connection. They are delivered again in their original order per lane, after what is already queued, every attempt flagged ' +
       '`x-sluice-possible-duplicate: true`, and their execution reports show `replayed`. One call replays at most `limit` (1,000) deliveries and starts no new chunk of 100 after 10 seconds; ' +
-      'when it stops early the answer carries a `cursor`: send the same body with it to go on, in order. Messages received in the last second or two may not be listed yet.',
+      'when it stops early the answer carries a `cursor`: send the same body with it to go on, in order. The message listing trails the records by a few seconds (the stream), so messages received just before the call may not be replayed yet.',
     {
       operationId: 'replayConnection',
       body: { schema: 'ReplayRequest', required: true },

@@ -42,7 +42,8 @@ export interface MessageSnapshot {
 
 /**
  * How much earlier than its last entry a listing page may start: a page is one stream
- * batch of new messages, keyed by its first, and a batch spans about a second.
+ * batch of new messages, keyed by its first, and a batch spans its batching window
+ * (`COUNTS_STREAM`, a few seconds) unless the stream fell far behind.
  */
 export const LISTING_PAGE_SPAN_MS = 60_000;
 
