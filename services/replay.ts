@@ -156,15 +156,21 @@ export async function replayDeliveries(runtime: Runtime, request: ReplayRequest,
         break;
       }
     }
+    let failure: { error: unknown } | undefined;
     const moved = await mapLimit(candidates, CONCURRENCY, (first) =>
       move(runtime, first, (d) =>
         d.status === 'delivered' ? { step: lifecycle.replayed(d, { at: runtime.clock.now().toISOString(), by, why }) } : undefined,
-      ),
+      ).catch((error: unknown) => {
+        failure ??= { error };
+        return undefined;
+      }),
     );
     const tickets = moved.filter((d): d is Delivery => d !== undefined).map(ticketOf);
-    // Acceptance order within the chunk; chunks go out one after the other.
+    // Acceptance order within the chunk; chunks go out one after the other. What was
+    // moved is sent even when another write of the chunk failed, so it does not wait for the sweep.
     await runtime.queue.send(tickets);
     replayed += tickets.length;
+    if (failure) throw failure.error;
     last = refs[through - 1]!;
     if (through < refs.length) {
       more = true;
