@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { isPartnerRequest, operatorTokenMatches } from '../api/apis';
 import type { SluiceConfig } from '../adapters/aws/config';
-import { createRuntime, type Runtime, type RuntimeOverrides } from '../adapters/runtime';
-import { createAwsClients } from '../adapters/aws/clients';
+import type { Runtime, RuntimeOverrides } from '../adapters/runtime';
+import { createAwsClients, createRuntime } from '../adapters/all-services';
 import { InMemoryEventPublisher } from '../adapters/aws/event-publisher';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { createOperatorHandler } from '../functions/operator/handler';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { decodeCursor, encodeCursor } from '../../adapters/aws/keys';
 import { MAX_PRESIGN_SECONDS } from '../../adapters/aws/presigner';
 import type { Runtime } from '../../adapters/runtime';

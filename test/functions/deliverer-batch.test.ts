@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { createRuntime, type Runtime } from '../../adapters/runtime';
+import { createRuntime } from '../../adapters/all-services';
+import type { Runtime } from '../../adapters/runtime';
 import type { InMemoryEventPublisher } from '../../adapters/aws/event-publisher';
 import type { DeliveryQueue, DeliveryTicket } from '../../core/ports';
 import { laneGroupId } from '../../core/lanes';

@@ -6,7 +6,8 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { startEmulators, type Emulators } from '../../local/emulators';
 import { provisionLocalResources, type ProvisionedResources } from '../../local/provision';
-import { createAwsClients, type AwsClients } from '../../adapters/aws/clients';
+import type { AwsClients } from '../../adapters/aws/clients';
+import { createAwsClients } from '../../adapters/all-services';
 import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, LOCAL_RESOURCE_NAMES, TABLE } from '../../adapters/aws/definitions';
 
 /** Java processes started by this test process (DynamoDB Local is spawned as a direct child). */
