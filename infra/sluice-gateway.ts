@@ -50,6 +50,7 @@ import {
   type QueueDefinition,
 } from '../adapters/aws/definitions';
 import { SluiceAlerts, type AlertsOptions } from './alerts';
+import { functionBundling } from './function-bundling';
 
 /** API Gateway's own answers mapped to the product's problem codes (SPEC "Errors"). */
 const GATEWAY_PROBLEMS: [apigateway.ResponseType, ProblemCode][] = [
@@ -511,15 +512,7 @@ export class SluiceGateway extends Construct {
         logGroup,
         // Powertools Tracer in the handlers records segments for every AWS call.
         tracing: lambda.Tracing.ACTIVE,
-        bundling: {
-          minify: true,
-          sourceMap: true,
-          target: 'node22',
-          format: nodejs.OutputFormat.CJS,
-          // Ship the SDK versions from package-lock.json instead of the runtime's.
-          bundleAwsSDK: true,
-          forceDockerBundling: false,
-        },
+        bundling: functionBundling(),
         ...options,
       });
     };
