@@ -7,7 +7,8 @@ import { instrument } from '../instrument';
 import { createIngestHandler } from './handler';
 
 const serviceName = 'sluice-ingest';
-// Only what this function calls (records messages in DynamoDB, queues them on SQS and keeps large payloads in S3): its bundle holds no other SDK client.
+// Only what this function calls (records messages in DynamoDB, queues them on SQS and keeps large
+// payloads in S3): its bundle holds no other SDK client.
 const runtime = assembleRuntime(configFromEnvironment(), wire(sqsWiring, s3Wiring), {}, serviceName);
 
 export const handler = instrument(runtime, new Tracer({ serviceName }), createIngestHandler(runtime));

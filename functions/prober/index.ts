@@ -9,7 +9,8 @@ import { instrument } from '../instrument';
 import { createProberHandler } from './handler';
 
 const serviceName = 'sluice-prober';
-// Only what this function calls (connection secrets (KMS), resume events, probe schedules, re-queueing sweeps (SQS); no payloads): its bundle holds no other SDK client.
+// Only what this function calls (connection secrets (KMS), resume events, probe schedules, re-queueing
+// sweeps (SQS); no payloads): its bundle holds no other SDK client.
 const runtime = assembleRuntime(configFromEnvironment(), wire(sqsWiring, kmsWiring, eventBridgeWiring, schedulerWiring), {}, serviceName);
 
 export const handler = instrument(runtime, new Tracer({ serviceName }), createProberHandler(runtime));
