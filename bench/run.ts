@@ -192,7 +192,7 @@ try {
     log('cold start: bundling the Lambda functions with esbuild…');
     cold = await coldStart({ runs: Number(flags['cold-start-runs'] ?? 5) });
     for (const f of cold.functions) {
-      log(`  ${f.name.padEnd(10)} ${(f.bundleBytes / 1024).toFixed(0).padStart(6)} KiB minified; import median ${f.importMedianMs.toFixed(0)} ms (node startup ${cold.nodeBaselineMedianMs.toFixed(0)} ms included; net ${(f.importMedianMs - cold.nodeBaselineMedianMs).toFixed(0)} ms)`);
+      log(`  ${f.name.padEnd(10)} ${(f.bundleBytes / 1024).toFixed(0).padStart(6)} KiB minified; import median ${f.importMedianMs} ms wall, ${f.importCpuMedianMs} ms CPU (Node ${cold.nodeVersion}; its own start-up, ${cold.nodeBaselineMedianMs} ms, not included)`);
     }
   }
 
