@@ -67,14 +67,17 @@ export interface RuntimeOverrides {
  */
 export interface RuntimeWiring {
   clients?: ClientClasses;
-  queue?: (clients: AwsClients, config: SluiceConfig) => DeliveryQueue;
+  queue?: PortFactory<DeliveryQueue>;
   /** The payload bucket (claim checks, the failed store, corrections). */
-  objects?: (clients: AwsClients, config: SluiceConfig) => S3PayloadStore;
-  presigner?: (config: SluiceConfig) => S3Presigner;
-  sealer?: (clients: AwsClients, config: SluiceConfig) => CredentialSealer;
-  events?: (clients: AwsClients, config: SluiceConfig) => EventPublisher;
-  probes?: (clients: AwsClients, config: SluiceConfig, options: { probeIntervalSeconds?: number }) => ProbeScheduler;
+  objects?: PortFactory<S3PayloadStore>;
+  presigner?: PortFactory<S3Presigner>;
+  sealer?: PortFactory<CredentialSealer>;
+  events?: PortFactory<EventPublisher>;
+  probes?: PortFactory<ProbeScheduler>;
 }
+
+/** Builds one port from the function's clients, its config and the overrides that tune ports. */
+export type PortFactory<T> = (clients: AwsClients, config: SluiceConfig, overrides: RuntimeOverrides) => T;
 
 /** One wiring from several pieces; a later piece's port wins. */
 export function wire(...pieces: RuntimeWiring[]): RuntimeWiring {
@@ -105,16 +108,14 @@ export function assembleRuntime(
   serviceName = 'sluice',
 ): Runtime {
   const clients = buildAwsClients(config, wiring.clients ?? {}, overrides.recorder);
-  const build = <K extends 'queue' | 'objects' | 'sealer' | 'events'>(port: K) => {
-    const make = wiring[port] as ((c: AwsClients, cfg: SluiceConfig) => ReturnType<NonNullable<RuntimeWiring[K]>>) | undefined;
-    return make ? make(clients, config) : notWired<ReturnType<NonNullable<RuntimeWiring[K]>>>(port);
-  };
-  const sealer = overrides.sealer ?? build('sealer');
+  const port = <T extends object>(name: string, make?: PortFactory<T>): T =>
+    make ? make(clients, config, overrides) : notWired<T>(name);
+  const sealer = overrides.sealer ?? port('sealer', wiring.sealer);
   // Ingest reuses recent configuration reads for this long (a warm container then needs no read).
   const cacheMs = (config.configCacheSeconds ?? 5) * 1000;
   const flows = new FlowStore(clients.documents, config.tableName, cacheMs);
   const messages = new MessageStore(clients.documents, config.tableName);
-  const objects = build('objects');
+  const objects = port('objects', wiring.objects);
   return {
     config,
     clients,
@@ -128,15 +129,13 @@ export function assembleRuntime(
     deliveries: new DeliveryStore(clients.documents, config.tableName, flows, messages),
     probes:
       overrides.probes ??
-      (wiring.probes
-        ? wiring.probes(clients, config, { probeIntervalSeconds: overrides.probeIntervalSeconds })
-        : notWired<ProbeScheduler>('probes')),
+      port('probes', wiring.probes),
     payloads: overrides.payloads ?? objects,
     objects,
-    presigner: wiring.presigner ? wiring.presigner(config) : notWired<S3Presigner>('presigner'),
+    presigner: port('presigner', wiring.presigner),
     audit: new AuditStore(clients.documents, config.tableName),
-    queue: (overrides.wrapQueue ?? ((queue) => queue))(overrides.queue ?? build('queue')),
-    events: overrides.events ?? build('events'),
+    queue: (overrides.wrapQueue ?? ((queue) => queue))(overrides.queue ?? port('queue', wiring.queue)),
+    events: overrides.events ?? port('events', wiring.events),
     sealer,
     inlinePayloadLimitBytes: overrides.inlinePayloadLimitBytes ?? 64 * 1024,
   };

@@ -6,8 +6,8 @@ import { EventBridgeProbeScheduler } from '../probe-scheduler';
 /** One-time probe schedules (EventBridge Scheduler); without a scheduler, the recurring probe only. */
 export const schedulerWiring: RuntimeWiring = {
   clients: { scheduler: SchedulerClient },
-  probes: (clients, config, options) =>
+  probes: (clients, config, overrides) =>
     config.scheduler
       ? new EventBridgeProbeScheduler(clients.scheduler, config.scheduler)
-      : new RecurringProbeOnly(options.probeIntervalSeconds ?? 3600),
+      : new RecurringProbeOnly(overrides.probeIntervalSeconds ?? 3600),
 };
