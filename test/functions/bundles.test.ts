@@ -56,6 +56,13 @@ describe('Lambda bundles', () => {
     assert.deepEqual(packagesIn(ingest, /node_modules\/@aws-sdk\/(s3-[^/]+|client-(?:kms|scheduler|eventbridge))\//), []);
   });
 
+  it('the ingest bundle carries the partner routes and none of the operator API', () => {
+    const inputs = Object.values(bundles.get('ingest')!.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
+    const operatorOnly = ['api/resources/connections.ts', 'api/resources/flows.ts', 'api/resources/failed-events.ts', 'api/resources/partners.ts', 'services/repair.ts'];
+    assert.deepEqual(inputs.filter((input) => operatorOnly.some((path) => input.endsWith(path))), []);
+    assert.ok(inputs.some((input) => input.endsWith('api/resources/partner-messages.ts')));
+  });
+
   it('no bundle carries the OpenAPI generator or zod’s translations', () => {
     for (const bundle of bundles.values()) {
       const inputs = Object.values(bundle.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
