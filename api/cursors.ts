@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { SluiceConfig } from '../adapters/aws/config';
+import { loadCursorSecret } from '../adapters/aws/cursor-secret';
+import type { Runtime } from '../adapters/runtime';
 import { ProblemError } from '../core/problems';
 
 /**
@@ -70,28 +71,24 @@ export class CursorCodec {
   }
 }
 
+const codecs = new WeakMap<object, Promise<CursorCodec>>();
+
 /**
- * The deployment's cursor secret: `cursorSecret` from the configuration when set
- * (local mode generates one per process), else derived from the deployment's own
- * resource names. The derived key binds cursors to their listing and deployment;
- * set `cursorSecret` where cursors must also be unforgeable by someone who knows
- * those names (every operator call is authenticated either way).
+ * One codec per runtime (per Lambda container or local process), keyed with
+ * `cursorSecret` from the configuration when set, else with the deployment's sealed
+ * secret from the state store (made on first use; see `loadCursorSecret`).
  */
-export function cursorSecretOf(config: Pick<SluiceConfig, 'cursorSecret' | 'tableName' | 'queueUrl' | 'bucketName' | 'credentialsKeyId' | 'region'>): Buffer {
-  if (config.cursorSecret) return Buffer.from(config.cursorSecret, 'utf8');
-  return createHmac('sha256', 'sluice-cursor-v1')
-    .update([config.region, config.tableName, config.queueUrl, config.bucketName, config.credentialsKeyId ?? ''].join('\n'))
-    .digest();
-}
-
-const codecs = new WeakMap<object, CursorCodec>();
-
-/** One codec per configuration object (per Lambda container or local process). */
-export function cursorCodec(config: SluiceConfig): CursorCodec {
-  let codec = codecs.get(config);
+export function cursorCodec(runtime: Pick<Runtime, 'config' | 'clients' | 'sealer'>): Promise<CursorCodec> {
+  let codec = codecs.get(runtime);
   if (!codec) {
-    codec = new CursorCodec(cursorSecretOf(config));
-    codecs.set(config, codec);
+    const { config, clients, sealer } = runtime;
+    codec = (config.cursorSecret
+      ? Promise.resolve(Buffer.from(config.cursorSecret, 'utf8'))
+      : loadCursorSecret(clients.documents, config.tableName, sealer)
+    ).then((secret) => new CursorCodec(secret));
+    // A failed load (a throttled read, say) is tried again by the next request.
+    codec.catch(() => codecs.delete(runtime));
+    codecs.set(runtime, codec);
   }
   return codec;
 }

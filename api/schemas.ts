@@ -12,13 +12,19 @@ export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be 1-128 cha
 export const CorrelationId = z.string().regex(CORRELATION_ID_PATTERN);
 
 const Secret = z.string().min(1).max(4096);
+/**
+ * A secret sent as a header value as it is (a bearer token, a header credential): only
+ * what HTTP allows in a field value (visible ASCII, space, tab, obs-text), so a token
+ * pasted with a trailing newline is refused here instead of failing every delivery.
+ */
+const HeaderSecret = Secret.regex(/^[\t\x20-\x7e\x80-\xff]+$/, 'must be a valid HTTP header value: no line breaks, control characters or characters beyond Latin-1');
 
 /** Failure types, taken from the suggested-action table so the list cannot miss one. */
 export const FailureTypeSchema = z.enum(Object.keys(SUGGESTED_ACTIONS) as [FailureType, ...FailureType[]]);
 
 export const ConnectionAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),
-  z.object({ type: z.literal('bearer'), token: Secret }).strict(),
+  z.object({ type: z.literal('bearer'), token: HeaderSecret }).strict(),
   z.object({ type: z.literal('basic'), username: z.string().min(1).max(256).regex(/^[^:]*$/, 'must not contain ":"'), password: Secret }).strict(),
   z
     .object({
@@ -27,7 +33,7 @@ export const ConnectionAuthSchema = z.discriminatedUnion('type', [
         .string()
         .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, 'must be an HTTP header name')
         .refine((name) => !isReservedHeaderName(name), 'is a header Sluice sets itself (SPEC delivery semantics 3); choose another name'),
-      value: Secret,
+      value: HeaderSecret,
     })
     .strict(),
 ]);

@@ -1,24 +1,47 @@
 /**
  * The bench's cost model: measured AWS usage of a run × a dated us-east-1 price table
  * → US dollars per million delivered messages. Nothing here is typed in per message:
- * every quantity comes from what the run counted, and the deliverer's batch size and
- * memory are inputs, so changing them changes the result.
+ * every quantity comes from what the run counted (DynamoDB units by AWS's rules, calls,
+ * KMS requests, log bytes, handler CPU and sequential round trips), and the deliverer's
+ * batch size, the memory sizes and the API kind are inputs, so changing them changes the
+ * result. What a local run cannot measure (AWS latency per call, CPU share per MB, Lambda's
+ * own log lines) comes from the stated model in aws-latency-model.json.
  */
 import { readFileSync } from 'node:fs';
+import type { LatencyModel } from './round-trips';
 
 export interface Prices {
   region: string;
   date: string;
   currency: string;
   notes: string[];
-  apiGateway: { restRequestsPerMillion: number; source: string };
-  lambda: { requestsPerMillion: number; gbSecondArm64: number; gbSecondX86: number; billingGranularityMs: number; source: string };
-  sqs: { fifoRequestsPerMillion: number; standardRequestsPerMillion: number; chunkBytes: number; source: string };
-  dynamodb: { onDemandWriteRequestUnitsPerMillion: number; onDemandReadRequestUnitsPerMillion: number; source: string };
-  s3: { putPerThousand: number; getPerThousand: number; source: string };
-  eventBridge: { putEventsPerMillion: number; source: string };
-  scheduler: { invocationsPerMillion: number; source: string };
-  kms: { requestsPer10k: number; source: string };
+  apiGateway: { restRequestsPerMillion: number; httpRequestsPerMillion: number; checked: string; source: string };
+  lambda: { requestsPerMillion: number; gbSecondArm64: number; gbSecondX86: number; billingGranularityMs: number; checked: string; source: string };
+  sqs: { fifoRequestsPerMillion: number; standardRequestsPerMillion: number; chunkBytes: number; checked: string; source: string };
+  dynamodb: { onDemandWriteRequestUnitsPerMillion: number; onDemandReadRequestUnitsPerMillion: number; checked: string; source: string };
+  s3: { putPerThousand: number; getPerThousand: number; checked: string; source: string };
+  eventBridge: { putEventsPerMillion: number; checked: string; source: string };
+  scheduler: { invocationsPerMillion: number; checked: string; source: string };
+  kms: { requestsPer10k: number; checked: string; source: string };
+  cloudWatchLogs: { ingestionPerGb: number; bytesPerGb: number; checked: string; source: string };
+}
+
+/** The bench's model of what local runs cannot measure (bench/aws-latency-model.json). */
+export interface AwsModel extends LatencyModel {
+  date: string;
+  notes: string[];
+  lambda: {
+    /** Memory at which a function gets one full vCPU. */
+    fullVcpuMemoryMb: number;
+    fullVcpuSource: string;
+    /** START, END and REPORT lines Lambda writes per invocation. */
+    platformLogLines: string[];
+    platformLogSource: string;
+  };
+}
+
+export function loadAwsModel(url: URL = new URL('./aws-latency-model.json', import.meta.url)): AwsModel {
+  return JSON.parse(readFileSync(url, 'utf8')) as AwsModel;
 }
 
 export function loadPrices(url: URL = new URL('./prices-us-east-1.json', import.meta.url)): Prices {
@@ -43,21 +66,30 @@ export interface CallCount {
   writeUnits?: number;
 }
 
+/** What the invocations of one Lambda function added up to. */
+export interface LambdaUsage {
+  invocations: number;
+  /** Σ CPU time of the handler (bench/cpu-meter.ts) on one full core of the bench machine, ms. */
+  cpuMs: number;
+  /** Σ modelled waits on AWS: sequential round trips × the latency model (bench/round-trips.ts), ms. */
+  awsWaitMs: number;
+}
+
 export interface MeasuredUsage {
   /** Messages delivered (each counted once). The denominator of every per-message figure. */
   delivered: number;
   /** Partner API requests that reached the ingest function (one Lambda invocation each). */
   apiRequests: number;
-  /** Σ over ingest invocations of the duration rounded up to the billing granularity. */
-  ingestBilledMs: number;
+  ingest: LambdaUsage;
   /** Non-empty batches the event source handed to the deliverer = deliverer invocations. */
   delivererInvocations: number;
   /** Records in those batches (re-deliveries of held or retried tickets included). */
   delivererRecords: number;
-  /** Σ over deliverer invocations of the billed duration. */
-  delivererBilledMs: number;
+  deliverer: LambdaUsage;
   /** The event source batch size the run used. */
   measuredBatchSize: number;
+  /** Bytes the handlers' loggers wrote (metrics in EMF included), by component. */
+  logBytes: Record<string, number>;
   calls: CallCount[];
 }
 
@@ -70,10 +102,12 @@ export interface CostSettings {
   functionMemoryMb: number;
   /** @default 'arm64' (infra: lambda.Architecture.ARM_64) */
   architecture?: 'arm64' | 'x86_64';
+  /** The partner API's kind. @default 'rest' (infra: apigateway.RestApi) */
+  apiType?: 'rest' | 'http';
 }
 
 /** Defaults of `SluiceGateway` (infra/sluice-gateway.ts); a unit test keeps them in step. */
-export const INFRA_DEFAULTS: CostSettings = { batchSize: 10, delivererMemoryMb: 512, functionMemoryMb: 256, architecture: 'arm64' };
+export const INFRA_DEFAULTS: CostSettings = { batchSize: 10, delivererMemoryMb: 512, functionMemoryMb: 256, architecture: 'arm64', apiType: 'rest' };
 
 export interface CostLine {
   component: Component | 'apiGateway';
@@ -120,11 +154,26 @@ export function delivererInvocationsAt(usage: MeasuredUsage, batchSize: number):
   return usage.delivererRecords / Math.min(batchSize, observedFill);
 }
 
-export function costPerMillion(usage: MeasuredUsage, settings: CostSettings, prices: Prices): CostBreakdown {
+/**
+ * Billed milliseconds of a function on AWS: its CPU time, stretched by the share of a vCPU
+ * its memory buys (Lambda allocates CPU in proportion to memory, one vCPU at 1,769 MB),
+ * plus its modelled waits on AWS. Rounding each invocation up to 1 ms is left out (≤ 1 ms each).
+ */
+export function lambdaBilledMs(usage: LambdaUsage, memoryMb: number, model: AwsModel): number {
+  return usage.cpuMs * Math.max(1, model.lambda.fullVcpuMemoryMb / memoryMb) + usage.awsWaitMs;
+}
+
+/** Bytes Lambda itself writes to CloudWatch Logs per invocation (START, END, REPORT). */
+export function platformLogBytes(model: AwsModel): number {
+  return model.lambda.platformLogLines.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
+}
+
+export function costPerMillion(usage: MeasuredUsage, settings: CostSettings, prices: Prices, model: AwsModel = loadAwsModel()): CostBreakdown {
   if (!(usage.delivered > 0)) throw new RangeError('no delivered messages: cost per message is undefined');
   for (const [name, mb] of [['delivererMemoryMb', settings.delivererMemoryMb], ['functionMemoryMb', settings.functionMemoryMb]] as const) {
     if (!Number.isInteger(mb) || mb < 128 || mb > 10_240) throw new RangeError(`${name} must be an integer from 128 to 10240 MiB, got ${mb}`);
   }
+  const apiType = settings.apiType ?? INFRA_DEFAULTS.apiType!;
   const perMessage = (n: number) => n / usage.delivered;
   const invocations = delivererInvocationsAt(usage, settings.batchSize);
   const batchScale = usage.delivererInvocations > 0 ? invocations / usage.delivererInvocations : 1;
@@ -134,13 +183,15 @@ export function costPerMillion(usage: MeasuredUsage, settings: CostSettings, pri
     const unitsPerMessage = perMessage(units);
     lines.push({ component, service, item, unit, unitsPerMessage, usdPerMillionMessages: unitsPerMessage * usdPerUnit * 1e6 });
   };
+  const gbSeconds = (ms: number, memoryMb: number) => (ms / 1000) * (memoryMb / 1024);
 
-  line('apiGateway', 'API Gateway', 'REST requests', 'request', usage.apiRequests, prices.apiGateway.restRequestsPerMillion / 1e6);
+  if (apiType === 'http') line('apiGateway', 'API Gateway', 'HTTP API requests', 'request', usage.apiRequests, prices.apiGateway.httpRequestsPerMillion / 1e6);
+  else line('apiGateway', 'API Gateway', 'REST API requests', 'request', usage.apiRequests, prices.apiGateway.restRequestsPerMillion / 1e6);
   line('ingest', 'Lambda', 'ingest requests', 'invocation', usage.apiRequests, prices.lambda.requestsPerMillion / 1e6);
-  line('ingest', 'Lambda', `ingest duration @ ${settings.functionMemoryMb} MB`, 'GB-s', (usage.ingestBilledMs / 1000) * (settings.functionMemoryMb / 1024), gbSecond);
+  line('ingest', 'Lambda', `ingest duration @ ${settings.functionMemoryMb} MB`, 'GB-s', gbSeconds(lambdaBilledMs(usage.ingest, settings.functionMemoryMb, model), settings.functionMemoryMb), gbSecond);
   line('deliverer', 'Lambda', `deliverer requests @ batch ${settings.batchSize}`, 'invocation', invocations, prices.lambda.requestsPerMillion / 1e6);
   // Duration per message is taken as measured: a different batch size regroups the same work.
-  line('deliverer', 'Lambda', `deliverer duration @ ${settings.delivererMemoryMb} MB`, 'GB-s', (usage.delivererBilledMs / 1000) * (settings.delivererMemoryMb / 1024), gbSecond);
+  line('deliverer', 'Lambda', `deliverer duration @ ${settings.delivererMemoryMb} MB`, 'GB-s', gbSeconds(lambdaBilledMs(usage.deliverer, settings.delivererMemoryMb, model), settings.delivererMemoryMb), gbSecond);
 
   const sorted = [...usage.calls].sort((a, b) => `${a.service}.${a.operation}.${a.component}`.localeCompare(`${b.service}.${b.operation}.${b.component}`));
   for (const call of sorted) {
@@ -151,13 +202,8 @@ export function costPerMillion(usage: MeasuredUsage, settings: CostSettings, pri
         line(call.component, 'SQS', name, 'request (64 KB chunk)', (call.billedRequests ?? call.calls) * scale, prices.sqs.fifoRequestsPerMillion / 1e6);
         break;
       case 'DynamoDB':
-        if (isDynamoRead(call.operation)) {
-          line(call.component, 'DynamoDB', `${name} (read units)`, 'RRU', call.readUnits ?? 0, prices.dynamodb.onDemandReadRequestUnitsPerMillion / 1e6);
-        } else {
-          line(call.component, 'DynamoDB', `${name} (write units)`, 'WRU', call.writeUnits ?? 0, prices.dynamodb.onDemandWriteRequestUnitsPerMillion / 1e6);
-          // Condition checks inside a write transaction report read units.
-          if (call.readUnits) line(call.component, 'DynamoDB', `${name} (read units)`, 'RRU', call.readUnits, prices.dynamodb.onDemandReadRequestUnitsPerMillion / 1e6);
-        }
+        if (call.writeUnits) line(call.component, 'DynamoDB', `${name} (write units)`, 'WRU', call.writeUnits, prices.dynamodb.onDemandWriteRequestUnitsPerMillion / 1e6);
+        if (call.readUnits || !call.writeUnits) line(call.component, 'DynamoDB', `${name} (read units)`, 'RRU', call.readUnits ?? 0, prices.dynamodb.onDemandReadRequestUnitsPerMillion / 1e6);
         break;
       case 'S3': {
         const get = call.operation === 'GetObject' || call.operation === 'HeadObject';
@@ -178,11 +224,19 @@ export function costPerMillion(usage: MeasuredUsage, settings: CostSettings, pri
         line(call.component, call.service, name, 'request', call.calls, 0);
     }
   }
+
+  const perByte = prices.cloudWatchLogs.ingestionPerGb / prices.cloudWatchLogs.bytesPerGb;
+  const platform = platformLogBytes(model);
+  line('ingest', 'CloudWatch Logs', 'ingest log lines (incl. EMF metrics)', 'byte', usage.logBytes.ingest ?? 0, perByte);
+  line('ingest', 'CloudWatch Logs', 'ingest START/END/REPORT lines', 'byte', usage.apiRequests * platform, perByte);
+  line('deliverer', 'CloudWatch Logs', 'deliverer log lines (incl. EMF metrics)', 'byte', usage.logBytes.deliverer ?? 0, perByte);
+  line('deliverer', 'CloudWatch Logs', 'deliverer START/END/REPORT lines', 'byte', invocations * platform, perByte);
+
   const byService: Record<string, number> = {};
   for (const l of lines) byService[l.service] = (byService[l.service] ?? 0) + l.usdPerMillionMessages;
   const totalUsdPerMillion = lines.reduce((sum, l) => sum + l.usdPerMillionMessages, 0);
   return {
-    settings: { architecture: 'arm64', ...settings },
+    settings: { architecture: 'arm64', apiType, ...settings },
     priceDate: prices.date,
     messagesPerInvocation: invocations > 0 ? usage.delivererRecords / invocations : 0,
     delivererInvocationsPerMessage: perMessage(invocations),
@@ -210,6 +264,6 @@ export function formatCostTable(cost: CostBreakdown): string {
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(fmt),
     `total: $${cost.totalUsdPerMillion.toFixed(2)} per million delivered messages (${services})`,
-    `settings: batch size ${cost.settings.batchSize} (${cost.messagesPerInvocation.toFixed(2)} msgs per deliverer invocation), deliverer ${cost.settings.delivererMemoryMb} MB, ingest ${cost.settings.functionMemoryMb} MB, ${cost.settings.architecture}; prices of ${cost.priceDate}`,
+    `settings: ${cost.settings.apiType === 'http' ? 'HTTP' : 'REST'} API, batch size ${cost.settings.batchSize} (${cost.messagesPerInvocation.toFixed(2)} msgs per deliverer invocation), deliverer ${cost.settings.delivererMemoryMb} MB, ingest ${cost.settings.functionMemoryMb} MB, ${cost.settings.architecture}; prices of ${cost.priceDate}`,
   ].join('\n');
 }

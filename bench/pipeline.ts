@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import http from 'node:http';
-import { Logger } from '@aws-lambda-powertools/logger';
+import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from '../adapters/aws/clients';
@@ -10,6 +11,11 @@ import type { RuntimeOverrides } from '../adapters/runtime';
 import type { OperationalEvent } from '../core/ports';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import { startLocalGateway, type LocalGateway } from '../local/gateway';
+import { startLocalApiServer, type LocalApiServer } from '../local/server';
+import { createIngestHandler } from '../functions/ingest/handler';
+import { KmsCredentialSealer } from '../adapters/aws/credential-sealer';
+import { loadAwsModel } from './cost-model';
+import { createLocalKmsClient } from './local-kms';
 import { LocalEventSourcePoller } from '../local/poller';
 import type { DelivererOptions } from '../services/deliverer';
 import { deliveryKey, type AcceptedMessage, type ObservedRequest, type StoreStatuses } from './invariants';
@@ -21,12 +27,15 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const WARN = 16;
 
 /**
- * The runtime's logger for bench runs: counts warnings and errors by message and only prints
- * them when asked (thousands of JSON lines would drown the report and cost CPU).
+ * The runtime's logger for bench runs: counts warnings and errors by message, counts the bytes
+ * every line would add to CloudWatch Logs, and only prints when asked (thousands of JSON lines
+ * would drown the report). Lines are built and serialized as on AWS, so their CPU is measured.
  */
 export class BenchLogger extends Logger {
   static counts = new Map<string, number>();
   static print = false;
+  /** Receives the size of each line (with its newline) the logger emits. */
+  static onLine: ((bytes: number) => void) | undefined;
 
   override createChild(): Logger {
     return this;
@@ -37,7 +46,14 @@ export class BenchLogger extends Logger {
       const text = typeof input === 'string' ? input : String((input as { message?: unknown }).message ?? 'log item');
       BenchLogger.counts.set(text, (BenchLogger.counts.get(text) ?? 0) + 1);
     }
-    if (BenchLogger.print) super.processLogItem(level, input, extra as never);
+    super.processLogItem(level, input, extra as never);
+  }
+
+  protected override printLog(_level: number, log: LogItem): void {
+    log.prepareForPrint();
+    const line = JSON.stringify(log.getAttributes(), this.getJsonReplacer());
+    BenchLogger.onLine?.(Buffer.byteLength(line) + 1);
+    if (BenchLogger.print) process.stdout.write(`${line}\n`);
   }
 }
 
@@ -57,6 +73,11 @@ export interface PipelineOptions {
   /** Concurrent poller loops. @default 4 */
   pollerConcurrency?: number;
   deliverer?: DelivererOptions;
+  /**
+   * Bill AWS usage: DynamoDB units by AWS's rules, KMS through a counted stand-in, log bytes
+   * (middleware on every client; it costs some CPU). Calls are counted either way. @default true
+   */
+  billing?: boolean;
   /** Extra runtime overrides (the recorder and event publisher are the meter's). */
   overrides?: RuntimeOverrides;
   probeIntervalSeconds?: number;
@@ -67,7 +88,6 @@ export interface PipelineOptions {
 export interface BatchStats {
   invocations: number;
   records: number;
-  billedMs: number;
   durationsMs: number[];
 }
 
@@ -76,7 +96,7 @@ export class Pipeline {
   readonly meter: UsageMeter;
   /** Operational events the gateway published (each one a PutEvents on AWS). */
   readonly events: OperationalEvent[];
-  readonly batches: BatchStats = { invocations: 0, records: 0, billedMs: 0, durationsMs: [] };
+  readonly batches: BatchStats = { invocations: 0, records: 0, durationsMs: [] };
   /** Clients without the meter or any fault injection, for the bench's own reads. */
   readonly observer: AwsClients;
   pollerRestarts = 0;
@@ -89,28 +109,52 @@ export class Pipeline {
     meter: UsageMeter,
     events: OperationalEvent[],
     private readonly options: PipelineOptions,
+    observer: AwsClients,
+    private readonly partnerApi: LocalApiServer,
   ) {
     this.meter = meter;
     this.events = events;
-    this.observer = createAwsClients(gateway.runtime.config);
+    this.observer = observer;
   }
 
+  /**
+   * Starts the local gateway with the meter on every AWS client, a KMS stand-in behind the real
+   * KMS sealer (so KMS requests are counted as on AWS), and the partner API on a server of the
+   * bench's own that runs each request as one metered ingest invocation.
+   */
   static async start(options: PipelineOptions = {}): Promise<Pipeline> {
-    const meter = new UsageMeter();
+    const meter = new UsageMeter(loadAwsModel());
     const publisher = meter.countingPublisher(options.overrides?.events);
+    const billing = options.billing ?? true;
+    const kms = createLocalKmsClient();
+    meter.instrumentExtra(kms, 'KMS');
+    BenchLogger.onLine = billing ? (bytes) => meter.addLogBytes(bytes) : undefined;
     const gateway = await startLocalGateway({
       port: 0,
       deliver: false,
       ...(options.probeIntervalSeconds ? { probeIntervalSeconds: options.probeIntervalSeconds } : {}),
       overrides: {
         logger: new BenchLogger({ serviceName: 'sluice-bench' }),
+        ...(billing ? { sealer: new KmsCredentialSealer(kms, 'alias/sluice-bench') } : {}),
         ...options.overrides,
         recorder: meter.recorder,
         events: publisher,
       },
     });
-    meter.instrument(gateway.runtime.clients);
-    return new Pipeline(gateway, meter, publisher.events, options);
+    const observer = createAwsClients(gateway.runtime.config);
+    if (billing) {
+      // The emulator keeps its table in memory and was started just now: the meter sees every write.
+      meter.instrument(gateway.runtime.clients, observer.dynamodb, { unseenItemsAreAbsent: true });
+      countMetricBytes(gateway.runtime.metrics, meter);
+    }
+    const ingest = createIngestHandler(gateway.runtime);
+    const partnerApi = await startLocalApiServer({
+      port: 0,
+      partnerHandler: (event, context) => meter.invoke('ingest', () => ingest(event, context)),
+      operatorHandler: async () => ({ statusCode: 404, headers: { 'content-type': 'application/problem+json' }, body: '{"status":404}' }),
+      isPartnerRequest: () => true,
+    });
+    return new Pipeline(gateway, meter, publisher.events, options, observer, partnerApi);
   }
 
   get runtime() {
@@ -128,12 +172,11 @@ export class Pipeline {
     const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
       const started = performance.now();
       try {
-        return await this.meter.asDeliverer(() => deliver(event));
+        return await this.meter.invoke('deliverer', () => deliver(event));
       } finally {
         const ms = performance.now() - started;
         this.batches.invocations += 1;
         this.batches.records += event.Records.length;
-        this.batches.billedMs += Math.max(1, Math.ceil(ms));
         this.batches.durationsMs.push(ms);
       }
     };
@@ -201,7 +244,7 @@ export class Pipeline {
 
   /** Posts one message as the partner. Never throws: a network error is status 0. */
   post(flowId: string, messageId: string, payload: Buffer, timeoutMs = 30_000): Promise<{ status: number; body: string }> {
-    const url = new URL(`${this.gateway.url}/v1/flows/${flowId}/messages`);
+    const url = new URL(`${this.partnerApi.url}/v1/flows/${flowId}/messages`);
     return new Promise((resolve) => {
       const request = http.request(
         url,
@@ -300,11 +343,24 @@ export class Pipeline {
   async stop(): Promise<void> {
     await this.stopPoller();
     this.agent.destroy();
+    await this.partnerApi.close();
     this.observer.dynamodb.destroy();
     this.observer.sqs.destroy();
     this.observer.s3.destroy();
     await this.gateway.stop();
   }
+}
+
+/**
+ * Local mode disables CloudWatch metrics; on AWS each flush prints one EMF document to the
+ * function's log. Counts the bytes of what would have been printed.
+ */
+function countMetricBytes(metrics: Metrics, meter: UsageMeter): void {
+  const publish = metrics.publishStoredMetrics.bind(metrics);
+  metrics.publishStoredMetrics = () => {
+    if (metrics.hasStoredMetrics()) meter.addLogBytes(Buffer.byteLength(JSON.stringify(metrics.serializeMetrics())) + 1);
+    return publish();
+  };
 }
 
 /** Nearest-rank percentile of an unsorted list (0 for an empty one). */

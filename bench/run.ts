@@ -6,7 +6,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { coldStart, type ColdStartResult } from './cold-start';
-import { costPerMillion, formatCostTable, INFRA_DEFAULTS, loadPrices, type CostSettings, type MeasuredUsage } from './cost-model';
+import { costPerMillion, formatCostTable, INFRA_DEFAULTS, loadAwsModel, loadPrices, type CostSettings, type MeasuredUsage } from './cost-model';
+import { benchSummary, type IngestMode } from './summary';
 import { checkInvariants, deliveryKey, formatInvariants } from './invariants';
 import { postLoad } from './load';
 import { machineInfo } from './machine';
@@ -63,6 +64,9 @@ log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} 
 const runStarted = performance.now();
 const target = await BenchTarget.start();
 const prices = loadPrices();
+const awsModel = loadAwsModel();
+// One message per request; batch ingest (another mode, reported as usdPerMillionBatchN) plugs in here.
+const ingestMode: IngestMode = { kind: 'single' };
 log('starting local gateway (DynamoDB Local, SQS/S3 emulator)…');
 const pipeline = await Pipeline.start({ batchSize: settings.batchSize, pollerConcurrency });
 let exitCode = 0;
@@ -72,12 +76,14 @@ try {
   await pipeline.setup(
     flows.map((flowId) => ({ flowId, connectionId: connectionOf(flowId), url: target.urlFor(connectionOf(flowId)), retry: { count: 5, intervalSeconds: 1 } })),
   );
-  const emulator = await probeDynamoDbLocal(pipeline);
+  const emulator = await probeDynamoDbLocal(pipeline, 200, 20, flowCount);
   log(
     `DynamoDB Local on this machine: GetItem ${emulator.getItem.sequential}/s one at a time, ${emulator.getItem.concurrent}/s ${emulator.concurrency} at a time; ` +
-      `2-item TransactWriteItems ${emulator.transactWrite.sequential}/s and ${emulator.transactWrite.concurrent}/s`,
+      `2-item TransactWriteItems ${emulator.transactWrite.sequential}/s and ${emulator.transactWrite.concurrent}/s; ` +
+      `PutItem of 1 KiB items ${emulator.putItem.perSecond}/s ${emulator.putItem.concurrency} at a time`,
   );
-  pipeline.meter.enabled = true;
+  await pipeline.meter.start();
+  log(`CPU meter overhead: ${(pipeline.meter.cpuOverheadPerSwitchMs * 1000).toFixed(2)} µs per event-loop slice (taken out of every invocation)`);
   pipeline.startPoller();
 
   log(`posting ${messages} messages…`);
@@ -106,7 +112,7 @@ try {
   const settled = await pipeline.waitSettled(load.accepted, () => target.requests, Date.now() + timeoutSeconds * 1000);
   clearInterval(progress);
   await pipeline.stopPoller();
-  pipeline.meter.enabled = false;
+  pipeline.meter.stop();
 
   // Store status of everything not seen delivered: failed store, lost, or still pending.
   const deliveredKeys = new Set(
@@ -144,31 +150,55 @@ try {
 
   // Cost model.
   const calls = pipeline.meter.calls();
+  const functions = pipeline.meter.functions;
   const usage: MeasuredUsage = {
     delivered: invariants.delivered,
     apiRequests: load.requestLatencies.length,
-    ingestBilledMs: load.requestLatencies.reduce((sum, ms) => sum + Math.max(1, Math.ceil(ms)), 0),
+    ingest: { invocations: functions.ingest.invocations, cpuMs: functions.ingest.cpuMs, awsWaitMs: functions.ingest.awsWaitMs },
     delivererInvocations: pipeline.batches.invocations,
     delivererRecords: pipeline.batches.records,
-    delivererBilledMs: pipeline.batches.billedMs,
+    deliverer: { invocations: functions.deliverer.invocations, cpuMs: functions.deliverer.cpuMs, awsWaitMs: functions.deliverer.awsWaitMs },
     measuredBatchSize: settings.batchSize,
+    logBytes: { ...pipeline.meter.logBytes },
     calls,
   };
   await pipeline.stop();
 
-  const cost = costPerMillion(usage, settings, prices);
+  const cost = costPerMillion(usage, settings, prices, awsModel);
+  const summary = benchSummary({
+    mode: ingestMode,
+    usage,
+    cost,
+    functions,
+    ingestThroughputPerSecond: ingest.throughputPerSecond,
+    dynamodbLocalPutItemPerSecond: emulator.putItem.perSecond,
+  });
   log();
   log(`AWS calls per delivered message (${pipeline.batches.invocations} deliverer batches, ${(pipeline.batches.records / Math.max(1, pipeline.batches.invocations)).toFixed(2)} records per batch; ${pipeline.meter.emptyReceives} empty receives not counted):`);
   log(formatCostTable(cost));
   const indexUnits = Object.fromEntries([...pipeline.meter.indexUnits].map(([op, units]) => [op, round(units / invariants.delivered, 2)]));
-  if (Object.keys(indexUnits).length > 0) {
-    log(`  of those DynamoDB units, global secondary indexes per message: ${Object.entries(indexUnits).map(([op, u]) => `${op} ${u}`).join(', ')}`);
+  log(`DynamoDB per delivered message, counted by AWS's rules: ${summary.dynamodbWriteUnitsPerMessage} WRU, ${summary.dynamodbReadUnitsPerMessage} RRU`);
+  if (pipeline.meter.billingErrors > 0) {
+    log(`  WARNING: ${pipeline.meter.billingErrors} DynamoDB requests could not be billed (last: ${pipeline.meter.lastBillingError}); the units above are too low`);
+    exitCode = 1;
   }
+  if (Object.keys(indexUnits).length > 0) {
+    log(`  of those write units, global secondary indexes: ${Object.entries(indexUnits).map(([op, u]) => `${op} ${u}`).join(', ')}`);
+  }
+  log(
+    `ingest: ${summary.ingestSequentialAwsCalls} sequential AWS round trips before the 202 (typical; max ${summary.ingestSequentialAwsCallsMax}), ` +
+      `${summary.ingestAwsCallsPerRequest} calls per request; CPU ${(summary.lambdaCpuMsPerMessage as any).ingest} ms per message`,
+  );
+  log(
+    `deliverer: ${summary.delivererAwsCallsPerMessage} AWS calls per message (a batched call once), sequential round trips per batch p50 ${(summary.delivererSequentialAwsCallsPerBatch as any).p50} max ${(summary.delivererSequentialAwsCallsPerBatch as any).max}; CPU ${(summary.lambdaCpuMsPerMessage as any).deliverer} ms per message`,
+  );
+  log(`KMS ${summary.kmsRequestsPerMessage} requests and CloudWatch Logs ${summary.logBytesPerMessage} bytes per message (START/END/REPORT lines not included)`);
+  log(`local ingest ${ingest.throughputPerSecond} msgs/s vs DynamoDB Local PutItem ${emulator.putItem.perSecond}/s (${emulator.putItem.concurrency} at a time): ratio ${summary.ingestToPutItemRatio}`);
   const whatIf = [1, 5, 10].flatMap((batchSize) =>
     [256, 512, 1024].map((delivererMemoryMb) => ({
       batchSize,
       delivererMemoryMb,
-      usdPerMillion: round(costPerMillion(usage, { ...settings, batchSize, delivererMemoryMb }, prices).totalUsdPerMillion, 4),
+      usdPerMillion: round(costPerMillion(usage, { ...settings, batchSize, delivererMemoryMb }, prices, awsModel).totalUsdPerMillion, 4),
     })),
   );
   log('what-if (same measurements; batch size below the measured one splits batches, memory scales GB-s):');
@@ -200,6 +230,7 @@ try {
   const results = {
     generatedAt: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    summary,
     machine: { ...machine, loadAverage1mAtEnd: machineInfo().loadAverage1m },
     emulator,
     parameters: { messages, flows: flowCount, payloadBytes, batchSize: settings.batchSize, pollerConcurrency, delivererMemoryMb: settings.delivererMemoryMb, ingestMemoryMb: settings.functionMemoryMb },
@@ -228,7 +259,22 @@ try {
     },
     rawHttp: raw,
     sluiceToRawRatio: round(ratio, 4),
-    cost: { ...cost, usage, whatIf, dynamoIndexUnitsPerMessage: indexUnits, prices: { file: 'bench/prices-us-east-1.json', date: prices.date } },
+    cost: {
+      ...cost,
+      usage,
+      whatIf,
+      dynamoIndexUnitsPerMessage: indexUnits,
+      prices: { file: 'bench/prices-us-east-1.json', date: prices.date },
+      awsModel: { file: 'bench/aws-latency-model.json', date: awsModel.date, callMs: awsModel.callMs, fullVcpuMemoryMb: awsModel.lambda.fullVcpuMemoryMb },
+    },
+    dynamodbBillingErrors: pipeline.meter.billingErrors,
+    cpuMeter: {
+      method: 'async_hooks slices of each handler scope, min(wall, process CPU) per slice, meter overhead per slice subtracted (bench/cpu-meter.ts)',
+      overheadPerSliceMicros: round(pipeline.meter.cpuOverheadPerSwitchMs * 1000, 3),
+      slicesPerIngestInvocation: round(functions.ingest.cpuSwitches / Math.max(1, functions.ingest.invocations)),
+      slicesPerDelivererInvocation: round(functions.deliverer.cpuSwitches / Math.max(1, functions.deliverer.invocations)),
+      unattributedMs: round(pipeline.meter.cpuUnattributedMs),
+    },
     coldStart: cold,
     gatewayLog: Object.fromEntries(BenchLogger.counts),
     totalSeconds: round(totalSeconds, 1),

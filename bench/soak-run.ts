@@ -131,6 +131,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
   const downIndex = 0;
 
   const pipeline = await Pipeline.start({
+    // The soak checks guarantees, not cost: no billing middleware in its way.
+    billing: false,
     batchSize: 10,
     pollerConcurrency: 4,
     probeIntervalSeconds: useProber ? (options.probeIntervalSeconds ?? 2) : undefined,
@@ -186,9 +188,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
 
     const t0 = Date.now();
     const postingMs = seconds * 1000 * (options.postingShare ?? 0.6);
-    // Messages are paced over the posting phase; when the pipeline cannot keep that pace,
-    // posting (and the faults) go on, up to 85 % of the run.
-    const postingDeadline = t0 + (options.messages ? Math.max(postingMs, seconds * 850) : postingMs);
+    // A count-bound run (`messages`) paces its messages over the posting phase and posts every
+    // one of them, however long a busy machine takes, with the faults going on meanwhile; a
+    // time-bound run posts until the posting phase ends.
+    const countBound = options.messages !== undefined;
+    const postingDeadline = countBound ? Number.POSITIVE_INFINITY : t0 + postingMs;
     let posting = true;
     const deadline = t0 + (seconds + (options.graceSeconds ?? 30)) * 1000;
     faulty = true;
@@ -241,7 +245,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
       connectionOf,
       payloadBytes: 1024,
       tag: `s${Date.now().toString(36)}`,
-      deadline: postingDeadline,
+      ...(countBound ? {} : { deadline: postingDeadline }),
       ...(options.messages ? { ratePerSecond: options.messages / (postingMs / 1000) } : {}),
     });
     posting = false;
@@ -252,7 +256,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     log(`  t+${((Date.now() - t0) / 1000).toFixed(1)} s: posting done (${load.accepted.length} accepted, ${load.failedRequests} API requests failed and were retried); faults off, settling`);
 
     const requests = () => targets.flatMap((t) => t.requests);
-    const settled = await pipeline.waitSettled(load.accepted, requests, deadline);
+    // Settling gets its grace after the last post too, not only after the planned run.
+    const settleBy = Math.max(deadline, Date.now() + (options.graceSeconds ?? 30) * 1000);
+    const settled = await pipeline.waitSettled(load.accepted, requests, settleBy);
     operatorRunning = false;
     await operator;
     await pipeline.stopPoller();

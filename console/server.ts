@@ -65,6 +65,12 @@ export function consoleProblem(status: number, code: string, title: string, deta
   return json(status, { type: 'about:blank', title, status, detail, code }, 'application/problem+json');
 }
 
+/** 405 with the `Allow` header RFC 9110 requires. */
+export function methodNotAllowed(allowed: readonly string[], detail: string): ConsoleResponse {
+  const problem = consoleProblem(405, 'method-not-allowed', 'Method not allowed', detail);
+  return { ...problem, headers: { ...problem.headers, allow: allowed.join(', ') } };
+}
+
 /** The gateway's own answer, passed on unchanged (a problem stays the problem it was). */
 function passOn(answer: OperatorAnswer): ConsoleResponse {
   return { status: answer.status, headers: { 'content-type': answer.contentType || 'application/json', 'cache-control': 'no-store' }, body: Buffer.from(answer.text) };
@@ -132,14 +138,14 @@ export function createConsoleHandler(options: ConsoleHandlerOptions) {
       }
       const action = payload[2]!;
       const expected = action === 'download' ? 'POST' : 'PUT';
-      if (method !== expected) return consoleProblem(405, 'method-not-allowed', 'Method not allowed', `Use ${expected} for ${action}.`);
+      if (method !== expected) return methodNotAllowed([expected], `Use ${expected} for ${action}.`);
       try {
         return action === 'download' ? await download(id, request.headers.authorization) : await upload(id, request);
       } catch (error) {
         return consoleProblem(502, 'transfer-failed', 'Payload transfer failed', (error as Error).message);
       }
     }
-    if (method !== 'GET' && method !== 'HEAD') return consoleProblem(405, 'method-not-allowed', 'Method not allowed', 'The console serves GET only.');
+    if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(['GET', 'HEAD'], 'The console serves GET only.');
     const name = path === CONSOLE_BASE_PATH || path === `${CONSOLE_BASE_PATH}/` ? 'index.html' : path.slice(CONSOLE_BASE_PATH.length + 1);
     const asset = (await consoleAssets()).get(name);
     if (!asset) return consoleProblem(404, 'not-found', 'Not found', `The console has no ${path}.`);

@@ -12,6 +12,14 @@ import { retryDelaySeconds } from './retry';
 /** How long a held lane sleeps before it looks again when nothing will wake it sooner. */
 export const HOLD_RECHECK_SECONDS = 3600;
 
+/**
+ * How long a lane held by a down connection sleeps when its probe is overdue (the prober is
+ * late or failing). Coming online wakes held lanes at once, so this only bounds how often a
+ * held message is received meanwhile: at one second, a stalled prober would burn the
+ * dead-letter redrive count (1000 receives) in minutes.
+ */
+export const OVERDUE_PROBE_RECHECK_SECONDS = 60;
+
 export interface DecisionInput {
   now: Date;
   /** The restart generation the queued ticket was sent with. */
@@ -59,7 +67,10 @@ export function decide(input: DecisionInput): Decision {
     return {
       action: 'hold',
       status: 'paused',
-      seconds: secondsUntil(connection.nextProbeAt, now, HOLD_RECHECK_SECONDS),
+      seconds:
+        connection.nextProbeAt && Date.parse(connection.nextProbeAt) <= now.getTime()
+          ? OVERDUE_PROBE_RECHECK_SECONDS
+          : secondsUntil(connection.nextProbeAt, now, HOLD_RECHECK_SECONDS),
       reason: `connection is ${connection.status}`,
     };
   }

@@ -92,6 +92,11 @@ export interface FlowSettings {
   backoutThreshold: number;
   expiresAfterSeconds?: number;
   maxPayloadBytes: number;
+  /**
+   * Lane counts (`threads`) of the destinations, copied when the flow or a destination is
+   * saved, so ingest picks lanes without reading the connections. Internal; never returned.
+   */
+  destinationThreads?: Record<string, number>;
 }
 
 export interface Flow extends FlowSettings {

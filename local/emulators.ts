@@ -110,3 +110,28 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     },
   };
 }
+
+/**
+ * Environment variables through which one process (a test run) lends its emulators to
+ * others, so they do not each start a DynamoDB Local JVM.
+ */
+export const SHARED_EMULATOR_ENV = {
+  dynamodb: 'SLUICE_SHARED_DYNAMODB_ENDPOINT',
+  queue: 'SLUICE_SHARED_QUEUE_ENDPOINT',
+} as const;
+
+/** The environment entries that point other processes at `emulators`. */
+export function sharedEmulatorEnv(emulators: Emulators): Record<string, string> {
+  return { [SHARED_EMULATOR_ENV.dynamodb]: emulators.dynamodbEndpoint, [SHARED_EMULATOR_ENV.queue]: emulators.sqsEndpoint };
+}
+
+/**
+ * Emulators another process started and announced through the environment, or undefined.
+ * Their owner stops them: `stop()` here does nothing.
+ */
+export function sharedEmulators(env: NodeJS.ProcessEnv = process.env): Emulators | undefined {
+  const dynamodbEndpoint = env[SHARED_EMULATOR_ENV.dynamodb];
+  const queueEndpoint = env[SHARED_EMULATOR_ENV.queue];
+  if (!dynamodbEndpoint || !queueEndpoint) return undefined;
+  return { dynamodbEndpoint, sqsEndpoint: queueEndpoint, s3Endpoint: queueEndpoint, stop: async () => undefined };
+}

@@ -8,7 +8,7 @@ import { createIngestHandler } from '../functions/ingest/handler';
 import { createOperatorHandler } from '../functions/operator/handler';
 import { LOCAL_RESOURCE_NAMES } from '../adapters/aws/definitions';
 import { startEmulators, type Emulators } from './emulators';
-import { provisionLocalResources, type ProvisionedResources } from './provision';
+import { provisionLocalResources, type LocalResourceNames, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';
 import { withConsole } from './console';
 import { LocalEventSourcePoller } from './poller';
@@ -45,6 +45,13 @@ export interface LocalGatewayOptions {
   aggregate?: boolean;
   /** Told each start-up step as it begins (`npm start` prints them). @default none */
   onProgress?: (step: string) => void;
+  /**
+   * Emulators that are already running (shared by several gateways, as in a test run).
+   * The gateway uses them and leaves them running when it stops. @default its own, started and stopped with it
+   */
+  emulators?: Emulators;
+  /** Table, queue and bucket names; gateways sharing emulators need their own. @default LOCAL_RESOURCE_NAMES */
+  resourceNames?: LocalResourceNames;
 }
 
 export interface LocalGateway {
@@ -66,9 +73,10 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
   // CloudWatch metrics mean nothing here; the same code emits them on AWS.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const progress = options.onProgress ?? (() => undefined);
-  progress('Starting DynamoDB Local (Java) and the SQS/S3 emulator');
-  const emulators = await startEmulators();
-  const stops: (() => Promise<void>)[] = [() => emulators.stop()];
+  if (!options.emulators) progress('Starting DynamoDB Local (Java) and the SQS/S3 emulator');
+  const emulators = options.emulators ?? (await startEmulators());
+  const names = options.resourceNames ?? LOCAL_RESOURCE_NAMES;
+  const stops: (() => Promise<void>)[] = options.emulators ? [] : [() => emulators.stop()];
   const stop = async () => {
     for (const step of stops.reverse()) await step().catch(() => undefined);
   };
@@ -76,9 +84,9 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const endpoints = { dynamodb: emulators.dynamodbEndpoint, sqs: emulators.sqsEndpoint, s3: emulators.s3Endpoint };
     const bootstrap: SluiceConfig = {
       region: 'us-east-1',
-      tableName: LOCAL_RESOURCE_NAMES.tableName,
+      tableName: names.tableName,
       queueUrl: '',
-      bucketName: LOCAL_RESOURCE_NAMES.bucketName,
+      bucketName: names.bucketName,
       localMode: true,
       allowPrivateTargets: true,
       // Cursors need not outlive the process: a cursor from before a restart is a clear 400.
@@ -86,7 +94,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       endpoints,
     };
     progress('Creating the table, queue and bucket');
-    const resources = await provisionLocalResources(createAwsClients(bootstrap), LOCAL_RESOURCE_NAMES);
+    const resources = await provisionLocalResources(createAwsClients(bootstrap), names);
     const config: SluiceConfig = { ...bootstrap, queueUrl: resources.queueUrl };
     const intervalSeconds = options.probeIntervalSeconds ?? DEFAULT_PROBE_PLAN.intervalSeconds;
     const scheduler = new LocalScheduler({ unref: true });

@@ -86,7 +86,12 @@ const lines = [
   `Sluice is running in local mode (started in ${elapsed()}).`,
   `  Partner + operator API  ${gateway.url}   (GET ${gateway.url}/health)`,
   `  Operator token          ${process.env.SLUICE_OPERATOR_TOKEN ? '(from SLUICE_OPERATOR_TOKEN)' : gateway.operatorToken}`,
-  `  Operator console        ${consoleUrl(gateway.url, gateway.operatorToken)}`,
+  // A token the user chose stays out of the output; they append it themselves.
+  `  Operator console        ${
+    process.env.SLUICE_OPERATOR_TOKEN
+      ? `${consoleUrl(gateway.url, '')}<your SLUICE_OPERATOR_TOKEN>`
+      : consoleUrl(gateway.url, gateway.operatorToken)
+  }`,
   `  DynamoDB Local          ${gateway.emulators.dynamodbEndpoint}   table ${gateway.resources.tableName}`,
   `  SQS + S3 emulator       ${gateway.emulators.sqsEndpoint}   queue ${gateway.resources.queueUrl}`,
   `                          bucket ${gateway.resources.bucketName}`,

@@ -147,7 +147,10 @@ const ROUTED_METHODS = 'DELETE, GET, POST, PUT';
  * answered with a problem, as every other refusal, then the connection is closed.
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable || error.code === 'ECONNRESET') {
+  // As Node's own handler: never write into a connection whose response is under way
+  // (that would corrupt what the peer reads); close it instead.
+  const inFlight = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+  if (!socket.writable || inFlight || error.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }

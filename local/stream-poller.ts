@@ -15,7 +15,10 @@ export interface LocalStreamPollerOptions {
   streams: DynamoDBStreamsClient;
   streamArn: string;
   handler: StreamBatchHandler;
-  /** Pause between polls of an idle stream. @default 200 */
+  /**
+   * Pause between polls of an idle stream: the batching window, as `maxBatchingWindow` is on
+   * AWS, so the aggregator's writes are amortized over as many messages. @default 1000
+   */
   intervalMs?: number;
   /** Records per invocation at most (the mapping's BatchSize). @default 100 */
   batchSize?: number;
@@ -46,6 +49,7 @@ export class LocalStreamPoller {
   private loop?: Promise<void>;
   private wake?: () => void;
   private passes = 0;
+  private lastPassFull = false;
   /** Passes run one at a time, whether from the loop or from `drain`. */
   private serial: Promise<unknown> = Promise.resolve();
 
@@ -65,15 +69,17 @@ export class LocalStreamPoller {
 
   private async run(): Promise<void> {
     while (this.running) {
-      let busy = false;
+      let full = false;
       try {
-        busy = await this.pollOnce();
+        await this.pollOnce();
+        full = this.lastPassFull;
       } catch (error) {
         (this.options.onError ?? console.error)(error);
       }
-      if (!busy && this.running) {
+      // Like a batching window: wait between passes unless a shard had more than one batch.
+      if (!full && this.running) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.intervalMs ?? 200);
+          const timer = setTimeout(resolve, this.options.intervalMs ?? 1000);
           timer.unref?.();
           this.wake = () => {
             clearTimeout(timer);
@@ -108,6 +114,7 @@ export class LocalStreamPoller {
       for (const cursor of this.shards.values()) if (cursor.closed) cursor.childrenSeen = true;
     }
     let handled = false;
+    this.lastPassFull = false;
     for (const cursor of this.shards.values()) {
       if (cursor.closed && cursor.pending.length === 0) continue;
       if (cursor.pending.length === 0 && cursor.iterator) {
@@ -115,6 +122,7 @@ export class LocalStreamPoller {
           new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: this.options.batchSize ?? 100 }),
         );
         cursor.pending = page.Records ?? [];
+        if (cursor.pending.length >= (this.options.batchSize ?? 100)) this.lastPassFull = true;
         cursor.iterator = page.NextShardIterator;
         if (!cursor.iterator) cursor.closed = true;
       }

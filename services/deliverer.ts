@@ -2,7 +2,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { webhookHeaders } from '../adapters/http/webhook-signature';
 import { receiveOf } from '../adapters/aws/delivery-queue';
-import { deliveryKey, StaleDeliveryError, type StepExtras } from '../adapters/aws/delivery-store';
+import { deliveryKey, parseFailedEventId, StaleDeliveryError, type StepExtras } from '../adapters/aws/delivery-store';
 import type { LoadedDelivery, StoredMessage } from '../adapters/aws/message-store';
 import { objectKeys } from '../adapters/aws/keys';
 import { sendToTarget } from '../adapters/http/target-client';
@@ -48,6 +48,9 @@ export interface DelivererOptions {
   reserveMs?: number;
 }
 
+
+/** How often the other lanes of a `hold-all` connection look again while its head's retry is due or in flight. */
+const HOLD_POLL_SECONDS = 1;
 
 export class InvalidTicketError extends Error {
   constructor(message: string) {
@@ -322,14 +325,17 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
           await markConnectionDown(runtime, connection.connectionId, 'offline', reason);
           return result;
         }
+        // The hold goes up before the delivery reads `retrying`: another lane that sees the head
+        // retrying must also see the hold (a hold whose head never got there is cleared as stale).
+        if (connection.onError === 'hold-all') {
+          const nextAttemptAt = new Date(Date.parse(at) + transition.delaySeconds * 1000).toISOString();
+          await runtime.deliveries.updateConnectionHold(connection.connectionId, deliveryKey(s.delivery), nextAttemptAt);
+        }
         await apply(
           s,
           lifecycle.retrying(s.delivery, { ...facts, error, delaySeconds: transition.delaySeconds, retryCount: connection.retry.count }),
         );
         sent.delivery = undefined;
-        if (connection.onError === 'hold-all') {
-          await runtime.deliveries.updateConnectionHold(connection.connectionId, deliveryKey(s.delivery), s.delivery.nextAttemptAt!);
-        }
         await runtime.queue.delay(s.record.receiptHandle, transition.delaySeconds, receiveOf(s.record));
         return 'keep';
       }
@@ -340,6 +346,26 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   interface SentMark {
     delivery?: LoadedDelivery;
     request?: number;
+  }
+
+  /**
+   * SPEC 5: a `hold-all` hold lasts until its head is delivered or has failed for good, not
+   * only until its retry is due: while the head's retry is due or in flight (it can take the
+   * whole connection timeout), the other lanes look again every HOLD_POLL_SECONDS. A hold
+   * whose head has finished by any path is stale and cleared.
+   */
+  async function effectiveHold(connection: Connection, key: string): Promise<Connection> {
+    const { heldBy, holdUntil } = connection;
+    if (connection.onError !== 'hold-all' || !heldBy || heldBy === key) return connection;
+    if (holdUntil && Date.parse(holdUntil) > now().getTime()) return connection;
+    const holder = parseFailedEventId(heldBy);
+    const head = holder ? await runtime.deliveries.get(holder.flowId, holder.messageId, holder.connectionId) : undefined;
+    if (head?.status === 'retrying') {
+      return { ...connection, holdUntil: new Date(now().getTime() + HOLD_POLL_SECONDS * 1000).toISOString() };
+    }
+    await runtime.deliveries.clearConnectionHold(connection.connectionId, heldBy);
+    const { heldBy: _by, holdUntil: _until, ...released } = connection;
+    return released;
   }
 
   interface BatchCache {
@@ -377,7 +403,8 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     if (!cache.connections.has(ticket.connectionId)) {
       cache.connections.set(ticket.connectionId, runtime.connections.getWithSecrets(ticket.connectionId, true));
     }
-    const [flow, connection] = await Promise.all([cache.flows.get(ticket.flowId)!, cache.connections.get(ticket.connectionId)!]);
+    const [flow, cached] = await Promise.all([cache.flows.get(ticket.flowId)!, cache.connections.get(ticket.connectionId)!]);
+    const connection = cached && (await effectiveHold(cached, deliveryKey(ticket)));
     const chainBlocker =
       message?.chainId && flow?.onFailure === 'suspend-chain'
         ? await runtime.deliveries.chainBlocker(ticket.flowId, message.chainId, ticket.connectionId)
@@ -447,6 +474,37 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     }
   }
 
+  /**
+   * Backout (SPEC semantics 12 and the `internal` failure type): the delivery whose internal
+   * error reached the flow's backout threshold leaves its lane as an `internal` failure, with
+   * its payload in the failed store, so that after `start` the lane is not stuck behind a
+   * poison message; an operator restarts it once the logs explain the error.
+   * Returns whether the delivery was backed out (its queue message can then be deleted).
+   */
+  async function backOut(record: SQSRecord, ticket: DeliveryTicket, error: unknown, streak: number): Promise<boolean> {
+    const [delivery, message, flow, connection] = await Promise.all([
+      runtime.deliveries.get(ticket.flowId, ticket.messageId, ticket.connectionId),
+      runtime.messages.get(ticket.flowId, ticket.messageId, true),
+      runtime.flows.get(ticket.flowId, true),
+      runtime.connections.getWithSecrets(ticket.connectionId, true),
+    ]);
+    if (!delivery || !message || !flow || ticket.restarts < delivery.restarts) return false;
+    if (['delivered', 'failed', 'discarded', 'suspended'].includes(delivery.status)) return false;
+    const name = error instanceof Error ? error.name : 'Error';
+    const reason = `the gateway's own error (${name}) ${streak} times in a row; look up correlation id ${message.correlationId} in the logs`;
+    const s: Snapshot = {
+      ticket,
+      record,
+      delivery,
+      message,
+      flow,
+      connection: connection ?? ({ connectionId: ticket.connectionId } as Connection),
+      log: runtime.logger,
+    };
+    await fail(s, 'internal', { message: reason }, []);
+    return true;
+  }
+
   /** Semantics 12: an internal error rolls the step back, retries with debug logging, and may stop the flow. */
   async function internalError(record: SQSRecord, error: unknown, sent: SentMark): Promise<RecordResult> {
     let ticket: DeliveryTicket | undefined;
@@ -482,11 +540,14 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
       if (ticket && !conflict) {
         const streak = await runtime.flows.recordInternalFailure(ticket.flowId);
         const flow = await runtime.flows.get(ticket.flowId, true);
-        if (flow && flow.status !== 'stopped' && streak >= flow.backoutThreshold) {
-          const reason = `${streak} internal failures in a row (backout threshold ${flow.backoutThreshold})`;
-          await runtime.flows.setStatus(flow.flowId, 'stopped', reason, now());
-          await runtime.flows.log(flow.flowId, { at: iso(), level: 'error', code: 'flow-stopped', detail: reason });
-          await runtime.events.publish({ type: 'flow.stopped', at: iso(), detail: { flowId: flow.flowId, reason } });
+        if (flow && streak >= flow.backoutThreshold) {
+          if (flow.status !== 'stopped') {
+            const reason = `${streak} internal failures in a row (backout threshold ${flow.backoutThreshold})`;
+            await runtime.flows.setStatus(flow.flowId, 'stopped', reason, now());
+            await runtime.flows.log(flow.flowId, { at: iso(), level: 'error', code: 'flow-stopped', detail: reason });
+            await runtime.events.publish({ type: 'flow.stopped', at: iso(), detail: { flowId: flow.flowId, reason } });
+          }
+          if (await backOut(record, ticket, error, streak)) return 'delete';
         }
       }
     } catch (secondary) {

@@ -276,6 +276,24 @@ export class FlowStore {
     return resuming;
   }
 
+  /** A destination's lane count changed: flows that use it pick lanes with the new one. */
+  async setDestinationThreads(connectionId: string, threads: number): Promise<void> {
+    for (const flow of await this.listUsing(connectionId)) {
+      this.recent.delete(flow.flowId);
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.flow(flow.flowId),
+          UpdateExpression: 'SET destinationThreads = :m',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':m': { ...flow.destinationThreads, [connectionId]: threads } },
+        }),
+      ).catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+    }
+  }
+
   /** Counts an internal failure; returns the new streak. */
   async recordInternalFailure(flowId: string): Promise<number> {
     return incrementCounter(this.documents, this.tableName, keys.flow(flowId), 'internalFailureStreak');

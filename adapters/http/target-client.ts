@@ -70,7 +70,9 @@ export function sendToTarget(request: TargetRequest, policy: TargetPolicy): Prom
     }
     const secure = url.protocol === 'https:';
     const client = secure ? https : http;
-    const outgoing = client.request(
+    let outgoing: http.ClientRequest;
+    try {
+      outgoing = client.request(
       url,
       {
         method: request.method,
@@ -100,6 +102,12 @@ export function sendToTarget(request: TargetRequest, policy: TargetPolicy): Prom
         response.on('error', (error) => finish({ kind: 'connection-error', durationMs: elapsed(), message: error.message }));
       },
     );
+    } catch (error) {
+      // Node refuses to build some requests at once (a header value with a line break, say,
+      // from a credential stored before such values were refused): nothing left this host.
+      finish({ kind: 'refused-target', durationMs: 0, message: `request could not be built: ${(error as Error).message}` });
+      return;
+    }
     timer = setTimeout(() => {
       finish({ kind: 'timeout', durationMs: elapsed(), message: `no complete answer within ${request.timeoutMs} ms` });
       outgoing.destroy();

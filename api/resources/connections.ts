@@ -33,6 +33,7 @@ async function putConnection(runtime: Runtime, request: HttpRequest, connectionI
     throw error;
   }
   const stored = await runtime.connections.put(connectionId, body, runtime.clock.now());
+  await runtime.flows.setDestinationThreads(connectionId, stored.threads);
   runtime.logger.info('connection saved', { connectionId, by: request.principal });
   return jsonResponse(200, connectionView(stored, await flowsUsing(runtime, connectionId)));
 }

@@ -46,7 +46,7 @@ function optionalBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.i
 async function list(runtime: Runtime, request: HttpRequest) {
   const query = validateQuery(FailedEventsQuery, request);
   const listing = { name: 'failed-events', params: { flowId: query.flowId, connectionId: query.connectionId, type: query.type } };
-  const codec = cursorCodec(runtime.config);
+  const codec = await cursorCodec(runtime);
   const startKey = decodeCursor(codec.open(listing, query.cursor));
   // Belt and braces: even an issued cursor must name a key of the index this filter reads.
   if (query.cursor && (!startKey || !runtime.deliveries.isFailedIndexKey(startKey, query.flowId))) {

@@ -12,7 +12,7 @@ import { checkResourceId } from './connections';
 import { releaseHeld } from '../../services/release';
 
 export function flowView(flow: FlowWithCounts) {
-  const { internalFailureStreak: _streak, ...rest } = flow;
+  const { internalFailureStreak: _streak, destinationThreads: _threads, ...rest } = flow;
   return rest;
 }
 
@@ -32,7 +32,8 @@ async function putFlow(runtime: Runtime, request: HttpRequest, flowId: string): 
   if (errors.length > 0) {
     fail('invalid-body', `Invalid body: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, { errors });
   }
-  const flow = await runtime.flows.put(flowId, body, runtime.clock.now());
+  const destinationThreads = Object.fromEntries(body.destinations.map((id, index) => [id, connections[index]!.threads]));
+  const flow = await runtime.flows.put(flowId, { ...body, destinationThreads }, runtime.clock.now());
   runtime.logger.info('flow saved', { flowId, by: request.principal });
   return jsonResponse(200, flowView(flow));
 }
@@ -59,7 +60,7 @@ async function listMessages(runtime: Runtime, request: HttpRequest, flowId: stri
   await requireFlow(runtime, flowId);
   const query = validateQuery(MessageListQuery, request);
   const listing = { name: 'flow-messages', params: { flowId, status: query.status } };
-  const codec = cursorCodec(runtime.config);
+  const codec = await cursorCodec(runtime);
   const position = codec.open(listing, query.cursor);
   const page = await runtime.messages.list(flowId, {
     limit: query.limit,

@@ -227,10 +227,11 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
   // repeated post does not upload again. Small ones rely on the conditional write alone.
   if (!inline && (await runtime.messages.get(flowId, messageId))) return settleExisting(runtime, flowId, messageId);
 
+  // Lane counts travel with the flow (copied when it or a destination is saved): no connection read.
   const destinations: MessageDestination[] = await Promise.all(
     flow.destinations.map(async (connectionId) => {
-      const connection = await runtime.connections.getCached(connectionId);
-      return { connectionId, lane: laneFor({ messageId, chainId: headers.chainId }, connection?.threads ?? 1) };
+      const threads = flow.destinationThreads?.[connectionId] ?? (await runtime.connections.getCached(connectionId))?.threads ?? 1;
+      return { connectionId, lane: laneFor({ messageId, chainId: headers.chainId }, threads) };
     }),
   );
   const contentType = request.headers['content-type'] ?? 'application/octet-stream';

@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createConsoleHandler, consoleProblem, type ConsoleResponse } from '../../console/server';
+import { createConsoleHandler, consoleProblem, methodNotAllowed, type ConsoleResponse } from '../../console/server';
 import { NetworkError, UsageError, type SluiceClient } from '../client';
 import { contextOf, ioOf } from '../context';
 
@@ -109,7 +109,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     }
     if (isApi) {
       if (!isPlainPath(rawPath)) return consoleProblem(400, 'invalid-path', 'Invalid path', 'The path has dot segments or encoded separators.');
-      if (!RELAYED_METHODS.has(method)) return consoleProblem(405, 'method-not-allowed', 'Method not allowed', `${method} is not relayed.`);
+      if (!RELAYED_METHODS.has(method)) return methodNotAllowed([...RELAYED_METHODS], `${method} is not relayed.`);
       const answer = await client.forward(method, url.pathname, { query: url.searchParams, ...(body.length > 0 ? { body: body.toString('utf8') } : {}) });
       return { status: answer.status, headers: { 'content-type': answer.contentType || 'application/json', 'cache-control': 'no-store' }, body: Buffer.from(answer.text) };
     }

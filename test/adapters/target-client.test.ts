@@ -33,6 +33,17 @@ describe('sendToTarget refusals (issue 10 items 2 and 4)', () => {
     assert.equal(target.received.length, 0);
   });
 
+  it('answers a request Node cannot build (a header with a line break) with a refused-target outcome', async () => {
+    for (const value of ['Bearer tok\n', 'Bearer t\u00f6k\u2713', 'a\r\nx-injected: 1']) {
+      const outcome = await sendToTarget(
+        { url: `${target.url}/in`, method: 'POST', headers: { authorization: value }, body: Buffer.from('x'), timeoutMs: 1000 },
+        local,
+      );
+      assert.equal(outcome.kind, 'refused-target', JSON.stringify(value));
+    }
+    assert.equal(target.received.length, 0);
+  });
+
   it('still delivers where the policy allows it (local mode, loopback)', async () => {
     const outcome = await sendToTarget({ url: `${target.url}/in`, method: 'POST', headers: {}, body: Buffer.from('ok'), timeoutMs: 5000 }, local);
     assert.equal(outcome.kind, 'response');

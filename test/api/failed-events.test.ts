@@ -58,7 +58,7 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
         const { items } = await list(`flowId=${flowId}`);
         return items.filter((i) => i.status === status).length >= count ? items : undefined;
       },
-      { timeoutMs: 20_000, what: `${count} ${status} events in ${flowId}` },
+      { timeoutMs: 60_000, what: `${count} ${status} events in ${flowId}` },
     );
   const counts = async (flowId: string) => (await gw.request('GET', `/v1/flows/${flowId}`)).body.counts;
   const report = async (flowId: string, messageId: string) => (await gw.request('GET', `/v1/flows/${flowId}/messages/${messageId}`)).body.report as any[];
@@ -80,9 +80,11 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     await gw.connection('erp', { url: t.url });
     await gw.flow('orders', { partnerId: 'acme', destinations: ['erp'], maxPayloadBytes: 1024 });
     const original = '{"order":"O-1","qty":"BROKEN"}';
+    const postedAt = new Date(Date.now() - 1000).toISOString();
     assert.equal((await gw.post('orders', key, 'R-1', original, { 'content-type': 'application/json' })).status, 202);
 
     const [item] = await waitForFailed('orders', 1);
+    const seenAt = new Date(Date.now() + 1000).toISOString();
     assert.deepEqual(Object.keys(item).sort(), ITEM_KEYS);
     assert.deepEqual(item, {
       id: 'orders~R-1~erp',
@@ -100,7 +102,10 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
       suspendedCount: 0,
       payload: { bytes: original.length, contentType: 'application/json', sha256: sha256(original), corrected: false },
     });
-    assert.ok(!Number.isNaN(Date.parse(item.failedAt)));
+    // failedAt is when it failed: between the post and now, and the time of the report's `failed` event.
+    assert.match(item.failedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    assert.ok(item.failedAt >= postedAt && item.failedAt <= seenAt, `failedAt ${item.failedAt} within the test`);
+    assert.equal(item.failedAt, (await report('orders', 'R-1')).find((e) => e.event === 'failed')?.at);
     assert.deepEqual((await gw.request('GET', `/v1/failed-events/${item.id}`)).body, item);
     assert.deepEqual((await list('type=business&connectionId=erp')).items.map((i) => i.id), [item.id]);
     assert.deepEqual((await list('type=timeout')).items, []);
@@ -196,7 +201,7 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
         const view = (await gw.request('GET', `/v1/failed-events/${first.id}`)).body;
         return view.status === 'failed' && view.failedAt !== first.failedAt ? view : undefined;
       },
-      { timeoutMs: 20_000, what: 'the restarted delivery to fail again' },
+      { timeoutMs: 60_000, what: 'the restarted delivery to fail again' },
     );
     const seen = t.received.map((r) => r.headers['x-sluice-attempt']);
     assert.deepEqual(seen, ['1', '2', '3', '4', '5', '6']);
@@ -262,7 +267,7 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     await gw.connection('chain-target', { url: t.url });
     await gw.flow('chains', { partnerId: 'acme', destinations: ['chain-target'], onFailure: 'suspend-chain' });
     for (const id of ['CH-1', 'CH-2', 'CH-3', 'CH-4']) await gw.post('chains', key, id, id, { 'x-chain-id': 'order-77' });
-    await waitFor(async () => (await counts('chains')).suspended === 3, { timeoutMs: 20_000, what: '3 suspended' });
+    await waitFor(async () => (await counts('chains')).suspended === 3, { timeoutMs: 60_000, what: '3 suspended' });
     const [item] = await waitForFailed('chains', 1);
     assert.equal(item.messageId, 'CH-1');
     assert.equal(item.suspendedCount, 3);
@@ -319,7 +324,7 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     await gw.connection('disc-target', { url: t.url });
     await gw.flow('discards', { partnerId: 'acme', destinations: ['disc-target'], onFailure: 'suspend-chain' });
     for (const id of ['D-1', 'D-2', 'D-3']) await gw.post('discards', key, id, id, { 'x-chain-id': 'batch-1' });
-    await waitFor(async () => (await counts('discards')).suspended === 2, { timeoutMs: 20_000, what: '2 suspended' });
+    await waitFor(async () => (await counts('discards')).suspended === 2, { timeoutMs: 60_000, what: '2 suspended' });
     const [item] = await waitForFailed('discards', 1);
 
     const { result: discard, output } = await captureOutput(() => gw.request('POST', `/v1/failed-events/${item.id}/discard`));

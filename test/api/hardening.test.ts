@@ -439,11 +439,32 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
     });
   });
 
+  describe('credentials sent as header values', () => {
+    it('refuses a token or header value with a line break, a control character or a character beyond Latin-1', async () => {
+      const bad = ['tok\n', 'tok\r\nx-injected: 1', 'to\u0000k', 't\u00f6k\u2713'];
+      for (const token of bad) {
+        const put = await gw.request('PUT', '/v1/connections/hdrval', { body: { url: `${target.url}/in`, auth: { type: 'bearer', token } } });
+        assertProblem(put, 400, 'invalid-body', JSON.stringify(token));
+        const header = await gw.request('PUT', '/v1/connections/hdrval', {
+          body: { url: `${target.url}/in`, auth: { type: 'header', headerName: 'x-erp-token', value: token } },
+        });
+        assertProblem(header, 400, 'invalid-body', `header ${JSON.stringify(token)}`);
+        const reauth = await gw.request('POST', '/v1/connections/erp/reauthorize', { body: { auth: { type: 'bearer', token } } });
+        assertProblem(reauth, 400, 'invalid-body', `reauthorize ${JSON.stringify(token)}`);
+      }
+      assert.equal((await gw.request('GET', '/v1/connections/hdrval')).status, 404);
+      const ok = await gw.request('PUT', '/v1/connections/hdrval', { body: { url: `${target.url}/in`, auth: { type: 'bearer', token: 'tok with spaces\tand tab' } } });
+      assert.equal(ok.status, 200);
+    });
+  });
+
   describe('item 6: cursors are opaque and bound to their listing', () => {
     before(async () => {
       for (const flowId of ['orders', 'other']) {
         for (let i = 0; i < 3; i++) assert.equal((await gw.post(flowId, acmeKey, `page-${flowId}-${i}`, 'x')).status, 202);
       }
+      // A flow's message listing is derived from the table's stream: let it catch up.
+      await gw.countsSettled();
     });
 
     it('pages forward with the cursor it issued', async () => {

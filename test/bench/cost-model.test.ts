@@ -5,23 +5,30 @@ import {
   costPerMillion,
   delivererInvocationsAt,
   INFRA_DEFAULTS,
+  lambdaBilledMs,
+  loadAwsModel,
   loadPrices,
+  platformLogBytes,
   type MeasuredUsage,
   type Prices,
 } from '../../bench/cost-model';
 
 const prices = loadPrices();
+const model = loadAwsModel();
 
 /** 1,000 delivered; 10,000 records in 2,000 batches would be absurd, so: 1,000 records in 200 batches of 5. */
 function usage(overrides: Partial<MeasuredUsage> = {}): MeasuredUsage {
   return {
     delivered: 1000,
     apiRequests: 1000,
-    ingestBilledMs: 1000 * 40,
+    // 10 ms CPU and 30 ms modelled waits per request
+    ingest: { invocations: 1000, cpuMs: 1000 * 10, awsWaitMs: 1000 * 30 },
     delivererInvocations: 200,
     delivererRecords: 1000,
-    delivererBilledMs: 200 * 100,
+    // 50 ms of CPU and 50 ms of waits per batch
+    deliverer: { invocations: 200, cpuMs: 200 * 50, awsWaitMs: 200 * 50 },
     measuredBatchSize: 10,
+    logBytes: { ingest: 1000 * 500, deliverer: 1000 * 100 },
     calls: [
       { component: 'ingest', service: 'DynamoDB', operation: 'TransactWriteItems', calls: 2000, readUnits: 0, writeUnits: 16_000 },
       { component: 'ingest', service: 'DynamoDB', operation: 'GetItem', calls: 4000, readUnits: 2000, writeUnits: 0 },
@@ -30,6 +37,7 @@ function usage(overrides: Partial<MeasuredUsage> = {}): MeasuredUsage {
       { component: 'eventSource', service: 'SQS', operation: 'DeleteMessageBatch', calls: 200, billedRequests: 200 },
       { component: 'deliverer', service: 'S3', operation: 'PutObject', calls: 10 },
       { component: 'deliverer', service: 'EventBridge', operation: 'PutEvents', calls: 10 },
+      { component: 'deliverer', service: 'KMS', operation: 'Decrypt', calls: 200 },
     ],
     ...overrides,
   };
@@ -48,10 +56,17 @@ describe('cost model', () => {
     assert.ok(Math.abs(cost.totalUsdPerMillion - sum) < 1e-9);
     // 16 WRU per message at $0.625 per million WRU = $10 per million messages.
     assert.ok(Math.abs(line(cost, /TransactWriteItems \(write/).usdPerMillionMessages - 16 * prices.dynamodb.onDemandWriteRequestUnitsPerMillion) < 1e-9);
-    // One API Gateway request per posted message.
-    assert.ok(Math.abs(line(cost, /REST requests/).usdPerMillionMessages - prices.apiGateway.restRequestsPerMillion) < 1e-9);
-    // GB-s = billed ms × memory: 100 ms per batch of 5 → 20 ms per message × 0.5 GB = 0.01 GB-s.
-    assert.ok(Math.abs(line(cost, /deliverer duration/).unitsPerMessage - 0.01) < 1e-12);
+    // One API Gateway request per posted message (REST, as the stack builds it today).
+    assert.ok(Math.abs(line(cost, /REST API requests/).usdPerMillionMessages - prices.apiGateway.restRequestsPerMillion) < 1e-9);
+    // Deliverer at 512 MB: CPU stretched by 1769/512, plus waits: per batch 50 × 3.455 + 50 ms,
+    // per message (5 per batch) / 5, × 0.5 GB.
+    const billed = (50 * (1769 / 512) + 50) / 5;
+    assert.ok(Math.abs(line(cost, /deliverer duration/).unitsPerMessage - (billed / 1000) * 0.5) < 1e-12);
+    // KMS: one Decrypt per batch of 5 = 0.2 per message at $0.03 per 10,000.
+    assert.ok(Math.abs(line(cost, /Decrypt/).usdPerMillionMessages - 0.2 * 3) < 1e-9);
+    // Logs: 500 + 100 bytes per message of the handlers, plus START/END/REPORT per invocation.
+    const logBytes = 600 + platformLogBytes(model) * (1 + 0.2);
+    assert.ok(Math.abs(cost.byService['CloudWatch Logs']! - logBytes * (0.5 / 2 ** 30) * 1e6) < 1e-9);
   });
 
   it('a smaller batch size costs more: more deliverer invocations, receives and deletes', () => {
@@ -74,16 +89,25 @@ describe('cost model', () => {
     assert.equal(delivererInvocationsAt(usage(), 10), 200);
   });
 
-  it('more memory costs more GB-seconds, in proportion', () => {
-    const at512 = costPerMillion(usage(), { ...INFRA_DEFAULTS, delivererMemoryMb: 512 }, prices);
-    const at1024 = costPerMillion(usage(), { ...INFRA_DEFAULTS, delivererMemoryMb: 1024 }, prices);
-    assert.ok(at1024.totalUsdPerMillion > at512.totalUsdPerMillion);
-    const d512 = line(at512, /deliverer duration/).usdPerMillionMessages;
-    const d1024 = line(at1024, /deliverer duration/).usdPerMillionMessages;
-    assert.ok(Math.abs(d1024 - 2 * d512) < 1e-9);
-    assert.ok(Math.abs(at1024.totalUsdPerMillion - at512.totalUsdPerMillion - d512) < 1e-9);
+  it('memory: waits cost in proportion; CPU time shrinks as memory buys more of a vCPU, up to one', () => {
+    const waitsOnly = usage({ deliverer: { invocations: 200, cpuMs: 0, awsWaitMs: 200 * 50 } });
+    const w512 = line(costPerMillion(waitsOnly, { ...INFRA_DEFAULTS, delivererMemoryMb: 512 }, prices), /deliverer duration/).usdPerMillionMessages;
+    const w1024 = line(costPerMillion(waitsOnly, { ...INFRA_DEFAULTS, delivererMemoryMb: 1024 }, prices), /deliverer duration/).usdPerMillionMessages;
+    assert.ok(Math.abs(w1024 - 2 * w512) < 1e-9);
+    // CPU-bound work costs the same GB-s below 1,769 MB (fewer ms × more memory), more above it.
+    const cpuOnly = { invocations: 1, cpuMs: 100, awsWaitMs: 0 };
+    assert.ok(Math.abs(lambdaBilledMs(cpuOnly, 256, model) * 256 - lambdaBilledMs(cpuOnly, 1024, model) * 1024) < 1e-6);
+    assert.equal(lambdaBilledMs(cpuOnly, 1769, model), 100);
+    assert.equal(lambdaBilledMs(cpuOnly, 3538, model), 100);
     const ingest = costPerMillion(usage(), { ...INFRA_DEFAULTS, functionMemoryMb: 1024 }, prices);
-    assert.ok(ingest.totalUsdPerMillion > at512.totalUsdPerMillion);
+    assert.ok(ingest.totalUsdPerMillion > costPerMillion(usage(), INFRA_DEFAULTS, prices).totalUsdPerMillion);
+  });
+
+  it('an HTTP API costs $1.00 per million requests where REST costs $3.50', () => {
+    const rest = costPerMillion(usage(), { ...INFRA_DEFAULTS, apiType: 'rest' }, prices);
+    const http = costPerMillion(usage(), { ...INFRA_DEFAULTS, apiType: 'http' }, prices);
+    assert.ok(Math.abs(rest.byService['API Gateway']! - 3.5) < 1e-9);
+    assert.ok(Math.abs(http.byService['API Gateway']! - 1.0) < 1e-9);
   });
 
   it('the price table drives the result (nothing per message is typed in)', () => {
@@ -105,9 +129,16 @@ describe('cost model', () => {
   it('the price table is dated and names its sources', () => {
     assert.match(prices.date, /^\d{4}-\d{2}-\d{2}$/);
     assert.equal(prices.region, 'us-east-1');
-    for (const section of [prices.apiGateway, prices.lambda, prices.sqs, prices.dynamodb, prices.s3, prices.eventBridge]) {
+    for (const section of [prices.apiGateway, prices.lambda, prices.sqs, prices.dynamodb, prices.s3, prices.eventBridge, prices.scheduler, prices.kms, prices.cloudWatchLogs]) {
       assert.match(section.source, /^https:\/\/aws\.amazon\.com\//);
+      assert.match(section.checked, /^\d{4}-\d{2}-\d{2}$/);
     }
+    assert.equal(prices.apiGateway.httpRequestsPerMillion, 1.0);
+    assert.equal(prices.cloudWatchLogs.ingestionPerGb, 0.5);
+    assert.equal(prices.kms.requestsPer10k, 0.03);
+    // The latency model states a figure for every service the gateway calls, and is dated.
+    assert.match(model.date, /^\d{4}-\d{2}-\d{2}$/);
+    for (const service of ['DynamoDB', 'SQS', 'S3', 'KMS', 'EventBridge']) assert.ok(model.callMs[service]! > 0, service);
   });
 
   it('defaults match the CDK construct (batch size, memory sizes, arm64)', () => {
@@ -116,5 +147,7 @@ describe('cost model', () => {
     assert.equal(Number(/delivererMemorySize:\s*(\d+)/.exec(infra)?.[1]), INFRA_DEFAULTS.delivererMemoryMb);
     assert.equal(Number(/functionMemorySize:\s*(\d+)/.exec(infra)?.[1]), INFRA_DEFAULTS.functionMemoryMb);
     assert.match(infra, /Architecture\.ARM_64/);
+    // The partner API's kind decides the API Gateway price.
+    assert.equal(/new apigateway\.RestApi\(/.test(infra) ? 'rest' : 'http', INFRA_DEFAULTS.apiType);
   });
 });

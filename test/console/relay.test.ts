@@ -125,16 +125,18 @@ describe('sluice console relay', () => {
 
   it('answers bad console requests with problems and touches nothing', async () => {
     const before = [gateway.seen.length, store.seen.length];
-    const cases: [string, string, number, string][] = [
+    const cases: [string, string, number, string, string?][] = [
       ['GET', '/console/no-such-asset.js', 404, 'not-found'],
-      ['POST', '/console', 405, 'method-not-allowed'],
-      ['GET', '/console/payloads/fe-1/download', 405, 'method-not-allowed'],
+      ['POST', '/console', 405, 'method-not-allowed', 'GET, HEAD'],
+      ['GET', '/console/payloads/fe-1/download', 405, 'method-not-allowed', 'POST'],
+      ['PATCH', '/v1/flows', 405, 'method-not-allowed', 'GET, POST, PUT, DELETE'],
       ['POST', '/console/payloads/%E0%A4%A/download', 400, 'invalid-path'],
       ['PUT', '/console/payloads/fe-1/upload', 400, 'empty-payload'],
     ];
-    for (const [method, path, status, code] of cases) {
+    for (const [method, path, status, code, allow] of cases) {
       const answer = await fetch(`${relay.url}${path}`, { method, headers: session });
       assert.equal(answer.status, status, `${method} ${path}`);
+      if (allow) assert.equal(answer.headers.get('allow'), allow, `${method} ${path}: Allow`);
       assert.equal(answer.headers.get('content-type'), 'application/problem+json');
       const problem = (await answer.json()) as any;
       assert.equal(problem.code, code);

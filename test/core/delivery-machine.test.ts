@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { afterAttempt, decide, HOLD_RECHECK_SECONDS, type DecisionInput } from '../../core/delivery-machine';
+import { afterAttempt, decide, HOLD_RECHECK_SECONDS, OVERDUE_PROBE_RECHECK_SECONDS, type DecisionInput } from '../../core/delivery-machine';
 import type { Verdict } from '../../core/classify';
 import type { Delivery, DeliveryStatus, RetryPolicy } from '../../core/model';
 
@@ -132,10 +132,15 @@ describe('decide: configuration, holds and suspension', () => {
     assert.equal(d.seconds, HOLD_RECHECK_SECONDS);
   });
 
-  it('an overdue probe still holds for at least one second', () => {
-    const d = decide(input({ connection: { status: 'offline', nextProbeAt: at(-30) } }));
-    assert.ok(d.action === 'hold');
-    assert.equal(d.seconds, 1);
+  it('an overdue probe (late or failing prober) holds for OVERDUE_PROBE_RECHECK_SECONDS, not a receive every second', () => {
+    for (const overdue of [0, 30, 7200]) {
+      const d = decide(input({ connection: { status: 'offline', nextProbeAt: at(-overdue) } }));
+      assert.ok(d.action === 'hold');
+      assert.equal(d.seconds, OVERDUE_PROBE_RECHECK_SECONDS, `${overdue} s overdue`);
+    }
+    const soon = decide(input({ connection: { status: 'offline', nextProbeAt: at(0.2) } }));
+    assert.ok(soon.action === 'hold');
+    assert.equal(soon.seconds, 1, 'a probe due within the second still wakes the lane then');
   });
 
   it('a connection hold takes precedence over expiry (checked once the connection is back)', () => {

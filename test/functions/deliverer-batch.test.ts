@@ -1,4 +1,5 @@
 import { after, before, describe, it } from 'node:test';
+import * as lifecycle from '../../core/lifecycle';
 import assert from 'node:assert/strict';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { createRuntime } from '../../adapters/all-services';
@@ -134,10 +135,10 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     assert.equal(requests[0]!.headers['x-sluice-possible-duplicate'], undefined);
     assert.equal(requests[1]!.headers['x-sluice-possible-duplicate'], 'true');
     assert.equal(requests[1]!.headers['x-sluice-attempt'], '2');
-    assert.equal(requests[0]!.headers['x-aux-system-msg-id'], requests[1]!.headers['x-aux-system-msg-id']);
+    assert.deepEqual(requests.map((r) => r.headers['x-aux-system-msg-id']), ['C-1', 'C-1'], 'the same GUID on both POSTs');
   });
 
-  it('stops a flow after backoutThreshold internal failures in a row and publishes flow.stopped', async () => {
+  it('stops a flow after backoutThreshold internal failures in a row, publishes flow.stopped and backs the delivery out as internal', async () => {
     target.behaviour = () => ({ status: 200 });
     await gw.connection('fragile', { url: `${target.url}/fragile` });
     await gw.flow('backout', { partnerId: 'acme', destinations: ['fragile'], backoutThreshold: 2 });
@@ -147,22 +148,67 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
         throw new Error('database went away');
       },
     });
-    await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1)] });
+    const first = await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1)] });
+    assert.equal(first.batchItemFailures.length, 1, 'below the threshold the record stays for its retry');
     assert.equal((await gw.request('GET', '/v1/flows/backout')).body.status, 'enabled');
     assert.equal((await runtime.deliveries.get('backout', 'I-1', 'fragile'))?.debugNextAttempt, true);
-    await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 2)] });
+    const second = await handler({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 2)] });
+    assert.deepEqual(second, { batchItemFailures: [] }, 'backed out: the queue message is done');
     const flow = (await gw.request('GET', '/v1/flows/backout')).body;
     assert.equal(flow.status, 'stopped');
     assert.match(flow.statusReason, /2 internal failures/);
     const published = (runtime.events as InMemoryEventPublisher).events;
     assert.ok(published.some((e) => e.type === 'flow.stopped' && e.detail.flowId === 'backout'));
-    const healthy = createDelivererHandler(runtime);
-    const held = await healthy({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 3)] });
-    assert.equal(held.batchItemFailures.length, 1, 'a stopped flow delivers nothing');
+    assert.ok(published.some((e) => e.type === 'message.failed' && e.detail.messageId === 'I-1' && e.detail.type === 'internal'));
+    const backedOut = await runtime.deliveries.get('backout', 'I-1', 'fragile');
+    assert.equal(backedOut?.status, 'failed');
+    assert.equal(backedOut?.failureType, 'internal');
+    assert.equal(backedOut?.debugNextAttempt, undefined);
     assert.equal((await gw.request('POST', '/v1/flows/backout/start')).body.status, 'enabled');
-    assert.deepEqual(await healthy({ Records: [record(ticket('backout', 'fragile', 'I-1'), 1, 4)] }), { batchItemFailures: [] });
+    assert.equal((await gw.request('POST', '/v1/failed-events/backout~I-1~fragile/restart')).status, 202);
+    const healthy = createDelivererHandler(runtime);
+    assert.deepEqual(await healthy({ Records: [record({ ...ticket('backout', 'fragile', 'I-1'), restarts: 1 }, 1)] }), { batchItemFailures: [] });
     await gw.countsSettled();
     assert.equal((await gw.request('GET', '/v1/flows/backout')).body.counts.delivered, 1);
+  });
+
+  it('hold-all: a due or in-flight retry of the head keeps holding the other lanes; a finished head\'s hold is cleared', async () => {
+    target.behaviour = (req) => (req.headers['x-aux-system-msg-id'] === 'H-1' ? { status: 503 } : { status: 200 });
+    await gw.connection('held', { url: `${target.url}/held`, threads: 4, onError: 'hold-all', retry: { count: 5, intervalSeconds: 0 } });
+    await gw.flow('holds', { partnerId: 'acme', destinations: ['held'] });
+    await gw.post('holds', key, 'H-1', 'head');
+    await gw.post('holds', key, 'H-2', 'other lane');
+    const handler = createDelivererHandler(runtime);
+    // Whoever sees the head `retrying` must also see the hold: it is in place before that write.
+    const holdWhenRetrying: (string | undefined)[] = [];
+    const apply = runtime.deliveries.apply.bind(runtime.deliveries);
+    runtime.deliveries.apply = async (delivery, step, ...rest) => {
+      if (step.status === 'retrying') holdWhenRetrying.push((await runtime.connections.get('held', true))?.heldBy);
+      return apply(delivery, step, ...rest);
+    };
+    // The head fails once: it is retrying and holds the connection until its retry is due (now).
+    try {
+      await handler({ Records: [record(ticket('holds', 'held', 'H-1'), 1)] });
+    } finally {
+      runtime.deliveries.apply = apply;
+    }
+    assert.deepEqual(holdWhenRetrying, ['holds~H-1~held'], 'the hold was up before the head read retrying');
+    assert.equal((await runtime.deliveries.get('holds', 'H-1', 'held'))?.status, 'retrying');
+    assert.equal((await runtime.connections.get('held', true))?.heldBy, 'holds~H-1~held');
+
+    // The retry is due but not answered yet: another lane still waits, and looks again soon.
+    const other = { ...record(ticket('holds', 'held', 'H-2'), 2), receiptHandle: 'receipt-H-2-wait' };
+    const waiting = await handler({ Records: [other] });
+    assert.equal(waiting.batchItemFailures.length, 1, 'H-2 is not attempted while the head retries');
+    assert.deepEqual(queue.delays.find((d) => d.receiptHandle === 'receipt-H-2-wait'), { receiptHandle: 'receipt-H-2-wait', seconds: 1 });
+    assert.equal(target.byId('H-2').length, 0);
+
+    // The head is finished by another path (discarded here): its hold is stale, cleared, and H-2 goes.
+    const head = (await runtime.deliveries.get('holds', 'H-1', 'held'))!;
+    await runtime.deliveries.apply(head, lifecycle.discarded(head, { at: new Date().toISOString(), by: 'test' }));
+    assert.deepEqual(await handler({ Records: [record(ticket('holds', 'held', 'H-2'), 3)] }), { batchItemFailures: [] });
+    assert.equal(target.byId('H-2').length, 1);
+    assert.equal((await runtime.connections.get('held', true))?.heldBy, undefined, 'the stale hold is cleared');
   });
 
   it('hands records back untouched when the invocation is about to time out', async () => {

@@ -1,7 +1,11 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
 import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '../../local/gateway';
+import { sharedEmulators } from '../../local/emulators';
+import type { LocalResourceNames } from '../../local/provision';
+import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE } from '../../adapters/aws/definitions';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 // Powertools loggers write through the global console in dev mode, so tests can capture
@@ -26,8 +30,14 @@ export interface RequestOptions {
 export class TestGateway {
   private constructor(readonly gateway: LocalGateway) {}
 
+  /**
+   * Starts a gateway on a free port. Under the test runner it uses the run's shared emulators
+   * with a table, queues and bucket of its own; run alone it starts (and stops) its own.
+   */
   static async start(options: LocalGatewayOptions = {}): Promise<TestGateway> {
-    return new TestGateway(await startLocalGateway({ port: 0, ...options }));
+    const emulators = sharedEmulators();
+    const shared = emulators ? { emulators, resourceNames: uniqueResourceNames() } : {};
+    return new TestGateway(await startLocalGateway({ port: 0, ...shared, ...options }));
   }
 
   get url(): string {
@@ -135,10 +145,21 @@ export class TestGateway {
   }
 }
 
+/** Resource names no other gateway of the run uses, so test files sharing emulators stay isolated. */
+export function uniqueResourceNames(): LocalResourceNames {
+  const prefix = `t${randomBytes(6).toString('hex')}`;
+  return {
+    tableName: `${prefix}-sluice`,
+    queueName: `${prefix}-${DELIVERY_QUEUE.nameSuffix}`,
+    deadLetterQueueName: `${prefix}-${DEAD_LETTER_QUEUE.nameSuffix}`,
+    bucketName: `${prefix}-payloads`,
+  };
+}
+
 const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
 
-/** Collects every structured log line (and anything else sent to the console) while `fn` runs. */
-export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
+/** Collects every structured log line (and anything else sent to the console) while `fn` runs; `fn` sees them as they come. */
+export async function captureOutput<T>(fn: (live: string[]) => Promise<T>): Promise<{ result: T; output: string; entries: string[] }> {
   const lines: string[] = [];
   const originals = CONSOLE_METHODS.map((method) => [method, console[method]] as const);
   for (const method of CONSOLE_METHODS) {
@@ -147,9 +168,21 @@ export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: 
     };
   }
   try {
-    const result = await fn();
-    return { result, output: lines.join('\n') };
+    const result = await fn(lines);
+    return { result, output: lines.join('\n'), entries: lines };
   } finally {
     for (const [method, original] of originals) console[method] = original;
   }
+}
+
+/** The structured (JSON) log entries among captured console output, in the order they were written. */
+export function logEntries(entries: string[]): Record<string, any>[] {
+  return entries.flatMap((entry) => {
+    try {
+      const parsed = JSON.parse(entry);
+      return parsed && typeof parsed === 'object' ? [parsed] : [];
+    } catch {
+      return [];
+    }
+  });
 }

@@ -110,12 +110,12 @@ export class TestTarget {
     return this.received.filter((r) => r.headers['x-aux-system-msg-id'] === messageId);
   }
 
-  async waitForDelivered(count: number, timeoutMs = 30_000): Promise<ReceivedRequest[]> {
+  async waitForDelivered(count: number, timeoutMs = 60_000): Promise<ReceivedRequest[]> {
     await waitFor(() => this.delivered().length >= count, { timeoutMs, intervalMs: 20, what: `${count} deliveries` });
     return this.delivered();
   }
 
-  async waitForRequests(count: number, timeoutMs = 30_000): Promise<ReceivedRequest[]> {
+  async waitForRequests(count: number, timeoutMs = 60_000): Promise<ReceivedRequest[]> {
     await waitFor(() => this.received.length >= count, { timeoutMs, intervalMs: 20, what: `${count} requests` });
     return this.received;
   }

@@ -4,6 +4,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { TestGateway } from '../helpers/gateway';
 import { TargetPool, type Behaviour } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
+import { laneFor } from '../../core/lanes';
 import type { InMemoryEventPublisher } from '../../adapters/aws/event-publisher';
 
 describe('failure classification, retries and the failed store', () => {
@@ -78,7 +79,7 @@ describe('failure classification, retries and the failed store', () => {
 
   it('holds a 401 without a failed event, marks the connection unauthorized and pauses the flow', async () => {
     const t = await target(() => ({ status: 401 }));
-    await gw.connection('locked', { url: t.url, auth: { type: 'bearer', token: 'expired-token' } });
+    await gw.connection('locked', { url: t.url, threads: 2, auth: { type: 'bearer', token: 'expired-token' } });
     await gw.flow('auth', { partnerId: 'acme', destinations: ['locked'] });
     await gw.post('auth', key, 'A-1', 'x');
     await waitFor(async () => (await gw.request('GET', '/v1/connections/locked')).body.status === 'unauthorized', {
@@ -96,8 +97,12 @@ describe('failure classification, retries and the failed store', () => {
     assert.equal(flow.counts.failed, 0);
     const stored = await gw.runtime.deliveries.get('auth', 'A-1', 'locked');
     assert.ok(stored!.heldReceipt, 'receipt kept for release');
-    await gw.post('auth', key, 'A-2', 'y');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A message in the other lane is received while the connection is unauthorized (A-1's lane is
+    // blocked by A-1 itself). Once the deliverer has parked it, "not attempted" means something.
+    const otherLane = Array.from({ length: 50 }, (_, i) => `A-${i + 2}`).find((id) => laneFor({ messageId: id }, 2) !== laneFor({ messageId: 'A-1' }, 2))!;
+    await gw.post('auth', key, otherLane, 'y');
+    await waitFor(async () => (await delivery('auth', otherLane)).deliveries[0].status === 'paused', { what: `${otherLane} held` });
+    assert.equal((await delivery('auth', otherLane)).deliveries[0].attempts, 0);
     assert.equal(t.received.length, 1, 'nothing else is attempted while unauthorized');
   });
 
@@ -122,7 +127,29 @@ describe('failure classification, retries and the failed store', () => {
     assert.equal(t.received.length, 0);
   });
 
-  it('fans out to every destination and one failing branch never blocks another', async () => {
+  it('one retrying branch never blocks another: the good branch delivers everything while the bad one waits out its retry', async () => {
+    const good = await target(() => ({ status: 200 }));
+    const bad = await target(() => ({ status: 503 }));
+    await gw.connection('good-2', { url: good.url });
+    // A retry interval far longer than the test: the bad branch's lane is blocked all along.
+    await gw.connection('bad-2', { url: bad.url, retry: { count: 5, intervalSeconds: 600 } });
+    await gw.flow('fanout-retry', { partnerId: 'acme', destinations: ['bad-2', 'good-2'] });
+    await gw.post('fanout-retry', key, 'FR-1', 'one');
+    await waitFor(async () => (await gw.runtime.deliveries.get('fanout-retry', 'FR-1', 'bad-2'))?.status === 'retrying', {
+      what: 'the bad branch is retrying',
+    });
+    for (const id of ['FR-2', 'FR-3']) await gw.post('fanout-retry', key, id, id);
+    await good.waitForDelivered(3);
+    assert.deepEqual(good.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['FR-1', 'FR-2', 'FR-3']);
+    assert.equal((await gw.runtime.deliveries.get('fanout-retry', 'FR-1', 'bad-2'))?.status, 'retrying', 'still retrying meanwhile');
+    assert.deepEqual(bad.received.map((r) => r.headers['x-aux-system-msg-id']), ['FR-1'], 'the bad lane held FR-2 and FR-3 behind its head');
+    const body = await delivery('fanout-retry', 'FR-3');
+    const byConnection = Object.fromEntries(body.deliveries.map((d: { connectionId: string; status: string }) => [d.connectionId, d.status]));
+    assert.equal(byConnection['good-2'], 'delivered');
+    assert.notEqual(byConnection['bad-2'], 'delivered');
+  });
+
+  it('fans out to every destination; a message reads failed while any branch failed', async () => {
     const good = await target(() => ({ status: 200 }));
     const bad = await target(() => ({ status: 422, body: 'rejected' }));
     await gw.connection('good', { url: good.url });

@@ -21,25 +21,25 @@ describe('ordered delivery through the local event source', () => {
     await target?.stop();
   });
 
-  it('delivers 200 messages in acceptance order while the target fails 30% of the time', async () => {
+  it('delivers 60 messages in acceptance order while the target fails 30% of the time', async () => {
     // A seeded pseudo-random failure pattern keeps the test reproducible.
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     target.behaviour = () => (random() < 0.3 ? { status: 503, body: 'busy' } : { status: 200 });
     await gw.connection('erp', { url: `${target.url}/orders`, retry: { count: 50, intervalSeconds: 0 } });
     await gw.flow('orders', { partnerId: 'acme', destinations: ['erp'] });
-    const ids = Array.from({ length: 200 }, (_, i) => `PO-${String(i).padStart(4, '0')}`);
+    const ids = Array.from({ length: 60 }, (_, i) => `PO-${String(i).padStart(4, '0')}`);
     for (const id of ids) {
       const result = await gw.post('orders', key, id, `order ${id}`);
       assert.equal(result.status, 202);
     }
-    const delivered = await target.waitForDelivered(200, 90_000);
+    const delivered = await target.waitForDelivered(60, 90_000);
     assert.deepEqual(
       delivered.map((r) => r.headers['x-aux-system-msg-id']),
       ids,
       'successful deliveries in acceptance order',
     );
-    assert.ok(target.received.some((r) => r.status === 503), 'the target did fail sometimes');
+    assert.ok(target.received.filter((r) => r.status === 503).length >= 10, 'the target failed often, between deliveries');
     for (const id of ids) {
       const requests = target.byId(id);
       assert.equal(requests.filter((r) => r.status === 200).length, 1, `${id} delivered once`);
@@ -50,9 +50,9 @@ describe('ordered delivery through the local event source', () => {
     }
     const last = await gw.request('GET', `/v1/flows/orders/messages/${ids.at(-1)}`);
     assert.equal(last.body.status, 'delivered');
-    await waitFor(async () => (await gw.request('GET', '/v1/flows/orders')).body.counts.delivered === 200, { what: 'counts' });
+    await waitFor(async () => (await gw.request('GET', '/v1/flows/orders')).body.counts.delivered === 60, { what: 'counts' });
     const flow = await gw.request('GET', '/v1/flows/orders');
-    assert.deepEqual(flow.body.counts, { accepted: 200, queued: 0, delivered: 200, failed: 0, suspended: 0, inError: 0 });
+    assert.deepEqual(flow.body.counts, { accepted: 60, queued: 0, delivered: 60, failed: 0, suspended: 0, inError: 0 });
   });
 
   it('delivers a 2 MiB binary payload byte for byte with its content type', async () => {

@@ -61,6 +61,21 @@ describe('lean state: one record per message, one write per step', () => {
     assert.deepEqual(detail.body.report.map((e: { event: string }) => e.event), ['received', 'queued', 'attempt', 'delivered']);
   });
 
+  it('lane counts travel with the flow: ingest reads no connection, and a new thread count reaches the flow', async () => {
+    assert.deepEqual((await gw.runtime.flows.get('orders', true))?.destinationThreads, { erp: 1 });
+    await gw.connection('erp', { url: `${target.url}/erp`, threads: 3 });
+    assert.deepEqual((await gw.runtime.flows.get('orders', true))?.destinationThreads, { erp: 3 });
+    const view = await gw.request('GET', '/v1/flows/orders');
+    assert.equal(view.body.destinationThreads, undefined, 'internal: never returned');
+    const start = calls.length;
+    assert.equal((await gw.post('orders', key, 'LANES-1', 'x')).status, 202);
+    // The connection save dropped the cached flow: ingest reads the flow again, and nothing else, before its put.
+    const beforePut = dynamo(start).map((c) => c.operation);
+    assert.deepEqual(beforePut.slice(0, beforePut.findIndex((op) => /^Put/.test(op))), ['GetItem'], JSON.stringify(beforePut));
+    const lanes = (await gw.request('GET', '/v1/flows/orders/messages/LANES-1')).body.deliveries.map((d: { lane: number }) => d.lane);
+    assert.ok(lanes.every((lane: number) => lane >= 0 && lane < 3));
+  });
+
   it('keeps a long execution report whole: the oldest entries spill out of the record, in order', async () => {
     assert.equal((await gw.post('orders', key, 'LONG-1', 'x')).status, 202);
     await waitFor(async () => (await gw.runtime.deliveries.get('orders', 'LONG-1', 'erp'))?.status === 'delivered', { what: 'delivered' });
