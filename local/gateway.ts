@@ -1,13 +1,15 @@
-import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { isPartnerRequest, operatorTokenMatches } from '../api/apis';
 import type { SluiceConfig } from '../adapters/aws/config';
 import type { Runtime, RuntimeOverrides } from '../adapters/runtime';
 import { createAwsClients, createRuntime } from '../adapters/all-services';
 import { InMemoryEventPublisher } from '../adapters/aws/event-publisher';
+import { LocalCredentialSealer } from '../adapters/aws/credential-sealer';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { createOperatorHandler } from '../functions/operator/handler';
 import { LOCAL_RESOURCE_NAMES } from '../adapters/aws/definitions';
 import { startEmulators, type Emulators } from './emulators';
+import { DataDirError, MEMORY_DATA_DIR, openDataDir } from './data-dir';
 import { provisionLocalResources, type LocalResourceNames, type ProvisionedResources } from './provision';
 import { startLocalApiServer, type LocalApiServer } from './server';
 import { withConsole } from './console';
@@ -25,7 +27,7 @@ import type { DelivererOptions } from '../services/deliverer';
 export interface LocalGatewayOptions {
   /** API port. @default 3000 (0 picks a free port) */
   port?: number;
-  /** @default a random 256-bit token */
+  /** @default a random 256-bit token, kept in the data directory (when there is one) and reused */
   operatorToken?: string;
   /** Seconds between prober runs. @default 3600 */
   probeIntervalSeconds?: number;
@@ -52,6 +54,22 @@ export interface LocalGatewayOptions {
   emulators?: Emulators;
   /** Table, queue and bucket names; gateways sharing emulators need their own. @default LOCAL_RESOURCE_NAMES */
   resourceNames?: LocalResourceNames;
+  /**
+   * Where the state is kept across restarts: a directory (relative ones against the
+   * working directory), or `memory` to keep nothing. The directory holds DynamoDB
+   * Local's database, the S3 objects, and the generated operator token, cursor secret
+   * and credentials key; one gateway at a time may use it. With `emulators` given, only
+   * the secrets are kept there: the emulators' owner decides where their data lives.
+   * @default 'memory' (`npm start` defaults to `.sluice`)
+   */
+  dataDir?: string;
+  /**
+   * Runs once after the resources exist and before the API listens and the poller
+   * starts, so that work it queues again from the recorded state (deliveries whose queue
+   * message did not survive the restart) goes ahead of anything accepted afterwards.
+   * A failure fails the start. @default none
+   */
+  reconcile?: (context: { runtime: Runtime; resources: ProvisionedResources }) => Promise<void>;
 }
 
 export interface LocalGateway {
@@ -60,6 +78,8 @@ export interface LocalGateway {
   runtime: Runtime;
   emulators: Emulators;
   resources: ProvisionedResources;
+  /** Absolute path of the data directory; undefined in memory mode. */
+  dataDir: string | undefined;
   poller?: LocalEventSourcePoller;
   /** Feeds the table's stream to the counts aggregator, as the stream event source mapping does on AWS. */
   streamPoller?: LocalStreamPoller;
@@ -73,14 +93,16 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
   // CloudWatch metrics mean nothing here; the same code emits them on AWS.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const progress = options.onProgress ?? (() => undefined);
-  if (!options.emulators) progress('Starting DynamoDB Local (Java) and the SQS/S3 emulator');
-  const emulators = options.emulators ?? (await startEmulators());
-  const names = options.resourceNames ?? LOCAL_RESOURCE_NAMES;
-  const stops: (() => Promise<void>)[] = options.emulators ? [] : [() => emulators.stop()];
+  const dataDir = await openDataDir(options.dataDir ?? MEMORY_DATA_DIR);
+  const stops: (() => Promise<void>)[] = [() => dataDir.close()];
   const stop = async () => {
     for (const step of stops.reverse()) await step().catch(() => undefined);
   };
   try {
+    if (!options.emulators) progress('Starting DynamoDB Local (Java) and the SQS/S3 emulator');
+    const emulators = options.emulators ?? (await startEmulators(dataDir.path ? { dataDir: dataDir.path } : {}));
+    if (!options.emulators) stops.push(() => emulators.stop());
+    const names = options.resourceNames ?? LOCAL_RESOURCE_NAMES;
     const endpoints = { dynamodb: emulators.dynamodbEndpoint, sqs: emulators.sqsEndpoint, s3: emulators.s3Endpoint };
     const bootstrap: SluiceConfig = {
       region: 'us-east-1',
@@ -89,8 +111,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       bucketName: names.bucketName,
       localMode: true,
       allowPrivateTargets: true,
-      // Cursors need not outlive the process: a cursor from before a restart is a clear 400.
-      cursorSecret: randomBytes(32).toString('base64url'),
+      // Kept with the data, so a cursor from before a restart still pages on.
+      cursorSecret: await dataDir.secret('cursor-secret'),
       endpoints,
     };
     progress('Creating the table, queue and bucket');
@@ -103,11 +125,21 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       intervalSeconds,
       fastProbeDelaysSeconds: options.fastProbeDelaysSeconds ?? DEFAULT_PROBE_PLAN.fastProbeDelaysSeconds,
     });
-    const runtime = createRuntime(config, { probes, ...options.overrides }, 'sluice-local');
+    // The key that seals connection credentials is kept too, or they could not be opened after a restart.
+    const credentialsKey = Buffer.from(await dataDir.secret('credentials-key'), 'base64url');
+    if (credentialsKey.length !== 32) {
+      throw new DataDirError(`The credentials key in ${dataDir.path} is not 32 bytes of base64url; restore it from a backup`);
+    }
+    const sealer = new LocalCredentialSealer(credentialsKey);
+    const runtime = createRuntime(config, { probes, sealer, ...options.overrides }, 'sluice-local');
     const prober = createProberHandler(runtime);
     probes.probe = (connectionId) => prober({ kind: 'probe', connectionIds: [connectionId] });
     scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
-    const operatorToken = options.operatorToken ?? randomBytes(32).toString('base64url');
+    const operatorToken = options.operatorToken ?? (await dataDir.secret('operator-token'));
+    if (options.reconcile) {
+      progress('Queuing again what the queue lost');
+      await options.reconcile({ runtime, resources });
+    }
     // Operational events: logged as they happen and listed at GET /local/events (AWS: the event bus).
     const sink = runtime.events instanceof InMemoryEventPublisher ? runtime.events : undefined;
     sink?.subscribe((event) => runtime.logger.info('operational event', { event }));
@@ -158,6 +190,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         streamArn: resources.streamArn,
         handler: createAggregatorHandler(runtime),
         region: config.region,
+        // A kept table's stream is read on from where the last run stopped, never twice.
+        ...(dataDir.path ? { checkpointFile: join(dataDir.path, 'stream-checkpoint.json') } : {}),
         onError: (error) => runtime.logger.error('local stream poller', { error: error as Error }),
       });
       streamPoller.start();
@@ -167,7 +201,18 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         streams.destroy();
       });
     }
-    return { url: server.url, operatorToken, runtime, emulators, resources, poller, streamPoller, probeNow: () => prober({ kind: 'hourly' }), stop };
+    return {
+      url: server.url,
+      operatorToken,
+      runtime,
+      emulators,
+      resources,
+      dataDir: dataDir.path,
+      poller,
+      streamPoller,
+      probeNow: () => prober({ kind: 'hourly' }),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

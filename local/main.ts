@@ -1,6 +1,8 @@
 import { createServer } from 'node:net';
 import { startLocalGateway, type LocalGateway } from './gateway';
 import { EmulatorStartError } from './emulators';
+import { DataDirError, MEMORY_DATA_DIR, resolveDataDir } from './data-dir';
+import { LocalTableMismatchError } from './provision';
 import { consoleUrl } from './console';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -62,6 +64,9 @@ try {
   exitWith(listenError(error, port) ?? `Cannot listen on ${HOST}:${port}: ${(error as Error).message}`);
 }
 
+// Resolved here, against the directory `npm start` runs in, so the printed path is the one used.
+const dataDir = resolveDataDir(process.env.SLUICE_DATA_DIR);
+
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
 let gateway: LocalGateway;
@@ -69,6 +74,7 @@ try {
   gateway = await startLocalGateway({
     port,
     probeIntervalSeconds,
+    dataDir,
     ...(process.env.SLUICE_OPERATOR_TOKEN ? { operatorToken: process.env.SLUICE_OPERATOR_TOKEN } : {}),
     // DynamoDB Local's JVM takes seconds (more on a busy machine): say what is happening.
     onProgress: (step) => out(`[${elapsed()}] ${step}…`),
@@ -76,6 +82,7 @@ try {
 } catch (error) {
   const busy = listenError(error, port);
   if (busy) exitWith(busy);
+  if (error instanceof DataDirError || error instanceof LocalTableMismatchError) exitWith(error.message);
   if (error instanceof EmulatorStartError) {
     exitWith(`Could not start the local emulators: ${error.message}\nLocal mode needs Java 17 or later on the PATH (java -version) for DynamoDB Local.`);
   }
@@ -96,6 +103,9 @@ const lines = [
   `  SQS + S3 emulator       ${gateway.emulators.sqsEndpoint}   queue ${gateway.resources.queueUrl}`,
   `                          bucket ${gateway.resources.bucketName}`,
   `  Prober runs every       ${probeIntervalSeconds} s`,
+  dataDir === MEMORY_DATA_DIR
+    ? `  Data                    in memory only (SLUICE_DATA_DIR=${MEMORY_DATA_DIR}): nothing is kept after Ctrl-C`
+    : `  Data kept in            ${gateway.dataDir}   (another: SLUICE_DATA_DIR=<dir>; none: SLUICE_DATA_DIR=${MEMORY_DATA_DIR})`,
   'In another terminal:',
   process.env.SLUICE_OPERATOR_TOKEN
     ? `  export SLUICE_ENDPOINT=${gateway.url} SLUICE_OPERATOR_TOKEN=<the token set here>`

@@ -1,4 +1,12 @@
-import { CreateTableCommand, UpdateTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  UpdateTableCommand,
+  UpdateTimeToLiveCommand,
+  type DynamoDBClient,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, TABLE, type TableDefinition } from '../adapters/aws/definitions';
@@ -62,18 +70,106 @@ export function deliveryQueueAttributes(deadLetterQueueArn: string): Record<stri
   };
 }
 
-/** Creates the table, queues and bucket of one local gateway (idempotent for queues and bucket). */
+/** A kept table that this version of Sluice cannot use as it is. */
+export class LocalTableMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalTableMismatchError';
+  }
+}
+
+export interface ProvisionOptions {
+  /** Between polls while an index added to a kept table is being built. @default 100 */
+  pollIntervalMs?: number;
+  /**
+   * How long an added index may take to become active. DynamoDB Local builds it in the
+   * background, which takes minutes on a busy machine. @default 600000
+   */
+  indexTimeoutMs?: number;
+}
+
+const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
+
+async function describeTable(dynamodb: DynamoDBClient, tableName: string): Promise<TableDescription> {
+  const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  return Table!;
+}
+
+/**
+ * Makes a table kept from an earlier run (a data directory) match TABLE: the same keys,
+ * and every index of TABLE, adding the ones an earlier version did not have.
+ */
+async function upgradeTable(dynamodb: DynamoDBClient, tableName: string, options: ProvisionOptions): Promise<void> {
+  const wanted = createTableInput(tableName);
+  let table = await describeTable(dynamodb, tableName);
+  const keys = (schema: { AttributeName?: string; KeyType?: string }[] = []) => schema.map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
+  if (keys(table.KeySchema) !== keys(wanted.KeySchema)) {
+    throw new LocalTableMismatchError(
+      `The kept table ${tableName} has the keys ${keys(table.KeySchema)}, this version needs ${keys(wanted.KeySchema)}. ` +
+        'Start with another data directory (SLUICE_DATA_DIR), or delete this one to start empty.',
+    );
+  }
+  const existing = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const deadline = Date.now() + (options.indexTimeoutMs ?? 600_000);
+  // DynamoDB adds one index per UpdateTable call.
+  for (const index of wanted.GlobalSecondaryIndexes.filter((i) => !existing.has(i.IndexName))) {
+    const attributes = new Set(index.KeySchema.map((k) => k.AttributeName));
+    await dynamodb.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: wanted.AttributeDefinitions.filter((a) => attributes.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [{ Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } }],
+      }),
+    );
+    for (;;) {
+      table = await describeTable(dynamodb, tableName);
+      const status = table.GlobalSecondaryIndexes?.find((i) => i.IndexName === index.IndexName)?.IndexStatus;
+      if (status === 'ACTIVE' && table.TableStatus === 'ACTIVE') break;
+      if (Date.now() > deadline) throw new LocalTableMismatchError(`The index ${index.IndexName} added to ${tableName} did not become active`);
+      await new Promise((resolve) => setTimeout(resolve, options.pollIntervalMs ?? 100));
+    }
+  }
+}
+
+/**
+ * The table's change stream (the counts aggregator reads it), turned on for a table kept
+ * from a version that had none.
+ */
+async function tableStream(dynamodb: DynamoDBClient, tableName: string): Promise<string> {
+  const table = await describeTable(dynamodb, tableName);
+  if (table.StreamSpecification?.StreamEnabled && table.LatestStreamArn) return table.LatestStreamArn;
+  const { TableDescription } = await dynamodb.send(
+    new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE.stream } }),
+  );
+  return TableDescription!.LatestStreamArn!;
+}
+
+/**
+ * Creates the table, queues and bucket of one local gateway, or reuses them when they
+ * exist (a table kept in the data directory from an earlier run, emulators that stayed up).
+ */
 export async function provisionLocalResources(
   clients: { dynamodb: DynamoDBClient; sqs: SQSClient; s3: S3Client },
   names: LocalResourceNames,
+  options: ProvisionOptions = {},
 ): Promise<ProvisionedResources> {
-  const created = await clients.dynamodb.send(new CreateTableCommand(createTableInput(names.tableName)));
-  await clients.dynamodb.send(
-    new UpdateTimeToLiveCommand({
-      TableName: names.tableName,
-      TimeToLiveSpecification: { AttributeName: TABLE.timeToLiveAttribute, Enabled: true },
-    }),
-  );
+  try {
+    await clients.dynamodb.send(new CreateTableCommand(createTableInput(names.tableName)));
+  } catch (error) {
+    if (errorName(error) !== 'ResourceInUseException') throw error;
+    await upgradeTable(clients.dynamodb, names.tableName, options);
+  }
+  const ttl = await clients.dynamodb.send(new DescribeTimeToLiveCommand({ TableName: names.tableName }));
+  const { AttributeName, TimeToLiveStatus } = ttl.TimeToLiveDescription ?? {};
+  // Enabling it again is an error in DynamoDB ("TimeToLive is already enabled").
+  if (!(TimeToLiveStatus === 'ENABLED' && AttributeName === TABLE.timeToLiveAttribute)) {
+    await clients.dynamodb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: names.tableName,
+        TimeToLiveSpecification: { AttributeName: TABLE.timeToLiveAttribute, Enabled: true },
+      }),
+    );
+  }
   const deadLetter = await clients.sqs.send(
     new CreateQueueCommand({
       QueueName: names.deadLetterQueueName,
@@ -89,10 +185,15 @@ export async function provisionLocalResources(
   const queue = await clients.sqs.send(
     new CreateQueueCommand({ QueueName: names.queueName, Attributes: deliveryQueueAttributes(Attributes!.QueueArn!) }),
   );
-  await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucketName }));
+  try {
+    await clients.s3.send(new CreateBucketCommand({ Bucket: names.bucketName }));
+  } catch (error) {
+    // fauxqs answers 200 for a bucket that exists; S3 outside us-east-1 answers this.
+    if (errorName(error) !== 'BucketAlreadyOwnedByYou') throw error;
+  }
   return {
     tableName: names.tableName,
-    streamArn: created.TableDescription!.LatestStreamArn!,
+    streamArn: await tableStream(clients.dynamodb, names.tableName),
     queueUrl: queue.QueueUrl!,
     deadLetterQueueUrl: deadLetter.QueueUrl!,
     bucketName: names.bucketName,

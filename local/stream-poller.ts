@@ -6,6 +6,7 @@ import {
   type Shard,
   type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 
 /** The Lambda function the poller invokes, as a DynamoDB stream event source mapping would. */
@@ -22,6 +23,11 @@ export interface LocalStreamPollerOptions {
   intervalMs?: number;
   /** Records per invocation at most (the mapping's BatchSize). @default 100 */
   batchSize?: number;
+  /**
+   * Where the last handled sequence number of each shard is kept, so a restart on a kept
+   * table reads on after it instead of from the start (which would count twice). @default none: from the start
+   */
+  checkpointFile?: string;
   /** Describe/read errors and a thrown handler (whose batch is retried). @default console.error */
   onError?: (error: unknown) => void;
   region?: string;
@@ -53,7 +59,18 @@ export class LocalStreamPoller {
   /** Passes run one at a time, whether from the loop or from `drain`. */
   private serial: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: LocalStreamPollerOptions) {}
+  private readonly checkpoints: Record<string, string>;
+
+  constructor(private readonly options: LocalStreamPollerOptions) {
+    this.checkpoints = {};
+    if (options.checkpointFile) {
+      try {
+        Object.assign(this.checkpoints, JSON.parse(readFileSync(options.checkpointFile, 'utf8')));
+      } catch {
+        /* no checkpoint yet: from the start */
+      }
+    }
+  }
 
   start(): void {
     if (this.running) return;
@@ -129,8 +146,13 @@ export class LocalStreamPoller {
       if (cursor.pending.length === 0) continue;
       try {
         await this.options.handler({ Records: cursor.pending.map((r) => this.toRecord(r)) });
+        const last = cursor.pending.at(-1)?.dynamodb?.SequenceNumber;
         cursor.pending = [];
         handled = true;
+        if (last && this.options.checkpointFile) {
+          this.checkpoints[cursor.shardId] = last;
+          writeFileSync(this.options.checkpointFile, JSON.stringify(this.checkpoints));
+        }
       } catch (error) {
         (this.options.onError ?? console.error)(error);
       }
@@ -154,8 +176,13 @@ export class LocalStreamPoller {
       // Order across a split: a child is read only once its parent is drained.
       const parent = shard.ParentShardId ? this.shards.get(shard.ParentShardId) : undefined;
       if (parent && !(parent.closed && parent.pending.length === 0)) continue;
+      const after = this.checkpoints[shardId];
       const { ShardIterator } = await this.options.streams.send(
-        new GetShardIteratorCommand({ StreamArn: this.options.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        new GetShardIteratorCommand({
+          StreamArn: this.options.streamArn,
+          ShardId: shardId,
+          ...(after ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after } : { ShardIteratorType: 'TRIM_HORIZON' }),
+        }),
       );
       this.shards.set(shardId, { shardId, iterator: ShardIterator, pending: [], closed: !ShardIterator });
     }

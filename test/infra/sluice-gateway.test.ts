@@ -166,7 +166,8 @@ describe('SluiceGateway template', () => {
   });
 
   test('deliverer consumes the queue with partial batch responses; its timeout fits the visibility timeout', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    // Two mappings: the deliverer's on the queue, the aggregator's on the table stream.
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [logicalId(gateway.queue), 'Arn'] },
       FunctionName: { Ref: logicalId(gateway.functions.deliverer) },

@@ -14,7 +14,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 function start(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
     cwd: ROOT,
-    env: { ...process.env, POWERTOOLS_DEV: '', ...env },
+    // Nothing written into the checkout's own .sluice (a developer's npm start may hold it).
+    env: { ...process.env, POWERTOOLS_DEV: '', SLUICE_DATA_DIR: 'memory', ...env },
   });
   const output = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (text: string) => (output.stdout += text));
