@@ -8,7 +8,8 @@ import { sharedEmulators, startEmulators, type Emulators } from '../../local/emu
 import { createTableInput, LocalTableMismatchError, provisionLocalResources } from '../../local/provision';
 import { startLocalGateway } from '../../local/gateway';
 import { DataDirInUseError } from '../../local/data-dir';
-import { createAwsClients, type AwsClients } from '../../adapters/aws/clients';
+import type { AwsClients } from '../../adapters/aws/clients';
+import { createAwsClients } from '../../adapters/all-services';
 import { TABLE } from '../../adapters/aws/definitions';
 import { uniqueResourceNames } from '../helpers/gateway';
 
