@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, parseRfc3339, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import { SUGGESTED_ACTIONS } from '../core/classify';
 import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETRY, type FailureType } from '../core/model';

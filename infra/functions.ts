@@ -18,6 +18,7 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { BUCKET, COUNTS_STREAM, ENVIRONMENT } from '../adapters/aws/definitions';
+import { functionBundling } from './function-bundling';
 import type { ResolvedProps } from './props';
 import { allowOneTimeProbes, type ProbeScheduling } from './schedules';
 import type { Storage } from './storage';
@@ -53,19 +54,6 @@ export interface SluiceFunctions {
   readonly aggregator: nodejs.NodejsFunction;
 }
 
-/** How every function is bundled (local esbuild, never Docker). The one place to change it. */
-export function bundlingOptions(): nodejs.BundlingOptions {
-  return {
-    minify: true,
-    sourceMap: true,
-    target: 'node22',
-    format: nodejs.OutputFormat.CJS,
-    // Ship the SDK versions from package-lock.json instead of the runtime's.
-    bundleAwsSDK: true,
-    forceDockerBundling: false,
-  };
-}
-
 type FunctionOptions = { description: string; memorySize: number; timeout: Duration; functionName?: string } & Pick<
   nodejs.NodejsFunctionProps,
   'vpc' | 'vpcSubnets' | 'securityGroups'
@@ -85,7 +73,8 @@ function makeFunction(scope: Construct, id: string, dir: string, environment: Re
     logGroup,
     // Powertools Tracer in the handlers records segments for every AWS call.
     tracing: lambda.Tracing.ACTIVE,
-    bundling: bundlingOptions(),
+    // How every function is bundled (local esbuild, never Docker): the one place to change it.
+    bundling: functionBundling(),
     ...options,
   });
 }

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { isPartnerRequest, operatorTokenMatches } from '../api/apis';
 import type { SluiceConfig } from '../adapters/aws/config';
-import { createRuntime, type Runtime, type RuntimeOverrides } from '../adapters/runtime';
-import { createAwsClients } from '../adapters/aws/clients';
+import type { Runtime, RuntimeOverrides } from '../adapters/runtime';
+import { createAwsClients, createRuntime } from '../adapters/all-services';
 import { InMemoryEventPublisher } from '../adapters/aws/event-publisher';
 import { LocalCredentialSealer } from '../adapters/aws/credential-sealer';
 import { createIngestHandler } from '../functions/ingest/handler';

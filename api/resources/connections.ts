@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StoredConnection } from '../../adapters/aws/connection-store';
 import type { Runtime } from '../../adapters/runtime';
 import { assertAllowedUrl, UnsafeTargetError } from '../../core/target-url';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseRfc3339 } from '../../core/identifiers';
 import { decodeCursor, encodeCursor } from '../../adapters/aws/keys';
 import { MAX_PRESIGN_SECONDS } from '../../adapters/aws/presigner';

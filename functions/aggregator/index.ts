@@ -1,10 +1,12 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { configFromEnvironment } from '../../adapters/aws/config';
-import { createRuntime } from '../../adapters/runtime';
+import { assembleRuntime, wire } from '../../adapters/runtime';
 import { instrument } from '../instrument';
 import { createAggregatorHandler } from './handler';
 
 const serviceName = 'sluice-aggregator';
-const runtime = createRuntime(configFromEnvironment(), {}, serviceName);
+// Only what this function calls (DynamoDB only: counts and listings from the stream): its bundle holds
+// no other SDK client.
+const runtime = assembleRuntime(configFromEnvironment(), wire(), {}, serviceName);
 
 export const handler = instrument(runtime, new Tracer({ serviceName }), createAggregatorHandler(runtime));
