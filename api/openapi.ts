@@ -236,6 +236,10 @@ const MessageDetail = z
     correlationId: CorrelationId,
     chainId: MessageId.optional(),
     expiresAt: Timestamp.optional(),
+    retainedUntil: Timestamp.optional().meta({
+      description:
+        "Set once every delivery is `delivered` or `discarded`: the message, its report and payloads are deleted after this (the flow's `retentionDays` after it became final; DynamoDB and S3 delete within days after).",
+    }),
     deliveries: z.array(DeliveryView),
     report: z.array(ReportEntry).meta({ description: 'The execution report: every event of the message, oldest first.' }),
   })

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, parseRfc3339, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import { SUGGESTED_ACTIONS } from '../core/classify';
-import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETRY, type FailureType } from '../core/model';
+import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETENTION_DAYS, DEFAULT_RETRY, RETENTION_DAYS_LIMITS, type FailureType } from '../core/model';
 import { isReservedHeaderName } from '../core/auth-headers';
 import { MAX_PROBE_PATH_LENGTH, probePathProblem } from '../core/target-url';
 
@@ -101,6 +101,18 @@ export const PutFlowBody = z
     backoutThreshold: z.number().int().min(1).max(1000).default(5),
     expiresAfterSeconds: z.number().int().min(1).max(14 * 24 * 3600).optional(),
     maxPayloadBytes: z.number().int().min(1).max(DEFAULT_MAX_PAYLOAD_BYTES).default(DEFAULT_MAX_PAYLOAD_BYTES),
+    retentionDays: z
+      .number()
+      .int()
+      .min(RETENTION_DAYS_LIMITS.min)
+      .max(RETENTION_DAYS_LIMITS.max)
+      .default(DEFAULT_RETENTION_DAYS)
+      .meta({
+        description:
+          'Days a message (record, execution report, payloads) is kept after every delivery is `delivered` or `discarded`. ' +
+          'Failed, in-error and suspended deliveries keep their message until they are restarted, recovered or discarded. ' +
+          'A change applies to messages that become final afterwards.',
+      }),
   })
   .strict();
 

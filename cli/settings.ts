@@ -139,6 +139,7 @@ export interface FlowFlags {
   backoutThreshold?: number;
   expiresAfter?: number;
   maxPayloadBytes?: number;
+  retentionDays?: number;
 }
 
 /** `PUT /v1/flows/{id}` body: the file's settings with the flags on top. */
@@ -153,6 +154,7 @@ export function flowBody(file: Json, flags: FlowFlags): Json {
       backoutThreshold: flags.backoutThreshold,
       expiresAfterSeconds: flags.expiresAfter,
       maxPayloadBytes: flags.maxPayloadBytes,
+      retentionDays: flags.retentionDays,
     }),
   };
   if (typeof body.partnerId !== 'string') throw new UsageError('A flow needs --partner (or "partnerId" in --file).');

@@ -150,7 +150,7 @@ export function buildFunctions(scope: Construct, storage: Storage, scheduling: P
       ...inVpc,
     }),
     aggregator: make('Aggregator', 'aggregator', {
-      description: 'Sluice aggregator: derives flow counts from the table stream',
+      description: 'Sluice aggregator: derives flow counts and listings from the table stream, and dates final payloads',
       memorySize,
       timeout: Duration.seconds(60),
     }),
@@ -221,6 +221,10 @@ function grantAccess(storage: Storage, scheduling: ProbeScheduling, functions: S
   allowObjects(deliverer, ['s3:PutObject'], [objects(BUCKET.prefixes.failed)]);
   eventBus.grantPutEventsTo(deliverer);
   credentialsKey.grantDecrypt(deliverer);
+
+  // Aggregator: tags a final message's payloads for expiry by retention class, and untags
+  // them when a replay takes the message up again (BUCKET in adapters/aws/definitions.ts).
+  allowObjects(aggregator, ['s3:PutObjectTagging', 's3:DeleteObjectTagging'], [objects('')]);
 
   // Prober: re-queues missed messages (sweeps) and wakes held deliveries (visibility).
   queue.grantSendMessages(prober);

@@ -23,6 +23,10 @@ import { createProberHandler } from '../functions/prober/handler';
 import { DEFAULT_PROBE_PLAN } from '../core/probe-plan';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import type { DelivererOptions } from '../services/deliverer';
+import { sweepExpired, type SweepResult } from './retention-sweeper';
+
+/** How often local mode deletes what retention let go of (AWS does it on its own). */
+const RETENTION_SWEEP_MS = 3600 * 1000;
 
 export interface LocalGatewayOptions {
   /** API port. @default 3000 (0 picks a free port) */
@@ -90,6 +94,8 @@ export interface LocalGateway {
   streamPoller?: LocalStreamPoller;
   /** Runs the prober now, as the hourly schedule would. */
   probeNow(): Promise<unknown>;
+  /** Deletes expired records and payloads now, as the hourly sweep would (`now`: the runtime's clock by default). */
+  sweepRetention(now?: Date): Promise<SweepResult>;
   stop(): Promise<void>;
 }
 
@@ -140,6 +146,9 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const prober = createProberHandler(runtime);
     probes.probe = (connectionId) => prober({ kind: 'probe', connectionIds: [connectionId] });
     scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
+    // DynamoDB Local never applies TTL and the emulator no lifecycle rules: local mode deletes expired data itself.
+    const sweepRetention = (now?: Date) => sweepExpired(runtime, now);
+    scheduler.every('retention-sweep', RETENTION_SWEEP_MS, () => sweepRetention());
     const operatorToken = options.operatorToken ?? (await dataDir.secret('operator-token'));
     if (options.reconcile) {
       progress('Queuing again what the queue lost');
@@ -208,6 +217,12 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         streams.destroy();
       });
     }
+    // What expired while local mode was stopped goes now, not an hour from now.
+    const firstSweep = sweepRetention().then(
+      () => undefined,
+      (error: unknown) => runtime.logger.error('retention sweep', { error: error as Error }),
+    );
+    stops.push(() => firstSweep);
     return {
       url: server.url,
       operatorToken,
@@ -218,6 +233,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       poller,
       streamPoller,
       probeNow: () => prober({ kind: 'hourly' }),
+      sweepRetention,
       stop,
     };
   } catch (error) {

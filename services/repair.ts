@@ -483,12 +483,16 @@ async function prepareRestart(runtime: Runtime, first: Delivery, ctx: RestartCon
   requireFailed(first);
   const correction = await takeCorrection(runtime, first, ctx.maxBytes, ctx.expectedSha256);
   const chain = await blockedChain(runtime, first);
+  let replaced: string | undefined;
   const restarted = (await move(runtime, first, (d) => {
     requireFailed(d);
+    replaced = correction && d.payloadOverride && d.payloadOverride.key !== correction.key ? d.payloadOverride.key : undefined;
     return restartPlan(runtime, d, ctx, correction, chain);
   }))!;
   // The upload is consumed: its verified copy is what will be delivered.
   if (correction) await runtime.objects.delete(correctionKey(first)).catch(() => undefined);
+  // An earlier correction it replaces is named by no record now, so nothing would ever expire it.
+  if (replaced) await runtime.objects.delete(replaced).catch(() => undefined);
   const why = `${failedEventId(first)} was restarted by ${ctx.by}`;
   const tickets = await prepareRelease(runtime, chain, ctx.by, why, [ticketOf(restarted)]);
   return { delivery: restarted, tickets, why, ...(chain ? { chain } : {}) };

@@ -7,11 +7,12 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { messageStatus } from '../../core/message-status';
-import type { Delivery, Message, MessageStatus, ReportEntry } from '../../core/model';
+import type { Delivery, DeliveryStatus, Message, MessageStatus, ReportEntry } from '../../core/model';
 import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
 import { isConditionFailure } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
 import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
+import { TABLE } from './definitions';
 
 /**
  * One record per message (see docs/data-model.md): the message, its inline payload,
@@ -26,6 +27,8 @@ export interface StoredMessage extends Message {
   enqueueLeaseUntil?: number;
   /** The inline payload, when the record was read with it. */
   inlineBody?: Buffer;
+  /** When the message expires (its record's TTL): set once every delivery is final. */
+  retainedUntil?: string;
 }
 
 export interface MessageDetail {
@@ -69,15 +72,39 @@ export const REPORT_CAP = 40;
 
 /** Hidden on a delivery read from its record: the record's report as read, for spill-over. */
 export const RECORD_REPORT = Symbol('recordReport');
-export type LoadedDelivery = Delivery & { [RECORD_REPORT]?: ReportEntry[] };
+
+/** Hidden on a delivery read from its record: the rest of the record a step's retention depends on. */
+export const RECORD_STATE = Symbol('recordState');
+
+export interface RecordState {
+  /** The other deliveries of the message, by connection, as read. */
+  others: Record<string, DeliveryStatus>;
+  /** The record's TTL as read (epoch seconds): set while every delivery is final. */
+  expiresAt?: number;
+  /** Sort keys of the report items spilled out of the record (they share its TTL). */
+  spills: string[];
+}
+
+export type LoadedDelivery = Delivery & { [RECORD_REPORT]?: ReportEntry[]; [RECORD_STATE]?: RecordState };
 
 type DeliveryState = DeliveryFields & { lane: number };
+
+/** The record's attribute listing its spilled report items. */
+export const SPILLS_ATTRIBUTE = 'spills';
 
 interface RecordItem extends Record<string, unknown> {
   dlv?: Record<string, DeliveryState>;
   report?: ReportEntry[];
   body?: Uint8Array;
   enqueue?: 'pending';
+  spills?: string[];
+}
+
+function recordState(item: Record<string, unknown>, connectionId: string): RecordState {
+  const others: Record<string, DeliveryStatus> = {};
+  for (const [id, state] of Object.entries((item as RecordItem).dlv ?? {})) if (id !== connectionId) others[id] = state.status;
+  const ttl = item[TABLE.timeToLiveAttribute];
+  return { others, ...(typeof ttl === 'number' ? { expiresAt: ttl } : {}), spills: (item as RecordItem).spills ?? [] };
 }
 
 /** The delivery of `connectionId` in a record, as the domain sees it. */
@@ -92,6 +119,7 @@ export function deliveryOf(item: Record<string, unknown>, connectionId: string):
     ...(item.chainId ? { chainId: String(item.chainId) } : {}),
   };
   Object.defineProperty(delivery, RECORD_REPORT, { value: (item as RecordItem).report ?? [], enumerable: true });
+  Object.defineProperty(delivery, RECORD_STATE, { value: recordState(item, connectionId), enumerable: true });
   return delivery;
 }
 
@@ -101,8 +129,13 @@ export function deliveriesOf(item: Record<string, unknown>): LoadedDelivery[] {
 }
 
 export function messageOf(item: Record<string, unknown>, withBody = false): StoredMessage {
-  const { dlv: _dlv, report: _report, body, enqueue, ...rest } = withoutKeys<RecordItem>(item);
-  const message = { ...rest, enqueue: enqueue ?? 'done' } as unknown as StoredMessage;
+  const { dlv: _dlv, report: _report, body, enqueue, spills: _spills, ...rest } = withoutKeys<RecordItem>(item);
+  const ttl = item[TABLE.timeToLiveAttribute];
+  const message = {
+    ...rest,
+    enqueue: enqueue ?? 'done',
+    ...(typeof ttl === 'number' ? { retainedUntil: new Date(ttl * 1000).toISOString() } : {}),
+  } as unknown as StoredMessage;
   message.status = messageStatus(message.enqueue, deliveriesOf(item));
   if (withBody && body) message.inlineBody = Buffer.from(body);
   return message;

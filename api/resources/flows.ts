@@ -99,6 +99,7 @@ async function getMessage(runtime: Runtime, flowId: string, messageId: string): 
     correlationId: message.correlationId,
     ...(message.chainId ? { chainId: message.chainId } : {}),
     ...(message.expiresAt ? { expiresAt: message.expiresAt } : {}),
+    ...(message.retainedUntil ? { retainedUntil: message.retainedUntil } : {}),
     deliveries: deliveries.map((d) => ({
       connectionId: d.connectionId,
       lane: d.lane,

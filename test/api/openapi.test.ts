@@ -288,6 +288,7 @@ describe('OpenAPI response schemas match the views', () => {
       backoutThreshold: 5,
       expiresAfterSeconds: 3600,
       maxPayloadBytes: 1024,
+      retentionDays: 90,
       destinationThreads: { erp: 1, wms: 4 },
       status: 'paused',
       statusReason: 'connection erp offline',

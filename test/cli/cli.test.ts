@@ -162,11 +162,17 @@ describe('sluice operator CLI against the local gateway', () => {
   });
 
   it('puts a flow from flags and from a file', async () => {
-    const put = await as('flows', 'put', 'shipments', '--partner', 'acme', '--destination', 'erp,crm', '--no-auto-retry', '--on-failure', 'suspend-chain');
+    const put = await as(
+      'flows', 'put', 'shipments', '--partner', 'acme', '--destination', 'erp,crm', '--no-auto-retry', '--on-failure', 'suspend-chain', '--retention-days', '90',
+    );
     assert.equal(put.code, EXIT.ok, put.stderr);
     assert.match(put.stdout, /^Flow shipments saved\./);
+    assert.match(put.stdout, /Retention:\s+90 days after final/);
     const flow = (await gw.request('GET', '/v1/flows/shipments')).body;
-    assert.deepEqual([flow.partnerId, flow.destinations, flow.autoRetry, flow.onFailure], ['acme', ['erp', 'crm'], false, 'suspend-chain']);
+    assert.deepEqual(
+      [flow.partnerId, flow.destinations, flow.autoRetry, flow.onFailure, flow.retentionDays],
+      ['acme', ['erp', 'crm'], false, 'suspend-chain', 90],
+    );
 
     const file = join(dir, 'shipments.json');
     await writeFile(file, JSON.stringify({ partnerId: 'acme', destinations: ['erp'], backoutThreshold: 9 }));
