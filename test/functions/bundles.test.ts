@@ -20,8 +20,8 @@ const ALLOWED_CLIENTS: Record<FunctionName, string[]> = {
   deliverer: ['client-dynamodb', 'client-eventbridge', 'client-kms', 'client-s3', 'client-scheduler', 'client-sqs'],
   // Probes with the connection's secrets, resume events and schedules, re-queueing sweeps; no payloads.
   prober: ['client-dynamodb', 'client-eventbridge', 'client-kms', 'client-scheduler', 'client-sqs'],
-  // Counts and listings from the table's stream.
-  aggregator: ['client-dynamodb'],
+  // Counts and listings from the table's stream; retention tags on a final message's objects (S3).
+  aggregator: ['client-dynamodb', 'client-s3'],
 };
 
 const packagesIn = (bundle: FunctionBundle, pattern: RegExp): string[] => {
