@@ -81,10 +81,10 @@ export type PortFactory<T> = (clients: AwsClients, config: SluiceConfig, overrid
 
 /** One wiring from several pieces; a later piece's port wins. */
 export function wire(...pieces: RuntimeWiring[]): RuntimeWiring {
-  return pieces.reduce<RuntimeWiring>(
-    (all, piece) => ({ ...all, ...piece, clients: { ...all.clients, ...piece.clients } }),
-    { clients: {} },
-  );
+  const clients: ClientClasses = {};
+  const all: RuntimeWiring = { clients };
+  for (const piece of pieces) Object.assign(all, piece, { clients: Object.assign(clients, piece.clients) });
+  return all;
 }
 
 /** A port this function did not wire: any use of it throws (symbols stay readable for inspection). */
@@ -108,8 +108,7 @@ export function assembleRuntime(
   serviceName = 'sluice',
 ): Runtime {
   const clients = buildAwsClients(config, wiring.clients ?? {}, overrides.recorder);
-  const port = <T extends object>(name: string, make?: PortFactory<T>): T =>
-    make ? make(clients, config, overrides) : notWired<T>(name);
+  const port = <T extends object>(name: string, make?: PortFactory<T>): T => (make ? make(clients, config, overrides) : notWired<T>(name));
   const sealer = overrides.sealer ?? port('sealer', wiring.sealer);
   // Ingest reuses recent configuration reads for this long (a warm container then needs no read).
   const cacheMs = (config.configCacheSeconds ?? 5) * 1000;
@@ -127,9 +126,7 @@ export function assembleRuntime(
     flows,
     messages,
     deliveries: new DeliveryStore(clients.documents, config.tableName, flows, messages),
-    probes:
-      overrides.probes ??
-      port('probes', wiring.probes),
+    probes: overrides.probes ?? port('probes', wiring.probes),
     payloads: overrides.payloads ?? objects,
     objects,
     presigner: port('presigner', wiring.presigner),

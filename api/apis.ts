@@ -75,10 +75,7 @@ const operatorRouteShapes = new Router(operatorRoutes({} as Runtime));
  * operator token posted as a partner key reaches the partner API and is refused there
  * (401, logged to the flow), as on AWS.
  */
-export function isPartnerRequest(
-  request: Pick<HttpRequest, 'method' | 'path' | 'headers'>,
-  operatorToken: string,
-): boolean {
+export function isPartnerRequest(request: Pick<HttpRequest, 'method' | 'path' | 'headers'>, operatorToken: string): boolean {
   if (!partnerRouteShapes.matches(request.method, request.path)) return false;
   return !(operatorRouteShapes.matches(request.method, request.path) && operatorTokenMatches(request, operatorToken));
 }
@@ -112,7 +109,10 @@ export function createOperatorApi(runtime: Runtime, options: OperatorApiOptions 
       // Health needs no credentials, whatever the method (others get 405 from the router).
       if (request.path === '/health') return handle(request);
       if (options.operatorToken !== undefined && !operatorTokenMatches(request, options.operatorToken)) {
-        return errorResponse(new ProblemError('unauthenticated', 'Operator routes need Authorization: Bearer <operatorToken>.'), request.requestId);
+        return errorResponse(
+          new ProblemError('unauthenticated', 'Operator routes need Authorization: Bearer <operatorToken>.'),
+          request.requestId,
+        );
       }
     } catch (error) {
       runtime.logger.error('request failed', { requestId: request.requestId, error: error as Error });

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
-import { SUGGESTED_ACTIONS } from '../core/classify';
 import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import type {
   ConnectionAuth,
@@ -103,7 +102,10 @@ const ProblemCodeSchema = z.enum(PROBLEM_CODES);
 
 const Timestamp = z.string().meta({ format: 'date-time', description: 'RFC 3339 date-time (UTC).' });
 const Count = z.number().int().min(0);
-const Sha256 = z.string().regex(/^([a-f0-9]{64})?$/).meta({ description: 'Lower-case hex SHA-256 of the payload bytes.' });
+const Sha256 = z
+  .string()
+  .regex(/^([a-f0-9]{64})?$/)
+  .meta({ description: 'Lower-case hex SHA-256 of the payload bytes.' });
 
 const Problem = z
   .looseObject({
@@ -256,10 +258,10 @@ const MessageSummary = z.looseObject({
   correlationId: CorrelationId,
 });
 
-const Cursor = z
-  .string()
-  .nullable()
-  .meta({ description: 'Opaque; pass as `cursor` for the next page of the same listing (same filters), else 400 `invalid-query`. `null` on the last page.' });
+const Cursor = z.string().nullable().meta({
+  description:
+    'Opaque; pass as `cursor` for the next page of the same listing (same filters), else 400 `invalid-query`. `null` on the last page.',
+});
 
 const MessagePage = z.looseObject({ items: z.array(MessageSummary), cursor: Cursor });
 
@@ -365,9 +367,12 @@ const BulkRestartResult = z.looseObject({
 });
 const ReplayResult = z.looseObject({
   replayed: Count.meta({ description: 'Deliveries this call queued again.' }),
-  until: Timestamp.meta({ description: 'The end of the window (exclusive): `until` as given, or the time of the first call, never later than it.' }),
+  until: Timestamp.meta({
+    description: 'The end of the window (exclusive): `until` as given, or the time of the first call, never later than it.',
+  }),
   cursor: Cursor.meta({
-    description: 'Present (not null) when the call stopped at its `limit` or time budget before the end of the window: send the same body with this cursor to go on.',
+    description:
+      'Present (not null) when the call stopped at its `limit` or time budget before the end of the window: send the same body with this cursor to go on.',
   }),
 });
 const DownloadUrl = z.looseObject({
@@ -457,7 +462,23 @@ function inner(pattern: RegExp): string {
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /** Formats JSON Schema and OpenAPI tools know; zod also emits its own (`starts_with`), beside a `pattern`. */
-const STANDARD_FORMATS = new Set(['date-time', 'date', 'time', 'duration', 'email', 'uri', 'uri-reference', 'uuid', 'ipv4', 'ipv6', 'hostname', 'int32', 'int64', 'byte', 'binary']);
+const STANDARD_FORMATS = new Set([
+  'date-time',
+  'date',
+  'time',
+  'duration',
+  'email',
+  'uri',
+  'uri-reference',
+  'uuid',
+  'ipv4',
+  'ipv6',
+  'hostname',
+  'int32',
+  'int64',
+  'byte',
+  'binary',
+]);
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs']);
 const SCHEMA_LISTS = new Set(['anyOf', 'oneOf', 'allOf', 'prefixItems']);
 const SUBSCHEMAS = new Set(['items', 'additionalProperties', 'not', 'propertyNames', 'contains']);
@@ -476,7 +497,8 @@ function tidy(schema: unknown): unknown {
     if (key === 'format' && typeof child === 'string' && !STANDARD_FORMATS.has(child)) continue;
     if ((key === 'maximum' || key === 'minimum') && Math.abs(child as number) === Number.MAX_SAFE_INTEGER) continue;
     if (key === 'additionalProperties' && child !== null && typeof child === 'object' && Object.keys(child).length === 0) continue;
-    if (SCHEMA_MAPS.has(key)) out[key] = Object.fromEntries(Object.entries(child as Record<string, unknown>).map(([name, sub]) => [name, tidy(sub)]));
+    if (SCHEMA_MAPS.has(key))
+      out[key] = Object.fromEntries(Object.entries(child as Record<string, unknown>).map(([name, sub]) => [name, tidy(sub)]));
     else if (SCHEMA_LISTS.has(key)) out[key] = (child as unknown[]).map(tidy);
     else if (SUBSCHEMAS.has(key)) out[key] = tidy(child);
     else out[key] = child;
@@ -611,7 +633,7 @@ const OPERATIONS: Operation[] = [
       'Up to 100 messages in one request. Each is accepted or rejected on its own, exactly as if posted alone (same checks and codes, rejections written to the flow log), ' +
       'and the array order is the acceptance order. A GUID repeated inside the batch, or already accepted, is a duplicate. ' +
       'A result is returned only once its message is recorded and queued. Whole-request problems: authentication, an unknown or disabled flow, ' +
-      'a body that is not `{ messages: [...] }` with 1-100 entries, or a body over the flow\'s batch limit (its `maxPayloadBytes` in base64 plus 64 KiB).',
+      "a body that is not `{ messages: [...] }` with 1-100 entries, or a body over the flow's batch limit (its `maxPayloadBytes` in base64 plus 64 KiB).",
     body: { schema: 'BatchRequest', required: true },
     responses: { 200: { description: 'One result per message, in request order.', schema: ref('BatchResults') } },
     errors: ['invalid-body', 'unknown-flow', 'payload-too-large', 'flow-disabled', ...PARTNER_ERRORS],
@@ -623,7 +645,7 @@ const OPERATIONS: Operation[] = [
     operationId: 'getMessage',
     summary: 'Read a message',
     description:
-      'Served by both APIs. The partner API (API key of the flow\'s partner) answers `PartnerMessage`: status and per-destination delivery status. ' +
+      "Served by both APIs. The partner API (API key of the flow's partner) answers `PartnerMessage`: status and per-destination delivery status. " +
       'The operator API answers `MessageDetail`: deliveries with lanes and errors, and the execution report.',
     responses: {
       200: {
@@ -730,9 +752,17 @@ const OPERATIONS: Operation[] = [
     responses: { 204: { description: 'Deleted.' } },
     errors: op(['not-found', 'conflict']),
   },
-  connectionAction('offline', 'Set a connection offline', 'Traffic holds (no attempts spent) and its flows pause; not probed until set online by hand.'),
+  connectionAction(
+    'offline',
+    'Set a connection offline',
+    'Traffic holds (no attempts spent) and its flows pause; not probed until set online by hand.',
+  ),
   connectionAction('online', 'Set a connection online', 'Its flows resume and held traffic is released in order.'),
-  connectionAction('probe', 'Probe a connection now', 'Runs the probe request at once; on success the connection goes online and its flows resume.'),
+  connectionAction(
+    'probe',
+    'Probe a connection now',
+    'Runs the probe request at once; on success the connection goes online and its flows resume.',
+  ),
   connectionAction(
     'reauthorize',
     'Replace credentials and probe',
@@ -840,7 +870,8 @@ const OPERATIONS: Operation[] = [
     path: '/v1/failed-events/restart',
     operationId: 'restartFailedEvents',
     summary: 'Restart failed events in bulk',
-    description: 'Restarts every `failed` event matching the filter that failed before the call began, each with its corrected payload when one was uploaded.',
+    description:
+      'Restarts every `failed` event matching the filter that failed before the call began, each with its corrected payload when one was uploaded.',
     body: {
       schema: 'BulkRestartRequest',
       required: true,
@@ -861,16 +892,28 @@ const OPERATIONS: Operation[] = [
     responses: { 200: { description: 'The failed event.', schema: ref('FailedEvent') } },
     errors: op(['not-found']),
   },
-  failedEventAction('download-url', 'createDownloadUrl', 'Presigned download URL', 'A presigned GET of the current payload (the corrected one once uploaded).', {
-    body: { schema: 'PresignRequest', required: false },
-    responses: { 200: { description: 'The URL.', schema: ref('DownloadUrl') } },
-    errors: op(['invalid-body', 'not-found', 'conflict']),
-  }),
-  failedEventAction('upload-url', 'createUploadUrl', 'Presigned upload URL', 'A presigned PUT (or POST with `fields`) for a corrected payload, bounded by the flow\'s payload limit.', {
-    body: { schema: 'PresignRequest', required: false },
-    responses: { 200: { description: 'The URL.', schema: ref('UploadUrl') } },
-    errors: op(['invalid-body', 'not-found', 'conflict']),
-  }),
+  failedEventAction(
+    'download-url',
+    'createDownloadUrl',
+    'Presigned download URL',
+    'A presigned GET of the current payload (the corrected one once uploaded).',
+    {
+      body: { schema: 'PresignRequest', required: false },
+      responses: { 200: { description: 'The URL.', schema: ref('DownloadUrl') } },
+      errors: op(['invalid-body', 'not-found', 'conflict']),
+    },
+  ),
+  failedEventAction(
+    'upload-url',
+    'createUploadUrl',
+    'Presigned upload URL',
+    "A presigned PUT (or POST with `fields`) for a corrected payload, bounded by the flow's payload limit.",
+    {
+      body: { schema: 'PresignRequest', required: false },
+      responses: { 200: { description: 'The URL.', schema: ref('UploadUrl') } },
+      errors: op(['invalid-body', 'not-found', 'conflict']),
+    },
+  ),
   failedEventAction(
     'restart',
     'restartFailedEvent',
@@ -882,12 +925,24 @@ const OPERATIONS: Operation[] = [
       errors: op(['invalid-body', 'not-found', 'conflict']),
     },
   ),
-  failedEventAction('recover', 'recoverFailedEvent', 'Recover an in-error delivery', 'For `inError` (a flow with `autoRetry: false`): the held delivery is attempted again.', {
-    responses: { 202: { description: 'Queued again; the event as it is now.', schema: ref('FailedEvent') } },
-  }),
-  failedEventAction('discard', 'discardFailedEvent', 'Discard a failed event', 'Kept for audit, never delivered; releases a suspended chain in order.', {
-    responses: { 200: { description: 'Discarded; the event as it is now.', schema: ref('FailedEvent') } },
-  }),
+  failedEventAction(
+    'recover',
+    'recoverFailedEvent',
+    'Recover an in-error delivery',
+    'For `inError` (a flow with `autoRetry: false`): the held delivery is attempted again.',
+    {
+      responses: { 202: { description: 'Queued again; the event as it is now.', schema: ref('FailedEvent') } },
+    },
+  ),
+  failedEventAction(
+    'discard',
+    'discardFailedEvent',
+    'Discard a failed event',
+    'Kept for audit, never delivered; releases a suspended chain in order.',
+    {
+      responses: { 200: { description: 'Discarded; the event as it is now.', schema: ref('FailedEvent') } },
+    },
+  ),
 ];
 
 // ---------------------------------------------------------------------------
@@ -924,7 +979,8 @@ function partnerHeaderParameters(): JsonSchema[] {
       name: 'x-chain-id',
       in: 'header',
       required: false,
-      description: 'Chain id (same charset): a chain stays in one lane, in order; with `onFailure: suspend-chain` a failure suspends the rest of the chain.',
+      description:
+        'Chain id (same charset): a chain stays in one lane, in order; with `onFailure: suspend-chain` a failure suspends the rest of the chain.',
       schema: messageId,
     },
     {
@@ -938,7 +994,8 @@ function partnerHeaderParameters(): JsonSchema[] {
       name: 'x-expires-at',
       in: 'header',
       required: false,
-      description: 'RFC 3339 date-time with offset: a message not delivered by then fails with type `expired`. Defaults to the flow\'s `expiresAfterSeconds`.',
+      description:
+        "RFC 3339 date-time with offset: a message not delivered by then fails with type `expired`. Defaults to the flow's `expiresAfterSeconds`.",
       schema: convert(z.string().meta({ format: 'date-time' })),
       example: '2026-01-31T12:00:00Z',
     },
@@ -1084,7 +1141,10 @@ function parameterComponents(): Record<string, JsonSchema> {
 
 function exampleComponents(): Record<string, JsonSchema> {
   return Object.fromEntries(
-    PROBLEM_CODES.map((code) => [code, { summary: `${PROBLEM_STATUS[code]} ${code}`, value: problemOf(code, EXAMPLE[code].detail, EXAMPLE[code].extensions) }]),
+    PROBLEM_CODES.map((code) => [
+      code,
+      { summary: `${PROBLEM_STATUS[code]} ${code}`, value: problemOf(code, EXAMPLE[code].detail, EXAMPLE[code].extensions) },
+    ]),
   );
 }
 
@@ -1092,7 +1152,9 @@ function operationObject(operation: Operation, sharedResponses: Record<string, J
   const parameters = [
     ...pathParameters(operation.path),
     ...(operation.query ? queryParameters(operation.query) : []),
-    ...(operation.partnerHeaders ? partnerHeaderParameters().map((header) => ({ $ref: `#/components/parameters/${header.name as string}` })) : []),
+    ...(operation.partnerHeaders
+      ? partnerHeaderParameters().map((header) => ({ $ref: `#/components/parameters/${header.name as string}` }))
+      : []),
   ];
   const responses: Record<string, JsonSchema> = {};
   for (const [status, response] of Object.entries(operation.responses).sort(([a], [b]) => Number(a) - Number(b))) {
@@ -1107,7 +1169,8 @@ function operationObject(operation: Operation, sharedResponses: Record<string, J
   if (operation.body === 'payload') {
     requestBody = {
       required: true,
-      description: 'The payload, any content type, not empty, at most the flow\'s `maxPayloadBytes` (default 4 MiB). Delivered byte for byte with the same Content-Type.',
+      description:
+        "The payload, any content type, not empty, at most the flow's `maxPayloadBytes` (default 4 MiB). Delivered byte for byte with the same Content-Type.",
       content: { '*/*': { schema: {} } },
     };
   } else if (operation.body) {
@@ -1164,7 +1227,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
       version: packageVersion(),
       summary: 'Serverless guaranteed-delivery gateway: partner and operator APIs.',
       description:
-        'Partners post messages to the partner API with an API key; Sluice accepts each exactly once (by its GUID) and delivers it in order, with retries, to the flow\'s connections. ' +
+        "Partners post messages to the partner API with an API key; Sluice accepts each exactly once (by its GUID) and delivers it in order, with retries, to the flow's connections. " +
         'Operators manage partners, connections, flows and failed events through the operator API (IAM SigV4 on AWS, a bearer token locally). ' +
         'Every error is RFC 9457 `application/problem+json` with a `code`. A method a path does not take is 405 `method-not-allowed` with `Allow`. ' +
         'A human reference is in docs/api.md.',
@@ -1172,8 +1235,15 @@ export function buildOpenApiDocument(): OpenApiDocument {
     },
     servers: [SERVERS.partner, SERVERS.operator, SERVERS.local],
     tags: [
-      { name: 'partner', description: 'Partner API: post messages and read their status. Auth: API key (`Authorization: Bearer <apiKey>` or `x-api-key`).' },
-      { name: 'operator', description: 'Operator API: partners, connections, flows, messages, failed events. Auth: IAM SigV4 on AWS; `Authorization: Bearer <operatorToken>` locally.' },
+      {
+        name: 'partner',
+        description: 'Partner API: post messages and read their status. Auth: API key (`Authorization: Bearer <apiKey>` or `x-api-key`).',
+      },
+      {
+        name: 'operator',
+        description:
+          'Operator API: partners, connections, flows, messages, failed events. Auth: IAM SigV4 on AWS; `Authorization: Bearer <operatorToken>` locally.',
+      },
     ],
     paths,
     components: {
@@ -1197,13 +1267,15 @@ export function buildOpenApiDocument(): OpenApiDocument {
           type: 'apiKey',
           in: 'header',
           name: 'Authorization',
-          description: 'AWS: requests signed with Signature Version 4 (service `execute-api`) by an IAM principal allowed to invoke the operator API.',
+          description:
+            'AWS: requests signed with Signature Version 4 (service `execute-api`) by an IAM principal allowed to invoke the operator API.',
           'x-amazon-apigateway-authtype': 'awsSigv4',
         },
         operatorToken: {
           type: 'http',
           scheme: 'bearer',
-          description: 'Local mode: `Authorization: Bearer <operatorToken>` (`SLUICE_OPERATOR_TOKEN`, or the random token printed at start).',
+          description:
+            'Local mode: `Authorization: Bearer <operatorToken>` (`SLUICE_OPERATOR_TOKEN`, or the random token printed at start).',
         },
       },
     },

@@ -40,4 +40,3 @@ export function partnerApiRoutes(runtime: Runtime): Route[] {
 export function createPartnerApi(runtime: Runtime): HttpHandler {
   return withProblems(runtime, new Router([healthRoute, ...partnerApiRoutes(runtime)]));
 }
-

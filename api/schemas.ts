@@ -23,7 +23,10 @@ const Secret = z.string().min(1).max(4096);
  * what HTTP allows in a field value (visible ASCII, space, tab, obs-text), so a token
  * pasted with a trailing newline is refused here instead of failing every delivery.
  */
-const HeaderSecret = Secret.regex(/^[\t\x20-\x7e\x80-\xff]+$/, 'must be a valid HTTP header value: no line breaks, control characters or characters beyond Latin-1');
+const HeaderSecret = Secret.regex(
+  /^[\t\x20-\x7e\x80-\xff]+$/,
+  'must be a valid HTTP header value: no line breaks, control characters or characters beyond Latin-1',
+);
 
 /** Failure types, taken from the suggested-action table so the list cannot miss one. */
 export const FailureTypeSchema = z.enum(Object.keys(SUGGESTED_ACTIONS) as [FailureType, ...FailureType[]]);
@@ -31,7 +34,17 @@ export const FailureTypeSchema = z.enum(Object.keys(SUGGESTED_ACTIONS) as [Failu
 export const ConnectionAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),
   z.object({ type: z.literal('bearer'), token: HeaderSecret }).strict(),
-  z.object({ type: z.literal('basic'), username: z.string().min(1).max(256).regex(/^[^:]*$/, 'must not contain ":"'), password: Secret }).strict(),
+  z
+    .object({
+      type: z.literal('basic'),
+      username: z
+        .string()
+        .min(1)
+        .max(256)
+        .regex(/^[^:]*$/, 'must not contain ":"'),
+      password: Secret,
+    })
+    .strict(),
   z
     .object({
       type: z.literal('header'),
@@ -47,9 +60,19 @@ export const ConnectionAuthSchema = z.discriminatedUnion('type', [
 export const RetryPolicySchema = z
   .object({
     count: z.number().int().min(0).max(100).default(DEFAULT_RETRY.count),
-    intervalSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(DEFAULT_RETRY.intervalSeconds),
+    intervalSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(DEFAULT_RETRY.intervalSeconds),
     backoff: z.enum(['fixed', 'exponential']).default(DEFAULT_RETRY.backoff),
-    maxIntervalSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(DEFAULT_RETRY.maxIntervalSeconds),
+    maxIntervalSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(DEFAULT_RETRY.maxIntervalSeconds),
   })
   .strict();
 
@@ -61,9 +84,7 @@ export const PutConnectionBody = z
     retry: RetryPolicySchema.default(RetryPolicySchema.parse({})),
     threads: z.number().int().min(1).max(32).default(1),
     onError: z.enum(['hold-all', 'hold-lane']).default('hold-all'),
-    successStatuses: z
-      .union([z.literal('2xx'), z.array(z.number().int().min(100).max(599)).min(1).max(50)])
-      .default('2xx'),
+    successStatuses: z.union([z.literal('2xx'), z.array(z.number().int().min(100).max(599)).min(1).max(50)]).default('2xx'),
     offlineAfter: z.number().int().min(1).max(1000).default(3),
     probe: z
       .object({
@@ -99,7 +120,12 @@ export const PutFlowBody = z
     onFailure: z.enum(['continue', 'suspend-chain']).default('continue'),
     autoRetry: z.boolean().default(true),
     backoutThreshold: z.number().int().min(1).max(1000).default(5),
-    expiresAfterSeconds: z.number().int().min(1).max(14 * 24 * 3600).optional(),
+    expiresAfterSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(14 * 24 * 3600)
+      .optional(),
     maxPayloadBytes: z.number().int().min(1).max(DEFAULT_MAX_PAYLOAD_BYTES).default(DEFAULT_MAX_PAYLOAD_BYTES),
     retentionDays: z
       .number()

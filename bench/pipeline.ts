@@ -256,14 +256,29 @@ export class Pipeline {
   /** Posts one message as the partner. Never throws: a network error is status 0. */
   /** Posts `{ messages }` to the flow's batch endpoint (utf8 payloads). */
   postBatch(flowId: string, messages: { id: string; payload: string }[], timeoutMs = 30_000): Promise<{ status: number; body: string }> {
-    return this.send(`/v1/flows/${flowId}/batches`, Buffer.from(JSON.stringify({ messages })), { 'content-type': 'application/json' }, timeoutMs);
+    return this.send(
+      `/v1/flows/${flowId}/batches`,
+      Buffer.from(JSON.stringify({ messages })),
+      { 'content-type': 'application/json' },
+      timeoutMs,
+    );
   }
 
   post(flowId: string, messageId: string, payload: Buffer, timeoutMs = 30_000): Promise<{ status: number; body: string }> {
-    return this.send(`/v1/flows/${flowId}/messages`, payload, { 'content-type': 'application/octet-stream', 'x-aux-system-msg-id': messageId }, timeoutMs);
+    return this.send(
+      `/v1/flows/${flowId}/messages`,
+      payload,
+      { 'content-type': 'application/octet-stream', 'x-aux-system-msg-id': messageId },
+      timeoutMs,
+    );
   }
 
-  private send(path: string, payload: Buffer, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: string }> {
+  private send(
+    path: string,
+    payload: Buffer,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: string }> {
     const url = new URL(`${this.partnerApi.url}${path}`);
     return new Promise((resolve) => {
       const request = http.request(
@@ -298,7 +313,11 @@ export class Pipeline {
     for (let i = 0; i < deliveries.length; i += 100) {
       let request: Record<string, any> | undefined = {
         [table]: {
-          Keys: [...new Map(deliveries.slice(i, i + 100).map((d) => [`${d.flowId}#${d.messageId}`, keys.message(d.flowId, d.messageId)])).values()],
+          Keys: [
+            ...new Map(
+              deliveries.slice(i, i + 100).map((d) => [`${d.flowId}#${d.messageId}`, keys.message(d.flowId, d.messageId)]),
+            ).values(),
+          ],
           ConsistentRead: true,
         },
       };
@@ -413,7 +432,10 @@ export function commandLineFlags(
   argv: string[] = process.argv.slice(2),
 ): Record<string, number | boolean | string> {
   const options = Object.fromEntries(
-    Object.entries({ ...known, help: 'boolean' as const }).map(([name, kind]) => [name, { type: kind === 'boolean' ? 'boolean' : 'string' } as const]),
+    Object.entries({ ...known, help: 'boolean' as const }).map(([name, kind]) => [
+      name,
+      { type: kind === 'boolean' ? 'boolean' : 'string' } as const,
+    ]),
   );
   try {
     const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });

@@ -46,7 +46,13 @@ export function successStatuses(value: string): '2xx' | number[] {
 
 /** Repeatable and comma-separated: `--destination erp --destination crm` or `--destination erp,crm`. */
 export function collectIds(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((id) => id.trim()).filter((id) => id.length > 0)];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id.length > 0),
+  ];
 }
 
 /** A JSON object from a file (`-` is stdin), for `--file`. */

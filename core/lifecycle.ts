@@ -1,14 +1,5 @@
 import { countDeltas } from './message-status';
-import type {
-  Delivery,
-  DeliveryError,
-  DeliveryStatus,
-  FailureType,
-  FlowCounts,
-  Message,
-  MessageDestination,
-  ReportEntry,
-} from './model';
+import type { Delivery, DeliveryError, DeliveryStatus, FailureType, FlowCounts, Message, MessageDestination, ReportEntry } from './model';
 
 /**
  * The delivery lifecycle as data (SPEC delivery semantics 3-17 and the failed-event
@@ -133,7 +124,11 @@ export function expiryPlan(s: Pick<Step, 'retention' | 'status' | 'set'>, record
       if (!isFinal(s.status)) return { kind: 'unchanged' };
       const open = others.filter(([, status]) => !isFinal(status)).map(([connectionId]) => connectionId);
       if (open.length > 0) return { kind: 'open', othersOpen: open };
-      return { kind: 'set', expiresAt: expiryAfter(s.set.updatedAt!, retentionDays), othersFinal: others.map(([connectionId]) => connectionId) };
+      return {
+        kind: 'set',
+        expiresAt: expiryAfter(s.set.updatedAt!, retentionDays),
+        othersFinal: others.map(([connectionId]) => connectionId),
+      };
     }
     case 'keep':
       return record.expiresAt !== undefined ? { kind: 'clear', expected: record.expiresAt } : { kind: 'absent' };
@@ -195,9 +190,11 @@ export function applyStep(d: Delivery, s: Step): Delivery {
  * (received, queued) are not stored: `acceptanceReport` derives them from the message,
  * which keeps the record, and every later write of it, one write unit smaller.
  */
-export function accepted(message: Pick<Message, 'flowId' | 'messageId' | 'chainId' | 'receivedAt'> & {
-  destinations: MessageDestination[];
-}): { deliveries: Delivery[]; counts: Partial<FlowCounts> } {
+export function accepted(
+  message: Pick<Message, 'flowId' | 'messageId' | 'chainId' | 'receivedAt'> & {
+    destinations: MessageDestination[];
+  },
+): { deliveries: Delivery[]; counts: Partial<FlowCounts> } {
   const at = message.receivedAt;
   return {
     deliveries: message.destinations.map((destination) => ({
@@ -227,7 +224,12 @@ export function acceptanceReport(
 ): ReportEntry[] {
   const at = message.receivedAt;
   const entries: ReportEntry[] = [
-    { at, event: 'received', level: 'info', detail: `received ${message.bytes} bytes of ${message.contentType} from partner ${message.partnerId}` },
+    {
+      at,
+      event: 'received',
+      level: 'info',
+      detail: `received ${message.bytes} bytes of ${message.contentType} from partner ${message.partnerId}`,
+    },
   ];
   const sendFailed = stored.some((e) => e.event === 'error' && e.at >= at && e.detail.startsWith('the queue send failed'));
   if (!sendFailed) {
@@ -249,7 +251,15 @@ export function acceptanceReport(
  * unnoticed, so the next attempt is numbered on and flagged possible-duplicate.
  */
 export function attemptStarted(d: Delivery, at: string, request: number, possibleDuplicate: boolean): Step {
-  return step('attemptStarted', d, d.status, at, { attemptInFlight: request, requests: request, possibleDuplicate }, ['heldReceipt', 'requeuedAt'], []);
+  return step(
+    'attemptStarted',
+    d,
+    d.status,
+    at,
+    { attemptInFlight: request, requests: request, possibleDuplicate },
+    ['heldReceipt', 'requeuedAt'],
+    [],
+  );
 }
 
 export interface AttemptFacts {
@@ -282,16 +292,24 @@ export function delivered(d: Delivery, f: AttemptFacts): Step {
 
 export function retrying(d: Delivery, f: AttemptFacts & { error: DeliveryError; delaySeconds: number; retryCount: number }): Step {
   const nextAttemptAt = new Date(Date.parse(f.at) + f.delaySeconds * 1000).toISOString();
-  return step('retrying', d, 'retrying', f.at, { ...attemptFields(f), lastError: f.error, nextAttemptAt }, ['attemptInFlight', 'heldReceipt', 'debugNextAttempt', 'requeuedAt'], [
-    ...f.report,
-    {
-      at: f.at,
-      event: 'retrying',
-      level: 'warning',
-      detail: `retry ${f.attempts} of ${f.retryCount} in ${f.delaySeconds} s`,
-      connectionId: d.connectionId,
-    },
-  ]);
+  return step(
+    'retrying',
+    d,
+    'retrying',
+    f.at,
+    { ...attemptFields(f), lastError: f.error, nextAttemptAt },
+    ['attemptInFlight', 'heldReceipt', 'debugNextAttempt', 'requeuedAt'],
+    [
+      ...f.report,
+      {
+        at: f.at,
+        event: 'retrying',
+        level: 'warning',
+        detail: `retry ${f.attempts} of ${f.retryCount} in ${f.delaySeconds} s`,
+        connectionId: d.connectionId,
+      },
+    ],
+  );
 }
 
 export interface FailedPayload {
@@ -304,7 +322,16 @@ export interface FailedPayload {
 /** Failed for good: the payload copy is in the failed store; the lane moves on. */
 export function failed(
   d: Delivery,
-  f: { at: string; type: FailureType; error: DeliveryError; payload: FailedPayload; report?: ReportEntry[]; attempts?: number; request?: number; possibleDuplicate?: boolean },
+  f: {
+    at: string;
+    type: FailureType;
+    error: DeliveryError;
+    payload: FailedPayload;
+    report?: ReportEntry[];
+    attempts?: number;
+    request?: number;
+    possibleDuplicate?: boolean;
+  },
 ): Step {
   return step(
     'failed',
@@ -337,7 +364,16 @@ export function inError(d: Delivery, f: AttemptFacts & { error: DeliveryError; t
     f.at,
     { ...attemptFields(f), failureType: f.type, failedAt: f.at, lastError: f.error, heldReceipt: f.receipt },
     ['attemptInFlight', 'nextAttemptAt', 'debugNextAttempt', 'requeuedAt'],
-    [...f.report, { at: f.at, event: 'held', level: 'error', detail: 'in error until an operator recovers it (autoRetry is off)', connectionId: d.connectionId }],
+    [
+      ...f.report,
+      {
+        at: f.at,
+        event: 'held',
+        level: 'error',
+        detail: 'in error until an operator recovers it (autoRetry is off)',
+        connectionId: d.connectionId,
+      },
+    ],
   );
 }
 
@@ -347,13 +383,28 @@ export function inError(d: Delivery, f: AttemptFacts & { error: DeliveryError; t
  */
 export function held(
   d: Delivery,
-  f: { at: string; status: 'paused' | 'inError'; receipt: string; reason: string; report?: ReportEntry[]; attempt?: AttemptFacts & { error?: DeliveryError } },
+  f: {
+    at: string;
+    status: 'paused' | 'inError';
+    receipt: string;
+    reason: string;
+    report?: ReportEntry[];
+    attempt?: AttemptFacts & { error?: DeliveryError };
+  },
 ): Step {
   const entering = d.status !== f.status;
   const report =
     f.report ??
     (entering
-      ? [{ at: f.at, event: f.status === 'paused' ? 'paused' : 'held', level: 'warning', detail: f.reason, connectionId: d.connectionId } as ReportEntry]
+      ? [
+          {
+            at: f.at,
+            event: f.status === 'paused' ? 'paused' : 'held',
+            level: 'warning',
+            detail: f.reason,
+            connectionId: d.connectionId,
+          } as ReportEntry,
+        ]
       : []);
   return step(
     'held',
@@ -371,7 +422,9 @@ export function held(
 
 /** Semantics 11: an earlier message of the chain failed on this connection. */
 export function suspended(d: Delivery, at: string, reason: string): Step {
-  return step('suspended', d, 'suspended', at, {}, TRANSIENT, [{ at, event: 'suspended', level: 'warning', detail: reason, connectionId: d.connectionId }]);
+  return step('suspended', d, 'suspended', at, {}, TRANSIENT, [
+    { at, event: 'suspended', level: 'warning', detail: reason, connectionId: d.connectionId },
+  ]);
 }
 
 /**
@@ -454,7 +507,14 @@ export function restarted(d: Delivery, f: { at: string; by: string; how: string;
 /** Recover (semantics 13): the in-error delivery is attempted again first. */
 export function recovered(d: Delivery, f: { at: string; by: string }): Step {
   return step('recovered', d, 'queued', f.at, {}, TRANSIENT, [
-    { at: f.at, event: 'recovered', level: 'info', detail: `recovered by ${f.by}; the held delivery is attempted again`, connectionId: d.connectionId, by: f.by },
+    {
+      at: f.at,
+      event: 'recovered',
+      level: 'info',
+      detail: `recovered by ${f.by}; the held delivery is attempted again`,
+      connectionId: d.connectionId,
+      by: f.by,
+    },
   ]);
 }
 
@@ -480,7 +540,16 @@ export function chainReleased(d: Delivery, f: { at: string; by: string; chainId:
     f.at,
     { restarts: d.restarts + 1, possibleDuplicate: d.possibleDuplicate || (d.requests ?? 0) > 0, requeuedAt: f.at },
     TRANSIENT,
-    [{ at: f.at, event: 'restarted', level: 'info', detail: `released with chain ${f.chainId}: ${f.why}`, connectionId: d.connectionId, by: f.by }],
+    [
+      {
+        at: f.at,
+        event: 'restarted',
+        level: 'info',
+        detail: `released with chain ${f.chainId}: ${f.why}`,
+        connectionId: d.connectionId,
+        by: f.by,
+      },
+    ],
   );
 }
 
@@ -490,16 +559,24 @@ export function chainReleased(d: Delivery, f: { at: string; by: string; chainId:
  * is flagged possible-duplicate. `why` says which window it was replayed for.
  */
 export function replayed(d: Delivery, f: { at: string; by: string; why?: string }): Step {
-  return step('replayed', d, 'queued', f.at, { restarts: d.restarts + 1, possibleDuplicate: true, attempts: 0, requeuedAt: f.at }, [...TRANSIENT, 'deliveredAt'], [
-    {
-      at: f.at,
-      event: 'replayed',
-      level: 'info',
-      detail: `replayed to ${d.connectionId} by ${f.by}${f.why ? `, ${f.why}` : ''}; delivered again after what is already queued, flagged possible-duplicate`,
-      connectionId: d.connectionId,
-      by: f.by,
-    },
-  ]);
+  return step(
+    'replayed',
+    d,
+    'queued',
+    f.at,
+    { restarts: d.restarts + 1, possibleDuplicate: true, attempts: 0, requeuedAt: f.at },
+    [...TRANSIENT, 'deliveredAt'],
+    [
+      {
+        at: f.at,
+        event: 'replayed',
+        level: 'info',
+        detail: `replayed to ${d.connectionId} by ${f.by}${f.why ? `, ${f.why}` : ''}; delivered again after what is already queued, flagged possible-duplicate`,
+        connectionId: d.connectionId,
+        by: f.by,
+      },
+    ],
+  );
 }
 
 /** The deliverer saw a re-queued delivery: the operator's re-queue no longer needs the sweep. */

@@ -5,15 +5,7 @@
 
 export type ConnectionStatus = 'online' | 'offline' | 'unauthorized';
 export type FlowStatus = 'enabled' | 'paused' | 'disabled' | 'stopped';
-export type DeliveryStatus =
-  | 'queued'
-  | 'retrying'
-  | 'paused'
-  | 'inError'
-  | 'delivered'
-  | 'failed'
-  | 'suspended'
-  | 'discarded';
+export type DeliveryStatus = 'queued' | 'retrying' | 'paused' | 'inError' | 'delivered' | 'failed' | 'suspended' | 'discarded';
 /** A message is `accepted` until every destination is queued, then takes its deliveries' state. */
 export type MessageStatus = 'accepted' | DeliveryStatus;
 export type FailureType = 'business' | 'timeout' | 'unavailable' | 'expired' | 'configuration' | 'internal';

@@ -1,4 +1,4 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
 import { builtClients } from '../adapters/aws/clients';
 import type { Runtime } from '../adapters/runtime';

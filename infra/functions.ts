@@ -60,7 +60,14 @@ type FunctionOptions = { description: string; memorySize: number; timeout: Durat
 >;
 
 /** One function from `functions/<dir>/index.ts`, with its own log group. */
-function makeFunction(scope: Construct, id: string, dir: string, environment: Record<string, string>, props: ResolvedProps, options: FunctionOptions) {
+function makeFunction(
+  scope: Construct,
+  id: string,
+  dir: string,
+  environment: Record<string, string>,
+  props: ResolvedProps,
+  options: FunctionOptions,
+) {
   const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
   return new nodejs.NodejsFunction(scope, id, {
     entry: path.join(REPO_ROOT, 'functions', dir, 'index.ts'),

@@ -15,7 +15,15 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { BUCKET, DEAD_LETTER_QUEUE, DELIVERY_QUEUE, TABLE, type AttributeType, type BucketLifecycleRule, type QueueDefinition } from '../adapters/aws/definitions';
+import {
+  BUCKET,
+  DEAD_LETTER_QUEUE,
+  DELIVERY_QUEUE,
+  TABLE,
+  type AttributeType,
+  type BucketLifecycleRule,
+  type QueueDefinition,
+} from '../adapters/aws/definitions';
 import type { ResolvedProps } from './props';
 
 /** Days a replaced or deleted access log version stays in its versioned bucket. */

@@ -162,18 +162,21 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const server: LocalApiServer = await startLocalApiServer({
       port: options.port ?? 3000,
       partnerHandler: createIngestHandler(runtime),
-      operatorHandler: withConsole(async (event, context) => {
-        if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
-          const authorized = operatorTokenMatches(
-            { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
-            operatorToken,
-          );
-          if (authorized) {
-            return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: sink.events }) };
+      operatorHandler: withConsole(
+        async (event, context) => {
+          if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
+            const authorized = operatorTokenMatches(
+              { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
+              operatorToken,
+            );
+            if (authorized) {
+              return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: sink.events }) };
+            }
           }
-        }
-        return operatorHandler(event, context);
-      }, () => server.url),
+          return operatorHandler(event, context);
+        },
+        () => server.url,
+      ),
       isPartnerRequest: (method, path, headers) => isPartnerRequest({ method, path, headers }, operatorToken),
       onError: (error) => runtime.logger.error('local API server: request failed', { error: error as Error }),
     });

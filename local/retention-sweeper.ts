@@ -24,7 +24,9 @@ export interface SweepResult {
 const DAY_MS = 24 * 3600 * 1000;
 /** The days each retention tag value keeps an object, from the bucket's rules. */
 const TAG_RULES = new Map(
-  BUCKET.lifecycleRules.filter((rule) => rule.tag && rule.expirationDays !== undefined).map((rule) => [rule.tag!.value, rule.expirationDays!]),
+  BUCKET.lifecycleRules
+    .filter((rule) => rule.tag && rule.expirationDays !== undefined)
+    .map((rule) => [rule.tag!.value, rule.expirationDays!]),
 );
 
 async function sweepTable(runtime: Runtime, now: Date): Promise<number> {

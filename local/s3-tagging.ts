@@ -47,7 +47,8 @@ export class ObjectTags {
   constructor(private readonly file?: string) {
     if (!file) return;
     try {
-      for (const object of JSON.parse(readFileSync(file, 'utf8')) as TaggedObject[]) this.objects.set(id(object.bucket, object.key), object);
+      for (const object of JSON.parse(readFileSync(file, 'utf8')) as TaggedObject[])
+        this.objects.set(id(object.bucket, object.key), object);
     } catch {
       /* no file yet */
     }
@@ -142,7 +143,12 @@ function taggingTarget(req: IncomingMessage): { bucket: string; key: string; pat
   return { bucket: decodeURIComponent(bucket), key: rest.map(decodeURIComponent).join('/'), path: url.pathname };
 }
 
-async function handleTagging(req: IncomingMessage, res: ServerResponse, target: { bucket: string; key: string; path: string }, tags: ObjectTags) {
+async function handleTagging(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: { bucket: string; key: string; path: string },
+  tags: ObjectTags,
+) {
   // The object as the emulator has it now, asked the emulator itself (the same path, without the query).
   const port = req.socket.localPort;
   const head = await fetch(`http://127.0.0.1:${port}${target.path}`, { method: 'HEAD' });
@@ -155,7 +161,13 @@ async function handleTagging(req: IncomingMessage, res: ServerResponse, target: 
       return answer(res, 200, tagSetXml(tags.get(target.bucket, target.key, etag)?.tags ?? {}));
     case 'PUT': {
       const set = parseTagSet(await readBody(req));
-      await tags.set({ bucket: target.bucket, key: target.key, tags: set, etag, lastModifiedMs: Number.isNaN(lastModified) ? Date.now() : lastModified });
+      await tags.set({
+        bucket: target.bucket,
+        key: target.key,
+        tags: set,
+        etag,
+        lastModifiedMs: Number.isNaN(lastModified) ? Date.now() : lastModified,
+      });
       return answer(res, 200);
     }
     default:
@@ -175,14 +187,16 @@ export async function withObjectTagging<T>(tags: ObjectTags, start: () => Promis
   const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
   const original = http.createServer;
   let wrapped = 0;
-  const wrap = (inner: RequestListener): RequestListener => (req, res) => {
-    const target = taggingTarget(req);
-    if (!target) return inner(req, res);
-    handleTagging(req, res, target, tags).catch((error: unknown) => {
-      if (!res.headersSent) answer(res, 500, `<Error><Code>InternalError</Code><Message>${escapeXml(String(error))}</Message></Error>`);
-      else res.destroy();
-    });
-  };
+  const wrap =
+    (inner: RequestListener): RequestListener =>
+    (req, res) => {
+      const target = taggingTarget(req);
+      if (!target) return inner(req, res);
+      handleTagging(req, res, target, tags).catch((error: unknown) => {
+        if (!res.headersSent) answer(res, 500, `<Error><Code>InternalError</Code><Message>${escapeXml(String(error))}</Message></Error>`);
+        else res.destroy();
+      });
+    };
   http.createServer = function createServer(this: unknown, ...args: unknown[]) {
     const at = args.findIndex((arg) => typeof arg === 'function');
     if (at >= 0) {

@@ -117,7 +117,11 @@ async function ingestRound(
     }
   });
   // Pending and fresh messages are sent together, in the round's order.
-  await queueInOrder(runtime, toQueue.sort((a, b) => a.i - b.i), results);
+  await queueInOrder(
+    runtime,
+    toQueue.sort((a, b) => a.i - b.i),
+    results,
+  );
   for (const i of contended) {
     try {
       results[i] = await settleExisting(runtime, flow.flowId, items[i]!.message.messageId);
@@ -201,7 +205,11 @@ async function queueInOrder(runtime: Runtime, toQueue: ToQueue[], results: Inges
           if (leased) await confirmEnqueued(runtime, message);
         } catch (error) {
           // Queued all the same: the sweep finds it pending and sends it again, harmlessly.
-          runtime.logger.warn('queued a pending message but could not clear its mark', { flowId: message.flowId, messageId: message.messageId, error: error as Error });
+          runtime.logger.warn('queued a pending message but could not clear its mark', {
+            flowId: message.flowId,
+            messageId: message.messageId,
+            error: error as Error,
+          });
         }
         runtime.metrics.addMetric('MessagesAccepted', MetricUnit.Count, 1);
         results[i] = { outcome: 'accepted', message };

@@ -19,7 +19,6 @@ import {
   type DeliveryStatus,
   type FailureType,
   type ReportEntry,
-  type ReportEvent,
 } from '../core/model';
 import type { DeliveryTicket } from '../core/ports';
 import { ProblemError } from '../core/problems';
@@ -84,7 +83,6 @@ function reportEntry(entry: ReportEntry, extra: Record<string, unknown> = {}): R
   return Object.assign({}, entry, extra);
 }
 
-
 // ---------------------------------------------------------------------------
 // Reading
 
@@ -140,7 +138,12 @@ async function pendingCorrection(runtime: Runtime, d: Delivery, maxBytes: number
   if (!head || head.bytes === 0 || head.bytes > maxBytes) return undefined;
   const read = await runtime.objects.getRange(correctionKey(d), maxBytes).catch(() => undefined);
   if (!read || read.body.length === 0) return undefined;
-  return { bytes: read.body.length, contentType: correctionContentType(d, head.contentType ?? read.contentType), sha256: sha256(read.body), corrected: true };
+  return {
+    bytes: read.body.length,
+    contentType: correctionContentType(d, head.contentType ?? read.contentType),
+    sha256: sha256(read.body),
+    corrected: true,
+  };
 }
 
 function payloadView(d: Delivery, message: StoredMessage | undefined, pending?: PayloadView): PayloadView {
@@ -154,7 +157,8 @@ function payloadView(d: Delivery, message: StoredMessage | undefined, pending?: 
     return { bytes, contentType, sha256: sha, corrected };
   }
   // In error: held before the failed copy is written; the payload is the one being delivered.
-  const current = d.payloadOverride ?? (message ? { bytes: message.bytes, contentType: message.contentType, sha256: message.sha256 } : undefined);
+  const current =
+    d.payloadOverride ?? (message ? { bytes: message.bytes, contentType: message.contentType, sha256: message.sha256 } : undefined);
   return {
     bytes: current?.bytes ?? 0,
     contentType: current?.contentType ?? 'application/octet-stream',
@@ -167,7 +171,12 @@ function payloadView(d: Delivery, message: StoredMessage | undefined, pending?: 
  * A failed event as operators see it. `pending` is an uploaded correction that a
  * restart has not taken yet: the view shows it, since the download already serves it.
  */
-export function failedEventView(d: Delivery, message: StoredMessage | undefined, suspendedCount: number, pending?: PayloadView): FailedEventView {
+export function failedEventView(
+  d: Delivery,
+  message: StoredMessage | undefined,
+  suspendedCount: number,
+  pending?: PayloadView,
+): FailedEventView {
   const type = d.failureType!;
   return {
     id: failedEventId(d),
@@ -217,7 +226,11 @@ export async function listFailedEvents(
   });
   const uploads = new Map<string, Promise<Set<string>>>();
   const uploadsOf = (flowId: string) => {
-    if (!uploads.has(flowId)) uploads.set(flowId, runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)));
+    if (!uploads.has(flowId))
+      uploads.set(
+        flowId,
+        runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)),
+      );
     return uploads.get(flowId)!;
   };
   const views = await Promise.all(items.map(async (d) => viewOf(runtime, d, (await uploadsOf(d.flowId)).has(correctionKey(d)))));
@@ -239,7 +252,13 @@ function auditEntry(runtime: Runtime, principal: string | undefined, action: str
 }
 
 function logAction(runtime: Runtime, entry: AuditEntry, extra: Record<string, unknown> = {}): void {
-  runtime.logger.info('operator action', { action: entry.action, principal: entry.principal, target: entry.target, detail: entry.detail, ...extra });
+  runtime.logger.info('operator action', {
+    action: entry.action,
+    principal: entry.principal,
+    target: entry.target,
+    detail: entry.detail,
+    ...extra,
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -247,8 +266,21 @@ function logAction(runtime: Runtime, entry: AuditEntry, extra: Record<string, un
 
 const URL_EVENTS = { download: 'download-url-issued', upload: 'upload-url-issued' } as const;
 
-async function recordUrlIssued(runtime: Runtime, d: Delivery, principal: string | undefined, kind: 'download' | 'upload', key: string, expiresAt: string) {
-  const entry = auditEntry(runtime, principal, `failed-event.${kind}-url`, failedEventId(d), `${kind} URL for ${key}, expires ${expiresAt}`);
+async function recordUrlIssued(
+  runtime: Runtime,
+  d: Delivery,
+  principal: string | undefined,
+  kind: 'download' | 'upload',
+  key: string,
+  expiresAt: string,
+) {
+  const entry = auditEntry(
+    runtime,
+    principal,
+    `failed-event.${kind}-url`,
+    failedEventId(d),
+    `${kind} URL for ${key}, expires ${expiresAt}`,
+  );
   const report = reportEntry(
     {
       at: entry.at,
@@ -280,7 +312,10 @@ async function currentPayloadKey(runtime: Runtime, d: Delivery, maxBytes: number
 export async function issueDownloadUrl(runtime: Runtime, id: string, principal: string | undefined, expiresInSeconds?: number) {
   const d = await loadDelivery(runtime, id);
   if (!['failed', 'inError', 'discarded'].includes(d.status) || !d.failureType) {
-    throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; payloads are downloadable while a delivery is failed, in error or discarded.`);
+    throw new ProblemError(
+      'conflict',
+      `Failed event ${id} is ${d.status}; payloads are downloadable while a delivery is failed, in error or discarded.`,
+    );
   }
   const key = await currentPayloadKey(runtime, d, await flowMaxBytes(runtime, d.flowId));
   const signed = await runtime.presigner.download(key, { now: runtime.clock.now(), ...(expiresInSeconds ? { expiresInSeconds } : {}) });
@@ -291,7 +326,10 @@ export async function issueDownloadUrl(runtime: Runtime, id: string, principal: 
 export async function issueUploadUrl(runtime: Runtime, id: string, principal: string | undefined, expiresInSeconds?: number) {
   const d = await loadDelivery(runtime, id);
   if (d.status !== 'failed') {
-    throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; a corrected payload can only be uploaded for a failed delivery.`);
+    throw new ProblemError(
+      'conflict',
+      `Failed event ${id} is ${d.status}; a corrected payload can only be uploaded for a failed delivery.`,
+    );
   }
   const maxBytes = await flowMaxBytes(runtime, d.flowId);
   const key = correctionKey(d);
@@ -324,7 +362,9 @@ interface Correction {
 async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, expectedSha256?: string): Promise<Correction | undefined> {
   const key = correctionKey(d);
   const refuse = async (reason: string): Promise<never> => {
-    await runtime.objects.delete(key).catch((error) => runtime.logger.warn('could not remove a refused correction', { key, error: error as Error }));
+    await runtime.objects
+      .delete(key)
+      .catch((error) => runtime.logger.warn('could not remove a refused correction', { key, error: error as Error }));
     throw new InvalidCorrectionError(
       `${reason}. The upload was removed; the failed event and its original payload are unchanged. Upload a corrected payload again.`,
     );
@@ -350,7 +390,9 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
   if (read.body.length === 0) return refuse('The uploaded correction is empty');
   const sha = sha256(read.body);
   if (expectedSha256 && expectedSha256 !== sha) {
-    throw new InvalidCorrectionError(`The uploaded correction has sha256 ${sha}, not the expected ${expectedSha256}; nothing was restarted.`);
+    throw new InvalidCorrectionError(
+      `The uploaded correction has sha256 ${sha}, not the expected ${expectedSha256}; nothing was restarted.`,
+    );
   }
   const contentType = correctionContentType(d, head.contentType ?? read.contentType);
   const verifiedKey = `${key}@${sha}`;
@@ -360,7 +402,6 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
 
 // ---------------------------------------------------------------------------
 // State changes
-
 
 /** A lifecycle step and what must commit with it. */
 export interface Planned {
@@ -478,7 +519,8 @@ function restartPlan(runtime: Runtime, d: Delivery, ctx: RestartContext, correct
 async function prepareRestart(runtime: Runtime, first: Delivery, ctx: RestartContext): Promise<Prepared> {
   const id = failedEventId(first);
   const requireFailed = (d: Delivery) => {
-    if (d.status !== 'failed') throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; only a failed delivery can be restarted.`);
+    if (d.status !== 'failed')
+      throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; only a failed delivery can be restarted.`);
   };
   requireFailed(first);
   const correction = await takeCorrection(runtime, first, ctx.maxBytes, ctx.expectedSha256);
@@ -524,7 +566,8 @@ export async function recoverFailedEvent(runtime: Runtime, id: string, principal
   const first = await loadDelivery(runtime, id);
   const audit = auditEntry(runtime, principal, 'failed-event.recover', id);
   const requireInError = (d: Delivery) => {
-    if (d.status !== 'inError') throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; only a delivery in error can be recovered.`);
+    if (d.status !== 'inError')
+      throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; only a delivery in error can be recovered.`);
   };
   requireInError(first);
   let receipt: string | undefined;
@@ -595,12 +638,22 @@ function inWindow(d: Delivery, window: FailedWindow): boolean {
 }
 
 /** What a bulk restart with the same filter and window would take up now, changing nothing (`dryRun`). */
-export async function countBulkRestart(runtime: Runtime, filter: FailedEventFilter, window: FailedWindow = {}): Promise<{ matched: number }> {
+export async function countBulkRestart(
+  runtime: Runtime,
+  filter: FailedEventFilter,
+  window: FailedWindow = {},
+): Promise<{ matched: number }> {
   const before = windowEnd(runtime.clock.now(), window);
   let matched = 0;
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await runtime.deliveries.queryFailed({ ...filter, statuses: ['failed'], before, limit: BULK_PAGE, ...(startKey ? { startKey } : {}) });
+    const page = await runtime.deliveries.queryFailed({
+      ...filter,
+      statuses: ['failed'],
+      before,
+      limit: BULK_PAGE,
+      ...(startKey ? { startKey } : {}),
+    });
     matched += page.items.filter((d) => inWindow(d, window)).length;
     startKey = page.lastKey;
   } while (startKey);
@@ -632,7 +685,10 @@ export async function bulkRestart(
   const uploads = new Map<string, Promise<Set<string>>>();
   const uploadsOf = (flowId: string) => {
     if (!uploads.has(flowId)) {
-      uploads.set(flowId, runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)));
+      uploads.set(
+        flowId,
+        runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)),
+      );
     }
     return uploads.get(flowId)!;
   };

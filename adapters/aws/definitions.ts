@@ -158,7 +158,11 @@ export const BUCKET = {
     // Replaced versions (a payload written again, a consumed correction) and the delete
     // markers left by expiry go after 30 days.
     { id: 'expire-noncurrent-versions', prefix: '', noncurrentVersionExpirationDays: 30, removeExpiredDeleteMarkers: true },
-    ...RETENTION_CLASS_DAYS.map((days) => ({ id: `retention-${days}d`, tag: { key: RETENTION_TAG, value: String(days) }, expirationDays: days })),
+    ...RETENTION_CLASS_DAYS.map((days) => ({
+      id: `retention-${days}d`,
+      tag: { key: RETENTION_TAG, value: String(days) },
+      expirationDays: days,
+    })),
   ] satisfies BucketLifecycleRule[] as readonly BucketLifecycleRule[],
 } as const;
 

@@ -149,7 +149,11 @@ export class DeliveryStore {
 
   /** The full deliveries behind index items, in the items' order (gone ones skipped). */
   private async full(items: Record<string, unknown>[]): Promise<LoadedDelivery[]> {
-    const refs = items.map((item) => ({ flowId: String(item.flowId), messageId: String(item.messageId), connectionId: String(item.connectionId) }));
+    const refs = items.map((item) => ({
+      flowId: String(item.flowId),
+      messageId: String(item.messageId),
+      connectionId: String(item.connectionId),
+    }));
     const records = await this.messages.records(refs);
     return refs
       .map((r) => {
@@ -192,7 +196,12 @@ export class DeliveryStore {
     return (await this.flows.get(flowId))?.retentionDays ?? DEFAULT_RETENTION_DAYS;
   }
 
-  private async write(delivery: LoadedDelivery, step: Step, extras: StepExtras, receivedAt: string | undefined): Promise<LoadedDelivery | 'record-changed'> {
+  private async write(
+    delivery: LoadedDelivery,
+    step: Step,
+    extras: StepExtras,
+    receivedAt: string | undefined,
+  ): Promise<LoadedDelivery | 'record-changed'> {
     const state = delivery[RECORD_STATE]!;
     const version = delivery.version ?? 0;
     const next = { ...applyStep(delivery, step), version: version + 1 } as LoadedDelivery;
@@ -220,7 +229,10 @@ export class DeliveryStore {
 
     // Retention (SPEC semantics 16): the TTL goes with the write that makes the message final.
     const allOthersFinal = Object.values(state.others).every(isFinal);
-    const days = step.retention === 'final' && allOthersFinal ? await this.retentionDays(delivery.flowId, extras.retentionDays) : DEFAULT_RETENTION_DAYS;
+    const days =
+      step.retention === 'final' && allOthersFinal
+        ? await this.retentionDays(delivery.flowId, extras.retentionDays)
+        : DEFAULT_RETENTION_DAYS;
     const plan = expiryPlan(step, state, days);
     const retentionConditions = plan.kind !== 'unchanged';
     let expiresAfter = state.expiresAt;
@@ -244,7 +256,9 @@ export class DeliveryStore {
         expiresAfter = plan.expiresAt;
         break;
       case 'open':
-        conditions.push(`(${plan.othersOpen.map((connectionId, i) => `NOT (${otherStatus(connectionId, i)} IN (${finals()}))`).join(' OR ')})`);
+        conditions.push(
+          `(${plan.othersOpen.map((connectionId, i) => `NOT (${otherStatus(connectionId, i)} IN (${finals()}))`).join(' OR ')})`,
+        );
         break;
       case 'clear':
         names['#ttl'] = TABLE.timeToLiveAttribute;
@@ -304,7 +318,10 @@ export class DeliveryStore {
     const after = indexItem(next, receivedAt);
     if (!sameItem(before, after)) {
       if (after) transact.push({ Put: { TableName: this.tableName, Item: after } });
-      else transact.push({ Delete: { TableName: this.tableName, Key: keys.deliveryIndex(delivery.flowId, delivery.messageId, delivery.connectionId) } });
+      else
+        transact.push({
+          Delete: { TableName: this.tableName, Key: keys.deliveryIndex(delivery.flowId, delivery.messageId, delivery.connectionId) },
+        });
     }
     for (const item of extras.alsoPut ?? []) transact.push({ Put: { TableName: this.tableName, Item: item } });
     for (const k of extras.alsoDelete ?? []) transact.push({ Delete: { TableName: this.tableName, Key: k } });
@@ -312,7 +329,8 @@ export class DeliveryStore {
       transact.push({ ConditionCheck: { TableName: this.tableName, Key: k, ConditionExpression: 'attribute_exists(pk)' } });
     }
     // The spilled report items expire with the record (only a message with a long report has any).
-    const spillUpdates = plan.kind === 'set' || plan.kind === 'clear' ? state.spills.map((sk) => this.spillExpiry(delivery, sk, expiresAfter)) : [];
+    const spillUpdates =
+      plan.kind === 'set' || plan.kind === 'clear' ? state.spills.map((sk) => this.spillExpiry(delivery, sk, expiresAfter)) : [];
     const room = Math.max(0, MAX_TRANSACTION_ITEMS - 1 - transact.length);
     transact.push(...spillUpdates.slice(0, room));
     try {
@@ -325,7 +343,12 @@ export class DeliveryStore {
     }
     // More spilled items than one transaction holds (a report of thousands of entries): the rest follow.
     for (const rest of spillUpdates.slice(room)) await this.documents.send(new UpdateCommand(rest.Update as never));
-    const reportAfter = step.report.length === 0 ? report : report && values[':reportSize'] !== undefined ? (values[':report'] as ReportEntry[]) : [...(report ?? []), ...step.report];
+    const reportAfter =
+      step.report.length === 0
+        ? report
+        : report && values[':reportSize'] !== undefined
+          ? (values[':report'] as ReportEntry[])
+          : [...(report ?? []), ...step.report];
     Object.defineProperty(next, RECORD_REPORT, { value: reportAfter, enumerable: true });
     const stateAfter: RecordState = {
       others: state.others,
@@ -365,17 +388,19 @@ export class DeliveryStore {
   }
 
   async markChainReleasing(flowId: string, chainId: string, connectionId: string): Promise<void> {
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: chainBlockKey(flowId, chainId, connectionId),
-        UpdateExpression: 'SET releasing = :t',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':t': true },
-      }),
-    ).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: chainBlockKey(flowId, chainId, connectionId),
+          UpdateExpression: 'SET releasing = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':t': true },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   chainBlockItem(flowId: string, chainId: string, connectionId: string, messageId: string): Record<string, unknown> {

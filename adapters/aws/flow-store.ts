@@ -8,7 +8,15 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { DEFAULT_RETENTION_DAYS, EMPTY_COUNTS, type Flow, type FlowCounts, type FlowLogEntry, type FlowSettings, type FlowWithCounts } from '../../core/model';
+import {
+  DEFAULT_RETENTION_DAYS,
+  EMPTY_COUNTS,
+  type Flow,
+  type FlowCounts,
+  type FlowLogEntry,
+  type FlowSettings,
+  type FlowWithCounts,
+} from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
 import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { keys, listings, withoutKeys } from './keys';
@@ -40,7 +48,11 @@ export class FlowStore {
 
   /** `get`, reusing a recent read (see TtlCache): ingest's hot path. */
   getCached(flowId: string): Promise<Flow | undefined> {
-    return this.recent.get(flowId, () => this.get(flowId), (flow) => flow !== undefined);
+    return this.recent.get(
+      flowId,
+      () => this.get(flowId),
+      (flow) => flow !== undefined,
+    );
   }
 
   /** Creates or replaces a flow's settings; status and counts survive a replace. */
@@ -247,8 +259,7 @@ export class FlowStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.flow(flowId),
-        UpdateExpression:
-          'SET autoPausedBy = :by' + (pausing ? ', #status = :paused, statusReason = :reason, statusSince = :at' : ''),
+        UpdateExpression: `SET autoPausedBy = :by${pausing ? ', #status = :paused, statusReason = :reason, statusSince = :at' : ''}`,
         ExpressionAttributeNames: pausing ? { '#status': 'status' } : undefined,
         ExpressionAttributeValues: {
           ':by': pausedBy,
@@ -272,9 +283,7 @@ export class FlowStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.flow(flowId),
-        UpdateExpression:
-          'SET autoPausedBy = :by' +
-          (resuming ? ', #status = :enabled, statusSince = :at REMOVE statusReason' : ''),
+        UpdateExpression: `SET autoPausedBy = :by${resuming ? ', #status = :enabled, statusSince = :at REMOVE statusReason' : ''}`,
         ExpressionAttributeNames: resuming ? { '#status': 'status' } : undefined,
         ExpressionAttributeValues: { ':by': pausedBy, ...(resuming ? { ':enabled': 'enabled', ':at': now.toISOString() } : {}) },
       }),
@@ -286,17 +295,19 @@ export class FlowStore {
   async setDestinationThreads(connectionId: string, threads: number): Promise<void> {
     for (const flow of await this.listUsing(connectionId)) {
       this.recent.delete(flow.flowId);
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.flow(flow.flowId),
-          UpdateExpression: 'SET destinationThreads = :m',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':m': { ...flow.destinationThreads, [connectionId]: threads } },
-        }),
-      ).catch((error) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+      await this.documents
+        .send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.flow(flow.flowId),
+            UpdateExpression: 'SET destinationThreads = :m',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':m': { ...flow.destinationThreads, [connectionId]: threads } },
+          }),
+        )
+        .catch((error) => {
+          if (!isConditionFailure(error)) throw error;
+        });
     }
   }
 

@@ -1,11 +1,4 @@
-import {
-  BatchGetCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { messageStatus } from '../../core/message-status';
 import type { Delivery, DeliveryStatus, Message, MessageStatus, ReportEntry } from '../../core/model';
 import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
@@ -201,10 +194,10 @@ export class MessageStore {
     for (let i = 0; i < unique.length; i += 100) {
       let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((r) => keys.message(r.flowId, r.messageId));
       while (pending && pending.length > 0) {
-        const result: { Responses?: Record<string, Record<string, unknown>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } =
-          await this.documents.send(
-            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
-          );
+        const result: {
+          Responses?: Record<string, Record<string, unknown>[]>;
+          UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }>;
+        } = await this.documents.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
         for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.flowId}#${item.messageId}`, item);
         pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
       }
@@ -326,7 +319,8 @@ export class MessageStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.message(flowId, messageId),
-        UpdateExpression: 'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueueLeaseUntil',
+        UpdateExpression:
+          'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueueLeaseUntil',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#report': 'report' },
         ExpressionAttributeValues: {
@@ -363,17 +357,19 @@ export class MessageStore {
   }
 
   async releaseEnqueue(flowId: string, messageId: string): Promise<void> {
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.message(flowId, messageId),
-        UpdateExpression: 'REMOVE enqueueLeaseUntil',
-        ConditionExpression: 'enqueue = :pending',
-        ExpressionAttributeValues: { ':pending': 'pending' },
-      }),
-    ).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.message(flowId, messageId),
+          UpdateExpression: 'REMOVE enqueueLeaseUntil',
+          ConditionExpression: 'enqueue = :pending',
+          ExpressionAttributeValues: { ':pending': 'pending' },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   /** A pending message is queued now: it leaves the sweep's index. */
@@ -383,7 +379,8 @@ export class MessageStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.message(flowId, messageId),
-          UpdateExpression: 'SET #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
+          UpdateExpression:
+            'SET #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
           ConditionExpression: 'enqueue = :pending',
           ExpressionAttributeNames: { '#report': 'report' },
           ExpressionAttributeValues: { ':pending': 'pending', ':entry': [queued], ':empty': [] },

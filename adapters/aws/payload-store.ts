@@ -62,7 +62,11 @@ export class S3PayloadStore implements PayloadStore {
    * oversized upload is never loaded whole), pinned to `etag` when given: an object
    * replaced since it was inspected is refused by S3 (412). Undefined when missing.
    */
-  async getRange(key: string, maxBytes: number, etag?: string): Promise<{ body: Buffer; totalBytes: number; contentType?: string } | undefined> {
+  async getRange(
+    key: string,
+    maxBytes: number,
+    etag?: string,
+  ): Promise<{ body: Buffer; totalBytes: number; contentType?: string } | undefined> {
     try {
       const result = await this.s3.send(
         new GetObjectCommand({ Bucket: this.bucketName, Key: key, Range: `bytes=0-${maxBytes - 1}`, ...(etag ? { IfMatch: etag } : {}) }),

@@ -25,7 +25,9 @@ export const ReplayBody = z
       .min(1)
       .max(REPLAY_MAX_PER_CALL)
       .optional()
-      .meta({ description: `Deliveries this call replays at most (default and maximum ${REPLAY_MAX_PER_CALL}); the rest is left for a continuation.` }),
+      .meta({
+        description: `Deliveries this call replays at most (default and maximum ${REPLAY_MAX_PER_CALL}); the rest is left for a continuation.`,
+      }),
     cursor: z
       .string()
       .max(2048)
@@ -58,7 +60,8 @@ async function putConnection(runtime: Runtime, request: HttpRequest, connectionI
   try {
     assertAllowedUrl(body.url, { localMode: runtime.config.localMode, allowPrivateTargets: runtime.config.allowPrivateTargets });
   } catch (error) {
-    if (error instanceof UnsafeTargetError) fail('invalid-body', `Invalid body: url: ${error.message}`, { errors: [{ field: 'url', message: error.message }] });
+    if (error instanceof UnsafeTargetError)
+      fail('invalid-body', `Invalid body: url: ${error.message}`, { errors: [{ field: 'url', message: error.message }] });
     throw error;
   }
   const stored = await runtime.connections.put(connectionId, body, runtime.clock.now());
@@ -169,7 +172,12 @@ async function replay(runtime: Runtime, request: HttpRequest, connectionId: stri
   const since = parseRfc3339(body.since)!;
   const listing = {
     name: 'connection-replay',
-    params: { connectionId, flowId: body.flowId, since: since.toISOString(), until: body.until ? parseRfc3339(body.until)!.toISOString() : undefined },
+    params: {
+      connectionId,
+      flowId: body.flowId,
+      since: since.toISOString(),
+      until: body.until ? parseRfc3339(body.until)!.toISOString() : undefined,
+    },
   };
   const codec = await cursorCodec(runtime);
   let continuation: ReplayContinuation | undefined;

@@ -42,13 +42,16 @@ export const BulkRestartBody = z
   });
 
 /** Optional body of download-url and upload-url. */
-export const PresignBody = z
-  .object({ expiresInSeconds: z.number().int().min(1).max(MAX_PRESIGN_SECONDS).optional() })
-  .strict();
+export const PresignBody = z.object({ expiresInSeconds: z.number().int().min(1).max(MAX_PRESIGN_SECONDS).optional() }).strict();
 
 /** Optional body of restart: the sha256 the operator expects the uploaded correction to have. */
 export const RestartBody = z
-  .object({ sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be a lower-case hex sha256').optional() })
+  .object({
+    sha256: z
+      .string()
+      .regex(/^[a-f0-9]{64}$/, 'must be a lower-case hex sha256')
+      .optional(),
+  })
   .strict();
 
 /** An optional JSON body: absent is `{}`. */
@@ -67,7 +70,11 @@ async function list(runtime: Runtime, request: HttpRequest) {
   }
   const page = await listFailedEvents(
     runtime,
-    { ...(query.flowId ? { flowId: query.flowId } : {}), ...(query.connectionId ? { connectionId: query.connectionId } : {}), ...(query.type ? { type: query.type } : {}) },
+    {
+      ...(query.flowId ? { flowId: query.flowId } : {}),
+      ...(query.connectionId ? { connectionId: query.connectionId } : {}),
+      ...(query.type ? { type: query.type } : {}),
+    },
     { limit: query.limit, ...(startKey ? { startKey } : {}) },
   );
   return jsonResponse(200, { items: page.items, cursor: codec.seal(listing, encodeCursor(page.lastKey)) });

@@ -51,9 +51,7 @@ async function requireFlow(runtime: Runtime, flowId: string): Promise<Flow> {
 }
 
 const MessageListQuery = ListQuery.extend({
-  status: z
-    .enum(['accepted', 'queued', 'retrying', 'paused', 'inError', 'delivered', 'failed', 'suspended', 'discarded'])
-    .optional(),
+  status: z.enum(['accepted', 'queued', 'retrying', 'paused', 'inError', 'delivered', 'failed', 'suspended', 'discarded']).optional(),
 });
 
 async function listMessages(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
@@ -131,7 +129,12 @@ const ACTION_STATUS: Record<FlowAction, Flow['status']> = {
 async function flowAction(runtime: Runtime, request: HttpRequest, flowId: string, action: FlowAction): Promise<HttpResponse> {
   const before = await requireFlow(runtime, flowId);
   const now = runtime.clock.now();
-  const reason = action === 'pause' ? `paused by ${request.principal ?? 'operator'}` : action === 'disable' ? `disabled by ${request.principal ?? 'operator'}` : undefined;
+  const reason =
+    action === 'pause'
+      ? `paused by ${request.principal ?? 'operator'}`
+      : action === 'disable'
+        ? `disabled by ${request.principal ?? 'operator'}`
+        : undefined;
   const flow = await runtime.flows.setStatus(flowId, ACTION_STATUS[action], reason, now, {
     resetStreak: action === 'start',
     ...(action === 'pause' ? { operatorPaused: true } : action === 'resume' || action === 'start' ? { operatorPaused: false } : {}),
@@ -175,7 +178,8 @@ async function deleteFlow(runtime: Runtime, request: HttpRequest, flowId: string
   try {
     await runtime.flows.delete(flowId);
   } catch (error) {
-    if (error instanceof FlowNotDisabledError) fail('conflict', `Flow ${flowId} was enabled again meanwhile; disable it before deleting it.`);
+    if (error instanceof FlowNotDisabledError)
+      fail('conflict', `Flow ${flowId} was enabled again meanwhile; disable it before deleting it.`);
     throw error;
   }
   runtime.logger.info('flow deleted', { flowId, by: request.principal });

@@ -18,7 +18,6 @@ const ENTRY_FIELDS = new Set(['id', 'payload', 'encoding', 'contentType', 'chain
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const CONTENT_TYPE = /^[\x20-\x7e]+$/;
 
-
 /** One result per message, in request order. */
 export type BatchResult =
   | { messageId: string; status: 'accepted'; receivedAt: string }
@@ -108,7 +107,8 @@ function readEnvelope(request: HttpRequest, flow: Flow): unknown[] {
   } catch (error) {
     fail('invalid-body', `The batch is not valid JSON: ${(error as Error).message}`);
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('invalid-body', 'The batch must be a JSON object { "messages": [...] }.');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    fail('invalid-body', 'The batch must be a JSON object { "messages": [...] }.');
   const extra = Object.keys(body).filter((name) => name !== 'messages');
   if (extra.length > 0) fail('invalid-body', `The batch has unknown fields: ${extra.join(', ')}.`);
   const { messages } = body as { messages?: unknown };
@@ -157,7 +157,14 @@ async function postBatch(runtime: Runtime, request: HttpRequest, flowId: string)
   await Promise.all(rejections);
 
   // Receipt order keeps gaps for rejected entries: acceptance order is still the array's.
-  const outcomes = await ingestMessages(runtime, flow, partnerId, valid.map(({ message }) => message), now, valid.map(({ index }) => index));
+  const outcomes = await ingestMessages(
+    runtime,
+    flow,
+    partnerId,
+    valid.map(({ message }) => message),
+    now,
+    valid.map(({ index }) => index),
+  );
   valid.forEach(({ index }, i) => {
     const outcome = outcomes[i]!;
     if (outcome.outcome === 'error') results[index] = { messageId: outcome.messageId, error: problemFor(runtime, request, outcome.error) };

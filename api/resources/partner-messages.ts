@@ -52,12 +52,22 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
     if (error instanceof ProblemError) await logRejection(runtime, flowId, error.code, error.message, request, fields?.messageId);
     throw error;
   }
-  const incoming: IncomingMessage = { ...fields, contentType: request.headers['content-type'] ?? 'application/octet-stream', body: request.body };
+  const incoming: IncomingMessage = {
+    ...fields,
+    contentType: request.headers['content-type'] ?? 'application/octet-stream',
+    body: request.body,
+  };
   const [result] = await ingestMessages(runtime, flow, partnerId, [incoming], now);
   if (result!.outcome === 'error') throw result!.error;
   const { message } = result!;
   if (result!.outcome === 'duplicate') {
-    return jsonResponse(200, { messageId: message.messageId, flowId, status: result!.message.status, duplicate: true, receivedAt: message.receivedAt });
+    return jsonResponse(200, {
+      messageId: message.messageId,
+      flowId,
+      status: result!.message.status,
+      duplicate: true,
+      receivedAt: message.receivedAt,
+    });
   }
   return jsonResponse(202, { messageId: message.messageId, flowId, status: 'accepted', receivedAt: message.receivedAt });
 }

@@ -32,7 +32,8 @@ async function rotateKey(runtime: Runtime, request: HttpRequest, partnerId: stri
 async function deletePartner(runtime: Runtime, request: HttpRequest, partnerId: string): Promise<HttpResponse> {
   if (!(await runtime.partners.get(partnerId))) fail('not-found', `Partner ${partnerId} does not exist.`);
   const flows = (await runtime.flows.list()).filter((flow) => flow.partnerId === partnerId).map((flow) => flow.flowId);
-  if (flows.length > 0) fail('conflict', `Partner ${partnerId} is used by flow ${flows.join(', ')}; delete or rewire those flows first.`, { flows });
+  if (flows.length > 0)
+    fail('conflict', `Partner ${partnerId} is used by flow ${flows.join(', ')}; delete or rewire those flows first.`, { flows });
   await runtime.partners.delete(partnerId);
   runtime.logger.info('partner deleted', { partnerId, by: request.principal });
   return noContent();

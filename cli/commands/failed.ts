@@ -73,7 +73,10 @@ export function renderFailedEvent(e: FailedEvent): string {
     ['Error', errorText(e)],
     ['Target said', e.error?.bodyExcerpt],
     ['Suspended behind it', e.suspendedCount],
-    ['Payload', e.payload ? `${e.payload.bytes ?? '?'} bytes, ${e.payload.contentType ?? '?'}${e.payload.corrected ? ', corrected' : ''}` : undefined],
+    [
+      'Payload',
+      e.payload ? `${e.payload.bytes ?? '?'} bytes, ${e.payload.contentType ?? '?'}${e.payload.corrected ? ', corrected' : ''}` : undefined,
+    ],
     ['Payload SHA-256', e.payload?.sha256],
   ]);
 }
@@ -248,7 +251,10 @@ export function failedCommand(): Command {
       await uploadTo(target, bytes, file.split(/[\\/]/).pop() || 'payload');
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (output.json) output.out(JSON.stringify({ id, file, bytes: bytes.length, sha256 }));
-      else output.out(`Uploaded ${bytes.length} bytes from ${file} (sha256 ${sha256}).\nRun \`sluice failed restart ${id} --sha256 ${sha256}\` to deliver it.`);
+      else
+        output.out(
+          `Uploaded ${bytes.length} bytes from ${file} (sha256 ${sha256}).\nRun \`sluice failed restart ${id} --sha256 ${sha256}\` to deliver it.`,
+        );
     });
 
   const actions: [string, string, string][] = [
@@ -260,10 +266,12 @@ export function failedCommand(): Command {
     const sub = failed.command(action).description(description).argument('<id>');
     if (action === 'restart') {
       sub.addOption(
-        new Option('--sha256 <hex>', 'only restart if the uploaded correction has this sha256 (as printed by `upload`)').argParser((value) => {
-          if (!/^[a-f0-9]{64}$/.test(value)) throw new InvalidArgumentError('must be a lower-case hex sha256.');
-          return value;
-        }),
+        new Option('--sha256 <hex>', 'only restart if the uploaded correction has this sha256 (as printed by `upload`)').argParser(
+          (value) => {
+            if (!/^[a-f0-9]{64}$/.test(value)) throw new InvalidArgumentError('must be a lower-case hex sha256.');
+            return value;
+          },
+        ),
       );
     }
     sub.action(async (id: string, options: { sha256?: string }, command: Command) => {
@@ -320,11 +328,19 @@ export function failedCommand(): Command {
         return;
       }
       const bar = process.stderr.isTTY
-        ? new SingleBar({ stream: process.stderr, format: 'Restarting failed events [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: false })
+        ? new SingleBar({
+            stream: process.stderr,
+            format: 'Restarting failed events [{bar}] {value}/{total}',
+            hideCursor: true,
+            clearOnComplete: false,
+          })
         : undefined;
       bar?.start(1, 0);
       try {
-        const { body, text } = await client.post<{ restarted: number; skipped?: number }>('/v1/failed-events/restart', { ...filterQuery(options), ...window });
+        const { body, text } = await client.post<{ restarted: number; skipped?: number }>('/v1/failed-events/restart', {
+          ...filterQuery(options),
+          ...window,
+        });
         bar?.setTotal(Math.max(body.restarted, 1));
         bar?.update(body.restarted);
         bar?.stop();

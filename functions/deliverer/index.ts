@@ -12,6 +12,11 @@ import { createDelivererHandler } from './handler';
 const serviceName = 'sluice-deliverer';
 // Only what this function calls (tickets (SQS), claim checks and the failed store (S3), connection
 // secrets (KMS), pause events and probe schedules): its bundle holds no other SDK client.
-const runtime = assembleRuntime(configFromEnvironment(), wire(sqsWiring, s3Wiring, kmsWiring, eventBridgeWiring, schedulerWiring), {}, serviceName);
+const runtime = assembleRuntime(
+  configFromEnvironment(),
+  wire(sqsWiring, s3Wiring, kmsWiring, eventBridgeWiring, schedulerWiring),
+  {},
+  serviceName,
+);
 
 export const handler = instrument(runtime, new Tracer({ serviceName }), createDelivererHandler(runtime));

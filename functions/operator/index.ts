@@ -13,6 +13,11 @@ import { createOperatorHandler } from './handler';
 const serviceName = 'sluice-operator';
 // Only what this function calls (every service: repair (S3, presigned URLs), connection secrets (KMS),
 // probes (Scheduler), events): its bundle holds no other SDK client.
-const runtime = assembleRuntime(configFromEnvironment(), wire(sqsWiring, s3Wiring, presignerWiring, kmsWiring, eventBridgeWiring, schedulerWiring), {}, serviceName);
+const runtime = assembleRuntime(
+  configFromEnvironment(),
+  wire(sqsWiring, s3Wiring, presignerWiring, kmsWiring, eventBridgeWiring, schedulerWiring),
+  {},
+  serviceName,
+);
 
 export const handler = instrument(runtime, new Tracer({ serviceName }), createOperatorHandler(runtime));

@@ -18,16 +18,39 @@ describe('MessageStore.listing: a flow listing read lazily, in acceptance order'
 
   it('merges overlapping pages, drops an entry listed twice, keeps to [from, until), a page at a time', async () => {
     const messages = gw.runtime.messages;
-    const page = (entries: [number, string][]) => messages.addListingPage('ledger', entries.map(([ms, messageId]) => ({ receivedAt: t(ms), messageId })));
+    const page = (entries: [number, string][]) =>
+      messages.addListingPage(
+        'ledger',
+        entries.map(([ms, messageId]) => ({ receivedAt: t(ms), messageId })),
+      );
     // Stream batches overlap in time: a page is keyed by its first entry only.
-    await page([[0, 'a'], [500, 'f']]);
-    await page([[100, 'b'], [200, 'c'], [600, 'g']]);
-    await page([[300, 'd'], [400, 'e']]);
+    await page([
+      [0, 'a'],
+      [500, 'f'],
+    ]);
+    await page([
+      [100, 'b'],
+      [200, 'c'],
+      [600, 'g'],
+    ]);
+    await page([
+      [300, 'd'],
+      [400, 'e'],
+    ]);
     // A batch handled twice lists its messages again under another key.
-    await page([[200, 'c'], [300, 'd']]);
+    await page([
+      [200, 'c'],
+      [300, 'd'],
+    ]);
     // Ties on receivedAt go by GUID.
-    await page([[700, 'i'], [700, 'h']]);
-    await page([[-30_000, 'early'], [50, 'late-in-an-early-page']]);
+    await page([
+      [700, 'i'],
+      [700, 'h'],
+    ]);
+    await page([
+      [-30_000, 'early'],
+      [50, 'late-in-an-early-page'],
+    ]);
 
     const read = async (from: number, until: number, pageItems = 1) => {
       const ids: string[] = [];

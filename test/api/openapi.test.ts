@@ -49,7 +49,9 @@ function documentedOperations(): { method: string; path: string; tags: string[];
  */
 async function factoryRoutes(): Promise<{ factory: string; route: Route }[]> {
   const dir = new URL('api/resources/', root);
-  const files = readdirSync(dir).filter((name) => name.endsWith('.ts')).sort();
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.ts'))
+    .sort();
   const found: { factory: string; route: Route }[] = [];
   for (const file of files) {
     const module = (await import(new URL(file, dir).href)) as Record<string, unknown>;
@@ -94,10 +96,7 @@ describe('OpenAPI document', () => {
   it('docs/openapi.json is the committed output of buildOpenApiDocument()', () => {
     const committed = readFileSync(new URL('docs/openapi.json', root), 'utf8');
     const current = renderOpenApiJson(buildOpenApiDocument());
-    assert.ok(
-      committed === current,
-      'docs/openapi.json is stale: run npm run openapi and commit the result',
-    );
+    assert.ok(committed === current, 'docs/openapi.json is stale: run npm run openapi and commit the result');
     assert.equal(JSON.parse(committed).openapi, '3.1.0');
   });
 
@@ -128,7 +127,10 @@ describe('OpenAPI document', () => {
     }
 
     assert.deepEqual([...(documented.get('GET /health') ?? [])], ['operator']);
-    assert.equal((await operatorApi({ method: 'GET', path: '/health', headers: {}, query: {}, body: Buffer.alloc(0), requestId: 't' })).statusCode, 200);
+    assert.equal(
+      (await operatorApi({ method: 'GET', path: '/health', headers: {}, query: {}, body: Buffer.alloc(0), requestId: 't' })).statusCode,
+      200,
+    );
   });
 
   it('covers the SPEC routes (read from SPEC.md), except the ones named as pending', () => {

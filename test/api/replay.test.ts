@@ -55,9 +55,15 @@ describe('replay (POST /v1/connections/{id}/replay, SPEC semantics 17)', () => {
     const first = await target.waitForDelivered(1000, 300_000);
     const firstDeliveryMs = performance.now() - postStarted;
     const lanes = perLane(first, 4);
-    assert.ok(lanes.every((lane) => lane.length > 150), `all four lanes carry messages: ${lanes.map((l) => l.length)}`);
+    assert.ok(
+      lanes.every((lane) => lane.length > 150),
+      `all four lanes carry messages: ${lanes.map((l) => l.length)}`,
+    );
     // The array order of the batches is the acceptance order, which each lane kept.
-    const accepted = perLane(ids.map((id) => ({ headers: { 'x-aux-system-msg-id': id } }) as unknown as ReceivedRequest), 4);
+    const accepted = perLane(
+      ids.map((id) => ({ headers: { 'x-aux-system-msg-id': id } }) as unknown as ReceivedRequest),
+      4,
+    );
     assert.deepEqual(lanes, accepted, 'first delivery in acceptance order per lane');
     assert.ok(!first.some(flagged), 'no first delivery is flagged');
     await gw.countsSettled();
@@ -93,7 +99,11 @@ describe('replay (POST /v1/connections/{id}/replay, SPEC semantics 17)', () => {
     for (const [i, r] of reports.entries()) {
       assert.equal(r.status, 'delivered', ids[i]);
       const events = r.report.map((e) => e.event);
-      assert.deepEqual(events.filter((e) => e === 'replayed' || e === 'delivered'), ['delivered', 'replayed', 'delivered'], `${ids[i]}: ${events}`);
+      assert.deepEqual(
+        events.filter((e) => e === 'replayed' || e === 'delivered'),
+        ['delivered', 'replayed', 'delivered'],
+        `${ids[i]}: ${events}`,
+      );
       const entry = r.report.find((e) => e.event === 'replayed')!;
       assert.equal(entry.connectionId, 'restored');
       assert.match(entry.detail, /^replayed to restored by /);
@@ -125,7 +135,12 @@ describe('replay (POST /v1/connections/{id}/replay, SPEC semantics 17)', () => {
       await gw.flow('returns', { partnerId: 'acme', destinations: ['wms'] });
       await gw.flow('contacts', { partnerId: 'acme', destinations: ['crm'] });
       // One after the other, so the receivedAt of each is later than the one before.
-      for (const [flowId, id] of [['inbound', 'A1'], ['returns', 'A2'], ['inbound', 'A3'], ['returns', 'A4']] as const) {
+      for (const [flowId, id] of [
+        ['inbound', 'A1'],
+        ['returns', 'A2'],
+        ['inbound', 'A3'],
+        ['returns', 'A4'],
+      ] as const) {
         await post(flowId, id);
         await target.waitForDelivered(Object.keys(received).length);
       }
@@ -156,7 +171,11 @@ describe('replay (POST /v1/connections/{id}/replay, SPEC semantics 17)', () => {
       assert.equal(done.body.replayed, 0, 'the same slice again: already queued, not replayed twice');
       assert.equal((await report('returns', 'A4')).status, 'delivered', 'until is exclusive');
       assert.equal((await report('inbound', 'A1')).status, 'delivered', 'before since');
-      for (const [flowId, id] of [['returns', 'A2'], ['inbound', 'A3']] as const) assert.equal((await report(flowId, id)).status, 'queued', id);
+      for (const [flowId, id] of [
+        ['returns', 'A2'],
+        ['inbound', 'A3'],
+      ] as const)
+        assert.equal((await report(flowId, id)).status, 'queued', id);
       assert.equal(target.received.length, 4, 'nothing goes out while the connection is offline');
 
       assert.equal((await gw.request('POST', '/v1/connections/wms/online')).status, 200);
@@ -164,11 +183,17 @@ describe('replay (POST /v1/connections/{id}/replay, SPEC semantics 17)', () => {
       const after = target.received.slice(4);
       assert.deepEqual(after.map(idOf), ['B1', 'A2', 'A3'], 'what was queued first, then the replay in acceptance order');
       assert.deepEqual(after.map(flagged), [false, true, true]);
-      for (const [flowId, id] of [['returns', 'A2'], ['inbound', 'A3']] as const) {
-        const r = await waitFor(async () => {
-          const view = await report(flowId, id);
-          return view.status === 'delivered' ? view : undefined;
-        }, { what: `${id} delivered again` });
+      for (const [flowId, id] of [
+        ['returns', 'A2'],
+        ['inbound', 'A3'],
+      ] as const) {
+        const r = await waitFor(
+          async () => {
+            const view = await report(flowId, id);
+            return view.status === 'delivered' ? view : undefined;
+          },
+          { what: `${id} delivered again` },
+        );
         const replayed = r.report.filter((e) => e.event === 'replayed');
         assert.equal(replayed.length, 1, id);
         assert.match(replayed[0]!.detail, new RegExp(`received in \\[${new Date(received.A2!).toISOString().replace(/\./g, '\\.')}, `));
@@ -215,7 +240,13 @@ describe('replay (POST /v1/connections/{id}/replay, SPEC semantics 17)', () => {
         assert.equal(result.body.code, code, JSON.stringify(body));
         assert.match(result.headers.get('content-type') ?? '', /application\/problem\+json/);
       }
-      for (const [flowId, id] of [['inbound', 'A1'], ['returns', 'A2'], ['inbound', 'A3'], ['returns', 'A4'], ['inbound', 'B1']] as const) {
+      for (const [flowId, id] of [
+        ['inbound', 'A1'],
+        ['returns', 'A2'],
+        ['inbound', 'A3'],
+        ['returns', 'A4'],
+        ['inbound', 'B1'],
+      ] as const) {
         assert.equal((await report(flowId, id)).status, 'delivered', id);
       }
       assert.equal(target.received.length, before, 'nothing was sent');
@@ -223,7 +254,12 @@ describe('replay (POST /v1/connections/{id}/replay, SPEC semantics 17)', () => {
 
     it('a call past its time budget stops after one chunk and says where; going on from there keeps the order', async () => {
       const before = target.received.length;
-      const request = { connectionId: 'wms', flowIds: ['inbound', 'returns'], since: new Date(received.A1!), until: new Date(received.B1!) };
+      const request = {
+        connectionId: 'wms',
+        flowIds: ['inbound', 'returns'],
+        since: new Date(received.A1!),
+        until: new Date(received.B1!),
+      };
       const stops: string[] = [];
       let after: ReplayPosition | undefined;
       do {

@@ -14,8 +14,6 @@ import { TestTarget } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
 import { EXIT } from '../../cli/exit-codes';
 import { run } from '../../cli/program';
-// Type-only, erased at run time: brings cli/main.ts under `tsc --noEmit` (tsconfig's include has no cli/).
-import type * as _main from '../../cli/main';
 
 const execFileAsync = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/sluice.mjs', import.meta.url));
@@ -127,8 +125,25 @@ describe('sluice operator CLI against the local gateway', () => {
 
   it('puts a connection from flags, and from a JSON file with flags on top', async () => {
     const fromFlags = await as(
-      'connections', 'put', 'wms', '--url', target.url, '--retry-count', '3', '--retry-interval', '5', '--threads', '2',
-      '--on-error', 'hold-lane', '--success-statuses', '200,202', '--auth-type', 'bearer', '--token-value', 'wms-secret',
+      'connections',
+      'put',
+      'wms',
+      '--url',
+      target.url,
+      '--retry-count',
+      '3',
+      '--retry-interval',
+      '5',
+      '--threads',
+      '2',
+      '--on-error',
+      'hold-lane',
+      '--success-statuses',
+      '200,202',
+      '--auth-type',
+      'bearer',
+      '--token-value',
+      'wms-secret',
     );
     assert.equal(fromFlags.code, EXIT.ok, fromFlags.stderr);
     assert.match(fromFlags.stdout, /^Connection wms saved\./);
@@ -144,7 +159,11 @@ describe('sluice operator CLI against the local gateway', () => {
     const fromFile = await as('connections', 'put', 'wms', '--file', file, '--retry-count', '4', '--json');
     assert.equal(fromFile.code, EXIT.ok, fromFile.stderr);
     const replaced = JSON.parse(fromFile.stdout);
-    assert.deepEqual([replaced.retry.count, replaced.retry.intervalSeconds, replaced.timeoutMs], [4, 9, 2000], 'the flag overrides the file');
+    assert.deepEqual(
+      [replaced.retry.count, replaced.retry.intervalSeconds, replaced.timeoutMs],
+      [4, 9, 2000],
+      'the flag overrides the file',
+    );
     assert.deepEqual(replaced.auth, { type: 'none' }, 'a put replaces every setting');
 
     const [noUrl, badFlag, refused] = await Promise.all([
@@ -163,7 +182,18 @@ describe('sluice operator CLI against the local gateway', () => {
 
   it('puts a flow from flags and from a file', async () => {
     const put = await as(
-      'flows', 'put', 'shipments', '--partner', 'acme', '--destination', 'erp,crm', '--no-auto-retry', '--on-failure', 'suspend-chain', '--retention-days', '90',
+      'flows',
+      'put',
+      'shipments',
+      '--partner',
+      'acme',
+      '--destination',
+      'erp,crm',
+      '--no-auto-retry',
+      '--on-failure',
+      'suspend-chain',
+      '--retention-days',
+      '90',
     );
     assert.equal(put.code, EXIT.ok, put.stderr);
     assert.match(put.stdout, /^Flow shipments saved\./);
@@ -206,8 +236,14 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(log.code, EXIT.ok, log.stderr);
     const lines = log.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^AT\s+LEVEL\s+CODE\s+MESSAGE\s+DETAIL$/);
-    assert.ok(lines.some((l) => /\sinfo\s+flow-pause\s/.test(l)), log.stdout);
-    assert.ok(lines.some((l) => /\sinfo\s+flow-resume\s/.test(l)), log.stdout);
+    assert.ok(
+      lines.some((l) => /\sinfo\s+flow-pause\s/.test(l)),
+      log.stdout,
+    );
+    assert.ok(
+      lines.some((l) => /\sinfo\s+flow-resume\s/.test(l)),
+      log.stdout,
+    );
   });
 
   it("lists a flow's messages in the order its --help states, and shows one message's execution report", async () => {
@@ -225,7 +261,10 @@ describe('sluice operator CLI against the local gateway', () => {
     ]);
     assert.match(help.stdout, /oldest first \(the order they were received\)/);
     assert.equal(messages.code, EXIT.ok, messages.stderr);
-    const order = messages.stdout.split('\n').filter((line) => /^OK-\d\s/.test(line)).map((line) => line.split(/\s+/)[0]);
+    const order = messages.stdout
+      .split('\n')
+      .filter((line) => /^OK-\d\s/.test(line))
+      .map((line) => line.split(/\s+/)[0]);
     assert.deepEqual(order, ['OK-1', 'OK-2'], 'oldest first, as the help says');
     assert.equal(report.code, EXIT.ok, report.stderr);
     assert.match(report.stdout, /^Status:\s+delivered$/m);
@@ -254,7 +293,10 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(unreachable.code, EXIT.network);
     assert.match(unreachable.stderr, /Cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
     assert.equal(wrongToken.code, EXIT.apiError);
-    assert.match(wrongToken.stderr, /^Error: The operator token was refused \(http:\/\/127\.0\.0\.1:\d+ answered: .*\)\. Use the token `npm start` printed, in SLUICE_OPERATOR_TOKEN or --token\. \(code: unauthenticated, HTTP 401\)$/m);
+    assert.match(
+      wrongToken.stderr,
+      /^Error: The operator token was refused \(http:\/\/127\.0\.0\.1:\d+ answered: .*\)\. Use the token `npm start` printed, in SLUICE_OPERATOR_TOKEN or --token\. \(code: unauthenticated, HTTP 401\)$/m,
+    );
     assert.ok(!wrongToken.stderr.includes('wrong-token'), 'the token is not echoed');
     assert.equal(failedUnknownFlow.code, EXIT.notFound);
     assert.match(failedUnknownFlow.stderr, /Flow nope does not exist\./);
@@ -267,7 +309,10 @@ describe('sluice operator CLI against the local gateway', () => {
     const readme = await readFile(README, 'utf8');
     const exports = [...readme.matchAll(/^export (.*)$/gm)].map((m) => m[1]!);
     const walkthrough = readme.slice(readme.indexOf('## Walkthrough'), readme.indexOf('## Deploying'));
-    assert.ok(exports.some((line) => /SLUICE_ENDPOINT=\S+ SLUICE_OPERATOR_TOKEN=/.test(line)), exports.join('\n'));
+    assert.ok(
+      exports.some((line) => /SLUICE_ENDPOINT=\S+ SLUICE_OPERATOR_TOKEN=/.test(line)),
+      exports.join('\n'),
+    );
     const curlVars = new Set([...walkthrough.matchAll(/\$\{?([A-Z_]+)/g)].map((m) => m[1]!));
     curlVars.delete('PARTNER_KEY');
     assert.deepEqual([...curlVars].sort(), ['SLUICE_ENDPOINT', 'SLUICE_OPERATOR_TOKEN']);
@@ -344,7 +389,10 @@ describe('sluice operator CLI against the local gateway', () => {
     await writeFile(big, 'x'.repeat(17));
     const tooBig = await as('failed', 'upload', id, big);
     assert.equal(tooBig.code, EXIT.apiError);
-    assert.match(tooBig.stderr, /big\.json is 17 bytes; the upload limit for this failed event is 16 bytes\. Nothing was uploaded\..*payload-too-large/);
+    assert.match(
+      tooBig.stderr,
+      /big\.json is 17 bytes; the upload limit for this failed event is 16 bytes\. Nothing was uploaded\..*payload-too-large/,
+    );
     assert.deepEqual(await gw.bucketKeys('corrections/tiny/'), [], 'nothing reached the bucket');
   });
 
@@ -367,7 +415,11 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(dryJson.matched, 2);
     assert.deepEqual(dryJson.items.map((e: { id: string }) => e.id).sort(), [b1, b2].sort());
     const still = (await gw.request('GET', '/v1/failed-events?flowId=bulk')).body.items;
-    assert.deepEqual(still.map((e: { status: string }) => e.status), ['failed', 'failed'], 'a dry run changes nothing');
+    assert.deepEqual(
+      still.map((e: { status: string }) => e.status),
+      ['failed', 'failed'],
+      'a dry run changes nothing',
+    );
     const unknownDry = await as('failed', 'restart-all', '--flow', 'nope', '--dry-run');
     assert.equal(unknownDry.code, EXIT.notFound);
 
@@ -383,13 +435,16 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.ok(json.restarted >= 1 && json.skipped === 0, JSON.stringify(json));
 
     // b1 was restarted uncorrected and failed again: show tells the total from those since the restart.
-    await waitFor(async () => {
-      const view = (await gw.request('GET', `/v1/failed-events/${b1}`)).body;
-      return view.status === 'failed' && view.attempts >= 2 && view.attemptsSinceRestart === 1;
-    }, {
-      what: 'b1 to fail again after its restart',
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      async () => {
+        const view = (await gw.request('GET', `/v1/failed-events/${b1}`)).body;
+        return view.status === 'failed' && view.attempts >= 2 && view.attemptsSinceRestart === 1;
+      },
+      {
+        what: 'b1 to fail again after its restart',
+        timeoutMs: 30_000,
+      },
+    );
     const shown = await as('failed', 'show', b1);
     assert.match(shown.stdout, /^Attempts:\s+\d+ \(1 since the last restart\)$/m);
   });
@@ -409,7 +464,9 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.match(fromW2.stdout, /Would restart 1 failed event\. Nothing was changed;/);
     const untilW1 = JSON.parse((await as('failed', 'restart-all', '--flow', 'late', '--until', w1.failedAt, '--dry-run', '--json')).stdout);
     assert.deepEqual([untilW1.matched, untilW1.items.map((e: { id: string }) => e.id)], [1, [w1.id]]);
-    const both = JSON.parse((await as('failed', 'restart-all', '--flow', 'late', '--since', w1.failedAt, '--until', w2.failedAt, '--dry-run', '--json')).stdout);
+    const both = JSON.parse(
+      (await as('failed', 'restart-all', '--flow', 'late', '--since', w1.failedAt, '--until', w2.failedAt, '--dry-run', '--json')).stdout,
+    );
     assert.equal(both.matched, 2, 'both bounds are inclusive');
 
     const reversed = await as('failed', 'restart-all', '--flow', 'late', '--since', w2.failedAt, '--until', w1.failedAt);
@@ -444,12 +501,20 @@ describe('sluice operator CLI against the local gateway', () => {
     // --limit 1: three API calls, each going on where the last stopped.
     const replayed = await as('connections', 'replay', 'ledger', '--since', at['R-1']!, '--limit', '1');
     assert.equal(replayed.code, EXIT.ok, replayed.stderr);
-    assert.match(replayed.stdout, /^Replayed 3 deliveries to ledger \(every flow that uses it; messages received from \S+ until \S+\)\. They are queued behind/);
+    assert.match(
+      replayed.stdout,
+      /^Replayed 3 deliveries to ledger \(every flow that uses it; messages received from \S+ until \S+\)\. They are queued behind/,
+    );
     await target.waitForRequests(before + 3);
     const again = target.received.slice(before);
-    assert.deepEqual(again.map((r) => r.headers['x-aux-system-msg-id']), ['R-1', 'R-2', 'R-3']);
+    assert.deepEqual(
+      again.map((r) => r.headers['x-aux-system-msg-id']),
+      ['R-1', 'R-2', 'R-3'],
+    );
     assert.ok(again.every((r) => r.headers['x-sluice-possible-duplicate'] === 'true'));
-    await waitFor(async () => (await gw.request('GET', '/v1/flows/books/messages/R-3')).body.status === 'delivered', { what: 'R-3 delivered again' });
+    await waitFor(async () => (await gw.request('GET', '/v1/flows/books/messages/R-3')).body.status === 'delivered', {
+      what: 'R-3 delivered again',
+    });
 
     const json = await as('connections', 'replay', 'ledger', '--since', at['R-2']!, '--until', at['R-3']!, '--flow', 'books', '--json');
     assert.equal(json.code, EXIT.ok, json.stderr);

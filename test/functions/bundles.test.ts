@@ -58,10 +58,22 @@ describe('Lambda bundles', () => {
 
   it('the ingest bundle carries the partner routes and none of the operator API', () => {
     const inputs = Object.values(bundles.get('ingest')!.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
-    const operatorOnly = ['api/resources/connections.ts', 'api/resources/flows.ts', 'api/resources/failed-events.ts', 'api/resources/partners.ts', 'services/repair.ts'];
-    assert.deepEqual(inputs.filter((input) => operatorOnly.some((path) => input.endsWith(path))), []);
+    const operatorOnly = [
+      'api/resources/connections.ts',
+      'api/resources/flows.ts',
+      'api/resources/failed-events.ts',
+      'api/resources/partners.ts',
+      'services/repair.ts',
+    ];
+    assert.deepEqual(
+      inputs.filter((input) => operatorOnly.some((path) => input.endsWith(path))),
+      [],
+    );
     for (const partnerRoute of ['api/resources/partner-messages.ts', 'api/resources/partner-batches.ts']) {
-      assert.ok(inputs.some((input) => input.endsWith(partnerRoute)), partnerRoute);
+      assert.ok(
+        inputs.some((input) => input.endsWith(partnerRoute)),
+        partnerRoute,
+      );
     }
   });
 
@@ -73,9 +85,7 @@ describe('Lambda bundles', () => {
     for (const bundle of bundles.values()) {
       const inputs = Object.values(bundle.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
       const unwanted = inputs.filter(
-        (input) =>
-          input.endsWith('api/openapi.ts') ||
-          (/zod\/v4\/locales\//.test(input) && !input.endsWith('locales/en.js')),
+        (input) => input.endsWith('api/openapi.ts') || (/zod\/v4\/locales\//.test(input) && !input.endsWith('locales/en.js')),
       );
       assert.deepEqual(unwanted, [], `${bundle.name} bundles ${unwanted.slice(0, 3).join(', ')}…`);
     }

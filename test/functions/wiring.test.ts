@@ -30,7 +30,10 @@ describe('function wiring', () => {
     assert.equal(builtClients(runtime.clients).length, 3);
     assert.ok(runtime.clients.sqs instanceof SQSClient);
     for (const service of ['kms', 'scheduler', 'eventBridge'] as const) {
-      assert.throws(() => runtime.clients[service], (error: unknown) => error instanceof NotWiredError && error.part === service);
+      assert.throws(
+        () => runtime.clients[service],
+        (error: unknown) => error instanceof NotWiredError && error.part === service,
+      );
     }
   });
 

@@ -43,7 +43,9 @@ async function start(tags: ObjectTags, mirrorDirectory?: string) {
 
 const tagsOf = async (s3: S3Client, key: string) => (await s3.send(new GetObjectTaggingCommand({ Bucket: 'bucket', Key: key }))).TagSet;
 const tag = (s3: S3Client, key: string, value: string) =>
-  s3.send(new PutObjectTaggingCommand({ Bucket: 'bucket', Key: key, Tagging: { TagSet: [{ Key: 'sluice-retention-days', Value: value }] } }));
+  s3.send(
+    new PutObjectTaggingCommand({ Bucket: 'bucket', Key: key, Tagging: { TagSet: [{ Key: 'sluice-retention-days', Value: value }] } }),
+  );
 
 describe('object tagging on the S3 emulator', () => {
   let dir: string;
@@ -101,9 +103,13 @@ describe('object tagging on the S3 emulator', () => {
   it('refuses to start an emulator it could not add tagging to', async () => {
     let stopped = false;
     await assert.rejects(
-      withObjectTagging(new ObjectTags(), async () => 'no server', async () => {
-        stopped = true;
-      }),
+      withObjectTagging(
+        new ObjectTags(),
+        async () => 'no server',
+        async () => {
+          stopped = true;
+        },
+      ),
       TaggingInstallError,
     );
     assert.equal(stopped, true);

@@ -47,9 +47,17 @@ function fakeRuntime(failOnce: Set<string>) {
 describe('stream aggregator', () => {
   it('applies one count update per flow per batch and lists new messages; other items are ignored', async () => {
     const { runtime, counts, pages } = fakeRuntime(new Set());
-    const other: DynamoDBRecord = { eventName: 'MODIFY', dynamodb: { SequenceNumber: '9', NewImage: marshall({ pk: 'FLOW#a', sk: 'COUNTS' }) as never } };
+    const other: DynamoDBRecord = {
+      eventName: 'MODIFY',
+      dynamodb: { SequenceNumber: '9', NewImage: marshall({ pk: 'FLOW#a', sk: 'COUNTS' }) as never },
+    };
     await createAggregator(runtime)({
-      Records: [change(1, 'a', 'm1', undefined, ['queued']), change(2, 'a', 'm1', ['queued'], ['delivered']), change(3, 'b', 'm2', undefined, ['queued', 'queued']), other],
+      Records: [
+        change(1, 'a', 'm1', undefined, ['queued']),
+        change(2, 'a', 'm1', ['queued'], ['delivered']),
+        change(3, 'b', 'm2', undefined, ['queued', 'queued']),
+        other,
+      ],
     });
     assert.deepEqual(Object.fromEntries(counts), { a: { accepted: 1, delivered: 1 }, b: { accepted: 1, queued: 2 } });
     assert.deepEqual(pages, [
@@ -80,7 +88,11 @@ describe('stream aggregator: payload retention', () => {
         receivedAt: '2026-01-01T00:00:00.000Z',
         payload: { kind: 'object', key: 'payloads/orders/m1' },
         dlv: {
-          erp: { status: 'delivered', failedPayload: { key: 'failed/orders/m1/erp' }, payloadOverride: { key: 'corrections/orders/m1/erp@abc' } },
+          erp: {
+            status: 'delivered',
+            failedPayload: { key: 'failed/orders/m1/erp' },
+            payloadOverride: { key: 'corrections/orders/m1/erp@abc' },
+          },
           crm: { status: 'delivered' },
         },
         ...(ttl !== undefined ? { ttl } : {}),

@@ -37,12 +37,17 @@ describe('retention', () => {
 
   const record = async (flowId: string, messageId: string) => {
     const { Item } = await gw.runtime.clients.documents.send(
-      new GetCommand({ TableName: gw.runtime.config.tableName, Key: { pk: `MSG#${flowId}#${messageId}`, sk: 'MESSAGE' }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: gw.runtime.config.tableName,
+        Key: { pk: `MSG#${flowId}#${messageId}`, sk: 'MESSAGE' },
+        ConsistentRead: true,
+      }),
     );
     assert.ok(Item, `record of ${messageId}`);
     return Item as Record<string, any>;
   };
-  const ttlOf = async (flowId: string, messageId: string) => (await record(flowId, messageId))[TABLE.timeToLiveAttribute] as number | undefined;
+  const ttlOf = async (flowId: string, messageId: string) =>
+    (await record(flowId, messageId))[TABLE.timeToLiveAttribute] as number | undefined;
   const spills = async (flowId: string, messageId: string) => {
     const { Items = [] } = await gw.runtime.clients.documents.send(
       new QueryCommand({
@@ -57,7 +62,10 @@ describe('retention', () => {
   const statusOf = async (flowId: string, messageId: string, connectionId: string): Promise<DeliveryStatus | undefined> =>
     (await gw.runtime.deliveries.get(flowId, messageId, connectionId))?.status;
   const waitStatus = (flowId: string, messageId: string, connectionId: string, status: DeliveryStatus) =>
-    waitFor(async () => (await statusOf(flowId, messageId, connectionId)) === status, { timeoutMs: 30_000, what: `${messageId} ${status}` });
+    waitFor(async () => (await statusOf(flowId, messageId, connectionId)) === status, {
+      timeoutMs: 30_000,
+      what: `${messageId} ${status}`,
+    });
   /** The retention class an object is tagged with once the stream has caught up; undefined while it is kept. */
   const tagOf = async (objectKey: string) => {
     await gw.countsSettled();
@@ -65,7 +73,8 @@ describe('retention', () => {
   };
   /** The class that keeps an object written after `receivedAt` until `ttl`. */
   const classFor = (receivedAt: string, ttl: number) => retentionClass(Math.ceil((ttl - Date.parse(receivedAt) / 1000) / DAY));
-  const messageView = async (flowId: string, messageId: string) => (await gw.request('GET', `/v1/flows/${flowId}/messages/${messageId}`)).body;
+  const messageView = async (flowId: string, messageId: string) =>
+    (await gw.request('GET', `/v1/flows/${flowId}/messages/${messageId}`)).body;
 
   it('validates retentionDays (1-3650 whole days, default 30) and changes nothing on a bad value', async () => {
     const t = await targets.start();
@@ -153,7 +162,9 @@ describe('retention', () => {
     // Restarted into a target that still fails for a while: kept throughout.
     t.behaviour = (_request, index) => (index < 3 ? { status: 503 } : healthy ? { status: 200 } : { status: 503 });
     assert.equal((await gw.request('POST', '/v1/failed-events/again~r-1~flaky/restart')).status, 202);
-    await waitFor(async () => (await gw.runtime.deliveries.get('again', 'r-1', 'flaky'))?.status === 'retrying', { what: 'retrying after the restart' });
+    await waitFor(async () => (await gw.runtime.deliveries.get('again', 'r-1', 'flaky'))?.status === 'retrying', {
+      what: 'retrying after the restart',
+    });
     assert.equal(await ttlOf('again', 'r-1'), undefined);
     assert.equal(await tagOf(failedCopy), undefined);
 
@@ -215,7 +226,11 @@ describe('retention', () => {
     open = true;
     await waitStatus('change', 'pending', 'later', 'delivered');
     const second = await record('change', 'pending');
-    assert.equal(second[TABLE.timeToLiveAttribute], lifecycle.expiryAfter(second.dlv.later.deliveredAt, 2), 'final after the change: the new setting');
+    assert.equal(
+      second[TABLE.timeToLiveAttribute],
+      lifecycle.expiryAfter(second.dlv.later.deliveredAt, 2),
+      'final after the change: the new setting',
+    );
     assert.equal(await ttlOf('change', 'before'), first[TABLE.timeToLiveAttribute], 'final before the change: as it was');
   });
 
@@ -259,7 +274,9 @@ describe('retention in local mode: the sweep deletes what AWS would', () => {
     await gw.flow('swept', { partnerId: 'acme', destinations: ['sweep-target'], retentionDays: 1 });
     await gw.post('swept', key, 'done', LARGE);
     await gw.post('swept', key, 'stuck', `bad${LARGE}`);
-    await waitFor(async () => (await gw.runtime.deliveries.get('swept', 'done', 'sweep-target'))?.status === 'delivered', { what: 'delivered' });
+    await waitFor(async () => (await gw.runtime.deliveries.get('swept', 'done', 'sweep-target'))?.status === 'delivered', {
+      what: 'delivered',
+    });
     await waitFor(async () => (await gw.runtime.deliveries.get('swept', 'stuck', 'sweep-target'))?.status === 'failed', { what: 'failed' });
     await gw.countsSettled();
     const ttl = (await gw.runtime.messages.get('swept', 'done'))!.retainedUntil!;
@@ -283,6 +300,9 @@ describe('retention in local mode: the sweep deletes what AWS would', () => {
 
     await gw.countsSettled();
     const counts = (await gw.request('GET', '/v1/flows/swept')).body.counts;
-    assert.deepEqual({ accepted: counts.accepted, delivered: counts.delivered, failed: counts.failed }, { accepted: 1, delivered: 0, failed: 1 });
+    assert.deepEqual(
+      { accepted: counts.accepted, delivered: counts.delivered, failed: counts.failed },
+      { accepted: 1, delivered: 0, failed: 1 },
+    );
   });
 });

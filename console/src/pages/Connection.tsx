@@ -1,11 +1,31 @@
 import { useState } from 'preact/hooks';
 import { api, call, type Connection as ConnectionModel, type ConnectionAuth } from '../api/client';
-import { Button, Definitions, Field, Notice, PageHeader, ProblemAlert, Section, StatusBadge, Time, useAction, useAsync } from '../components';
+import {
+  Button,
+  Definitions,
+  Field,
+  Notice,
+  PageHeader,
+  ProblemAlert,
+  Section,
+  StatusBadge,
+  Time,
+  useAction,
+  useAsync,
+} from '../components';
 import { href } from '../router';
 
 type AuthType = ConnectionAuth['type'];
 
-function ReauthorizeForm({ connectionId, current, onDone }: { connectionId: string; current: AuthType; onDone: (c: ConnectionModel) => void }) {
+function ReauthorizeForm({
+  connectionId,
+  current,
+  onDone,
+}: {
+  connectionId: string;
+  current: AuthType;
+  onDone: (c: ConnectionModel) => void;
+}) {
   const [type, setType] = useState<AuthType>(current);
   const [fields, setFields] = useState({ token: '', username: '', password: '', headerName: '', value: '' });
   const action = useAction();
@@ -25,7 +45,9 @@ function ReauthorizeForm({ connectionId, current, onDone }: { connectionId: stri
   const submit = (event: Event) => {
     event.preventDefault();
     void action.run('reauthorize', async () => {
-      const connection = await call(api.POST('/v1/connections/{connectionId}/reauthorize', { params: { path: { connectionId } }, body: { auth: auth() } }));
+      const connection = await call(
+        api.POST('/v1/connections/{connectionId}/reauthorize', { params: { path: { connectionId } }, body: { auth: auth() } }),
+      );
       onDone(connection);
       // Clear the secret from the page once the gateway has it.
       setFields({ token: '', username: '', password: '', headerName: fields.headerName, value: '' });
@@ -94,7 +116,8 @@ function instant(local: string): string {
 function ReplayForm({ connectionId, flows }: { connectionId: string; flows: string[] }) {
   const [form, setForm] = useState({ since: '', until: '', flowId: '' });
   const action = useAction();
-  const set = (name: keyof typeof form) => (event: Event) => setForm({ ...form, [name]: (event.target as HTMLInputElement | HTMLSelectElement).value });
+  const set = (name: keyof typeof form) => (event: Event) =>
+    setForm({ ...form, [name]: (event.target as HTMLInputElement | HTMLSelectElement).value });
   const submit = (event: Event) => {
     event.preventDefault();
     void action.run('replay', async () => {
@@ -108,7 +131,10 @@ function ReplayForm({ connectionId, flows }: { connectionId: string; flows: stri
       let cursor: string | undefined;
       do {
         const result = await call(
-          api.POST('/v1/connections/{connectionId}/replay', { params: { path: { connectionId } }, body: { ...body, ...(cursor ? { cursor } : {}) } }),
+          api.POST('/v1/connections/{connectionId}/replay', {
+            params: { path: { connectionId } },
+            body: { ...body, ...(cursor ? { cursor } : {}) },
+          }),
         );
         replayed += result.replayed;
         until = result.until;
@@ -123,8 +149,9 @@ function ReplayForm({ connectionId, flows }: { connectionId: string; flows: stri
   return (
     <form class="form" onSubmit={submit} aria-describedby="replay-help">
       <p id="replay-help" class="hint">
-        For a target restored from a backup: every message this connection was delivered, received in the window, is sent again in its original order, after what
-        is already queued, flagged <code>x-sluice-possible-duplicate</code>. Messages that are not delivered are left as they are.
+        For a target restored from a backup: every message this connection was delivered, received in the window, is sent again in its
+        original order, after what is already queued, flagged <code>x-sluice-possible-duplicate</code>. Messages that are not delivered are
+        left as they are.
       </p>
       <Field label="Received from" id="replay-since">
         <input id="replay-since" type="datetime-local" step="1" required value={form.since} onInput={set('since')} />
@@ -176,13 +203,20 @@ export function ConnectionPage({ connectionId }: { connectionId: string }) {
             title="Status"
             actions={
               <div class="button-row">
-                <Button onClick={() => act('offline', () => 'Taken offline: deliveries are held until it is back online.')} busy={action.busy === 'offline'}>
+                <Button
+                  onClick={() => act('offline', () => 'Taken offline: deliveries are held until it is back online.')}
+                  busy={action.busy === 'offline'}
+                >
                   Take offline
                 </Button>
                 <Button onClick={() => act('online', (c) => `Set online (${c.status}).`)} busy={action.busy === 'online'}>
                   Bring online
                 </Button>
-                <Button variant="primary" onClick={() => act('probe', (c) => `Probed: ${c.status}${c.statusReason ? ` (${c.statusReason})` : ''}.`)} busy={action.busy === 'probe'}>
+                <Button
+                  variant="primary"
+                  onClick={() => act('probe', (c) => `Probed: ${c.status}${c.statusReason ? ` (${c.statusReason})` : ''}.`)}
+                  busy={action.busy === 'probe'}
+                >
                   Probe now
                 </Button>
               </div>
@@ -211,10 +245,16 @@ export function ConnectionPage({ connectionId }: { connectionId: string }) {
                 ['URL', <code>{connection.url}</code>],
                 ['Authentication', connection.auth.type],
                 ['Timeout', `${connection.timeoutMs} ms`],
-                ['Retries', `${connection.retry.count} every ${connection.retry.intervalSeconds} s (${connection.retry.backoff ?? 'fixed'})`],
+                [
+                  'Retries',
+                  `${connection.retry.count} every ${connection.retry.intervalSeconds} s (${connection.retry.backoff ?? 'fixed'})`,
+                ],
                 ['Lanes', String(connection.threads)],
                 ['On error', connection.onError],
-                ['Success statuses', Array.isArray(connection.successStatuses) ? connection.successStatuses.join(', ') : connection.successStatuses],
+                [
+                  'Success statuses',
+                  Array.isArray(connection.successStatuses) ? connection.successStatuses.join(', ') : connection.successStatuses,
+                ],
                 ['Offline after', `${connection.offlineAfter} failures`],
                 ['Probe', `${connection.probe.method} ${connection.probe.path ?? '/'}`],
                 [
