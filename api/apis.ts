@@ -1,49 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
-import { flushMetrics, type Runtime } from '../adapters/runtime';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Runtime } from '../adapters/runtime';
 import { ProblemError } from '../core/problems';
-import { errorResponse, fail, jsonResponse, type HttpHandler, type HttpRequest } from './http';
+import { errorResponse, type HttpHandler, type HttpRequest } from './http';
+import { healthRoute, partnerApiRoutes, withProblems } from './partner-api';
 import { connectionRoutes } from './resources/connections';
 import { failedEventRoutes } from './resources/failed-events';
 import { flowRoutes } from './resources/flows';
-import { partnerBatchRoutes } from './resources/partner-batches';
-import { partnerMessageRoutes } from './resources/partner-messages';
 import { partnerRoutes } from './resources/partners';
 import { Router, type Route } from './router';
 
-/** Renders every failure as problem+json and logs the unexpected ones. */
-function withProblems(runtime: Runtime, router: Router): HttpHandler {
-  return async (request) => {
-    let response;
-    try {
-      response = await router.handle(request);
-    } catch (error) {
-      if (!(error instanceof ProblemError) || error.code === 'internal') {
-        runtime.logger.error('request failed', { requestId: request.requestId, path: request.path, error: error as Error });
-      }
-      response = errorResponse(error, request.requestId);
-    }
-    try {
-      runtime.metrics.addMetric(`Responses${Math.floor(response.statusCode / 100)}xx`, MetricUnit.Count, 1);
-      flushMetrics(runtime);
-    } catch (error) {
-      // Metrics are never worth a failed answer.
-      runtime.logger.warn('metrics not published', { error: error as Error });
-    }
-    return response;
-  };
-}
-
-const healthRoute: Route = { method: 'GET', path: '/health', handler: async () => jsonResponse(200, { status: 'ok' }) };
-
-function partnerApiRoutes(runtime: Runtime): Route[] {
-  return [...partnerMessageRoutes(runtime), ...partnerBatchRoutes(runtime)];
-}
-
-/** The partner API: posting messages (one or a batch) and reading their status. */
-export function createPartnerApi(runtime: Runtime): HttpHandler {
-  return withProblems(runtime, new Router([healthRoute, ...partnerApiRoutes(runtime)]));
-}
+// The partner API has a module of its own, so the ingest function bundles no operator route.
+export { createPartnerApi } from './partner-api';
 
 /**
  * The API Gateway resources of each API, as the stack declares them: the partner API

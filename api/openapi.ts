@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { SUGGESTED_ACTIONS } from '../core/classify';
-import { MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
+import * as z from 'zod';
+import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import type {
   ConnectionAuth,
   ConnectionStatus,
@@ -14,8 +13,9 @@ import type {
   ReportEvent,
 } from '../core/model';
 import { PROBLEM_STATUS, problemOf, type ProblemCode } from '../core/problems';
+import { ReplayBody } from './resources/connections';
 import { BulkRestartBody, PresignBody, RestartBody } from './resources/failed-events';
-import { BatchBody } from './resources/partner-batches';
+import { MAX_BATCH_MESSAGES } from './resources/partner-batches';
 import {
   ConnectionAuthSchema,
   CorrelationId,
@@ -143,6 +143,33 @@ const MessageDuplicate = z.looseObject({
   receivedAt: Timestamp,
 });
 
+/**
+ * The batch body as the API reference describes it. Entries are checked one by one by
+ * `readEntry` in `resources/partner-batches.ts` (a bad entry is that message's error, not
+ * the request's), so this schema documents the shape and is not what validates it. It is
+ * kept here, not beside the handler, so the ingest bundle carries no zod.
+ */
+const BatchBody = z
+  .object({
+    messages: z
+      .array(
+        z
+          .object({
+            id: z.string().regex(MESSAGE_ID_PATTERN).meta({ description: 'The message GUID, same rules as `x-aux-system-msg-id`.' }),
+            payload: z.string().min(1).meta({ description: 'The payload: text, or base64 with `encoding: "base64"`.' }),
+            encoding: z.enum(['utf8', 'base64']).optional().meta({ description: 'Default `utf8`.' }),
+            contentType: z.string().optional().meta({ description: 'Delivered as Content-Type. Default `application/octet-stream`.' }),
+            chainId: z.string().regex(MESSAGE_ID_PATTERN).optional(),
+            correlationId: z.string().regex(CORRELATION_ID_PATTERN).optional(),
+            expiresAt: z.string().meta({ format: 'date-time' }).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(MAX_BATCH_MESSAGES),
+  })
+  .strict();
+
 const BatchResult = z
   .union([
     z.looseObject({ messageId: MessageId, status: z.literal('accepted'), receivedAt: Timestamp }),
@@ -211,6 +238,10 @@ const MessageDetail = z
     correlationId: CorrelationId,
     chainId: MessageId.optional(),
     expiresAt: Timestamp.optional(),
+    retainedUntil: Timestamp.optional().meta({
+      description:
+        "Set once every delivery is `delivered` or `discarded`: the message, its report and payloads are deleted after this (the flow's `retentionDays` after it became final; DynamoDB and S3 delete within days after).",
+    }),
     deliveries: z.array(DeliveryView),
     report: z.array(ReportEntry).meta({ description: 'The execution report: every event of the message, oldest first.' }),
   })
@@ -227,13 +258,10 @@ const MessageSummary = z.looseObject({
   correlationId: CorrelationId,
 });
 
-const Cursor = z
-  .string()
-  .nullable()
-  .meta({
-    description:
-      'Opaque; pass as `cursor` for the next page of the same listing (same filters), else 400 `invalid-query`. `null` on the last page.',
-  });
+const Cursor = z.string().nullable().meta({
+  description:
+    'Opaque; pass as `cursor` for the next page of the same listing (same filters), else 400 `invalid-query`. `null` on the last page.',
+});
 
 const MessagePage = z.looseObject({ items: z.array(MessageSummary), cursor: Cursor });
 
@@ -337,6 +365,16 @@ const BulkRestartResult = z.looseObject({
   restarted: Count,
   skipped: Count.meta({ description: 'Events whose uploaded correction was invalid (the upload was removed).' }),
 });
+const ReplayResult = z.looseObject({
+  replayed: Count.meta({ description: 'Deliveries this call queued again.' }),
+  until: Timestamp.meta({
+    description: 'The end of the window (exclusive): `until` as given, or the time of the first call, never later than it.',
+  }),
+  cursor: Cursor.meta({
+    description:
+      'Present (not null) when the call stopped at its `limit` or time budget before the end of the window: send the same body with this cursor to go on.',
+  }),
+});
 const DownloadUrl = z.looseObject({
   url: z.string().meta({ format: 'uri', description: 'Presigned GET of exactly one object: the corrected payload once uploaded.' }),
   expiresAt: Timestamp.meta({ description: 'At most 15 minutes after issue.' }),
@@ -366,6 +404,7 @@ const REQUEST_SCHEMAS: Record<string, z.ZodType> = {
   ReauthorizeRequest: ReauthorizeBody,
   PutFlowRequest: PutFlowBody,
   BulkRestartRequest: BulkRestartBody,
+  ReplayRequest: ReplayBody,
   BatchRequest: BatchBody,
   PresignRequest: PresignBody,
   RestartRequest: RestartBody,
@@ -406,6 +445,7 @@ const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
   FailedEventPage,
   BulkRestartResult,
   BulkRestartMatched,
+  ReplayResult,
   BatchResult,
   BatchResults,
   DownloadUrl,
@@ -728,6 +768,20 @@ const OPERATIONS: Operation[] = [
     'Replace credentials and probe',
     'Stores the new credentials, probes at once; on success the held delivery is attempted again first.',
     { body: { schema: 'ReauthorizeRequest', required: true }, errors: op(['invalid-body', 'not-found']) },
+  ),
+  connectionAction(
+    'replay',
+    'Replay delivered messages',
+    'SPEC delivery semantics 17, for a target restored from a backup: queues again the deliveries to this connection that are `delivered`, of messages received in [`since`, `until`), ' +
+      'of one flow or of every flow that uses the connection. They are delivered again in their original order per lane, after what is already queued, every attempt flagged ' +
+      '`x-sluice-possible-duplicate: true`, and their execution reports show `replayed`. One call replays at most `limit` (1,000) deliveries and starts no new chunk of 100 after 10 seconds; ' +
+      'when it stops early the answer carries a `cursor`: send the same body with it to go on, in order. The message listing trails the records by a few seconds (the stream), so messages received just before the call may not be replayed yet.',
+    {
+      operationId: 'replayConnection',
+      body: { schema: 'ReplayRequest', required: true },
+      responses: { 202: { description: 'Queued again.', schema: ref('ReplayResult') } },
+      errors: op(['invalid-body', 'not-found', 'unknown-flow', 'conflict']),
+    },
   ),
 
   // Operator API: flows

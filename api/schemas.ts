@@ -1,7 +1,7 @@
-import { z } from 'zod';
-import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
+import * as z from 'zod';
+import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, parseRfc3339, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import { SUGGESTED_ACTIONS } from '../core/classify';
-import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETRY, type FailureType } from '../core/model';
+import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETENTION_DAYS, DEFAULT_RETRY, RETENTION_DAYS_LIMITS, type FailureType } from '../core/model';
 import { isReservedHeaderName } from '../core/auth-headers';
 import { MAX_PROBE_PATH_LENGTH, probePathProblem } from '../core/target-url';
 
@@ -10,6 +10,12 @@ import { MAX_PROBE_PATH_LENGTH, probePathProblem } from '../core/target-url';
 export const ResourceId = z.string().regex(RESOURCE_ID_PATTERN, 'must be 1-64 characters from A-Z a-z 0-9 . _ -');
 export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be 1-128 characters from A-Z a-z 0-9 . _ : -');
 export const CorrelationId = z.string().regex(CORRELATION_ID_PATTERN);
+
+/** An RFC 3339 date-time with an offset (`Z` or `±hh:mm`); impossible dates are refused. */
+export const Rfc3339 = z
+  .string()
+  .refine((value) => parseRfc3339(value) !== undefined, 'must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z')
+  .meta({ format: 'date-time' });
 
 const Secret = z.string().min(1).max(4096);
 /**
@@ -121,6 +127,18 @@ export const PutFlowBody = z
       .max(14 * 24 * 3600)
       .optional(),
     maxPayloadBytes: z.number().int().min(1).max(DEFAULT_MAX_PAYLOAD_BYTES).default(DEFAULT_MAX_PAYLOAD_BYTES),
+    retentionDays: z
+      .number()
+      .int()
+      .min(RETENTION_DAYS_LIMITS.min)
+      .max(RETENTION_DAYS_LIMITS.max)
+      .default(DEFAULT_RETENTION_DAYS)
+      .meta({
+        description:
+          'Days a message (record, execution report, payloads) is kept after every delivery is `delivered` or `discarded`. ' +
+          'Failed, in-error and suspended deliveries keep their message until they are restarted, recovered or discarded. ' +
+          'A change applies to messages that become final afterwards.',
+      }),
   })
   .strict();
 

@@ -4,13 +4,15 @@ import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import { createAwsClients, type AwsClients } from '../adapters/aws/clients';
+import type { AwsClients } from '../adapters/aws/clients';
+import { createAwsClients } from '../adapters/all-services';
 import { keys } from '../adapters/aws/keys';
 import type { RuntimeOverrides } from '../adapters/runtime';
 import type { OperationalEvent } from '../core/ports';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '../local/gateway';
 import type { Runtime } from '../adapters/runtime';
+import { COUNTS_STREAM } from '../adapters/aws/definitions';
 import { startLocalApiServer, type LocalApiServer } from '../local/server';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { KmsCredentialSealer } from '../adapters/aws/credential-sealer';
@@ -154,6 +156,8 @@ export class Pipeline {
       port: 0,
       deliver: false,
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      // The aggregator's writes per message depend on its batching window: use the stack's.
+      aggregatorWindowMs: COUNTS_STREAM.batchingWindowSeconds * 1000,
       ...(options.probeIntervalSeconds ? { probeIntervalSeconds: options.probeIntervalSeconds } : {}),
       overrides: {
         logger: new BenchLogger({ serviceName: 'sluice-bench' }),

@@ -76,13 +76,17 @@ export function markdownReport(r: any): string {
   }
   if (r.coldStart) {
     lines.push('');
+    const load = r.coldStart.loadAverage1m;
     lines.push(
-      `Cold start (${r.coldStart.bundling}; median of ${r.coldStart.runs} \`require()\` in a fresh Node process, of which Node's own start-up is ${r.coldStart.nodeBaselineMedianMs} ms):`,
+      `Cold start (${r.coldStart.bundling}; Node ${r.coldStart.nodeVersion}; median of ${r.coldStart.runs} \`require()\` in fresh processes, ` +
+        `Node's own start-up of ${r.coldStart.nodeBaselineMedianMs} ms not included; load average ${load.before} before, ${load.after} after):`,
     );
     lines.push('');
-    lines.push('| Function | Bundle (minified) | Import time (median) |');
-    lines.push('| --- | ---: | ---: |');
-    for (const f of r.coldStart.functions) lines.push(`| ${f.name} | ${(f.bundleBytes / 1024).toFixed(0)} KiB | ${f.importMedianMs} ms |`);
+    lines.push('| Function | Bundle (minified) | Import wall time (median) | Import CPU time (median) |');
+    lines.push('| --- | ---: | ---: | ---: |');
+    for (const f of r.coldStart.functions) {
+      lines.push(`| ${f.name} | ${(f.bundleBytes / 1024).toFixed(0)} KiB | ${f.importMedianMs} ms | ${f.importCpuMedianMs} ms |`);
+    }
   }
   lines.push('');
   lines.push(

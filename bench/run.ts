@@ -5,7 +5,7 @@
  * per million messages, and measures bundle sizes and import times of the Lambdas.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { coldStart, type ColdStartResult } from './cold-start';
+import { bundlesSummary, coldStart, type ColdStartResult } from './cold-start';
 import {
   costPerMillion,
   formatCostTable,
@@ -27,7 +27,8 @@ import { markdownReport } from './report';
 import { probeDynamoDbLocal } from './emulator-probe';
 
 const USAGE = `usage: npm run bench -- [--messages N] [--flows 20] [--batch N] [--api http|rest] [--batch-size 10] [--memory 512] [--ingest-memory 256]
-       [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--out bench/results] [--verbose]`;
+       [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--out bench/results] [--verbose]
+       SLUICE_BENCH_NODE=<path to node> times the cold start with that binary (Lambda runs Node 22)`;
 
 const flags = commandLineFlags(
   {
@@ -298,9 +299,10 @@ try {
     cold = await coldStart({ runs: Number(flags['cold-start-runs'] ?? 5) });
     for (const f of cold.functions) {
       log(
-        `  ${f.name.padEnd(10)} ${(f.bundleBytes / 1024).toFixed(0).padStart(6)} KiB minified; import median ${f.importMedianMs.toFixed(0)} ms (node startup ${cold.nodeBaselineMedianMs.toFixed(0)} ms included; net ${(f.importMedianMs - cold.nodeBaselineMedianMs).toFixed(0)} ms)`,
+        `  ${f.name.padEnd(10)} ${(f.bundleBytes / 1024).toFixed(0).padStart(6)} KiB minified; import median ${f.importMedianMs} ms wall, ${f.importCpuMedianMs} ms CPU (Node ${cold.nodeVersion}; its own start-up, ${cold.nodeBaselineMedianMs} ms, not included)`,
       );
     }
+    summary.bundles = bundlesSummary(cold);
   }
 
   const totalSeconds = (performance.now() - runStarted) / 1000;

@@ -314,7 +314,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
         severalOfOneLane: pipeline.batches.severalOfOneLane,
         mostOfOneLane: pipeline.batches.mostOfOneLane,
       },
-      events: pipeline.events.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.type]: (acc[e.type] ?? 0) + 1 }), {}),
+      events: pipeline.events.reduce<Record<string, number>>((acc, e) => {
+        acc[e.type] = (acc[e.type] ?? 0) + 1;
+        return acc;
+      }, {}),
       gatewayLog: Object.fromEntries(BenchLogger.counts),
     };
   } finally {

@@ -156,7 +156,8 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     if (s.delivery.status !== step.status) {
       runtime.metrics.addMetric(`Deliveries${step.status[0]!.toUpperCase()}${step.status.slice(1)}`, MetricUnit.Count, 1);
     }
-    s.delivery = await runtime.deliveries.apply(s.delivery, step, extras, s.message.receivedAt);
+    // The flow was read with this batch: the store needs no read of its own to date a final message.
+    s.delivery = await runtime.deliveries.apply(s.delivery, step, { ...extras, retentionDays: s.flow.retentionDays }, s.message.receivedAt);
     return s.delivery;
   }
 

@@ -20,7 +20,6 @@ import {
   type DeliveryStatus,
   type FailureType,
   type ReportEntry,
-  type ReportEvent,
 } from '../core/model';
 import type { DeliveryTicket } from '../core/ports';
 import { ProblemError } from '../core/problems';
@@ -406,7 +405,7 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
 // State changes
 
 /** A lifecycle step and what must commit with it. */
-interface Planned {
+export interface Planned {
   step: lifecycle.Step;
   extras?: StepExtras;
 }
@@ -415,7 +414,7 @@ interface Planned {
  * Commits a step of a delivery, re-reading it after a concurrent change. `plan` sees the
  * current delivery and throws (or returns undefined to skip) when the step no longer applies.
  */
-async function move(runtime: Runtime, first: Delivery, plan: (d: Delivery) => Planned | undefined): Promise<Delivery | undefined> {
+export async function move(runtime: Runtime, first: Delivery, plan: (d: Delivery) => Planned | undefined): Promise<Delivery | undefined> {
   let d: Delivery | undefined = first;
   for (let attempt = 1; ; attempt++) {
     if (!d) return undefined;
@@ -527,12 +526,16 @@ async function prepareRestart(runtime: Runtime, first: Delivery, ctx: RestartCon
   requireFailed(first);
   const correction = await takeCorrection(runtime, first, ctx.maxBytes, ctx.expectedSha256);
   const chain = await blockedChain(runtime, first);
+  let replaced: string | undefined;
   const restarted = (await move(runtime, first, (d) => {
     requireFailed(d);
+    replaced = correction && d.payloadOverride && d.payloadOverride.key !== correction.key ? d.payloadOverride.key : undefined;
     return restartPlan(runtime, d, ctx, correction, chain);
   }))!;
   // The upload is consumed: its verified copy is what will be delivered.
   if (correction) await runtime.objects.delete(correctionKey(first)).catch(() => undefined);
+  // An earlier correction it replaces is named by no record now, so nothing would ever expire it.
+  if (replaced) await runtime.objects.delete(replaced).catch(() => undefined);
   const why = `${failedEventId(first)} was restarted by ${ctx.by}`;
   const tickets = await prepareRelease(runtime, chain, ctx.by, why, [ticketOf(restarted)]);
   return { delivery: restarted, tickets, why, ...(chain ? { chain } : {}) };

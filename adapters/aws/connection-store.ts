@@ -109,7 +109,7 @@ export class ConnectionStore {
         TableName: this.tableName,
         Key: keys.connection(connectionId),
         UpdateExpression:
-          `SET ${names.map((n, i) => `#a${i} = :v${i}`).join(', ')}, ` +
+          `SET ${names.map((_n, i) => `#a${i} = :v${i}`).join(', ')}, ` +
           '#status = if_not_exists(#status, :online), statusSince = if_not_exists(statusSince, :at), ' +
           'createdAt = if_not_exists(createdAt, :at), consecutiveFailures = if_not_exists(consecutiveFailures, :zero)' +
           (sealedSecrets ? '' : ' REMOVE sealedSecrets'),
@@ -222,7 +222,7 @@ export class ConnectionStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.connection(connectionId),
-        UpdateExpression: 'SET lastProbeAt = :at, statusReason = :reason' + (nextProbeAt ? ', nextProbeAt = :next' : ''),
+        UpdateExpression: `SET lastProbeAt = :at, statusReason = :reason${nextProbeAt ? ', nextProbeAt = :next' : ''}`,
         ExpressionAttributeValues: {
           ':at': at.toISOString(),
           ':reason': reason,

@@ -1,10 +1,11 @@
 import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { messageStatus } from '../../core/message-status';
-import type { Delivery, Message, MessageStatus, ReportEntry } from '../../core/model';
+import type { Delivery, DeliveryStatus, Message, MessageStatus, ReportEntry } from '../../core/model';
 import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
 import { isConditionFailure } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
 import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
+import { TABLE } from './definitions';
 
 /**
  * One record per message (see docs/data-model.md): the message, its inline payload,
@@ -19,6 +20,8 @@ export interface StoredMessage extends Message {
   enqueueLeaseUntil?: number;
   /** The inline payload, when the record was read with it. */
   inlineBody?: Buffer;
+  /** When the message expires (its record's TTL): set once every delivery is final. */
+  retainedUntil?: string;
 }
 
 export interface MessageDetail {
@@ -33,20 +36,68 @@ export interface MessageSnapshot {
   deliveries: Delivery[];
 }
 
+/**
+ * How much earlier than its last entry a listing page may start: a page is one stream
+ * batch of new messages, keyed by its first, and a batch spans its batching window
+ * (`COUNTS_STREAM`, a few seconds) unless the stream fell far behind.
+ */
+export const LISTING_PAGE_SPAN_MS = 60_000;
+
+/** One entry of a flow's message listing. */
+export interface ListingEntry {
+  receivedAt: string;
+  messageId: string;
+}
+
+/** Acceptance order: by `receivedAt`, then GUID (code-unit order, the same on every reader). */
+export function compareListingEntries(a: ListingEntry, b: ListingEntry): number {
+  if (a.receivedAt !== b.receivedAt) return a.receivedAt < b.receivedAt ? -1 : 1;
+  return a.messageId === b.messageId ? 0 : a.messageId < b.messageId ? -1 : 1;
+}
+
+function parseListingEntry(raw: string): ListingEntry {
+  const at = raw.indexOf('#');
+  return { receivedAt: raw.slice(0, at), messageId: raw.slice(at + 1) };
+}
+
 /** Report entries kept in the record; older ones spill into `RPT#` items. */
 export const REPORT_CAP = 40;
 
 /** Hidden on a delivery read from its record: the record's report as read, for spill-over. */
 export const RECORD_REPORT = Symbol('recordReport');
-export type LoadedDelivery = Delivery & { [RECORD_REPORT]?: ReportEntry[] };
+
+/** Hidden on a delivery read from its record: the rest of the record a step's retention depends on. */
+export const RECORD_STATE = Symbol('recordState');
+
+export interface RecordState {
+  /** The other deliveries of the message, by connection, as read. */
+  others: Record<string, DeliveryStatus>;
+  /** The record's TTL as read (epoch seconds): set while every delivery is final. */
+  expiresAt?: number;
+  /** Sort keys of the report items spilled out of the record (they share its TTL). */
+  spills: string[];
+}
+
+export type LoadedDelivery = Delivery & { [RECORD_REPORT]?: ReportEntry[]; [RECORD_STATE]?: RecordState };
 
 type DeliveryState = DeliveryFields & { lane: number };
+
+/** The record's attribute listing its spilled report items. */
+export const SPILLS_ATTRIBUTE = 'spills';
 
 interface RecordItem extends Record<string, unknown> {
   dlv?: Record<string, DeliveryState>;
   report?: ReportEntry[];
   body?: Uint8Array;
   enqueue?: 'pending';
+  spills?: string[];
+}
+
+function recordState(item: Record<string, unknown>, connectionId: string): RecordState {
+  const others: Record<string, DeliveryStatus> = {};
+  for (const [id, state] of Object.entries((item as RecordItem).dlv ?? {})) if (id !== connectionId) others[id] = state.status;
+  const ttl = item[TABLE.timeToLiveAttribute];
+  return { others, ...(typeof ttl === 'number' ? { expiresAt: ttl } : {}), spills: (item as RecordItem).spills ?? [] };
 }
 
 /** The delivery of `connectionId` in a record, as the domain sees it. */
@@ -61,6 +112,7 @@ export function deliveryOf(item: Record<string, unknown>, connectionId: string):
     ...(item.chainId ? { chainId: String(item.chainId) } : {}),
   };
   Object.defineProperty(delivery, RECORD_REPORT, { value: (item as RecordItem).report ?? [], enumerable: true });
+  Object.defineProperty(delivery, RECORD_STATE, { value: recordState(item, connectionId), enumerable: true });
   return delivery;
 }
 
@@ -70,8 +122,13 @@ export function deliveriesOf(item: Record<string, unknown>): LoadedDelivery[] {
 }
 
 export function messageOf(item: Record<string, unknown>, withBody = false): StoredMessage {
-  const { dlv: _dlv, report: _report, body, enqueue, ...rest } = withoutKeys<RecordItem>(item);
-  const message = { ...rest, enqueue: enqueue ?? 'done' } as unknown as StoredMessage;
+  const { dlv: _dlv, report: _report, body, enqueue, spills: _spills, ...rest } = withoutKeys<RecordItem>(item);
+  const ttl = item[TABLE.timeToLiveAttribute];
+  const message = {
+    ...rest,
+    enqueue: enqueue ?? 'done',
+    ...(typeof ttl === 'number' ? { retainedUntil: new Date(ttl * 1000).toISOString() } : {}),
+  } as unknown as StoredMessage;
   message.status = messageStatus(message.enqueue, deliveriesOf(item));
   if (withBody && body) message.inlineBody = Buffer.from(body);
   return message;
@@ -163,7 +220,7 @@ export class MessageStore {
   /** The messages of a flow's listing received in [from, until), in acceptance order. */
   async listedBetween(flowId: string, from: string, until: string): Promise<{ flowId: string; messageId: string }[]> {
     // A page is keyed by its first message; one that started a little earlier may hold later ones.
-    const lower = new Date(Date.parse(from) - 60_000).toISOString();
+    const lower = new Date(Date.parse(from) - LISTING_PAGE_SPAN_MS).toISOString();
     const pages = await queryAll(this.documents, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :p AND sk BETWEEN :from AND :until',
@@ -177,6 +234,54 @@ export class MessageStore {
       }
     }
     return refs;
+  }
+
+  /**
+   * A flow's listing entries received in [from, until), in acceptance order (by
+   * `receivedAt`, then GUID). Reads the listing a few pages at a time, so a caller that
+   * stops early (a replay at its cap) reads little more than it used. Pages are keyed by
+   * their first entry and may overlap, so an entry is handed out only once no page still
+   * to be read can hold an earlier one.
+   */
+  async *listing(flowId: string, window: { from: string; until: string }, pageItems = 25): AsyncGenerator<ListingEntry> {
+    const lower = new Date(Date.parse(window.from) - LISTING_PAGE_SPAN_MS).toISOString();
+    const wanted = (e: ListingEntry) => e.receivedAt >= window.from && e.receivedAt < window.until;
+    if (window.from >= window.until) return;
+    let buffer: ListingEntry[] = [];
+    let previous: ListingEntry | undefined;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> } = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :p AND sk BETWEEN :from AND :until',
+          ExpressionAttributeValues: { ':p': listings.flowMessages(flowId), ':from': lower, ':until': window.until },
+          Limit: pageItems,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        for (const raw of (item.entries as string[] | undefined) ?? []) {
+          const entry = parseListingEntry(raw);
+          if (wanted(entry)) buffer.push(entry);
+        }
+      }
+      startKey = page.LastEvaluatedKey;
+      buffer.sort(compareListingEntries);
+      // Pages still to come start at or after the last one read: entries before that are final.
+      const last = page.Items?.at(-1);
+      const settled = startKey && last ? String(last.sk).slice(0, String(last.sk).indexOf('#')) : undefined;
+      const ready = settled === undefined ? buffer.length : buffer.findIndex((e) => e.receivedAt >= settled);
+      const cut = ready === -1 ? buffer.length : ready;
+      const out = buffer.slice(0, cut);
+      buffer = buffer.slice(cut);
+      for (const entry of out) {
+        // A stream batch handled twice may have listed a message on two pages.
+        if (previous && compareListingEntries(entry, previous) <= 0) continue;
+        previous = entry;
+        yield entry;
+      }
+    } while (startKey);
   }
 
   /**

@@ -2,8 +2,9 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { RecordChange } from '../../core/message-status';
-import type { DeliveryStatus } from '../../core/model';
-import { keys } from './keys';
+import type { Delivery, DeliveryStatus, Message } from '../../core/model';
+import { TABLE } from './definitions';
+import { keys, objectKeys } from './keys';
 
 type Image = Record<string, AttributeValue>;
 
@@ -36,4 +37,67 @@ export function messageChanges(records: DynamoDBRecord[]): RecordChange[] {
     changes.push({ flowId, messageId, receivedAt: image!.receivedAt?.S ?? '', ...(before ? { before } : {}), ...(after ? { after } : {}) });
   }
   return changes;
+}
+
+/** A message record's expiry before and after one stream record, and the objects that follow it. */
+export interface RetentionChange {
+  flowId: string;
+  messageId: string;
+  receivedAt: string;
+  before?: { expiresAt?: number };
+  after?: { expiresAt?: number };
+  /** Every object of the message: its claim check, failed copies, corrections (uploaded or applied). */
+  objects: string[];
+}
+
+function expiryOf(image: Image): { expiresAt?: number } {
+  const ttl = image[TABLE.timeToLiveAttribute]?.N;
+  return ttl !== undefined ? { expiresAt: Number(ttl) } : {};
+}
+
+/** The objects a record points at, or may (an operator's upload not yet applied). */
+function objectsOf(image: Image, flowId: string, messageId: string): string[] {
+  const record = unmarshall({ payload: image.payload ?? { NULL: true }, dlv: image.dlv ?? { M: {} } } as never) as {
+    payload?: Message['payload'];
+    dlv: Record<string, Pick<Delivery, 'failedPayload' | 'payloadOverride'>>;
+  };
+  const found = new Set<string>();
+  if (record.payload?.kind === 'object') found.add(record.payload.key);
+  for (const [connectionId, d] of Object.entries(record.dlv)) {
+    if (d.payloadOverride) found.add(d.payloadOverride.key);
+    if (d.failedPayload) {
+      found.add(d.failedPayload.key);
+      found.add(objectKeys.correction({ flowId, messageId, connectionId }));
+    }
+  }
+  return [...found];
+}
+
+/**
+ * The expiry changes of message records in a batch of stream records, one per message
+ * (from its first record's old image to its last record's new image), in stream order.
+ */
+export function retentionChanges(records: DynamoDBRecord[]): RetentionChange[] {
+  const changes = new Map<string, RetentionChange>();
+  for (const record of records) {
+    const oldImage = record.dynamodb?.OldImage as Image | undefined;
+    const newImage = record.dynamodb?.NewImage as Image | undefined;
+    const image = newImage ?? oldImage;
+    if (!isMessageRecord(image)) continue;
+    const flowId = image!.flowId?.S;
+    const messageId = image!.messageId?.S;
+    if (!flowId || !messageId) continue;
+    const id = `${flowId}#${messageId}`;
+    const first = changes.get(id);
+    changes.delete(id);
+    changes.set(id, {
+      flowId,
+      messageId,
+      receivedAt: image!.receivedAt?.S ?? '',
+      ...(first ? (first.before ? { before: first.before } : {}) : oldImage ? { before: expiryOf(oldImage) } : {}),
+      ...(newImage ? { after: expiryOf(newImage) } : {}),
+      objects: [...new Set([...(first?.objects ?? []), ...objectsOf(image!, flowId, messageId)])],
+    });
+  }
+  return [...changes.values()];
 }

@@ -44,7 +44,7 @@ function fillTemplate(template: string, parameters: Record<string, string | unde
  */
 export function routePath(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathParameters'>): string {
   const resource = event.resource;
-  if (!resource || !resource.startsWith('/')) return event.path;
+  if (!resource?.startsWith('/')) return event.path;
   return fillTemplate(resource, event.pathParameters) ?? event.path;
 }
 

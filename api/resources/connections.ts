@@ -1,13 +1,44 @@
+import * as z from 'zod';
 import type { StoredConnection } from '../../adapters/aws/connection-store';
 import type { Runtime } from '../../adapters/runtime';
 import { assertAllowedUrl, UnsafeTargetError } from '../../core/target-url';
-import { RESOURCE_ID_PATTERN } from '../../core/identifiers';
-import { PutConnectionBody, ReauthorizeBody } from '../schemas';
+import { parseRfc3339, RESOURCE_ID_PATTERN } from '../../core/identifiers';
+import { ProblemError } from '../../core/problems';
+import { PutConnectionBody, ReauthorizeBody, ResourceId, Rfc3339 } from '../schemas';
 import { markConnectionDown, markConnectionOnline } from '../../services/connection-health';
 import { probeConnection } from '../../services/prober';
+import { REPLAY_MAX_PER_CALL, replayDeliveries, type ReplayPosition } from '../../services/replay';
+import { cursorCodec } from '../cursors';
 import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
 import type { Route } from '../router';
 import { validateBody } from '../validation';
+
+/** Body of `POST /v1/connections/{id}/replay` (SPEC semantics 17). */
+export const ReplayBody = z
+  .object({
+    since: Rfc3339.meta({ description: 'Replay messages received at or after this time.' }),
+    until: Rfc3339.optional().meta({ description: 'Replay messages received before this time (exclusive). Default: now.' }),
+    flowId: ResourceId.optional().meta({ description: 'Only this flow (it must use the connection). Default: every flow that uses it.' }),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(REPLAY_MAX_PER_CALL)
+      .optional()
+      .meta({
+        description: `Deliveries this call replays at most (default and maximum ${REPLAY_MAX_PER_CALL}); the rest is left for a continuation.`,
+      }),
+    cursor: z
+      .string()
+      .max(2048)
+      .optional()
+      .meta({ description: 'Continue a replay: the `cursor` of the previous answer, sent with the same `since`, `until` and `flowId`.' }),
+  })
+  .strict()
+  .refine((body) => !body.until || parseRfc3339(body.since)! < parseRfc3339(body.until)!, {
+    message: 'since must be before until',
+    path: ['since'],
+  });
 
 /** What operators see of a connection: never a credential or signing secret. */
 export function connectionView(connection: StoredConnection, flows: string[]) {
@@ -111,6 +142,93 @@ async function deleteConnection(runtime: Runtime, request: HttpRequest, connecti
   return noContent();
 }
 
+/** The continuation a replay cursor carries: the window's resolved end and where the last call stopped. */
+interface ReplayContinuation {
+  until: string;
+  after: ReplayPosition;
+}
+
+function continuationOf(position: string): ReplayContinuation | undefined {
+  try {
+    const value = JSON.parse(position) as ReplayContinuation;
+    const { until, after } = value;
+    const strings = [until, after?.receivedAt, after?.messageId, after?.flowId];
+    return strings.every((v) => typeof v === 'string' && v.length > 0) && parseRfc3339(until) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SPEC semantics 17: queues again the deliveries to this connection that are `delivered`,
+ * of messages received in [since, until), in acceptance order behind what is queued.
+ * A flow that exists but does not route to the connection is a 409 `conflict`: the
+ * body is well formed, it is the gateway's current wiring that refuses it (as deleting
+ * a connection a flow uses is). One call replays at most `limit` deliveries within a
+ * time budget; `cursor` in the answer continues where it stopped.
+ */
+async function replay(runtime: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResponse> {
+  await requireConnection(runtime, connectionId);
+  const body = validateBody(ReplayBody, request);
+  const since = parseRfc3339(body.since)!;
+  const listing = {
+    name: 'connection-replay',
+    params: {
+      connectionId,
+      flowId: body.flowId,
+      since: since.toISOString(),
+      until: body.until ? parseRfc3339(body.until)!.toISOString() : undefined,
+    },
+  };
+  const codec = await cursorCodec(runtime);
+  let continuation: ReplayContinuation | undefined;
+  try {
+    const position = codec.open(listing, body.cursor);
+    continuation = position === undefined ? undefined : continuationOf(position);
+    if (position !== undefined && !continuation) throw new ProblemError('invalid-query', 'not a replay position');
+  } catch (error) {
+    if (!(error instanceof ProblemError) || error.code !== 'invalid-query') throw error;
+    const message = 'not a cursor of this replay (send the cursor of the previous answer with the same since, until and flowId)';
+    fail('invalid-body', `Invalid body: cursor: ${message}.`, { errors: [{ field: 'cursor', message }] });
+  }
+  const now = runtime.clock.now();
+  // The window never reaches past the first call: a continuation replays no message that came in since.
+  const until = continuation
+    ? new Date(continuation.until)
+    : new Date(Math.min(body.until ? parseRfc3339(body.until)!.getTime() : Infinity, now.getTime()));
+  if (!body.until && since.getTime() >= until.getTime()) {
+    const message = 'must be before until (now, when until is left out)';
+    fail('invalid-body', `Invalid body: since: ${message}.`, { errors: [{ field: 'since', message }] });
+  }
+  let flowIds: string[];
+  if (body.flowId) {
+    const flow = await runtime.flows.get(body.flowId, true);
+    if (!flow) fail('unknown-flow', `Flow ${body.flowId} does not exist.`);
+    if (!flow.destinations.includes(connectionId)) {
+      fail('conflict', `Flow ${body.flowId} does not deliver to connection ${connectionId}; replay names a flow that uses it, or none.`, {
+        destinations: flow.destinations,
+      });
+    }
+    flowIds = [flow.flowId];
+  } else {
+    flowIds = await flowsUsing(runtime, connectionId);
+  }
+  const outcome = await replayDeliveries(
+    runtime,
+    {
+      connectionId,
+      flowIds,
+      since,
+      until,
+      ...(continuation ? { after: continuation.after } : {}),
+      ...(request.principal ? { principal: request.principal } : {}),
+    },
+    body.limit ? { maxDeliveries: body.limit } : {},
+  );
+  const next = outcome.next ? JSON.stringify({ until: until.toISOString(), after: outcome.next } satisfies ReplayContinuation) : undefined;
+  return jsonResponse(202, { replayed: outcome.replayed, until: until.toISOString(), cursor: codec.seal(listing, next) });
+}
+
 export function connectionRoutes(runtime: Runtime): Route[] {
   const action = (name: string, handler: (runtime: Runtime, request: HttpRequest, id: string) => Promise<HttpResponse>): Route => ({
     method: 'POST',
@@ -122,6 +240,7 @@ export function connectionRoutes(runtime: Runtime): Route[] {
     action('online', setOnline),
     action('probe', probeNow),
     action('reauthorize', reauthorize),
+    action('replay', replay),
     { method: 'PUT', path: '/v1/connections/{connectionId}', handler: (req, p) => putConnection(runtime, req, p.connectionId!) },
     { method: 'DELETE', path: '/v1/connections/{connectionId}', handler: (req, p) => deleteConnection(runtime, req, p.connectionId!) },
     { method: 'GET', path: '/v1/connections', handler: () => listConnections(runtime) },

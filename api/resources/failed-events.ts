@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseRfc3339 } from '../../core/identifiers';
 import { decodeCursor, encodeCursor } from '../../adapters/aws/keys';
 import { MAX_PRESIGN_SECONDS } from '../../adapters/aws/presigner';
@@ -16,7 +16,7 @@ import {
 } from '../../services/repair';
 import { fail, jsonResponse, type HttpRequest } from '../http';
 import type { Route } from '../router';
-import { FailureTypeSchema, ListQuery, ResourceId } from '../schemas';
+import { FailureTypeSchema, ListQuery, ResourceId, Rfc3339 } from '../schemas';
 import { validateBody, validateQuery, validateValue } from '../validation';
 import { cursorCodec } from '../cursors';
 
@@ -25,11 +25,6 @@ const FailedEventsQuery = ListQuery.extend({
   connectionId: ResourceId.optional(),
   type: FailureTypeSchema.optional(),
 });
-
-const Rfc3339 = z
-  .string()
-  .refine((value) => parseRfc3339(value) !== undefined, 'must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z')
-  .meta({ format: 'date-time' });
 
 export const BulkRestartBody = z
   .object({

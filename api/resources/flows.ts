@@ -1,7 +1,7 @@
 import type { Runtime } from '../../adapters/runtime';
 import { messageStatus } from '../../core/message-status';
 import type { Flow, FlowWithCounts, MessageStatus } from '../../core/model';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ListQuery, PutFlowBody } from '../schemas';
 import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
 import { FlowNotDisabledError } from '../../adapters/aws/flow-store';
@@ -97,6 +97,7 @@ async function getMessage(runtime: Runtime, flowId: string, messageId: string): 
     correlationId: message.correlationId,
     ...(message.chainId ? { chainId: message.chainId } : {}),
     ...(message.expiresAt ? { expiresAt: message.expiresAt } : {}),
+    ...(message.retainedUntil ? { retainedUntil: message.retainedUntil } : {}),
     deliveries: deliveries.map((d) => ({
       connectionId: d.connectionId,
       lane: d.lane,

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { CORRELATION_ID_PATTERN, MAX_HEADER_VALUE_BYTES, MESSAGE_ID_PATTERN } from '../../core/identifiers';
+import { MAX_HEADER_VALUE_BYTES } from '../../core/identifiers';
 import type { Flow } from '../../core/model';
 import { ProblemError, problemOf, type Problem } from '../../core/problems';
 import type { Runtime } from '../../adapters/runtime';
@@ -9,38 +8,15 @@ import type { Route } from '../router';
 import { checkPayloadSize, messageFields, type FieldNames } from './message-input';
 import { authorizeFlow, logRejection } from './partner-auth';
 
-/** Messages one batch may carry (SPEC: 1-100). */
+/**
+ * Messages one batch may carry (SPEC: 1-100). The body's schema (`BatchRequest`) lives with the
+ * OpenAPI document: entries are checked here one by one, and zod stays out of the ingest bundle.
+ */
 export const MAX_BATCH_MESSAGES = 100;
 
 const ENTRY_FIELDS = new Set(['id', 'payload', 'encoding', 'contentType', 'chainId', 'correlationId', 'expiresAt']);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const CONTENT_TYPE = /^[\x20-\x7e]+$/;
-
-/**
- * The batch body as the API reference describes it. Entries are checked one by one by
- * `readEntry` (a bad entry is that message's error, not the request's), so this schema
- * documents the shape and is not what validates it.
- */
-export const BatchBody = z
-  .object({
-    messages: z
-      .array(
-        z
-          .object({
-            id: z.string().regex(MESSAGE_ID_PATTERN).meta({ description: 'The message GUID, same rules as `x-aux-system-msg-id`.' }),
-            payload: z.string().min(1).meta({ description: 'The payload: text, or base64 with `encoding: "base64"`.' }),
-            encoding: z.enum(['utf8', 'base64']).optional().meta({ description: 'Default `utf8`.' }),
-            contentType: z.string().optional().meta({ description: 'Delivered as Content-Type. Default `application/octet-stream`.' }),
-            chainId: z.string().regex(MESSAGE_ID_PATTERN).optional(),
-            correlationId: z.string().regex(CORRELATION_ID_PATTERN).optional(),
-            expiresAt: z.string().meta({ format: 'date-time' }).optional(),
-          })
-          .strict(),
-      )
-      .min(1)
-      .max(MAX_BATCH_MESSAGES),
-  })
-  .strict();
 
 /** One result per message, in request order. */
 export type BatchResult =

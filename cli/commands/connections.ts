@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { seg, UsageError } from '../client';
 import { contextOf } from '../context';
 import { emit, keyValues, list, table } from '../format';
-import { connectionBody, nonNegativeInt, positiveInt, readJsonObject, successStatuses, type ConnectionFlags } from '../settings';
+import { connectionBody, nonNegativeInt, positiveInt, readJsonObject, rfc3339, successStatuses, type ConnectionFlags } from '../settings';
 
 export interface ConnectionView {
   connectionId: string;
@@ -174,6 +174,64 @@ export function connectionsCommand(): Command {
         text,
         () =>
           `Connection ${body.connectionId} reauthorized (${auth.type}); it is ${body.status}${body.statusReason ? ` (${body.statusReason})` : ''}.`,
+      );
+    });
+
+  connections
+    .command('replay')
+    .description(
+      'Deliver again what this connection was sent: its delivered messages received in a time window, in their order, flagged possible-duplicate',
+    )
+    .argument('<connectionId>')
+    .requiredOption('--since <time>', 'messages received at or after this time (RFC 3339)', rfc3339)
+    .option('--until <time>', 'messages received before this time (RFC 3339; default: now)', rfc3339)
+    .option('--flow <flowId>', 'only this flow (default: every flow that uses the connection)')
+    .option('--limit <n>', 'deliveries per API call (at most 1000, the default); the CLI calls again until the window is done', positiveInt)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'A target restored from a backup lost what it was sent since then: replay that window.',
+        'The replayed deliveries go behind what the connection has queued, in their original order',
+        'per lane, each attempt with x-sluice-possible-duplicate: true; their reports say "replayed".',
+        'A large window takes several API calls; each goes on where the last one stopped.',
+        '',
+        'Examples:',
+        '  sluice connections replay erp --since 2026-01-31T00:00:00Z',
+        '  sluice connections replay erp --since 2026-01-31T00:00:00Z --until 2026-01-31T12:00:00Z --flow orders',
+      ].join('\n'),
+    )
+    .action(async (id: string, options: { since: string; until?: string; flow?: string; limit?: number }, command: Command) => {
+      const { client, output } = contextOf(command);
+      const body = {
+        since: options.since,
+        ...(options.until ? { until: options.until } : {}),
+        ...(options.flow ? { flowId: options.flow } : {}),
+        ...(options.limit ? { limit: options.limit } : {}),
+      };
+      let replayed = 0;
+      let until = options.until;
+      let cursor: string | undefined;
+      do {
+        const { body: answer } = await client.post<{ replayed: number; until: string; cursor?: string | null }>(
+          `/v1/connections/${seg(id)}/replay`,
+          { ...body, ...(cursor ? { cursor } : {}) },
+        );
+        replayed += answer.replayed;
+        until = answer.until;
+        cursor = answer.cursor ?? undefined;
+        if (cursor && !output.json) output.err(`Replayed ${replayed} so far; going on…`);
+      } while (cursor);
+      if (output.json) {
+        output.out(JSON.stringify({ replayed, until }));
+        return;
+      }
+      const scope = options.flow ? `flow ${options.flow}` : 'every flow that uses it';
+      output.out(
+        `Replayed ${replayed} deliver${replayed === 1 ? 'y' : 'ies'} to ${id} (${scope}; messages received from ${options.since} until ${until}). ` +
+          (replayed > 0
+            ? 'They are queued behind what was already waiting and go out flagged possible-duplicate.'
+            : 'Nothing delivered in that window.'),
       );
     });
 

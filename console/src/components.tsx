@@ -149,7 +149,16 @@ export function useAction() {
       setBusy(undefined);
     }
   }, []);
-  return { busy, problem, notice, run, clear: () => (setProblem(undefined), setNotice(undefined)) };
+  return {
+    busy,
+    problem,
+    notice,
+    run,
+    clear: () => {
+      setProblem(undefined);
+      setNotice(undefined);
+    },
+  };
 }
 
 export function Button({

@@ -190,6 +190,58 @@ describe('operator console in headless Chromium', () => {
     assert.equal((await failedEvents('shipments')).length, 0);
   });
 
+  it('replays what a restored target lost from the connection page: in order, flagged, a bad window refused', async () => {
+    const target = await targets.start();
+    await gw.connection('archive', { url: target.url });
+    await gw.flow('journal', { partnerId: 'acme', destinations: ['archive'] });
+    const receivedAt: string[] = [];
+    for (const id of ['entry-1', 'entry-2']) {
+      const posted = await gw.post('journal', key, id, `${id} payload`);
+      assert.equal(posted.status, 202);
+      receivedAt.push(posted.body.receivedAt);
+      await target.waitForDelivered(receivedAt.length);
+    }
+    await gw.countsSettled();
+    // datetime-local values in the browser's own time zone, to the second (a string, so no
+    // helper of the test's transpiler ends up in the page).
+    const local = (iso: string) =>
+      page.evaluate<string>(
+        `(() => { const d = new Date(${JSON.stringify(iso)}); return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); })()`,
+      );
+
+    await go('#/connections/archive');
+    const since = await local(new Date(Date.parse(receivedAt[0]!) - 1000).toISOString());
+    await page.getByLabel('Received from').fill(since);
+    await page.getByLabel('Received before').fill(await local(new Date(Date.parse(receivedAt[0]!) - 5000).toISOString()));
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Invalid request body' });
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /since must be before until/);
+    assert.equal(target.received.length, 2, 'a refused replay sends nothing');
+
+    await page.getByLabel('Received before').fill('');
+    await page.getByLabel('Flow', { exact: true }).selectOption('journal');
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 2 deliveries' }).waitFor();
+    await target.waitForDelivered(4);
+    const again = target.received.slice(2);
+    assert.deepEqual(
+      again.map((r) => r.headers['x-aux-system-msg-id']),
+      ['entry-1', 'entry-2'],
+      'in their original order',
+    );
+    assert.ok(again.every((r) => r.headers['x-sluice-possible-duplicate'] === 'true'));
+    await waitFor(async () => (await api('GET', '/v1/flows/journal/messages/entry-2')).status === 'delivered', {
+      timeoutMs: 20_000,
+      what: 'entry-2 delivered again',
+    });
+    const report = (await api('GET', '/v1/flows/journal/messages/entry-2')).report as { event: string }[];
+    assert.ok(
+      report.some((e) => e.event === 'replayed'),
+      JSON.stringify(report),
+    );
+  });
+
   it('`chromium --headless --dump-dom` of the printed address shows the flows and connections that exist', async () => {
     const target = await targets.start();
     await gw.connection('ledger', { url: target.url });

@@ -23,7 +23,15 @@ import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import cdkNag from 'cdk-nag'; // CommonJS: Node's ESM loader sees only its default export
 import type { IConstruct } from 'constructs';
-import { BUCKET, DEAD_LETTER_QUEUE, DELIVERY_QUEUE, ENVIRONMENT, TABLE } from '../../adapters/aws/definitions';
+import {
+  BUCKET,
+  DEAD_LETTER_QUEUE,
+  DELIVERY_QUEUE,
+  ENVIRONMENT,
+  RETENTION_CLASS_DAYS,
+  retentionClass,
+  TABLE,
+} from '../../adapters/aws/definitions';
 import { SluiceGateway } from '../../infra/sluice-gateway';
 import { HELD_DELIVERY_AGE_METRIC } from '../../services/prober';
 
@@ -118,19 +126,50 @@ describe('SluiceGateway: the local table, queue and bucket come from the same de
     assert.ok((dlq.QueueName as string).endsWith(`-${DEAD_LETTER_QUEUE.nameSuffix}`), dlq.QueueName);
   });
 
-  test('bucket lifecycle rules are those of BUCKET', () => {
+  test('bucket lifecycle rules are those of BUCKET: payloads expire by retention tag only, never by age alone', () => {
     const bucket = resources[logicalId(gateway.bucket)]!.Properties!;
+    const rules = bucket.LifecycleConfiguration.Rules as Record<string, any>[];
     assert.deepEqual(
-      bucket.LifecycleConfiguration.Rules,
-      BUCKET.lifecycleRules.map((rule) => ({
-        Id: rule.id,
-        Prefix: rule.prefix,
-        ExpirationInDays: rule.expirationDays,
-        // The bucket is versioned: replaced and deleted versions expire too.
-        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
-        Status: 'Enabled',
-      })),
+      [...rules],
+      BUCKET.lifecycleRules.map((rule) =>
+        rule.tag
+          ? {
+              Id: rule.id,
+              TagFilters: [{ Key: rule.tag.key, Value: rule.tag.value }],
+              ExpirationInDays: rule.expirationDays,
+              Status: 'Enabled',
+            }
+          : { Id: rule.id, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' },
+      ),
     );
+    // A suspended delivery's payload must outlive any age: no rule expires current objects without the tag.
+    for (const rule of rules) {
+      if (rule.ExpirationInDays !== undefined) assert.equal(rule.TagFilters?.[0]?.Key, BUCKET.retentionTag, rule.Id);
+      assert.equal(rule.Prefix, undefined, rule.Id);
+    }
+    // One rule per retention class, each expiring after as many days as its tag says.
+    const classes = rules.filter((rule) => rule.TagFilters).map((rule) => [Number(rule.TagFilters[0].Value), rule.ExpirationInDays]);
+    assert.deepEqual(
+      classes,
+      RETENTION_CLASS_DAYS.map((days) => [days, days]),
+    );
+    assert.ok(rules.length <= 1000, 'S3 allows 1,000 lifecycle rules per bucket');
+    // Every retentionDays a flow may have (1-3650 days) has a class a few days longer, for a message that waited before it became final.
+    for (const days of [1, 7, 30, 31, 90, 365, 3650]) assert.ok(retentionClass(days + 3)! >= days + 3, String(days));
+  });
+
+  test("only the aggregator tags payloads for expiry, on the payload bucket's objects", () => {
+    const tagging = ['s3:PutObjectTagging', 's3:DeleteObjectTagging'];
+    const holders = identityStatements(resources).filter(({ statement }) =>
+      asArray<string>(statement.Action).some((a) => tagging.includes(a)),
+    );
+    assert.ok(holders.length > 0);
+    const aggregatorRole = logicalId(gateway.functions.aggregator.role!).replace(/[0-9A-F]{8}$/, '');
+    for (const { owner, statement } of holders) {
+      assert.ok(owner.startsWith(aggregatorRole), `${owner} may tag objects`);
+      assert.deepEqual([...asArray<string>(statement.Action)].sort(), [...tagging].sort());
+      assert.deepEqual(statement.Resource, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(gateway.bucket), 'Arn'] }, '/*']] });
+    }
   });
 
   test('every function learns its resources through the ENVIRONMENT variable names', () => {
@@ -241,9 +280,14 @@ describe('SluiceGateway template', () => {
     for (const bucket of [gateway.bucket, gateway.accessLogsBucket]) {
       const properties = resources[logicalId(bucket)]!.Properties!;
       assert.deepEqual(properties.VersioningConfiguration, { Status: 'Enabled' }, bucket.node.id);
-      for (const rule of properties.LifecycleConfiguration.Rules) {
-        assert.ok(rule.NoncurrentVersionExpiration?.NoncurrentDays > 0, `${bucket.node.id} ${rule.Id}`);
-      }
+      // A rule over every object lets replaced and deleted versions go.
+      const everyObject = (properties.LifecycleConfiguration.Rules as Record<string, any>[]).filter(
+        (rule) => !rule.Prefix && !rule.TagFilters,
+      );
+      assert.ok(
+        everyObject.some((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays > 0),
+        bucket.node.id,
+      );
     }
   });
 

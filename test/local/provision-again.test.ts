@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { sharedEmulators, startEmulators, type Emulators } from '../../local/emulators';
 import { createTableInput, LocalTableMismatchError, provisionLocalResources } from '../../local/provision';
 import { startLocalGateway } from '../../local/gateway';

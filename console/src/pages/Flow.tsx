@@ -218,6 +218,7 @@ export function FlowPage({ flowId }: { flowId: string }) {
                 ['On failure', flow.onFailure],
                 ['Auto retry', flow.autoRetry ? 'yes' : 'no'],
                 ['Max payload', formatBytes(flow.maxPayloadBytes)],
+                ['Retention', `${flow.retentionDays} days after final`],
               ]}
             />
             <div class="tiles tiles-compact">

@@ -58,6 +58,7 @@ export function MessageView({ message }: { message: MessageDetail }) {
             ['Correlation id', <code>{message.correlationId}</code>],
             ['Chain', message.chainId],
             ['Expires', message.expiresAt ? <Time at={message.expiresAt} /> : undefined],
+            ['Kept until', message.retainedUntil ? <Time at={message.retainedUntil} /> : undefined],
           ]}
         />
       </Section>
