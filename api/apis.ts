@@ -5,9 +5,10 @@ import { errorResponse, type HttpHandler, type HttpRequest } from './http';
 import { healthRoute, partnerApiRoutes, withProblems } from './partner-api';
 import { connectionRoutes } from './resources/connections';
 import { failedEventRoutes } from './resources/failed-events';
+import { flowMessageRoutes } from './resources/flow-messages';
 import { flowRoutes } from './resources/flows';
 import { partnerRoutes } from './resources/partners';
-import { Router, type Route } from './router';
+import { Router, type DocumentedRoute } from './router';
 
 // The partner API has a module of its own, so the ingest function bundles no operator route.
 export { createPartnerApi } from './partner-api';
@@ -96,13 +97,24 @@ export function operatorTokenMatches(request: Pick<HttpRequest, 'headers'>, toke
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
-function operatorRoutes(runtime: Runtime): Route[] {
-  return [...partnerRoutes(runtime), ...connectionRoutes(runtime), ...flowRoutes(runtime), ...failedEventRoutes(runtime)];
+function operatorRoutes(runtime: Runtime): DocumentedRoute[] {
+  return [
+    ...partnerRoutes(runtime),
+    ...connectionRoutes(runtime),
+    ...flowRoutes(runtime),
+    ...flowMessageRoutes(runtime),
+    ...failedEventRoutes(runtime),
+  ];
+}
+
+/** Every route of the operator API, health included: the OpenAPI document is generated from them. */
+export function operatorApiRoutes(runtime: Runtime): DocumentedRoute[] {
+  return [healthRoute, ...operatorRoutes(runtime)];
 }
 
 /** The operator API: partners, connections, flows, messages and failed events. */
 export function createOperatorApi(runtime: Runtime, options: OperatorApiOptions = {}): HttpHandler {
-  const router = new Router([healthRoute, ...operatorRoutes(runtime)]);
+  const router = new Router(operatorApiRoutes(runtime));
   const handle = withProblems(runtime, router);
   return async (request) => {
     try {

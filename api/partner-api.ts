@@ -4,7 +4,7 @@ import { ProblemError } from '../core/problems';
 import { errorResponse, jsonResponse, type HttpHandler } from './http';
 import { partnerBatchRoutes } from './resources/partner-batches';
 import { partnerMessageRoutes } from './resources/partner-messages';
-import { Router, type Route } from './router';
+import { Router, type DocumentedRoute } from './router';
 
 /** Renders every failure as problem+json and logs the unexpected ones. */
 export function withProblems(runtime: Runtime, router: Router): HttpHandler {
@@ -29,10 +29,26 @@ export function withProblems(runtime: Runtime, router: Router): HttpHandler {
   };
 }
 
-export const healthRoute: Route = { method: 'GET', path: '/health', handler: async () => jsonResponse(200, { status: 'ok' }) };
+export const healthRoute: DocumentedRoute = {
+  method: 'GET',
+  path: '/health',
+  handler: async () => jsonResponse(200, { status: 'ok' }),
+  doc: {
+    operationId: 'health',
+    summary: 'Health check',
+    description: 'No authentication and no data.',
+    public: true,
+    responses: { 200: { description: 'The API answers.', schema: 'Health' } },
+    errors: [],
+  },
+};
 
-/** The partner routes (besides health): local mode tells the two APIs apart with their shapes. */
-export function partnerApiRoutes(runtime: Runtime): Route[] {
+/**
+ * The partner routes (besides health): local mode tells the two APIs apart with their
+ * shapes, and the OpenAPI document is generated from them (health is documented once, as
+ * the operator API's).
+ */
+export function partnerApiRoutes(runtime: Runtime): DocumentedRoute[] {
   return [...partnerMessageRoutes(runtime), ...partnerBatchRoutes(runtime)];
 }
 

@@ -641,14 +641,8 @@ function inWindow(d: Delivery, window: FailedWindow): boolean {
   return d.failedAt !== undefined && Date.parse(d.failedAt) >= window.since.getTime();
 }
 
-/** What a bulk restart with the same filter and window would take up now, changing nothing (`dryRun`). */
-export async function countBulkRestart(
-  runtime: Runtime,
-  filter: FailedEventFilter,
-  window: FailedWindow = {},
-): Promise<{ matched: number }> {
-  const before = windowEnd(runtime.clock.now(), window);
-  let matched = 0;
+/** The failed deliveries a bulk restart with this filter and window takes up, a page at a time. */
+async function* failedPages(runtime: Runtime, filter: FailedEventFilter, window: FailedWindow, before: string): AsyncGenerator<Delivery[]> {
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await runtime.deliveries.queryFailed({
@@ -658,9 +652,19 @@ export async function countBulkRestart(
       limit: BULK_PAGE,
       ...(startKey ? { startKey } : {}),
     });
-    matched += page.items.filter((d) => inWindow(d, window)).length;
     startKey = page.lastKey;
+    yield page.items.filter((d) => inWindow(d, window));
   } while (startKey);
+}
+
+/** What a bulk restart with the same filter and window would take up now, changing nothing (`dryRun`). */
+export async function countBulkRestart(
+  runtime: Runtime,
+  filter: FailedEventFilter,
+  window: FailedWindow = {},
+): Promise<{ matched: number }> {
+  let matched = 0;
+  for await (const page of failedPages(runtime, filter, window, windowEnd(runtime.clock.now(), window))) matched += page.length;
   return { matched };
 }
 
@@ -714,26 +718,16 @@ export async function bulkRestart(
 
   let restarted = 0;
   let skipped = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await runtime.deliveries.queryFailed({
-      ...filter,
-      statuses: ['failed'],
-      before,
-      limit: BULK_PAGE,
-      ...(startKey ? { startKey } : {}),
-    });
-    startKey = page.lastKey;
-    page.items = page.items.filter((d) => inWindow(d, window));
-    const outcomes = new Array<BulkOutcome>(page.items.length);
+  for await (const items of failedPages(runtime, filter, window, before)) {
+    const outcomes = new Array<BulkOutcome>(items.length);
     const fast: number[] = [];
     const slow: number[] = [];
-    for (const [index, d] of page.items.entries()) {
+    for (const [index, d] of items.entries()) {
       const simple = !d.chainId && !(await uploadsOf(d.flowId)).has(correctionKey(d));
       (simple ? fast : slow).push(index);
     }
     await mapLimit(fast, BULK_CONCURRENCY, async (index) => {
-      const d = page.items[index]!;
+      const d = items[index]!;
       try {
         const { step } = restartPlan(runtime, d, await ctx(d));
         const delivery = await runtime.deliveries.apply(d, step);
@@ -745,14 +739,14 @@ export async function bulkRestart(
       }
     });
     await mapLimit(slow, BULK_CONCURRENCY, async (index) => {
-      outcomes[index] = await oneByOne(page.items[index]!);
+      outcomes[index] = await oneByOne(items[index]!);
     });
     const done = outcomes.filter((p): p is Prepared => typeof p === 'object');
     skipped += outcomes.filter((p) => p === 'skipped').length;
     restarted += done.length;
     await runtime.queue.send(done.flatMap((p) => p.tickets));
     for (const p of done) if (p.chain) await finishRelease(runtime, p.chain, by, p.why);
-  } while (startKey);
+  }
   const target = `failed-events?${new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][]).toString()}`;
   const audit = auditEntry(runtime, principal, 'failed-event.bulk-restart', target, `restarted ${restarted}, skipped ${skipped}`);
   await runtime.audit.record(audit);

@@ -18,12 +18,8 @@ function deliveries(image: Image | undefined): { status: DeliveryStatus }[] | un
   return Object.values(dlv).map((d) => ({ status: d.status }));
 }
 
-/**
- * The message-record changes in a batch of DynamoDB stream records (NEW_AND_OLD_IMAGES):
- * every other item of the table is skipped.
- */
-export function messageChanges(records: DynamoDBRecord[]): RecordChange[] {
-  const changes: RecordChange[] = [];
+/** The stream records of message records (every other item of the table skipped), with their images and keys. */
+function* messageRecords(records: DynamoDBRecord[]) {
   for (const record of records) {
     const oldImage = record.dynamodb?.OldImage as Image | undefined;
     const newImage = record.dynamodb?.NewImage as Image | undefined;
@@ -32,9 +28,20 @@ export function messageChanges(records: DynamoDBRecord[]): RecordChange[] {
     const flowId = image!.flowId?.S;
     const messageId = image!.messageId?.S;
     if (!flowId || !messageId) continue;
+    yield { oldImage, newImage, image: image!, flowId, messageId };
+  }
+}
+
+/**
+ * The message-record changes in a batch of DynamoDB stream records (NEW_AND_OLD_IMAGES):
+ * every other item of the table is skipped.
+ */
+export function messageChanges(records: DynamoDBRecord[]): RecordChange[] {
+  const changes: RecordChange[] = [];
+  for (const { oldImage, newImage, image, flowId, messageId } of messageRecords(records)) {
     const before = deliveries(oldImage);
     const after = deliveries(newImage);
-    changes.push({ flowId, messageId, receivedAt: image!.receivedAt?.S ?? '', ...(before ? { before } : {}), ...(after ? { after } : {}) });
+    changes.push({ flowId, messageId, receivedAt: image.receivedAt?.S ?? '', ...(before ? { before } : {}), ...(after ? { after } : {}) });
   }
   return changes;
 }
@@ -79,24 +86,17 @@ function objectsOf(image: Image, flowId: string, messageId: string): string[] {
  */
 export function retentionChanges(records: DynamoDBRecord[]): RetentionChange[] {
   const changes = new Map<string, RetentionChange>();
-  for (const record of records) {
-    const oldImage = record.dynamodb?.OldImage as Image | undefined;
-    const newImage = record.dynamodb?.NewImage as Image | undefined;
-    const image = newImage ?? oldImage;
-    if (!isMessageRecord(image)) continue;
-    const flowId = image!.flowId?.S;
-    const messageId = image!.messageId?.S;
-    if (!flowId || !messageId) continue;
+  for (const { oldImage, newImage, image, flowId, messageId } of messageRecords(records)) {
     const id = `${flowId}#${messageId}`;
     const first = changes.get(id);
     changes.delete(id);
     changes.set(id, {
       flowId,
       messageId,
-      receivedAt: image!.receivedAt?.S ?? '',
+      receivedAt: image.receivedAt?.S ?? '',
       ...(first ? (first.before ? { before: first.before } : {}) : oldImage ? { before: expiryOf(oldImage) } : {}),
       ...(newImage ? { after: expiryOf(newImage) } : {}),
-      objects: [...new Set([...(first?.objects ?? []), ...objectsOf(image!, flowId, messageId)])],
+      objects: [...new Set([...(first?.objects ?? []), ...objectsOf(image, flowId, messageId)])],
     });
   }
   return [...changes.values()];

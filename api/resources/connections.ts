@@ -1,17 +1,19 @@
 import * as z from 'zod';
 import type { StoredConnection } from '../../adapters/aws/connection-store';
+import type { ConnectionAuth } from '../../core/model';
 import type { Runtime } from '../../adapters/runtime';
 import { assertAllowedUrl, UnsafeTargetError } from '../../core/target-url';
 import { parseRfc3339, RESOURCE_ID_PATTERN } from '../../core/identifiers';
 import { ProblemError } from '../../core/problems';
-import { PutConnectionBody, ReauthorizeBody, ResourceId, Rfc3339 } from '../schemas';
+import { ConnectionAuthSchema, PutConnectionBody, ReauthorizeBody, ResourceId, RetryPolicySchema, Rfc3339 } from '../schemas';
 import { markConnectionDown, markConnectionOnline } from '../../services/connection-health';
 import { probeConnection } from '../../services/prober';
 import { REPLAY_MAX_PER_CALL, replayDeliveries, type ReplayPosition } from '../../services/replay';
 import { cursorCodec } from '../cursors';
 import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
-import type { Route } from '../router';
+import type { Components, DocumentedRoute, OperationDoc } from '../router';
 import { validateBody } from '../validation';
+import { ConnectionStatusSchema, Count, Cursor, enumOf, Timestamp } from '../view-schemas';
 
 /** Body of `POST /v1/connections/{id}/replay` (SPEC semantics 17). */
 export const ReplayBody = z
@@ -39,6 +41,59 @@ export const ReplayBody = z
     message: 'since must be before until',
     path: ['since'],
   });
+
+/**
+ * OpenAPI components: the connection view (`connectionView`), the replay answer and the bodies this
+ * resource validates. A function the generator calls once: the operator function never checks its own
+ * answers, so its cold start does not build these schemas.
+ */
+export function connectionComponents(): Components {
+  const Connection = PutConnectionBody.omit({ auth: true, signingSecret: true })
+    .extend({
+      connectionId: ResourceId,
+      auth: z
+        .looseObject({ type: enumOf<ConnectionAuth['type']>()(['none', 'bearer', 'basic', 'header']) })
+        .meta({ description: 'Only the credential type; credentials are never returned.' }),
+      signingSecret: z.literal('set').optional().meta({ description: '`set` when requests are signed; the secret is never returned.' }),
+      status: ConnectionStatusSchema,
+      statusReason: z.string().optional(),
+      statusSince: Timestamp,
+      lastProbeAt: Timestamp.optional(),
+      nextProbeAt: Timestamp.optional(),
+      consecutiveFailures: Count.meta({ description: 'Consecutive connection errors or timeouts; `offlineAfter` of them set it offline.' }),
+      manualOffline: z.boolean().optional().meta({ description: 'Set offline by an operator: not probed until set online by hand.' }),
+      heldBy: z.string().optional().meta({ description: '`hold-all`: the failed-event id whose retry holds every lane.' }),
+      holdUntil: Timestamp.optional(),
+      flows: z.array(ResourceId).meta({ description: 'Flows that deliver to this connection.' }),
+      createdAt: Timestamp,
+      updatedAt: Timestamp,
+    })
+    .loose()
+    .meta({ description: 'A connection without its secrets.' });
+
+  const ConnectionList = z.looseObject({ items: z.array(Connection) });
+  const ReplayResult = z.looseObject({
+    replayed: Count.meta({ description: 'Deliveries this call queued again.' }),
+    until: Timestamp.meta({
+      description: 'The end of the window (exclusive): `until` as given, or the time of the first call, never later than it.',
+    }),
+    cursor: Cursor.meta({
+      description:
+        'Present (not null) when the call stopped at its `limit` or time budget before the end of the window: send the same body with this cursor to go on.',
+    }),
+  });
+
+  return {
+    requests: {
+      ConnectionAuth: ConnectionAuthSchema,
+      RetryPolicyInput: RetryPolicySchema,
+      PutConnectionRequest: PutConnectionBody,
+      ReauthorizeRequest: ReauthorizeBody,
+      ReplayRequest: ReplayBody,
+    },
+    responses: { RetryPolicy: RetryPolicySchema, Connection, ConnectionList, ReplayResult },
+  };
+}
 
 /** What operators see of a connection: never a credential or signing secret. */
 export function connectionView(connection: StoredConnection, flows: string[]) {
@@ -229,21 +284,105 @@ async function replay(runtime: Runtime, request: HttpRequest, connectionId: stri
   return jsonResponse(202, { replayed: outcome.replayed, until: until.toISOString(), cursor: codec.seal(listing, next) });
 }
 
-export function connectionRoutes(runtime: Runtime): Route[] {
-  const action = (name: string, handler: (runtime: Runtime, request: HttpRequest, id: string) => Promise<HttpResponse>): Route => ({
+type ConnectionHandler = (runtime: Runtime, request: HttpRequest, id: string) => Promise<HttpResponse>;
+
+export function connectionRoutes(runtime: Runtime): DocumentedRoute[] {
+  const action = (
+    name: string,
+    handler: ConnectionHandler,
+    doc: Pick<OperationDoc, 'operationId' | 'summary'> & Partial<OperationDoc>,
+  ) => ({
     method: 'POST',
     path: `/v1/connections/{connectionId}/${name}`,
-    handler: (req, p) => handler(runtime, req, p.connectionId!),
+    handler: (req: HttpRequest, p: Record<string, string>) => handler(runtime, req, p.connectionId!),
+    doc: {
+      responses: { 200: { description: 'The connection after the action.', schema: 'Connection' } },
+      errors: ['not-found'],
+      ...doc,
+    } satisfies OperationDoc,
   });
   return [
-    action('offline', setOffline),
-    action('online', setOnline),
-    action('probe', probeNow),
-    action('reauthorize', reauthorize),
-    action('replay', replay),
-    { method: 'PUT', path: '/v1/connections/{connectionId}', handler: (req, p) => putConnection(runtime, req, p.connectionId!) },
-    { method: 'DELETE', path: '/v1/connections/{connectionId}', handler: (req, p) => deleteConnection(runtime, req, p.connectionId!) },
-    { method: 'GET', path: '/v1/connections', handler: () => listConnections(runtime) },
-    { method: 'GET', path: '/v1/connections/{connectionId}', handler: (_req, p) => getConnection(runtime, p.connectionId!) },
+    action('offline', setOffline, {
+      operationId: 'offlineConnection',
+      summary: 'Set a connection offline',
+      description: 'Traffic holds (no attempts spent) and its flows pause; not probed until set online by hand.',
+    }),
+    action('online', setOnline, {
+      operationId: 'onlineConnection',
+      summary: 'Set a connection online',
+      description: 'Its flows resume and held traffic is released in order.',
+    }),
+    action('probe', probeNow, {
+      operationId: 'probeConnection',
+      summary: 'Probe a connection now',
+      description: 'Runs the probe request at once; on success the connection goes online and its flows resume.',
+    }),
+    action('reauthorize', reauthorize, {
+      operationId: 'reauthorizeConnection',
+      summary: 'Replace credentials and probe',
+      description: 'Stores the new credentials, probes at once; on success the held delivery is attempted again first.',
+      body: { schema: 'ReauthorizeRequest', required: true },
+      errors: ['invalid-body', 'not-found'],
+    }),
+    action('replay', replay, {
+      operationId: 'replayConnection',
+      summary: 'Replay delivered messages',
+      description:
+        'SPEC delivery semantics 17, for a target restored from a backup: queues again the deliveries to this connection that are `delivered`, of messages received in [`since`, `until`), ' +
+        'of one flow or of every flow that uses the connection. They are delivered again in their original order per lane, after what is already queued, every attempt flagged ' +
+        '`x-sluice-possible-duplicate: true`, and their execution reports show `replayed`. One call replays at most `limit` (1,000) deliveries and starts no new chunk of 100 after 10 seconds; ' +
+        'when it stops early the answer carries a `cursor`: send the same body with it to go on, in order. The message listing trails the records by a few seconds (the stream), so messages received just before the call may not be replayed yet.',
+      body: { schema: 'ReplayRequest', required: true },
+      responses: { 202: { description: 'Queued again.', schema: 'ReplayResult' } },
+      errors: ['invalid-body', 'not-found', 'unknown-flow', 'conflict'],
+    }),
+    {
+      method: 'PUT',
+      path: '/v1/connections/{connectionId}',
+      handler: (req, p) => putConnection(runtime, req, p.connectionId!),
+      doc: {
+        operationId: 'putConnection',
+        summary: 'Create or replace a connection',
+        description:
+          'Outside local mode the URL must be https; loopback, link-local and unspecified addresses are refused (private ranges only when the deployment allows them).',
+        body: { schema: 'PutConnectionRequest', required: true },
+        responses: { 200: { description: 'The connection (secrets never returned).', schema: 'Connection' } },
+        errors: ['invalid-body'],
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/connections/{connectionId}',
+      handler: (req, p) => deleteConnection(runtime, req, p.connectionId!),
+      doc: {
+        operationId: 'deleteConnection',
+        summary: 'Delete a connection',
+        description: 'Deletes the connection and cancels its probes. Refused (409 `conflict`) while a flow uses it.',
+        responses: { 204: { description: 'Deleted.' } },
+        errors: ['not-found', 'conflict'],
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/connections',
+      handler: () => listConnections(runtime),
+      doc: {
+        operationId: 'listConnections',
+        summary: 'List connections',
+        responses: { 200: { description: 'Every connection.', schema: 'ConnectionList' } },
+        errors: [],
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/connections/{connectionId}',
+      handler: (_req, p) => getConnection(runtime, p.connectionId!),
+      doc: {
+        operationId: 'getConnection',
+        summary: 'Read a connection',
+        responses: { 200: { description: 'The connection.', schema: 'Connection' } },
+        errors: ['not-found'],
+      },
+    },
   ];
 }

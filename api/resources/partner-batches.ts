@@ -4,13 +4,13 @@ import { ProblemError, problemOf, type Problem } from '../../core/problems';
 import type { Runtime } from '../../adapters/runtime';
 import { ingestMessages, type IncomingMessage } from '../../services/ingest';
 import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
-import type { Route } from '../router';
+import type { DocumentedRoute } from '../router';
 import { checkPayloadSize, messageFields, type FieldNames } from './message-input';
 import { authorizeFlow, logRejection } from './partner-auth';
 
 /**
- * Messages one batch may carry (SPEC: 1-100). The body's schema (`BatchRequest`) lives with the
- * OpenAPI document: entries are checked here one by one, and zod stays out of the ingest bundle.
+ * Messages one batch may carry (SPEC: 1-100). The body's schema (`BatchRequest`) is in
+ * partner-schemas.ts: entries are checked here one by one, and zod stays out of the ingest bundle.
  */
 export const MAX_BATCH_MESSAGES = 100;
 
@@ -176,6 +176,24 @@ async function postBatch(runtime: Runtime, request: HttpRequest, flowId: string)
   return jsonResponse(200, { flowId, results });
 }
 
-export function partnerBatchRoutes(runtime: Runtime): Route[] {
-  return [{ method: 'POST', path: '/v1/flows/{flowId}/batches', handler: (req, p) => postBatch(runtime, req, p.flowId!) }];
+export function partnerBatchRoutes(runtime: Runtime): DocumentedRoute[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/flows/{flowId}/batches',
+      handler: (req, p) => postBatch(runtime, req, p.flowId!),
+      doc: {
+        operationId: 'postBatch',
+        summary: 'Post a batch of messages',
+        description:
+          'Up to 100 messages in one request. Each is accepted or rejected on its own, exactly as if posted alone (same checks and codes, rejections written to the flow log), ' +
+          'and the array order is the acceptance order. A GUID repeated inside the batch, or already accepted, is a duplicate. ' +
+          'A result is returned only once its message is recorded and queued. Whole-request problems: authentication, an unknown or disabled flow, ' +
+          "a body that is not `{ messages: [...] }` with 1-100 entries, or a body over the flow's batch limit (its `maxPayloadBytes` in base64 plus 64 KiB).",
+        body: { schema: 'BatchRequest', required: true },
+        responses: { 200: { description: 'One result per message, in request order.', schema: 'BatchResults' } },
+        errors: ['invalid-body', 'unknown-flow', 'payload-too-large', 'flow-disabled'],
+      },
+    },
+  ];
 }

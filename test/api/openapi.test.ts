@@ -118,7 +118,7 @@ describe('OpenAPI document', () => {
     const documented = new Map(documentedOperations().map((o) => [key(o.method, o.path), new Set(o.tags)]));
     for (const [route, apis] of served) {
       const tags = documented.get(route);
-      assert.ok(tags, `${route} is routed but not in the OpenAPI document (api/openapi.ts OPERATIONS)`);
+      assert.ok(tags, `${route} is routed but not in the OpenAPI document (api/openapi.ts walks partnerApiRoutes and operatorApiRoutes)`);
       assert.deepEqual([...tags].sort(), [...apis].sort(), `${route}: tags must name the APIs that serve it`);
     }
     for (const [route] of documented) {
