@@ -56,6 +56,21 @@ export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promis
     (_, i) => Math.floor(options.messages / options.flows.length) + (i < options.messages % options.flows.length ? 1 : 0),
   );
 
+  /** Records an acknowledged message (202, or 200 duplicate), single post or batch entry alike. */
+  const accept = (flowId: string, connectionId: string, seq: number, postedAt: number) => {
+    const message: AcceptedMessage = {
+      messageId: `${options.tag}-${flowId}-${seq}`,
+      flowId,
+      connectionId,
+      seq,
+      lane: connectionId,
+      postedAt,
+      acceptedAt: performance.now(),
+    };
+    accepted.push(message);
+    options.onAccepted?.(message);
+  };
+
   /**
    * One batch of `count` messages from `seq`: messages answered with a 5xx problem (or the
    * whole request failing) are posted again, in order, with the same GUIDs.
@@ -77,17 +92,7 @@ export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promis
         results.forEach((r, i) => {
           const seq = pending[i]!;
           if (!r.error) {
-            const message: AcceptedMessage = {
-              messageId: `${options.tag}-${flowId}-${seq}`,
-              flowId,
-              connectionId,
-              seq,
-              lane: connectionId,
-              postedAt,
-              acceptedAt: performance.now(),
-            };
-            accepted.push(message);
-            options.onAccepted?.(message);
+            accept(flowId, connectionId, seq, postedAt);
           } else if (r.error.status >= 500) retryable.push(seq);
           else throw new Error(`batch ${flowId}/${seq}: ${r.error.status} ${r.error.detail}`);
         });
@@ -128,17 +133,7 @@ export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promis
           const result = await pipeline.post(flowId, messageId, body);
           requestLatencies.push(performance.now() - t0);
           if (result.status === 202 || result.status === 200) {
-            const message: AcceptedMessage = {
-              messageId,
-              flowId,
-              connectionId,
-              seq,
-              lane: connectionId,
-              postedAt,
-              acceptedAt: performance.now(),
-            };
-            accepted.push(message);
-            options.onAccepted?.(message);
+            accept(flowId, connectionId, seq, postedAt);
             break;
           }
           if (result.status >= 400 && result.status < 500 && result.status !== 429) {
