@@ -2,20 +2,16 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Clock } from '../core/clock';
 import { systemClock } from '../core/clock';
-import { RecurringProbeOnly, type CredentialSealer, type DeliveryQueue, type EventPublisher, type PayloadStore, type ProbeScheduler } from '../core/ports';
+import type { CredentialSealer, DeliveryQueue, EventPublisher, PayloadStore, ProbeScheduler } from '../core/ports';
 import { DeliveryStore } from './aws/delivery-store';
-import { EventBridgeProbeScheduler } from './aws/probe-scheduler';
-import { createAwsClients, type AwsCallRecorder, type AwsClients } from './aws/clients';
+import { buildAwsClients, NotWiredError, type AwsCallRecorder, type AwsClients, type ClientClasses } from './aws/clients';
 import type { SluiceConfig } from './aws/config';
 import { ConnectionStore } from './aws/connection-store';
-import { KmsCredentialSealer, LocalCredentialSealer } from './aws/credential-sealer';
-import { SqsDeliveryQueue } from './aws/delivery-queue';
-import { EventBridgePublisher, InMemoryEventPublisher } from './aws/event-publisher';
 import { FlowStore } from './aws/flow-store';
 import { MessageStore } from './aws/message-store';
 import { PartnerStore } from './aws/partner-store';
-import { S3PayloadStore } from './aws/payload-store';
-import { S3Presigner } from './aws/presigner';
+import type { S3PayloadStore } from './aws/payload-store';
+import type { S3Presigner } from './aws/presigner';
 import { AuditStore } from './aws/audit-store';
 import { LaneStore } from './aws/lane-store';
 import { DELIVERY_QUEUE } from './aws/definitions';
@@ -70,19 +66,62 @@ export interface RuntimeOverrides {
   queueRetentionSeconds?: number;
 }
 
-export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides = {}, serviceName = 'sluice'): Runtime {
-  const clients = createAwsClients(config, overrides.recorder);
-  const sealer =
-    overrides.sealer ??
-    (config.credentialsKeyId ? new KmsCredentialSealer(clients.kms, config.credentialsKeyId) : new LocalCredentialSealer());
-  const events =
-    overrides.events ??
-    (config.eventBusName ? new EventBridgePublisher(clients.eventBridge, config.eventBusName) : new InMemoryEventPublisher());
+/**
+ * The ports a function builds besides its DynamoDB stores, and the client classes they
+ * call. Each piece lives in its own module under `adapters/aws/wiring/`, so a function's
+ * bundle holds exactly the SDK clients of the pieces its entry point imports. A port left
+ * out is a stand-in that throws {@link NotWiredError} at its first use.
+ */
+export interface RuntimeWiring {
+  clients?: ClientClasses;
+  queue?: PortFactory<DeliveryQueue>;
+  /** The payload bucket (claim checks, the failed store, corrections). */
+  objects?: PortFactory<S3PayloadStore>;
+  presigner?: PortFactory<S3Presigner>;
+  sealer?: PortFactory<CredentialSealer>;
+  events?: PortFactory<EventPublisher>;
+  probes?: PortFactory<ProbeScheduler>;
+}
+
+/** Builds one port from the function's clients, its config and the overrides that tune ports. */
+export type PortFactory<T> = (clients: AwsClients, config: SluiceConfig, overrides: RuntimeOverrides) => T;
+
+/** One wiring from several pieces; a later piece's port wins. */
+export function wire(...pieces: RuntimeWiring[]): RuntimeWiring {
+  const clients: ClientClasses = {};
+  const all: RuntimeWiring = { clients };
+  for (const piece of pieces) Object.assign(all, piece, { clients: Object.assign(clients, piece.clients) });
+  return all;
+}
+
+/** A port this function did not wire: any use of it throws (symbols stay readable for inspection). */
+function notWired<T extends object>(port: string): T {
+  return new Proxy({} as T, {
+    get: (_target, property) => {
+      if (typeof property === 'symbol' || property === 'then') return undefined;
+      throw new NotWiredError(port);
+    },
+  });
+}
+
+/**
+ * The runtime of one Lambda function (or of local mode, with every piece wired): the
+ * DynamoDB stores always, the other ports as `wiring` provides them.
+ */
+export function assembleRuntime(
+  config: SluiceConfig,
+  wiring: RuntimeWiring,
+  overrides: RuntimeOverrides = {},
+  serviceName = 'sluice',
+): Runtime {
+  const clients = buildAwsClients(config, wiring.clients ?? {}, overrides.recorder);
+  const port = <T extends object>(name: string, make?: PortFactory<T>): T => (make ? make(clients, config, overrides) : notWired<T>(name));
+  const sealer = overrides.sealer ?? port('sealer', wiring.sealer);
   // Ingest reuses recent configuration reads for this long (a warm container then needs no read).
   const cacheMs = (config.configCacheSeconds ?? 5) * 1000;
   const flows = new FlowStore(clients.documents, config.tableName, cacheMs);
   const messages = new MessageStore(clients.documents, config.tableName);
-  const objects = new S3PayloadStore(clients.s3, config.bucketName);
+  const objects = port('objects', wiring.objects);
   return {
     config,
     clients,
@@ -95,17 +134,13 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
     messages,
     deliveries: new DeliveryStore(clients.documents, config.tableName, flows, messages),
     lanes: new LaneStore(clients.documents, config.tableName),
-    probes:
-      overrides.probes ??
-      (config.scheduler
-        ? new EventBridgeProbeScheduler(clients.scheduler, config.scheduler)
-        : new RecurringProbeOnly(overrides.probeIntervalSeconds ?? 3600)),
+    probes: overrides.probes ?? port('probes', wiring.probes),
     payloads: overrides.payloads ?? objects,
     objects,
-    presigner: S3Presigner.forConfig(config),
+    presigner: port('presigner', wiring.presigner),
     audit: new AuditStore(clients.documents, config.tableName),
-    queue: (overrides.wrapQueue ?? ((queue) => queue))(overrides.queue ?? new SqsDeliveryQueue(clients.sqs, config.queueUrl)),
-    events,
+    queue: (overrides.wrapQueue ?? ((queue) => queue))(overrides.queue ?? port('queue', wiring.queue)),
+    events: overrides.events ?? port('events', wiring.events),
     sealer,
     inlinePayloadLimitBytes: overrides.inlinePayloadLimitBytes ?? 64 * 1024,
     queueRetentionSeconds: overrides.queueRetentionSeconds ?? DELIVERY_QUEUE.retentionPeriodSeconds,

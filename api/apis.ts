@@ -1,49 +1,17 @@
 import { timingSafeEqual } from 'node:crypto';
-import { flushMetrics, type Runtime } from '../adapters/runtime';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Runtime } from '../adapters/runtime';
 import { ProblemError } from '../core/problems';
-import { errorResponse, fail, jsonResponse, type HttpHandler, type HttpRequest } from './http';
+import { errorResponse, type HttpHandler, type HttpRequest } from './http';
+import { healthRoute, partnerApiRoutes, withProblems } from './partner-api';
 import { connectionRoutes } from './resources/connections';
 import { failedEventRoutes } from './resources/failed-events';
+import { flowMessageRoutes } from './resources/flow-messages';
 import { flowRoutes } from './resources/flows';
-import { partnerBatchRoutes } from './resources/partner-batches';
-import { partnerMessageRoutes } from './resources/partner-messages';
 import { partnerRoutes } from './resources/partners';
-import { Router, type Route } from './router';
+import { Router, type DocumentedRoute } from './router';
 
-/** Renders every failure as problem+json and logs the unexpected ones. */
-function withProblems(runtime: Runtime, router: Router): HttpHandler {
-  return async (request) => {
-    let response;
-    try {
-      response = await router.handle(request);
-    } catch (error) {
-      if (!(error instanceof ProblemError) || error.code === 'internal') {
-        runtime.logger.error('request failed', { requestId: request.requestId, path: request.path, error: error as Error });
-      }
-      response = errorResponse(error, request.requestId);
-    }
-    try {
-      runtime.metrics.addMetric(`Responses${Math.floor(response.statusCode / 100)}xx`, MetricUnit.Count, 1);
-      flushMetrics(runtime);
-    } catch (error) {
-      // Metrics are never worth a failed answer.
-      runtime.logger.warn('metrics not published', { error: error as Error });
-    }
-    return response;
-  };
-}
-
-const healthRoute: Route = { method: 'GET', path: '/health', handler: async () => jsonResponse(200, { status: 'ok' }) };
-
-function partnerApiRoutes(runtime: Runtime): Route[] {
-  return [...partnerMessageRoutes(runtime), ...partnerBatchRoutes(runtime)];
-}
-
-/** The partner API: posting messages (one or a batch) and reading their status. */
-export function createPartnerApi(runtime: Runtime): HttpHandler {
-  return withProblems(runtime, new Router([healthRoute, ...partnerApiRoutes(runtime)]));
-}
+// The partner API has a module of its own, so the ingest function bundles no operator route.
+export { createPartnerApi } from './partner-api';
 
 /**
  * The API Gateway resources of each API, as the stack declares them: the partner API
@@ -108,10 +76,7 @@ const operatorRouteShapes = new Router(operatorRoutes({} as Runtime));
  * operator token posted as a partner key reaches the partner API and is refused there
  * (401, logged to the flow), as on AWS.
  */
-export function isPartnerRequest(
-  request: Pick<HttpRequest, 'method' | 'path' | 'headers'>,
-  operatorToken: string,
-): boolean {
+export function isPartnerRequest(request: Pick<HttpRequest, 'method' | 'path' | 'headers'>, operatorToken: string): boolean {
   if (!partnerRouteShapes.matches(request.method, request.path)) return false;
   return !(operatorRouteShapes.matches(request.method, request.path) && operatorTokenMatches(request, operatorToken));
 }
@@ -132,20 +97,34 @@ export function operatorTokenMatches(request: Pick<HttpRequest, 'headers'>, toke
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
-function operatorRoutes(runtime: Runtime): Route[] {
-  return [...partnerRoutes(runtime), ...connectionRoutes(runtime), ...flowRoutes(runtime), ...failedEventRoutes(runtime)];
+function operatorRoutes(runtime: Runtime): DocumentedRoute[] {
+  return [
+    ...partnerRoutes(runtime),
+    ...connectionRoutes(runtime),
+    ...flowRoutes(runtime),
+    ...flowMessageRoutes(runtime),
+    ...failedEventRoutes(runtime),
+  ];
+}
+
+/** Every route of the operator API, health included: the OpenAPI document is generated from them. */
+export function operatorApiRoutes(runtime: Runtime): DocumentedRoute[] {
+  return [healthRoute, ...operatorRoutes(runtime)];
 }
 
 /** The operator API: partners, connections, flows, messages and failed events. */
 export function createOperatorApi(runtime: Runtime, options: OperatorApiOptions = {}): HttpHandler {
-  const router = new Router([healthRoute, ...operatorRoutes(runtime)]);
+  const router = new Router(operatorApiRoutes(runtime));
   const handle = withProblems(runtime, router);
   return async (request) => {
     try {
       // Health needs no credentials, whatever the method (others get 405 from the router).
       if (request.path === '/health') return handle(request);
       if (options.operatorToken !== undefined && !operatorTokenMatches(request, options.operatorToken)) {
-        return errorResponse(new ProblemError('unauthenticated', 'Operator routes need Authorization: Bearer <operatorToken>.'), request.requestId);
+        return errorResponse(
+          new ProblemError('unauthenticated', 'Operator routes need Authorization: Bearer <operatorToken>.'),
+          request.requestId,
+        );
       }
     } catch (error) {
       runtime.logger.error('request failed', { requestId: request.requestId, error: error as Error });

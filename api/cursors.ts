@@ -82,9 +82,10 @@ export function cursorCodec(runtime: Pick<Runtime, 'config' | 'clients' | 'seale
   let codec = codecs.get(runtime);
   if (!codec) {
     const { config, clients, sealer } = runtime;
-    codec = (config.cursorSecret
-      ? Promise.resolve(Buffer.from(config.cursorSecret, 'utf8'))
-      : loadCursorSecret(clients.documents, config.tableName, sealer)
+    codec = (
+      config.cursorSecret
+        ? Promise.resolve(Buffer.from(config.cursorSecret, 'utf8'))
+        : loadCursorSecret(clients.documents, config.tableName, sealer)
     ).then((secret) => new CursorCodec(secret));
     // A failed load (a throttled read, say) is tried again by the next request.
     codec.catch(() => codecs.delete(runtime));

@@ -1,4 +1,5 @@
-import { ProblemError } from '../core/problems';
+import type { z } from 'zod';
+import { ProblemError, type ProblemCode } from '../core/problems';
 import { fail, type HttpRequest, type HttpResponse } from './http';
 
 export type RouteParams = Record<string, string>;
@@ -9,6 +10,56 @@ export interface Route {
   /** Path template with `{name}` segments, e.g. `/v1/flows/{flowId}`. */
   path: string;
   handler: RouteHandler;
+}
+
+/**
+ * What the OpenAPI document says of a route, kept on the route (api/openapi.ts walks the
+ * routes of both APIs). Schemas are named, not imported: the partner routes are bundled
+ * into the ingest function, which carries no zod. Each name is a component of a
+ * resource's `...Components()` (its views' schemas, beside the views).
+ */
+export interface OperationDoc {
+  operationId: string;
+  summary: string;
+  description?: string;
+  /** No authentication (the health check): no security scheme and no authentication problems. */
+  public?: boolean;
+  /** Header parameters; each becomes a shared component under its name. */
+  headers?: HeaderDoc[];
+  /** The query validator the handler uses: one parameter per field. */
+  query?: z.ZodObject;
+  /** A JSON body of a request component; without `schema`, any bytes of any content type (a partner's payload). */
+  body?: { schema?: string; required: boolean; description?: string };
+  /** By status: what the answer means and the response component it carries, if any. */
+  responses: Record<number, { description: string; schema?: string }>;
+  /**
+   * The problems this route answers. Those of every authenticated route (`unauthenticated`,
+   * `forbidden`, `throttled`, `internal`), of a path parameter that cannot be decoded and of an
+   * oversized operator body are added by the generator.
+   */
+  errors: ProblemCode[];
+}
+
+export interface HeaderDoc {
+  name: string;
+  description: string;
+  /** JSON Schema, written out: it is built from core/identifiers patterns, not from zod. */
+  schema: Record<string, unknown>;
+  example?: string;
+}
+
+/** A route with its OpenAPI description: every route of both APIs is one. */
+export interface DocumentedRoute extends Route {
+  doc: OperationDoc;
+}
+
+/**
+ * OpenAPI components by name: requests as the handlers validate them (JSON Schema of the
+ * input) and views as the handlers return them (of the output).
+ */
+export interface Components {
+  requests?: Record<string, z.ZodType>;
+  responses?: Record<string, z.ZodType>;
 }
 
 interface CompiledRoute extends Route {

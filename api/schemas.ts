@@ -1,7 +1,7 @@
-import { z } from 'zod';
-import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
+import * as z from 'zod';
+import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN, parseRfc3339, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import { SUGGESTED_ACTIONS } from '../core/classify';
-import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETRY, type FailureType } from '../core/model';
+import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_RETENTION_DAYS, DEFAULT_RETRY, RETENTION_DAYS_LIMITS, type FailureType } from '../core/model';
 import { isReservedHeaderName } from '../core/auth-headers';
 import { MAX_PROBE_PATH_LENGTH, probePathProblem } from '../core/target-url';
 
@@ -11,13 +11,22 @@ export const ResourceId = z.string().regex(RESOURCE_ID_PATTERN, 'must be 1-64 ch
 export const MessageId = z.string().regex(MESSAGE_ID_PATTERN, 'must be 1-128 characters from A-Z a-z 0-9 . _ : -');
 export const CorrelationId = z.string().regex(CORRELATION_ID_PATTERN);
 
+/** An RFC 3339 date-time with an offset (`Z` or `±hh:mm`); impossible dates are refused. */
+export const Rfc3339 = z
+  .string()
+  .refine((value) => parseRfc3339(value) !== undefined, 'must be an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z')
+  .meta({ format: 'date-time' });
+
 const Secret = z.string().min(1).max(4096);
 /**
  * A secret sent as a header value as it is (a bearer token, a header credential): only
  * what HTTP allows in a field value (visible ASCII, space, tab, obs-text), so a token
  * pasted with a trailing newline is refused here instead of failing every delivery.
  */
-const HeaderSecret = Secret.regex(/^[\t\x20-\x7e\x80-\xff]+$/, 'must be a valid HTTP header value: no line breaks, control characters or characters beyond Latin-1');
+const HeaderSecret = Secret.regex(
+  /^[\t\x20-\x7e\x80-\xff]+$/,
+  'must be a valid HTTP header value: no line breaks, control characters or characters beyond Latin-1',
+);
 
 /** Failure types, taken from the suggested-action table so the list cannot miss one. */
 export const FailureTypeSchema = z.enum(Object.keys(SUGGESTED_ACTIONS) as [FailureType, ...FailureType[]]);
@@ -25,7 +34,17 @@ export const FailureTypeSchema = z.enum(Object.keys(SUGGESTED_ACTIONS) as [Failu
 export const ConnectionAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),
   z.object({ type: z.literal('bearer'), token: HeaderSecret }).strict(),
-  z.object({ type: z.literal('basic'), username: z.string().min(1).max(256).regex(/^[^:]*$/, 'must not contain ":"'), password: Secret }).strict(),
+  z
+    .object({
+      type: z.literal('basic'),
+      username: z
+        .string()
+        .min(1)
+        .max(256)
+        .regex(/^[^:]*$/, 'must not contain ":"'),
+      password: Secret,
+    })
+    .strict(),
   z
     .object({
       type: z.literal('header'),
@@ -41,9 +60,19 @@ export const ConnectionAuthSchema = z.discriminatedUnion('type', [
 export const RetryPolicySchema = z
   .object({
     count: z.number().int().min(0).max(100).default(DEFAULT_RETRY.count),
-    intervalSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(DEFAULT_RETRY.intervalSeconds),
+    intervalSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(DEFAULT_RETRY.intervalSeconds),
     backoff: z.enum(['fixed', 'exponential']).default(DEFAULT_RETRY.backoff),
-    maxIntervalSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(DEFAULT_RETRY.maxIntervalSeconds),
+    maxIntervalSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(DEFAULT_RETRY.maxIntervalSeconds),
   })
   .strict();
 
@@ -55,9 +84,7 @@ export const PutConnectionBody = z
     retry: RetryPolicySchema.default(RetryPolicySchema.parse({})),
     threads: z.number().int().min(1).max(32).default(1),
     onError: z.enum(['hold-all', 'hold-lane']).default('hold-all'),
-    successStatuses: z
-      .union([z.literal('2xx'), z.array(z.number().int().min(100).max(599)).min(1).max(50)])
-      .default('2xx'),
+    successStatuses: z.union([z.literal('2xx'), z.array(z.number().int().min(100).max(599)).min(1).max(50)]).default('2xx'),
     offlineAfter: z.number().int().min(1).max(1000).default(3),
     probe: z
       .object({
@@ -93,8 +120,25 @@ export const PutFlowBody = z
     onFailure: z.enum(['continue', 'suspend-chain']).default('continue'),
     autoRetry: z.boolean().default(true),
     backoutThreshold: z.number().int().min(1).max(1000).default(5),
-    expiresAfterSeconds: z.number().int().min(1).max(14 * 24 * 3600).optional(),
+    expiresAfterSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(14 * 24 * 3600)
+      .optional(),
     maxPayloadBytes: z.number().int().min(1).max(DEFAULT_MAX_PAYLOAD_BYTES).default(DEFAULT_MAX_PAYLOAD_BYTES),
+    retentionDays: z
+      .number()
+      .int()
+      .min(RETENTION_DAYS_LIMITS.min)
+      .max(RETENTION_DAYS_LIMITS.max)
+      .default(DEFAULT_RETENTION_DAYS)
+      .meta({
+        description:
+          'Days a message (record, execution report, payloads) is kept after every delivery is `delivered` or `discarded`. ' +
+          'Failed, in-error and suspended deliveries keep their message until they are restarted, recovered or discarded. ' +
+          'A change applies to messages that become final afterwards.',
+      }),
   })
   .strict();
 

@@ -23,9 +23,5 @@ export function validateValue<S extends z.ZodType>(
     field: issue.path.length > 0 ? issue.path.join('.') : '(root)',
     message: issue.message,
   }));
-  return fail(
-    code,
-    `Invalid ${what}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`,
-    { errors: fields },
-  );
+  return fail(code, `Invalid ${what}: ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, { errors: fields });
 }

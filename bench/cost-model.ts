@@ -16,7 +16,14 @@ export interface Prices {
   currency: string;
   notes: string[];
   apiGateway: { restRequestsPerMillion: number; httpRequestsPerMillion: number; checked: string; source: string };
-  lambda: { requestsPerMillion: number; gbSecondArm64: number; gbSecondX86: number; billingGranularityMs: number; checked: string; source: string };
+  lambda: {
+    requestsPerMillion: number;
+    gbSecondArm64: number;
+    gbSecondX86: number;
+    billingGranularityMs: number;
+    checked: string;
+    source: string;
+  };
   sqs: { fifoRequestsPerMillion: number; standardRequestsPerMillion: number; chunkBytes: number; checked: string; source: string };
   dynamodb: { onDemandWriteRequestUnitsPerMillion: number; onDemandReadRequestUnitsPerMillion: number; checked: string; source: string };
   s3: { putPerThousand: number; getPerThousand: number; checked: string; source: string };
@@ -107,7 +114,13 @@ export interface CostSettings {
 }
 
 /** Defaults of `SluiceGateway` (`DEFAULTS` in infra/props.ts); a unit test keeps them in step. */
-export const INFRA_DEFAULTS: CostSettings = { batchSize: 10, delivererMemoryMb: 512, functionMemoryMb: 256, architecture: 'arm64', apiType: 'http' };
+export const INFRA_DEFAULTS: CostSettings = {
+  batchSize: 10,
+  delivererMemoryMb: 512,
+  functionMemoryMb: 256,
+  architecture: 'arm64',
+  apiType: 'http',
+};
 
 export interface CostLine {
   component: Component | 'apiGateway';
@@ -132,7 +145,8 @@ export interface CostBreakdown {
 
 const READ_OPERATIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 /** Calls whose number follows the number of batches, not of messages. */
-const PER_BATCH = (c: CallCount) => c.component === 'eventSource' && (c.operation === 'ReceiveMessage' || c.operation === 'DeleteMessageBatch');
+const PER_BATCH = (c: CallCount) =>
+  c.component === 'eventSource' && (c.operation === 'ReceiveMessage' || c.operation === 'DeleteMessageBatch');
 
 export function isDynamoRead(operation: string): boolean {
   return READ_OPERATIONS.has(operation);
@@ -168,10 +182,19 @@ export function platformLogBytes(model: AwsModel): number {
   return model.lambda.platformLogLines.reduce((n, line) => n + Buffer.byteLength(line) + 1, 0);
 }
 
-export function costPerMillion(usage: MeasuredUsage, settings: CostSettings, prices: Prices, model: AwsModel = loadAwsModel()): CostBreakdown {
+export function costPerMillion(
+  usage: MeasuredUsage,
+  settings: CostSettings,
+  prices: Prices,
+  model: AwsModel = loadAwsModel(),
+): CostBreakdown {
   if (!(usage.delivered > 0)) throw new RangeError('no delivered messages: cost per message is undefined');
-  for (const [name, mb] of [['delivererMemoryMb', settings.delivererMemoryMb], ['functionMemoryMb', settings.functionMemoryMb]] as const) {
-    if (!Number.isInteger(mb) || mb < 128 || mb > 10_240) throw new RangeError(`${name} must be an integer from 128 to 10240 MiB, got ${mb}`);
+  for (const [name, mb] of [
+    ['delivererMemoryMb', settings.delivererMemoryMb],
+    ['functionMemoryMb', settings.functionMemoryMb],
+  ] as const) {
+    if (!Number.isInteger(mb) || mb < 128 || mb > 10_240)
+      throw new RangeError(`${name} must be an integer from 128 to 10240 MiB, got ${mb}`);
   }
   const apiType = settings.apiType ?? INFRA_DEFAULTS.apiType!;
   const perMessage = (n: number) => n / usage.delivered;
@@ -185,25 +208,72 @@ export function costPerMillion(usage: MeasuredUsage, settings: CostSettings, pri
   };
   const gbSeconds = (ms: number, memoryMb: number) => (ms / 1000) * (memoryMb / 1024);
 
-  if (apiType === 'http') line('apiGateway', 'API Gateway', 'HTTP API requests', 'request', usage.apiRequests, prices.apiGateway.httpRequestsPerMillion / 1e6);
+  if (apiType === 'http')
+    line('apiGateway', 'API Gateway', 'HTTP API requests', 'request', usage.apiRequests, prices.apiGateway.httpRequestsPerMillion / 1e6);
   else line('apiGateway', 'API Gateway', 'REST API requests', 'request', usage.apiRequests, prices.apiGateway.restRequestsPerMillion / 1e6);
   line('ingest', 'Lambda', 'ingest requests', 'invocation', usage.apiRequests, prices.lambda.requestsPerMillion / 1e6);
-  line('ingest', 'Lambda', `ingest duration @ ${settings.functionMemoryMb} MB`, 'GB-s', gbSeconds(lambdaBilledMs(usage.ingest, settings.functionMemoryMb, model), settings.functionMemoryMb), gbSecond);
-  line('deliverer', 'Lambda', `deliverer requests @ batch ${settings.batchSize}`, 'invocation', invocations, prices.lambda.requestsPerMillion / 1e6);
+  line(
+    'ingest',
+    'Lambda',
+    `ingest duration @ ${settings.functionMemoryMb} MB`,
+    'GB-s',
+    gbSeconds(lambdaBilledMs(usage.ingest, settings.functionMemoryMb, model), settings.functionMemoryMb),
+    gbSecond,
+  );
+  line(
+    'deliverer',
+    'Lambda',
+    `deliverer requests @ batch ${settings.batchSize}`,
+    'invocation',
+    invocations,
+    prices.lambda.requestsPerMillion / 1e6,
+  );
   // Duration per message is taken as measured: a different batch size regroups the same work.
-  line('deliverer', 'Lambda', `deliverer duration @ ${settings.delivererMemoryMb} MB`, 'GB-s', gbSeconds(lambdaBilledMs(usage.deliverer, settings.delivererMemoryMb, model), settings.delivererMemoryMb), gbSecond);
+  line(
+    'deliverer',
+    'Lambda',
+    `deliverer duration @ ${settings.delivererMemoryMb} MB`,
+    'GB-s',
+    gbSeconds(lambdaBilledMs(usage.deliverer, settings.delivererMemoryMb, model), settings.delivererMemoryMb),
+    gbSecond,
+  );
 
-  const sorted = [...usage.calls].sort((a, b) => `${a.service}.${a.operation}.${a.component}`.localeCompare(`${b.service}.${b.operation}.${b.component}`));
+  const sorted = [...usage.calls].sort((a, b) =>
+    `${a.service}.${a.operation}.${a.component}`.localeCompare(`${b.service}.${b.operation}.${b.component}`),
+  );
   for (const call of sorted) {
     const scale = PER_BATCH(call) ? batchScale : 1;
     const name = `${call.operation}`;
     switch (call.service) {
       case 'SQS':
-        line(call.component, 'SQS', name, 'request (64 KB chunk)', (call.billedRequests ?? call.calls) * scale, prices.sqs.fifoRequestsPerMillion / 1e6);
+        line(
+          call.component,
+          'SQS',
+          name,
+          'request (64 KB chunk)',
+          (call.billedRequests ?? call.calls) * scale,
+          prices.sqs.fifoRequestsPerMillion / 1e6,
+        );
         break;
       case 'DynamoDB':
-        if (call.writeUnits) line(call.component, 'DynamoDB', `${name} (write units)`, 'WRU', call.writeUnits, prices.dynamodb.onDemandWriteRequestUnitsPerMillion / 1e6);
-        if (call.readUnits || !call.writeUnits) line(call.component, 'DynamoDB', `${name} (read units)`, 'RRU', call.readUnits ?? 0, prices.dynamodb.onDemandReadRequestUnitsPerMillion / 1e6);
+        if (call.writeUnits)
+          line(
+            call.component,
+            'DynamoDB',
+            `${name} (write units)`,
+            'WRU',
+            call.writeUnits,
+            prices.dynamodb.onDemandWriteRequestUnitsPerMillion / 1e6,
+          );
+        if (call.readUnits || !call.writeUnits)
+          line(
+            call.component,
+            'DynamoDB',
+            `${name} (read units)`,
+            'RRU',
+            call.readUnits ?? 0,
+            prices.dynamodb.onDemandReadRequestUnitsPerMillion / 1e6,
+          );
         break;
       case 'S3': {
         const get = call.operation === 'GetObject' || call.operation === 'HeadObject';

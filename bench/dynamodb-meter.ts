@@ -17,7 +17,7 @@
  * the difference in size between them, which is bytes for the counters this concerns.
  */
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { BatchGetItemCommand, DescribeTableCommand, GetItemCommand, QueryCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, DescribeTableCommand, QueryCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   imageOf,
   itemKey,
@@ -83,10 +83,17 @@ export async function describeSchema(client: DynamoDBClient, tableName: string):
 }
 
 /** Names (#n) and values (:v) an expression uses, so that a re-run sends no unused ones. */
-function usedPlaceholders<T>(expressions: (string | undefined)[], placeholders: Record<string, T> | undefined): Record<string, T> | undefined {
+function usedPlaceholders<T>(
+  expressions: (string | undefined)[],
+  placeholders: Record<string, T> | undefined,
+): Record<string, T> | undefined {
   if (!placeholders) return undefined;
   const text = expressions.filter(Boolean).join(' ');
-  const used = Object.fromEntries(Object.entries(placeholders).filter(([name]) => new RegExp(`${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_])`).test(text)));
+  const used = Object.fromEntries(
+    Object.entries(placeholders).filter(([name]) =>
+      new RegExp(`${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_])`).test(text),
+    ),
+  );
   return Object.keys(used).length > 0 ? used : undefined;
 }
 
@@ -111,7 +118,8 @@ export class DynamoDbMeter {
       (next, context) => async (args) => {
         const operation = (context.commandName ?? '').replace(/Command$/, '');
         const input = args.input ?? {};
-        const wanted = operation === 'UpdateItem' ? 'ALL_NEW' : operation === 'PutItem' || operation === 'DeleteItem' ? 'ALL_OLD' : undefined;
+        const wanted =
+          operation === 'UpdateItem' ? 'ALL_NEW' : operation === 'PutItem' || operation === 'DeleteItem' ? 'ALL_OLD' : undefined;
         const ask = wanted !== undefined && WRITES_WITHOUT_ANSWER.has(input.ReturnValues);
         if (!ask) return next(args);
         const original = input.ReturnValues;
@@ -182,7 +190,8 @@ export class DynamoDbMeter {
 
   private bill(operation: string, costs: WriteCost[], reads = 0): void {
     const indexWriteUnits: Record<string, number> = {};
-    for (const cost of costs) for (const [name, units] of Object.entries(cost.indexes)) indexWriteUnits[name] = (indexWriteUnits[name] ?? 0) + units;
+    for (const cost of costs)
+      for (const [name, units] of Object.entries(cost.indexes)) indexWriteUnits[name] = (indexWriteUnits[name] ?? 0) + units;
     this.options.onUnits(operation, { readUnits: reads, writeUnits: costs.reduce((s, c) => s + totalWriteUnits(c), 0), indexWriteUnits });
   }
 
@@ -245,8 +254,8 @@ export class DynamoDbMeter {
     const result = await next(args);
     const item: Item | undefined = result.output?.Item;
     const size = input.ProjectionExpression
-      ? (await this.before(schema, [input.Key]))[0]?.size ?? 0
-      : this.detached(() => this.remember(schema, item, input.Key))?.size ?? 0;
+      ? ((await this.before(schema, [input.Key]))[0]?.size ?? 0)
+      : (this.detached(() => this.remember(schema, item, input.Key))?.size ?? 0);
     this.bill('GetItem', [], readUnits(size, input.ConsistentRead ? 'strong' : 'eventual'));
     return result;
   }
@@ -258,7 +267,8 @@ export class DynamoDbMeter {
       const schema = await this.schema(table);
       const unprocessed = new Set(((result.output?.UnprocessedKeys?.[table]?.Keys ?? []) as Item[]).map((k) => itemKey(schema, k)));
       const keys = (request.Keys as Item[]).filter((k) => !unprocessed.has(itemKey(schema, k)));
-      if (!request.ProjectionExpression) this.detached(() => (result.output?.Responses?.[table] ?? []).forEach((item: Item) => this.remember(schema, item)));
+      if (!request.ProjectionExpression)
+        this.detached(() => (result.output?.Responses?.[table] ?? []).forEach((item: Item) => this.remember(schema, item)));
       const sizes = await this.before(schema, keys);
       for (const image of sizes) reads += readUnits(image?.size ?? 0, request.ConsistentRead ? 'strong' : 'eventual');
     }
@@ -280,7 +290,8 @@ export class DynamoDbMeter {
 
   private async queryOrScan(operation: 'Query' | 'Scan', input: any, args: any, next: (args: any) => Promise<any>) {
     const result = await next(args);
-    const partial = input.ProjectionExpression || input.FilterExpression || (input.Select && input.Select !== 'ALL_ATTRIBUTES') || input.AttributesToGet;
+    const partial =
+      input.ProjectionExpression || input.FilterExpression || (input.Select && input.Select !== 'ALL_ATTRIBUTES') || input.AttributesToGet;
     let items: Item[] = result.output?.Items ?? [];
     if (partial) {
       // The same page again, every attribute of every item read: what AWS bills.
@@ -297,7 +308,9 @@ export class DynamoDbMeter {
         ExpressionAttributeNames: usedPlaceholders([input.KeyConditionExpression], input.ExpressionAttributeNames),
         ExpressionAttributeValues: usedPlaceholders([input.KeyConditionExpression], input.ExpressionAttributeValues),
       };
-      const again: any = await this.detached(() => this.options.raw.send(operation === 'Query' ? new QueryCommand(rerun) : new ScanCommand(rerun)));
+      const again: any = await this.detached(() =>
+        this.options.raw.send(operation === 'Query' ? new QueryCommand(rerun) : new ScanCommand(rerun)),
+      );
       items = again.Items ?? [];
     } else if (!input.IndexName) {
       const schema = await this.schema(input.TableName);
@@ -318,8 +331,13 @@ export class DynamoDbMeter {
       await this.billFailure(operation, schema, [key], error, false);
       throw error;
     }
-    const before = input.ReturnValues === 'ALL_OLD' ? this.detached(() => imageOf(schema, result.output?.Attributes)) : (await this.before(schema, [key]))[0];
-    const after = this.detached(() => (operation === 'PutItem' ? this.remember(schema, input.Item) : this.remember(schema, undefined, key)));
+    const before =
+      input.ReturnValues === 'ALL_OLD'
+        ? this.detached(() => imageOf(schema, result.output?.Attributes))
+        : (await this.before(schema, [key]))[0];
+    const after = this.detached(() =>
+      operation === 'PutItem' ? this.remember(schema, input.Item) : this.remember(schema, undefined, key),
+    );
     this.bill(operation, [writeCost(schema, before, after)]);
     return result;
   }
@@ -348,7 +366,10 @@ export class DynamoDbMeter {
     const name = String((error as Error)?.name);
     if (!/ConditionalCheckFailed|TransactionCanceled/.test(name)) return;
     const befores = await this.before(schema, keys);
-    this.bill(operation, befores.map((b) => unchangedWriteCost(b, { transactional })));
+    this.bill(
+      operation,
+      befores.map((b) => unchangedWriteCost(b, { transactional })),
+    );
   }
 
   private async batchWriteItem(input: any, args: any, next: (args: any) => Promise<any>) {
@@ -367,7 +388,13 @@ export class DynamoDbMeter {
     const costs: WriteCost[] = [];
     plans.forEach((p, i) => {
       if (unprocessed.has(itemKey(p.schema, p.key))) return;
-      costs.push(writeCost(p.schema, befores[i], this.detached(() => this.remember(p.schema, p.item, p.key))));
+      costs.push(
+        writeCost(
+          p.schema,
+          befores[i],
+          this.detached(() => this.remember(p.schema, p.item, p.key)),
+        ),
+      );
     });
     this.bill('BatchWriteItem', costs);
     return result;
@@ -387,7 +414,11 @@ export class DynamoDbMeter {
       result = await next(args);
     } catch (error) {
       // A cancelled transaction still read and prepared its items (assumption: billed as unchanged writes).
-      if (/TransactionCanceled/.test(String((error as Error)?.name))) this.bill('TransactWriteItems', befores.map((b) => unchangedWriteCost(b, { transactional: true })));
+      if (/TransactionCanceled/.test(String((error as Error)?.name)))
+        this.bill(
+          'TransactWriteItems',
+          befores.map((b) => unchangedWriteCost(b, { transactional: true })),
+        );
       throw error;
     }
     for (const a of actions.filter((x) => x.kind === 'Update')) await this.load(a.schema, [a.key]);

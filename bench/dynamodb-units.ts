@@ -180,7 +180,12 @@ export function indexWriteUnits(before: IndexEntry | undefined, after: IndexEntr
  * A successful write (put, update or delete) of one item: the table bills the larger of the
  * item before and after; each index bills what the item's entry in it did.
  */
-export function writeCost(schema: TableSchema, before: ItemImage | undefined, after: ItemImage | undefined, options: { transactional?: boolean } = {}): WriteCost {
+export function writeCost(
+  schema: TableSchema,
+  before: ItemImage | undefined,
+  after: ItemImage | undefined,
+  options: { transactional?: boolean } = {},
+): WriteCost {
   const factor = options.transactional ? 2 : 1;
   const indexes: Record<string, number> = {};
   for (const index of schema.globalSecondaryIndexes) {

@@ -15,18 +15,31 @@ export interface EmulatorProbe {
  * TransactWriteItems, one at a time and 20 at a time, on a scratch partition, and PutItem of
  * new 1 KiB items at the posting concurrency: ingest throughput is reported against that rate.
  */
-export async function probeDynamoDbLocal(pipeline: Pipeline, operations = 200, concurrency = 20, putConcurrency = concurrency): Promise<EmulatorProbe> {
+export async function probeDynamoDbLocal(
+  pipeline: Pipeline,
+  operations = 200,
+  concurrency = 20,
+  putConcurrency = concurrency,
+): Promise<EmulatorProbe> {
   const documents = pipeline.observer.documents;
   const TableName = pipeline.runtime.config.tableName;
   const item = (i: number) => ({ pk: `BENCHPROBE#${i % 50}`, sk: 'PROBE', data: 'x'.repeat(1500) });
   await Promise.all(Array.from({ length: 50 }, (_, i) => documents.send(new PutCommand({ TableName, Item: item(i) }))));
-  const get = (i: number) => documents.send(new GetCommand({ TableName, Key: { pk: `BENCHPROBE#${i % 50}`, sk: 'PROBE' }, ConsistentRead: true }));
+  const get = (i: number) =>
+    documents.send(new GetCommand({ TableName, Key: { pk: `BENCHPROBE#${i % 50}`, sk: 'PROBE' }, ConsistentRead: true }));
   const tx = (i: number) =>
     documents.send(
       new TransactWriteCommand({
         TransactItems: [
           { Put: { TableName, Item: { ...item(i), pk: `BENCHPROBE#tx${i}` } } },
-          { Update: { TableName, Key: { pk: `BENCHPROBE#${i % 50}`, sk: 'PROBE' }, UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': i } } },
+          {
+            Update: {
+              TableName,
+              Key: { pk: `BENCHPROBE#${i % 50}`, sk: 'PROBE' },
+              UpdateExpression: 'SET n = :n',
+              ExpressionAttributeValues: { ':n': i },
+            },
+          },
         ],
       }),
     );
@@ -49,7 +62,11 @@ export async function probeDynamoDbLocal(pipeline: Pipeline, operations = 200, c
     return documents.send(new PutCommand({ TableName, Item: { pk, sk: 'PUT', data } }));
   };
   await rate(put, 50, putConcurrency); // warm-up
-  const putItem = { perSecond: await rate((i) => put(i + 1000), operations * 2, putConcurrency), concurrency: putConcurrency, itemBytes: 1024 };
+  const putItem = {
+    perSecond: await rate((i) => put(i + 1000), operations * 2, putConcurrency),
+    concurrency: putConcurrency,
+    itemBytes: 1024,
+  };
   return {
     putItem,
     getItem: { sequential: await rate(get, operations, 1), concurrent: await rate(get, operations, concurrency) },

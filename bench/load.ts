@@ -40,7 +40,9 @@ export interface LoadResult {
  * GUID until it is acknowledged (202, or 200 duplicate).
  */
 export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promise<LoadResult> {
-  const payload = randomBytes(Math.ceil(options.payloadBytes / 2)).toString('hex').slice(0, options.payloadBytes);
+  const payload = randomBytes(Math.ceil(options.payloadBytes / 2))
+    .toString('hex')
+    .slice(0, options.payloadBytes);
   const body = Buffer.from(payload);
   const accepted: AcceptedMessage[] = [];
   const requestLatencies: number[] = [];
@@ -50,7 +52,9 @@ export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promis
   const startedWall = Date.now();
   let posted = 0;
   const retry = options.retry ?? true;
-  const perFlow = options.flows.map((_, i) => Math.floor(options.messages / options.flows.length) + (i < options.messages % options.flows.length ? 1 : 0));
+  const perFlow = options.flows.map(
+    (_, i) => Math.floor(options.messages / options.flows.length) + (i < options.messages % options.flows.length ? 1 : 0),
+  );
 
   /**
    * One batch of `count` messages from `seq`: messages answered with a 5xx problem (or the
@@ -61,7 +65,10 @@ export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promis
     let pending = Array.from({ length: count }, (_, i) => first + i);
     for (let attempt = 0; pending.length > 0; attempt++) {
       const t0 = performance.now();
-      const result = await pipeline.postBatch(flowId, pending.map((seq) => ({ id: `${options.tag}-${flowId}-${seq}`, payload })));
+      const result = await pipeline.postBatch(
+        flowId,
+        pending.map((seq) => ({ id: `${options.tag}-${flowId}-${seq}`, payload })),
+      );
       requestLatencies.push(performance.now() - t0);
       let retryable = pending;
       if (result.status === 200) {
@@ -70,7 +77,15 @@ export async function postLoad(pipeline: Pipeline, options: LoadOptions): Promis
         results.forEach((r, i) => {
           const seq = pending[i]!;
           if (!r.error) {
-            const message: AcceptedMessage = { messageId: `${options.tag}-${flowId}-${seq}`, flowId, connectionId, seq, lane: connectionId, postedAt, acceptedAt: performance.now() };
+            const message: AcceptedMessage = {
+              messageId: `${options.tag}-${flowId}-${seq}`,
+              flowId,
+              connectionId,
+              seq,
+              lane: connectionId,
+              postedAt,
+              acceptedAt: performance.now(),
+            };
             accepted.push(message);
             options.onAccepted?.(message);
           } else if (r.error.status >= 500) retryable.push(seq);

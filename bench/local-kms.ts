@@ -4,7 +4,11 @@ import { KMSClient } from '@aws-sdk/client-kms';
 type Middleware = (next: (args: any) => Promise<any>, context: { commandName?: string }) => (args: any) => Promise<any>;
 
 const canonicalContext = (context: Record<string, string> | undefined) =>
-  JSON.stringify(Object.keys(context ?? {}).sort().map((k) => [k, context![k]]));
+  JSON.stringify(
+    Object.keys(context ?? {})
+      .sort()
+      .map((k) => [k, context![k]]),
+  );
 
 /**
  * A KMS client whose Encrypt, GenerateDataKey and Decrypt never leave the process (AES-256-GCM with a key in
@@ -46,6 +50,10 @@ export function createLocalKmsClient(region = 'us-east-1'): KMSClient {
         throw new Error(`the local KMS stand-in does not implement ${context.commandName}`);
     }
   };
-  (client.middlewareStack as unknown as { add: (m: Middleware, o: object) => void }).add(answer, { step: 'finalizeRequest', priority: 'low', name: 'benchLocalKms' });
+  (client.middlewareStack as unknown as { add: (m: Middleware, o: object) => void }).add(answer, {
+    step: 'finalizeRequest',
+    priority: 'low',
+    name: 'benchLocalKms',
+  });
   return client;
 }

@@ -4,13 +4,15 @@ import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import { createAwsClients, type AwsClients } from '../adapters/aws/clients';
+import type { AwsClients } from '../adapters/aws/clients';
+import { createAwsClients } from '../adapters/all-services';
 import { keys } from '../adapters/aws/keys';
 import type { RuntimeOverrides } from '../adapters/runtime';
 import type { OperationalEvent } from '../core/ports';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import { startLocalGateway, type LocalGateway, type LocalGatewayOptions } from '../local/gateway';
 import type { Runtime } from '../adapters/runtime';
+import { COUNTS_STREAM } from '../adapters/aws/definitions';
 import { startLocalApiServer, type LocalApiServer } from '../local/server';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { KmsCredentialSealer } from '../adapters/aws/credential-sealer';
@@ -154,6 +156,8 @@ export class Pipeline {
       port: 0,
       deliver: false,
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      // The aggregator's writes per message depend on its batching window: use the stack's.
+      aggregatorWindowMs: COUNTS_STREAM.batchingWindowSeconds * 1000,
       ...(options.probeIntervalSeconds ? { probeIntervalSeconds: options.probeIntervalSeconds } : {}),
       overrides: {
         logger: new BenchLogger({ serviceName: 'sluice-bench' }),
@@ -311,14 +315,29 @@ export class Pipeline {
   /** Posts one message as the partner. Never throws: a network error is status 0. */
   /** Posts `{ messages }` to the flow's batch endpoint (utf8 payloads). */
   postBatch(flowId: string, messages: { id: string; payload: string }[], timeoutMs = 30_000): Promise<{ status: number; body: string }> {
-    return this.send(`/v1/flows/${flowId}/batches`, Buffer.from(JSON.stringify({ messages })), { 'content-type': 'application/json' }, timeoutMs);
+    return this.send(
+      `/v1/flows/${flowId}/batches`,
+      Buffer.from(JSON.stringify({ messages })),
+      { 'content-type': 'application/json' },
+      timeoutMs,
+    );
   }
 
   post(flowId: string, messageId: string, payload: Buffer, timeoutMs = 30_000): Promise<{ status: number; body: string }> {
-    return this.send(`/v1/flows/${flowId}/messages`, payload, { 'content-type': 'application/octet-stream', 'x-aux-system-msg-id': messageId }, timeoutMs);
+    return this.send(
+      `/v1/flows/${flowId}/messages`,
+      payload,
+      { 'content-type': 'application/octet-stream', 'x-aux-system-msg-id': messageId },
+      timeoutMs,
+    );
   }
 
-  private send(path: string, payload: Buffer, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; body: string }> {
+  private send(
+    path: string,
+    payload: Buffer,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: string }> {
     const url = new URL(`${this.partnerApi.url}${path}`);
     return new Promise((resolve) => {
       const request = http.request(
@@ -353,7 +372,11 @@ export class Pipeline {
     for (let i = 0; i < deliveries.length; i += 100) {
       let request: Record<string, any> | undefined = {
         [table]: {
-          Keys: [...new Map(deliveries.slice(i, i + 100).map((d) => [`${d.flowId}#${d.messageId}`, keys.message(d.flowId, d.messageId)])).values()],
+          Keys: [
+            ...new Map(
+              deliveries.slice(i, i + 100).map((d) => [`${d.flowId}#${d.messageId}`, keys.message(d.flowId, d.messageId)]),
+            ).values(),
+          ],
           ConsistentRead: true,
         },
       };
@@ -468,7 +491,10 @@ export function commandLineFlags(
   argv: string[] = process.argv.slice(2),
 ): Record<string, number | boolean | string> {
   const options = Object.fromEntries(
-    Object.entries({ ...known, help: 'boolean' as const }).map(([name, kind]) => [name, { type: kind === 'boolean' ? 'boolean' : 'string' } as const]),
+    Object.entries({ ...known, help: 'boolean' as const }).map(([name, kind]) => [
+      name,
+      { type: kind === 'boolean' ? 'boolean' : 'string' } as const,
+    ]),
   );
   try {
     const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });

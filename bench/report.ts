@@ -16,7 +16,9 @@ export function markdownReport(r: any): string {
   lines.push('| | |');
   lines.push('| --- | --- |');
   lines.push(`| Ingest throughput | ${r.ingest.throughputPerSecond} msgs/s |`);
-  lines.push(`| DynamoDB Local PutItem, 1 KiB items, ${r.emulator.putItem.concurrency} at a time (same run) | ${r.emulator.putItem.perSecond} /s |`);
+  lines.push(
+    `| DynamoDB Local PutItem, 1 KiB items, ${r.emulator.putItem.concurrency} at a time (same run) | ${r.emulator.putItem.perSecond} /s |`,
+  );
   lines.push(`| Ingest / DynamoDB Local PutItem | ${r.summary.ingestToPutItemRatio} |`);
   lines.push(`| Ingest latency p50 / p95 / p99 | ${r.ingest.p50} / ${r.ingest.p95} / ${r.ingest.p99} ms |`);
   lines.push(`| End-to-end delivery latency p50 / p99 | ${r.endToEnd.p50} / ${r.endToEnd.p99} ms |`);
@@ -26,17 +28,25 @@ export function markdownReport(r: any): string {
   lines.push(`| Raw HTTP to the same target (${r.rawHttp.concurrency} in flight) | ${r.rawHttp.requestsPerSecond} POST/s |`);
   lines.push(`| Sluice / raw HTTP | ${(r.sluiceToRawRatio * 100).toFixed(2)} % |`);
   lines.push(`| Messages per deliverer invocation | ${r.batches.recordsPerInvocation} |`);
-  lines.push(`| DynamoDB units per delivered message (AWS rules) | ${r.summary.dynamodbWriteUnitsPerMessage} WRU, ${r.summary.dynamodbReadUnitsPerMessage} RRU |`);
-  lines.push(`| Sequential AWS round trips in ingest before the 202 (typical / max) | ${r.summary.ingestSequentialAwsCalls} / ${r.summary.ingestSequentialAwsCallsMax} |`);
+  lines.push(
+    `| DynamoDB units per delivered message (AWS rules) | ${r.summary.dynamodbWriteUnitsPerMessage} WRU, ${r.summary.dynamodbReadUnitsPerMessage} RRU |`,
+  );
+  lines.push(
+    `| Sequential AWS round trips in ingest before the 202 (typical / max) | ${r.summary.ingestSequentialAwsCalls} / ${r.summary.ingestSequentialAwsCallsMax} |`,
+  );
   lines.push(`| Deliverer AWS calls per message (a batched call once) | ${r.summary.delivererAwsCallsPerMessage} |`);
   lines.push(`| KMS requests per message | ${r.summary.kmsRequestsPerMessage} |`);
   lines.push(`| Log bytes per message (handlers, EMF included; START/END/REPORT extra) | ${r.summary.logBytesPerMessage} |`);
-  lines.push(`| Handler CPU per message, ingest / deliverer | ${r.summary.lambdaCpuMsPerMessage.ingest} / ${r.summary.lambdaCpuMsPerMessage.deliverer} ms |`);
+  lines.push(
+    `| Handler CPU per message, ingest / deliverer | ${r.summary.lambdaCpuMsPerMessage.ingest} / ${r.summary.lambdaCpuMsPerMessage.deliverer} ms |`,
+  );
   lines.push(`| AWS cost per million delivered (us-east-1, prices of ${r.cost.priceDate}) | ${usd(r.cost.totalUsdPerMillion)} |`);
   lines.push('');
   lines.push('![Latency distribution](bench/results/latency.svg)');
   lines.push('');
-  lines.push(`Cost per million delivered messages by service (${r.cost.settings.apiType === 'http' ? 'HTTP' : 'REST'} API, batch size ${r.cost.settings.batchSize}, deliverer ${r.cost.settings.delivererMemoryMb} MB, ingest ${r.cost.settings.functionMemoryMb} MB, arm64):`);
+  lines.push(
+    `Cost per million delivered messages by service (${r.cost.settings.apiType === 'http' ? 'HTTP' : 'REST'} API, batch size ${r.cost.settings.batchSize}, deliverer ${r.cost.settings.delivererMemoryMb} MB, ingest ${r.cost.settings.functionMemoryMb} MB, arm64):`,
+  );
   lines.push('');
   lines.push('| Service | USD per 1M messages |');
   lines.push('| --- | ---: |');
@@ -50,7 +60,10 @@ export function markdownReport(r: any): string {
   lines.push('| Service | By | Item | Units per message | USD per 1M |');
   lines.push('| --- | --- | --- | ---: | ---: |');
   for (const l of r.cost.lines) {
-    if (l.unitsPerMessage > 0) lines.push(`| ${l.service} | ${l.component} | ${l.item} | ${l.unitsPerMessage.toFixed(4)} ${l.unit} | ${usd(l.usdPerMillionMessages)} |`);
+    if (l.unitsPerMessage > 0)
+      lines.push(
+        `| ${l.service} | ${l.component} | ${l.item} | ${l.unitsPerMessage.toFixed(4)} ${l.unit} | ${usd(l.usdPerMillionMessages)} |`,
+      );
   }
   lines.push('');
   lines.push('What the same measurements cost at other settings (USD per 1M delivered):');
@@ -63,11 +76,17 @@ export function markdownReport(r: any): string {
   }
   if (r.coldStart) {
     lines.push('');
-    lines.push(`Cold start (${r.coldStart.bundling}; median of ${r.coldStart.runs} \`require()\` in a fresh Node process, of which Node's own start-up is ${r.coldStart.nodeBaselineMedianMs} ms):`);
+    const load = r.coldStart.loadAverage1m;
+    lines.push(
+      `Cold start (${r.coldStart.bundling}; Node ${r.coldStart.nodeVersion}; median of ${r.coldStart.runs} \`require()\` in fresh processes, ` +
+        `Node's own start-up of ${r.coldStart.nodeBaselineMedianMs} ms not included; load average ${load.before} before, ${load.after} after):`,
+    );
     lines.push('');
-    lines.push('| Function | Bundle (minified) | Import time (median) |');
-    lines.push('| --- | ---: | ---: |');
-    for (const f of r.coldStart.functions) lines.push(`| ${f.name} | ${(f.bundleBytes / 1024).toFixed(0)} KiB | ${f.importMedianMs} ms |`);
+    lines.push('| Function | Bundle (minified) | Import wall time (median) | Import CPU time (median) |');
+    lines.push('| --- | ---: | ---: | ---: |');
+    for (const f of r.coldStart.functions) {
+      lines.push(`| ${f.name} | ${(f.bundleBytes / 1024).toFixed(0)} KiB | ${f.importMedianMs} ms | ${f.importCpuMedianMs} ms |`);
+    }
   }
   lines.push('');
   lines.push(
@@ -76,9 +95,11 @@ export function markdownReport(r: any): string {
       'eventually consistent reads at half, transactions twice per item, every global secondary index write, the larger of the item before and after ' +
       'an update, failed conditional writes billed), never from the emulator. Lambda GB-s = (handler CPU time measured per invocation × 1,769 MB / memory, ' +
       'the share of a vCPU the memory buys, + sequential AWS round trips × a stated latency per call: ' +
-      `${Object.entries(r.cost.awsModel.callMs).map(([s, ms]) => `${s} ${ms} ms`).join(', ')}; bench/aws-latency-model.json) × memory. ` +
-      'KMS requests are counted through the real KMS sealer on a local stand-in client; CloudWatch Logs bytes are the lines the handlers\' loggers write ' +
-      '(EMF metrics included) plus Lambda\'s START/END/REPORT lines. Idle event-source polling, storage, data transfer and the partner\'s own response time are not included.',
+      `${Object.entries(r.cost.awsModel.callMs)
+        .map(([s, ms]) => `${s} ${ms} ms`)
+        .join(', ')}; bench/aws-latency-model.json) × memory. ` +
+      "KMS requests are counted through the real KMS sealer on a local stand-in client; CloudWatch Logs bytes are the lines the handlers' loggers write " +
+      "(EMF metrics included) plus Lambda's START/END/REPORT lines. Idle event-source polling, storage, data transfer and the partner's own response time are not included.",
   );
   return `${lines.join('\n')}\n`;
 }

@@ -5,8 +5,16 @@
  * per million messages, and measures bundle sizes and import times of the Lambdas.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { coldStart, type ColdStartResult } from './cold-start';
-import { costPerMillion, formatCostTable, INFRA_DEFAULTS, loadAwsModel, loadPrices, type CostSettings, type MeasuredUsage } from './cost-model';
+import { bundlesSummary, coldStart, type ColdStartResult } from './cold-start';
+import {
+  costPerMillion,
+  formatCostTable,
+  INFRA_DEFAULTS,
+  loadAwsModel,
+  loadPrices,
+  type CostSettings,
+  type MeasuredUsage,
+} from './cost-model';
 import { benchSummary, type IngestMode } from './summary';
 import { checkInvariants, deliveryKey, formatInvariants } from './invariants';
 import { postLoad } from './load';
@@ -19,7 +27,8 @@ import { markdownReport } from './report';
 import { probeDynamoDbLocal } from './emulator-probe';
 
 const USAGE = `usage: npm run bench -- [--messages N] [--flows 20] [--batch N] [--api http|rest] [--batch-size 10] [--memory 512] [--ingest-memory 256]
-       [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--out bench/results] [--verbose]`;
+       [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--out bench/results] [--verbose]
+       SLUICE_BENCH_NODE=<path to node> times the cold start with that binary (Lambda runs Node 22)`;
 
 const flags = commandLineFlags(
   {
@@ -84,8 +93,12 @@ function carriedCosts(file: string, summary: Record<string, unknown>): Record<st
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const machine = machineInfo();
-log(`Sluice bench — ${messages} messages, ${flowCount} flows/connections, ${payloadBytes} B payloads, batch size ${settings.batchSize}, ${pollerConcurrency} poller loops`);
-log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}, ${machine.platform}, load average ${machine.loadAverage1m}`);
+log(
+  `Sluice bench — ${messages} messages, ${flowCount} flows/connections, ${payloadBytes} B payloads, batch size ${settings.batchSize}, ${pollerConcurrency} poller loops`,
+);
+log(
+  `machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}, ${machine.platform}, load average ${machine.loadAverage1m}`,
+);
 
 const runStarted = performance.now();
 const target = await BenchTarget.start();
@@ -100,7 +113,12 @@ try {
   const flows = Array.from({ length: flowCount }, (_, i) => `bench-f${String(i).padStart(2, '0')}`);
   const connectionOf = (flowId: string) => flowId.replace('-f', '-c');
   await pipeline.setup(
-    flows.map((flowId) => ({ flowId, connectionId: connectionOf(flowId), url: target.urlFor(connectionOf(flowId)), retry: { count: 5, intervalSeconds: 1 } })),
+    flows.map((flowId) => ({
+      flowId,
+      connectionId: connectionOf(flowId),
+      url: target.urlFor(connectionOf(flowId)),
+      retry: { count: 5, intervalSeconds: 1 },
+    })),
   );
   const emulator = await probeDynamoDbLocal(pipeline, 200, 20, flowCount);
   log(
@@ -109,7 +127,9 @@ try {
       `PutItem of 1 KiB items ${emulator.putItem.perSecond}/s ${emulator.putItem.concurrency} at a time`,
   );
   await pipeline.meter.start();
-  log(`CPU meter overhead: ${(pipeline.meter.cpuOverheadPerSwitchMs * 1000).toFixed(2)} µs per event-loop slice (taken out of every invocation)`);
+  log(
+    `CPU meter overhead: ${(pipeline.meter.cpuOverheadPerSwitchMs * 1000).toFixed(2)} µs per event-loop slice (taken out of every invocation)`,
+  );
   pipeline.startPoller();
 
   log(`posting ${messages} messages…`);
@@ -143,9 +163,13 @@ try {
 
   // Store status of everything not seen delivered: failed store, lost, or still pending.
   const deliveredKeys = new Set(
-    target.requests.filter((r) => r.status !== undefined && r.status >= 200 && r.status < 300).map((r) => deliveryKey(r.connectionId, r.messageId)),
+    target.requests
+      .filter((r) => r.status !== undefined && r.status >= 200 && r.status < 300)
+      .map((r) => deliveryKey(r.connectionId, r.messageId)),
   );
-  const storeStatuses = await pipeline.deliveryStatuses(load.accepted.filter((m) => !deliveredKeys.has(deliveryKey(m.connectionId, m.messageId))));
+  const storeStatuses = await pipeline.deliveryStatuses(
+    load.accepted.filter((m) => !deliveredKeys.has(deliveryKey(m.connectionId, m.messageId))),
+  );
   const invariants = checkInvariants(load.accepted, target.requests, storeStatuses, { requireSettled: true });
 
   // End-to-end: post start → first 2xx answer at the target.
@@ -167,11 +191,20 @@ try {
   }
   const deliverySeconds = (lastDelivery - load.startedAt) / 1000;
   const deliveredPerSecond = invariants.delivered / deliverySeconds;
-  const ingest = { ...summarize(load.requestLatencies), throughputPerSecond: round(load.accepted.length / ingestSeconds), seconds: round(ingestSeconds, 2), failedRequests: load.failedRequests };
+  const ingest = {
+    ...summarize(load.requestLatencies),
+    throughputPerSecond: round(load.accepted.length / ingestSeconds),
+    seconds: round(ingestSeconds, 2),
+    failedRequests: load.failedRequests,
+  };
   const e2e = summarize(endToEnd);
   log();
-  log(`ingest: ${ingest.throughputPerSecond} msgs/s; latency p50 ${ingest.p50} ms, p95 ${ingest.p95} ms, p99 ${ingest.p99} ms (${ingest.count} requests)`);
-  log(`end-to-end delivery latency: p50 ${e2e.p50} ms, p99 ${e2e.p99} ms; delivered ${invariants.delivered} in ${deliverySeconds.toFixed(1)} s from the first post = ${deliveredPerSecond.toFixed(1)} msgs/s`);
+  log(
+    `ingest: ${ingest.throughputPerSecond} msgs/s; latency p50 ${ingest.p50} ms, p95 ${ingest.p95} ms, p99 ${ingest.p99} ms (${ingest.count} requests)`,
+  );
+  log(
+    `end-to-end delivery latency: p50 ${e2e.p50} ms, p99 ${e2e.p99} ms; delivered ${invariants.delivered} in ${deliverySeconds.toFixed(1)} s from the first post = ${deliveredPerSecond.toFixed(1)} msgs/s`,
+  );
   log(`settled: ${settled.settled ? 'yes' : `NO (timed out after ${timeoutSeconds} s)`}`);
   log(formatInvariants(invariants));
 
@@ -201,16 +234,26 @@ try {
     dynamodbLocalPutItemPerSecond: emulator.putItem.perSecond,
   });
   log();
-  log(`AWS calls per delivered message (${pipeline.batches.invocations} deliverer batches, ${(pipeline.batches.records / Math.max(1, pipeline.batches.invocations)).toFixed(2)} records per batch; ${pipeline.meter.emptyReceives} empty receives not counted):`);
+  log(
+    `AWS calls per delivered message (${pipeline.batches.invocations} deliverer batches, ${(pipeline.batches.records / Math.max(1, pipeline.batches.invocations)).toFixed(2)} records per batch; ${pipeline.meter.emptyReceives} empty receives not counted):`,
+  );
   log(formatCostTable(cost));
   const indexUnits = Object.fromEntries([...pipeline.meter.indexUnits].map(([op, units]) => [op, round(units / invariants.delivered, 2)]));
-  log(`DynamoDB per delivered message, counted by AWS's rules: ${summary.dynamodbWriteUnitsPerMessage} WRU, ${summary.dynamodbReadUnitsPerMessage} RRU`);
+  log(
+    `DynamoDB per delivered message, counted by AWS's rules: ${summary.dynamodbWriteUnitsPerMessage} WRU, ${summary.dynamodbReadUnitsPerMessage} RRU`,
+  );
   if (pipeline.meter.billingErrors > 0) {
-    log(`  WARNING: ${pipeline.meter.billingErrors} DynamoDB requests could not be billed (last: ${pipeline.meter.lastBillingError}); the units above are too low`);
+    log(
+      `  WARNING: ${pipeline.meter.billingErrors} DynamoDB requests could not be billed (last: ${pipeline.meter.lastBillingError}); the units above are too low`,
+    );
     exitCode = 1;
   }
   if (Object.keys(indexUnits).length > 0) {
-    log(`  of those write units, global secondary indexes: ${Object.entries(indexUnits).map(([op, u]) => `${op} ${u}`).join(', ')}`);
+    log(
+      `  of those write units, global secondary indexes: ${Object.entries(indexUnits)
+        .map(([op, u]) => `${op} ${u}`)
+        .join(', ')}`,
+    );
   }
   log(
     `ingest: ${summary.ingestSequentialAwsCalls} sequential AWS round trips before the 202 (typical; max ${summary.ingestSequentialAwsCallsMax}), ` +
@@ -219,8 +262,12 @@ try {
   log(
     `deliverer: ${summary.delivererAwsCallsPerMessage} AWS calls per message (a batched call once), sequential round trips per batch p50 ${(summary.delivererSequentialAwsCallsPerBatch as any).p50} max ${(summary.delivererSequentialAwsCallsPerBatch as any).max}; CPU ${(summary.lambdaCpuMsPerMessage as any).deliverer} ms per message`,
   );
-  log(`KMS ${summary.kmsRequestsPerMessage} requests and CloudWatch Logs ${summary.logBytesPerMessage} bytes per message (START/END/REPORT lines not included)`);
-  log(`local ingest ${ingest.throughputPerSecond} msgs/s vs DynamoDB Local PutItem ${emulator.putItem.perSecond}/s (${emulator.putItem.concurrency} at a time): ratio ${summary.ingestToPutItemRatio}`);
+  log(
+    `KMS ${summary.kmsRequestsPerMessage} requests and CloudWatch Logs ${summary.logBytesPerMessage} bytes per message (START/END/REPORT lines not included)`,
+  );
+  log(
+    `local ingest ${ingest.throughputPerSecond} msgs/s vs DynamoDB Local PutItem ${emulator.putItem.perSecond}/s (${emulator.putItem.concurrency} at a time): ratio ${summary.ingestToPutItemRatio}`,
+  );
   const whatIf = [1, 5, 10].flatMap((batchSize) =>
     [256, 512, 1024].map((delivererMemoryMb) => ({
       batchSize,
@@ -240,7 +287,9 @@ try {
   log('raw HTTP baseline to the same target…');
   const raw = await rawHttpBaseline(target.url, { requests: Math.max(1000, messages), concurrency: flowCount, payloadBytes });
   const ratio = deliveredPerSecond / raw.requestsPerSecond;
-  log(`raw HTTP: ${raw.requestsPerSecond.toFixed(0)} POST/s (${raw.requests} POSTs, ${raw.concurrency} in flight, p50 ${raw.latency.p50} ms); Sluice delivers at ${(ratio * 100).toFixed(2)} % of it`);
+  log(
+    `raw HTTP: ${raw.requestsPerSecond.toFixed(0)} POST/s (${raw.requests} POSTs, ${raw.concurrency} in flight, p50 ${raw.latency.p50} ms); Sluice delivers at ${(ratio * 100).toFixed(2)} % of it`,
+  );
   await target.stop();
 
   let cold: ColdStartResult | undefined;
@@ -249,8 +298,11 @@ try {
     log('cold start: bundling the Lambda functions with esbuild…');
     cold = await coldStart({ runs: Number(flags['cold-start-runs'] ?? 5) });
     for (const f of cold.functions) {
-      log(`  ${f.name.padEnd(10)} ${(f.bundleBytes / 1024).toFixed(0).padStart(6)} KiB minified; import median ${f.importMedianMs.toFixed(0)} ms (node startup ${cold.nodeBaselineMedianMs.toFixed(0)} ms included; net ${(f.importMedianMs - cold.nodeBaselineMedianMs).toFixed(0)} ms)`);
+      log(
+        `  ${f.name.padEnd(10)} ${(f.bundleBytes / 1024).toFixed(0).padStart(6)} KiB minified; import median ${f.importMedianMs} ms wall, ${f.importCpuMedianMs} ms CPU (Node ${cold.nodeVersion}; its own start-up, ${cold.nodeBaselineMedianMs} ms, not included)`,
+      );
     }
+    summary.bundles = bundlesSummary(cold);
   }
 
   const totalSeconds = (performance.now() - runStarted) / 1000;
@@ -260,7 +312,15 @@ try {
     summary,
     machine: { ...machine, loadAverage1mAtEnd: machineInfo().loadAverage1m },
     emulator,
-    parameters: { messages, flows: flowCount, payloadBytes, batchSize: settings.batchSize, pollerConcurrency, delivererMemoryMb: settings.delivererMemoryMb, ingestMemoryMb: settings.functionMemoryMb },
+    parameters: {
+      messages,
+      flows: flowCount,
+      payloadBytes,
+      batchSize: settings.batchSize,
+      pollerConcurrency,
+      delivererMemoryMb: settings.delivererMemoryMb,
+      ingestMemoryMb: settings.functionMemoryMb,
+    },
     ingest,
     endToEnd: e2e,
     delivery: {
@@ -292,11 +352,17 @@ try {
       whatIf,
       dynamoIndexUnitsPerMessage: indexUnits,
       prices: { file: 'bench/prices-us-east-1.json', date: prices.date },
-      awsModel: { file: 'bench/aws-latency-model.json', date: awsModel.date, callMs: awsModel.callMs, fullVcpuMemoryMb: awsModel.lambda.fullVcpuMemoryMb },
+      awsModel: {
+        file: 'bench/aws-latency-model.json',
+        date: awsModel.date,
+        callMs: awsModel.callMs,
+        fullVcpuMemoryMb: awsModel.lambda.fullVcpuMemoryMb,
+      },
     },
     dynamodbBillingErrors: pipeline.meter.billingErrors,
     cpuMeter: {
-      method: 'async_hooks slices of each handler scope, min(wall, process CPU) per slice, meter overhead per slice subtracted (bench/cpu-meter.ts)',
+      method:
+        'async_hooks slices of each handler scope, min(wall, process CPU) per slice, meter overhead per slice subtracted (bench/cpu-meter.ts)',
       overheadPerSliceMicros: round(pipeline.meter.cpuOverheadPerSwitchMs * 1000, 3),
       slicesPerIngestInvocation: round(functions.ingest.cpuSwitches / Math.max(1, functions.ingest.invocations)),
       slicesPerDelivererInvocation: round(functions.deliverer.cpuSwitches / Math.max(1, functions.deliverer.invocations)),
@@ -310,7 +376,10 @@ try {
   // The other ingest mode's cost, from the previous run in this directory, stays next to this one.
   Object.assign(results.summary, carriedCosts(`${outDir}/latest.json`, results.summary));
   writeFileSync(`${outDir}/latest.json`, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(`${outDir}/latency.svg`, latencySvg({ ingest: load.requestLatencies, endToEnd, title: `Sluice local mode — ${messages} messages, ${flowCount} flows` }));
+  writeFileSync(
+    `${outDir}/latency.svg`,
+    latencySvg({ ingest: load.requestLatencies, endToEnd, title: `Sluice local mode — ${messages} messages, ${flowCount} flows` }),
+  );
   writeFileSync(`${outDir}/latest.md`, markdownReport(results));
   log();
   log(`results: ${outDir}/latest.json, ${outDir}/latest.md, ${outDir}/latency.svg (${totalSeconds.toFixed(0)} s in all)`);

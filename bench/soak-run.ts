@@ -281,7 +281,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     // Heal: targets answer, no more crashes or throttling, all targets up.
     faulty = false;
     await Promise.all(targets.map((t) => t.up()));
-    log(`  t+${((Date.now() - t0) / 1000).toFixed(1)} s: posting done (${load.accepted.length} accepted, ${load.failedRequests} API requests failed and were retried); faults off, settling`);
+    log(
+      `  t+${((Date.now() - t0) / 1000).toFixed(1)} s: posting done (${load.accepted.length} accepted, ${load.failedRequests} API requests failed and were retried); faults off, settling`,
+    );
 
     const requests = () => targets.flatMap((t) => t.requests);
     // Settling gets its grace after the last post too, not only after the planned run.
@@ -312,7 +314,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
         severalOfOneLane: pipeline.batches.severalOfOneLane,
         mostOfOneLane: pipeline.batches.mostOfOneLane,
       },
-      events: pipeline.events.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.type]: (acc[e.type] ?? 0) + 1 }), {}),
+      events: pipeline.events.reduce<Record<string, number>>((acc, e) => {
+        acc[e.type] = (acc[e.type] ?? 0) + 1;
+        return acc;
+      }, {}),
       gatewayLog: Object.fromEntries(BenchLogger.counts),
     };
   } finally {
@@ -377,7 +382,11 @@ export function formatSoak(result: SoakResult): string {
     `order violations ${i.orderViolations}, delivered twice without possible-duplicate flag ${i.duplicatesWithoutFlag}, repeats without flag ${i.repeatsWithoutFlag}, ` +
       `flagged duplicates ${i.flaggedDuplicates}, delivered then failed ${i.failedAfterDelivery}`,
     `deliverer batches: ${result.batches.invocations} with ${result.batches.records} records, ${result.batches.severalOfOneLane} of them with several messages of one lane (at most ${result.batches.mostOfOneLane})`,
-    `gateway events: ${Object.entries(result.events).map(([type, n]) => `${type} ${n}`).join(', ') || 'none'}`,
+    `gateway events: ${
+      Object.entries(result.events)
+        .map(([type, n]) => `${type} ${n}`)
+        .join(', ') || 'none'
+    }`,
     `soak ${result.ok ? 'PASSED' : 'FAILED'} in ${result.seconds} s${result.settled ? '' : ' (did not settle in time)'}`,
     ...i.examples.map((e) => `  - ${e}`),
   ].join('\n');

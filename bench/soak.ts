@@ -20,7 +20,8 @@ function scaledFaults(k: number): Partial<SoakFaults> {
   };
 }
 
-const USAGE = 'usage: npm run soak -- [--seconds 120] [--grace 30] [--messages N] [--flows 6] [--seed N] [--intensity 1] [--no-prober] [--verbose]';
+const USAGE =
+  'usage: npm run soak -- [--seconds 120] [--grace 30] [--messages N] [--flows 6] [--seed N] [--intensity 1] [--no-prober] [--verbose]';
 const flags = commandLineFlags(
   {
     seconds: 'number',

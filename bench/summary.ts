@@ -43,7 +43,11 @@ export function benchSummary(input: SummaryInput): Record<string, unknown> {
   const delivererWaves = functions.deliverer.sequentialCalls;
   const kms = usage.calls.filter((c) => c.service === 'KMS').reduce((s, c) => s + c.calls, 0);
   const logBytes = Object.values(usage.logBytes).reduce((s, b) => s + b, 0);
-  const byService = Object.fromEntries(Object.entries(cost.byService).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v, 4)]));
+  const byService = Object.fromEntries(
+    Object.entries(cost.byService)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => [k, round(v, 4)]),
+  );
   return {
     ingestMode: input.mode.kind === 'single' ? 'single' : `batch${input.mode.size}`,
     delivered: usage.delivered,
@@ -58,7 +62,10 @@ export function benchSummary(input: SummaryInput): Record<string, unknown> {
     kmsRequestsPerMessage: perMessage(kms),
     logBytesPerMessage: round(logBytes / usage.delivered, 1),
     lambdaCpuMsPerMessage: { ingest: perMessage(functions.ingest.cpuMs), deliverer: perMessage(functions.deliverer.cpuMs) },
-    lambdaGbSecondsPerMessage: round(cost.lines.filter((l) => l.unit === 'GB-s').reduce((s, l) => s + l.unitsPerMessage, 0), 5),
+    lambdaGbSecondsPerMessage: round(
+      cost.lines.filter((l) => l.unit === 'GB-s').reduce((s, l) => s + l.unitsPerMessage, 0),
+      5,
+    ),
     [costKey(input.mode)]: round(cost.totalUsdPerMillion, 2),
     usdPerMillionByService: byService,
     ingestThroughputPerSecond: input.ingestThroughputPerSecond,

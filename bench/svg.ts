@@ -1,6 +1,6 @@
 import { percentile } from './pipeline';
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 interface Series {
   name: string;
@@ -41,9 +41,11 @@ export function latencySvg(input: { ingest: readonly number[]; endToEnd: readonl
   const yMax = Math.max(5, Math.ceil(Math.max(...histograms.flat()) / 5) * 5);
   const y = (share: number) => m.top + plotH - (share / yMax) * plotH;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escape(input.title)}</text>`);
+  parts.push(`<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(input.title)}</text>`);
   // Grid and axes.
   for (let e = minExp; e <= maxExp; e++) {
     for (const k of e < maxExp ? [1, 2, 5] : [1]) {
@@ -83,7 +85,7 @@ export function latencySvg(input: { ingest: readonly number[]; endToEnd: readonl
     const legendY = m.top + plotH + 58 + index * 16;
     const stats = [50, 95, 99].map((p) => `p${p} ${percentile(s.values, p).toFixed(1)} ms`).join(', ');
     parts.push(`<rect x="${m.left}" y="${legendY - 10}" width="12" height="12" fill="${s.color}" fill-opacity="0.5" stroke="${s.color}"/>`);
-    parts.push(`<text x="${m.left + 18}" y="${legendY}">${escape(`${s.name}: ${s.values.length} samples; ${stats}`)}</text>`);
+    parts.push(`<text x="${m.left + 18}" y="${legendY}">${escapeXml(`${s.name}: ${s.values.length} samples; ${stats}`)}</text>`);
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -289,7 +289,11 @@ export class SluiceClient {
       try {
         parsed = JSON.parse(text);
       } catch {
-        throw new ApiError({ status: response.status, code: 'invalid-response', detail: `Expected JSON from ${method} ${path}, got: ${text.slice(0, EXCERPT)}` });
+        throw new ApiError({
+          status: response.status,
+          code: 'invalid-response',
+          detail: `Expected JSON from ${method} ${path}, got: ${text.slice(0, EXCERPT)}`,
+        });
       }
     }
     return { status: response.status, body: parsed as T, text };
@@ -299,12 +303,25 @@ export class SluiceClient {
    * Sends a request as given and returns the answer whatever its status, signed like
    * every other call (`sluice console` relays the browser's calls through this).
    */
-  async forward(method: string, path: string, options: { query?: URLSearchParams; body?: string } = {}): Promise<ApiResponse<undefined> & { contentType: string }> {
+  async forward(
+    method: string,
+    path: string,
+    options: { query?: URLSearchParams; body?: string } = {},
+  ): Promise<ApiResponse<undefined> & { contentType: string }> {
     const url = this.url(path);
     options.query?.forEach((value, name) => url.searchParams.append(name, value));
     const headers = await this.headersFor(method, url, options.body);
-    const response = await send(url.toString(), { method, headers, ...(options.body !== undefined ? { body: options.body } : {}) }, this.options.timeoutMs);
-    return { status: response.status, body: undefined, text: await readText(response, url.toString()), contentType: response.headers.get('content-type') ?? '' };
+    const response = await send(
+      url.toString(),
+      { method, headers, ...(options.body !== undefined ? { body: options.body } : {}) },
+      this.options.timeoutMs,
+    );
+    return {
+      status: response.status,
+      body: undefined,
+      text: await readText(response, url.toString()),
+      contentType: response.headers.get('content-type') ?? '',
+    };
   }
 
   get<T = any>(path: string, query?: Query) {

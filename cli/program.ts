@@ -24,7 +24,9 @@ function packageVersion(): string {
 export function buildProgram(io: IO = processIO): Command {
   const program = new Command('sluice')
     .description('Operate a Sluice gateway: partners, connections, flows, messages and failed events.')
-    .addOption(new Option('--endpoint <url>', 'operator API base URL (with the stage on AWS)').env('SLUICE_ENDPOINT').default(DEFAULT_ENDPOINT))
+    .addOption(
+      new Option('--endpoint <url>', 'operator API base URL (with the stage on AWS)').env('SLUICE_ENDPOINT').default(DEFAULT_ENDPOINT),
+    )
     .addOption(new Option('--token <token>', 'local mode operator bearer token').env('SLUICE_OPERATOR_TOKEN'))
     .option('--aws', 'sign requests with SigV4 (IAM, service execute-api); the default when no token is given')
     .addOption(new Option('--region <region>', 'AWS region for SigV4 (default: AWS_REGION or the endpoint host)'))

@@ -22,6 +22,18 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
+/**
+ * A time as the API takes it: RFC 3339 with an offset (`2026-01-31T12:00:00Z`,
+ * `2026-01-31T13:00:00+01:00`). The API checks it again; this catches a typo before a call.
+ */
+export function rfc3339(value: string): string {
+  const shaped = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(value);
+  if (!shaped || Number.isNaN(Date.parse(value.replace(' ', 'T')))) {
+    throw new InvalidArgumentError('must be an RFC 3339 time with an offset, e.g. 2026-01-31T12:00:00Z.');
+  }
+  return value;
+}
+
 /** `2xx`, or a comma-separated list of statuses such as `200,202`. */
 export function successStatuses(value: string): '2xx' | number[] {
   if (value.trim() === '2xx') return '2xx';
@@ -34,7 +46,13 @@ export function successStatuses(value: string): '2xx' | number[] {
 
 /** Repeatable and comma-separated: `--destination erp --destination crm` or `--destination erp,crm`. */
 export function collectIds(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((id) => id.trim()).filter((id) => id.length > 0)];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id.length > 0),
+  ];
 }
 
 /** A JSON object from a file (`-` is stdin), for `--file`. */
@@ -127,6 +145,7 @@ export interface FlowFlags {
   backoutThreshold?: number;
   expiresAfter?: number;
   maxPayloadBytes?: number;
+  retentionDays?: number;
 }
 
 /** `PUT /v1/flows/{id}` body: the file's settings with the flags on top. */
@@ -141,6 +160,7 @@ export function flowBody(file: Json, flags: FlowFlags): Json {
       backoutThreshold: flags.backoutThreshold,
       expiresAfterSeconds: flags.expiresAfter,
       maxPayloadBytes: flags.maxPayloadBytes,
+      retentionDays: flags.retentionDays,
     }),
   };
   if (typeof body.partnerId !== 'string') throw new UsageError('A flow needs --partner (or "partnerId" in --file).');

@@ -73,7 +73,11 @@ export function methodNotAllowed(allowed: readonly string[], detail: string): Co
 
 /** The gateway's own answer, passed on unchanged (a problem stays the problem it was). */
 function passOn(answer: OperatorAnswer): ConsoleResponse {
-  return { status: answer.status, headers: { 'content-type': answer.contentType || 'application/json', 'cache-control': 'no-store' }, body: Buffer.from(answer.text) };
+  return {
+    status: answer.status,
+    headers: { 'content-type': answer.contentType || 'application/json', 'cache-control': 'no-store' },
+    body: Buffer.from(answer.text),
+  };
 }
 
 function parse<T>(answer: OperatorAnswer): T {
@@ -87,7 +91,9 @@ export function createConsoleHandler(options: ConsoleHandlerOptions) {
   const fetchUrl = options.fetch ?? fetch;
 
   async function download(id: string, authorization: string | undefined): Promise<ConsoleResponse> {
-    const issued = await options.operator('POST', `/v1/failed-events/${encodeURIComponent(id)}/download-url`, { ...(authorization ? { authorization } : {}) });
+    const issued = await options.operator('POST', `/v1/failed-events/${encodeURIComponent(id)}/download-url`, {
+      ...(authorization ? { authorization } : {}),
+    });
     if (issued.status !== 200) return passOn(issued);
     const { url } = parse<{ url: string }>(issued);
     const response = await fetchUrl(url, { method: 'GET', redirect: 'error' });
@@ -108,13 +114,21 @@ export function createConsoleHandler(options: ConsoleHandlerOptions) {
   }
 
   async function upload(id: string, request: ConsoleRequest): Promise<ConsoleResponse> {
-    if (request.body.length === 0) return consoleProblem(400, 'empty-payload', 'Empty file', 'The corrected file is empty; nothing was uploaded.');
+    if (request.body.length === 0)
+      return consoleProblem(400, 'empty-payload', 'Empty file', 'The corrected file is empty; nothing was uploaded.');
     const authorization = request.headers.authorization;
-    const issued = await options.operator('POST', `/v1/failed-events/${encodeURIComponent(id)}/upload-url`, { ...(authorization ? { authorization } : {}) });
+    const issued = await options.operator('POST', `/v1/failed-events/${encodeURIComponent(id)}/upload-url`, {
+      ...(authorization ? { authorization } : {}),
+    });
     if (issued.status !== 200) return passOn(issued);
     const target = parse<Parameters<typeof uploadTo>[0]>(issued);
     if (target.maxBytes !== undefined && request.body.length > target.maxBytes) {
-      return consoleProblem(413, 'payload-too-large', 'File too large', `The file is ${request.body.length} bytes; this failed event accepts at most ${target.maxBytes} bytes. Nothing was uploaded.`);
+      return consoleProblem(
+        413,
+        'payload-too-large',
+        'File too large',
+        `The file is ${request.body.length} bytes; this failed event accepts at most ${target.maxBytes} bytes. Nothing was uploaded.`,
+      );
     }
     const fileName = (request.headers['x-file-name'] ?? 'payload').replace(/[^\w.-]/g, '_').slice(0, 100) || 'payload';
     try {

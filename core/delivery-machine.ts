@@ -1,4 +1,4 @@
-import { type Verdict } from './classify';
+import type { Verdict } from './classify';
 import type { Connection, Delivery, FailureType, Flow } from './model';
 import { retryDelaySeconds } from './retry';
 

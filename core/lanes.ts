@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
  */
 export function laneFor(input: { chainId?: string; messageId: string }, threads: number): number {
   if (threads <= 1) return 0;
-  const digest = createHash('sha256').update(input.chainId ?? input.messageId).digest();
+  const digest = createHash('sha256')
+    .update(input.chainId ?? input.messageId)
+    .digest();
   return digest.readUInt32BE(0) % threads;
 }
 

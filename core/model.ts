@@ -5,15 +5,7 @@
 
 export type ConnectionStatus = 'online' | 'offline' | 'unauthorized';
 export type FlowStatus = 'enabled' | 'paused' | 'disabled' | 'stopped';
-export type DeliveryStatus =
-  | 'queued'
-  | 'retrying'
-  | 'paused'
-  | 'inError'
-  | 'delivered'
-  | 'failed'
-  | 'suspended'
-  | 'discarded';
+export type DeliveryStatus = 'queued' | 'retrying' | 'paused' | 'inError' | 'delivered' | 'failed' | 'suspended' | 'discarded';
 /** A message is `accepted` until every destination is queued, then takes its deliveries' state. */
 export type MessageStatus = 'accepted' | DeliveryStatus;
 export type FailureType = 'business' | 'timeout' | 'unavailable' | 'expired' | 'configuration' | 'internal';
@@ -94,6 +86,13 @@ export interface FlowSettings {
   backoutThreshold: number;
   expiresAfterSeconds?: number;
   maxPayloadBytes: number;
+  /**
+   * Days a message is kept after it reaches a final state (every delivery delivered or
+   * discarded), with its deliveries, report and payloads (SPEC semantics 16). Failed,
+   * in-error and suspended deliveries keep their message until an operator acts on them.
+   * @default 30
+   */
+  retentionDays: number;
   /**
    * Lane counts (`threads`) of the destinations, copied when the flow or a destination is
    * saved, so ingest picks lanes without reading the connections. Internal; never returned.
@@ -254,4 +253,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
 };
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_RETENTION_DAYS = 30;
+/** Bounds of a flow's `retentionDays`: at least a day, at most ten years. */
+export const RETENTION_DAYS_LIMITS = { min: 1, max: 3650 } as const;
 export const EMPTY_COUNTS: FlowCounts = { accepted: 0, queued: 0, delivered: 0, failed: 0, suspended: 0, inError: 0 };

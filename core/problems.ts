@@ -68,12 +68,7 @@ export class ProblemError extends Error {
   /** HTTP headers the answer needs besides the body, e.g. `allow` for `method-not-allowed`. */
   readonly responseHeaders: Record<string, string>;
 
-  constructor(
-    code: ProblemCode,
-    detail: string,
-    extensions: Record<string, unknown> = {},
-    responseHeaders: Record<string, string> = {},
-  ) {
+  constructor(code: ProblemCode, detail: string, extensions: Record<string, unknown> = {}, responseHeaders: Record<string, string> = {}) {
     super(detail);
     this.name = 'ProblemError';
     this.code = code;

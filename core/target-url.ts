@@ -142,7 +142,9 @@ export function assertAllowedUrl(raw: string, policy: TargetPolicy): URL {
   }
   const schemes = policy.localMode ? ['https:', 'http:'] : ['https:'];
   if (!schemes.includes(url.protocol)) {
-    throw new UnsafeTargetError(`URL scheme ${url.protocol.replace(':', '')} is not allowed; use ${policy.localMode ? 'http or https' : 'https'}`);
+    throw new UnsafeTargetError(
+      `URL scheme ${url.protocol.replace(':', '')} is not allowed; use ${policy.localMode ? 'http or https' : 'https'}`,
+    );
   }
   if (url.username || url.password) throw new UnsafeTargetError('credentials belong in auth, not in the URL');
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -164,7 +166,7 @@ export function probePathProblem(path: string): string | undefined {
   if (!path.startsWith('/')) return 'must start with /';
   if (path.startsWith('//')) return 'must start with a single / (// names another host)';
   if (path.includes('\\')) return 'must not contain a backslash';
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what it refuses
   if (/[\s\u0000-\u001f\u007f]/.test(path)) return 'must not contain whitespace or control characters';
   return undefined;
 }

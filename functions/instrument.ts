@@ -1,5 +1,6 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
+import { builtClients } from '../adapters/aws/clients';
 import type { Runtime } from '../adapters/runtime';
 
 /**
@@ -15,9 +16,9 @@ export function instrument<E, R>(
   tracer: Tracer,
   handler: (event: E, context: Context) => Promise<R>,
 ): (event: E, context: Context) => Promise<R> {
-  // The document client shares the base client's middleware stack: one capture covers both.
-  const { dynamodb, sqs, s3, eventBridge, scheduler, kms } = runtime.clients;
-  for (const client of [dynamodb, sqs, s3, eventBridge, scheduler, kms]) tracer.captureAWSv3Client(client);
+  // Only the clients this function wired (reading another throws). The document client
+  // shares the base client's middleware stack: one capture covers both.
+  for (const client of builtClients(runtime.clients)) tracer.captureAWSv3Client(client as never);
 
   return async (event, context) => {
     runtime.logger.addContext(context);

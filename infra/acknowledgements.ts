@@ -3,7 +3,7 @@
  * acknowledged one by one with their reasons, on the constructs concerned only. Anything
  * else those rules ask for is built in; a new finding fails `cdk synth` and the tests.
  */
-import { CfnElement, Stack, Validations, aws_logs as logs } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Validations, aws_logs as logs } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { BUCKET } from '../adapters/aws/definitions';
 import type { Alarms } from './alarms';
@@ -34,7 +34,11 @@ export function acknowledgeGuardFindings(parts: GatewayParts, props: ResolvedPro
 
   if (!alarms.haveActions) {
     for (const alarm of alarms.alarms) {
-      guard(alarm, 'cloudwatch_alarm_action_check', 'No alarmTopic or alarmActions given: the alarms are for dashboards until the deployer wires a topic.');
+      guard(
+        alarm,
+        'cloudwatch_alarm_action_check',
+        'No alarmTopic or alarmActions given: the alarms are for dashboards until the deployer wires a topic.',
+      );
     }
   }
   const logGroups = scope.node.findAll().filter((c): c is logs.LogGroup => c instanceof logs.LogGroup);
@@ -71,23 +75,43 @@ export function acknowledgeGuardFindings(parts: GatewayParts, props: ResolvedPro
   }
   if (!props.vpc) {
     for (const fn of [functions.operator, functions.deliverer, functions.prober]) {
-      guard(fn, 'lambda_inside_vpc_check', 'No vpc given: connection endpoints are public HTTPS URLs, checked against private ranges before every call.');
+      guard(
+        fn,
+        'lambda_inside_vpc_check',
+        'No vpc given: connection endpoints are public HTTPS URLs, checked against private ranges before every call.',
+      );
     }
   }
-  guard(storage.accessLogsBucket, 's3_bucket_default_encryption_kms_check', 'S3 server access logs can only be delivered to a bucket encrypted with SSE-S3.');
-  guard(storage.accessLogsBucket, 's3_bucket_logging_enabled_check', 'This bucket is the server access log destination; logging it to itself would loop.');
+  guard(
+    storage.accessLogsBucket,
+    's3_bucket_default_encryption_kms_check',
+    'S3 server access logs can only be delivered to a bucket encrypted with SSE-S3.',
+  );
+  guard(
+    storage.accessLogsBucket,
+    's3_bucket_logging_enabled_check',
+    'This bucket is the server access log destination; logging it to itself would loop.',
+  );
   for (const bucket of [storage.bucket, storage.accessLogsBucket]) {
     guard(
       bucket,
       's3_event_notifications_enabled_check',
       'Nothing reacts to object events: the handlers write and read the objects themselves and publish operational events on the event bus.',
     );
-    guard(bucket, 's3_bucket_object_lock_enabled_check', 'Objects must expire by lifecycle and be replaced or removed during repair; object lock would forbid both.');
+    guard(
+      bucket,
+      's3_bucket_object_lock_enabled_check',
+      'Objects must expire by lifecycle and be replaced or removed during repair; object lock would forbid both.',
+    );
   }
   // With RemovalPolicy.DESTROY, CDK's stack-wide provider empties the buckets on deletion.
   const autoDelete = Stack.of(scope).node.tryFindChild('Custom::S3AutoDeleteObjectsCustomResourceProvider');
   if (autoDelete) {
-    guard(autoDelete, 'lambda_inside_vpc_check', "CDK's provider that empties the buckets on stack deletion (RemovalPolicy.DESTROY) calls only S3.");
+    guard(
+      autoDelete,
+      'lambda_inside_vpc_check',
+      "CDK's provider that empties the buckets on stack deletion (RemovalPolicy.DESTROY) calls only S3.",
+    );
   }
   guard(
     storage.deadLetterQueue,
@@ -118,7 +142,11 @@ export function acknowledgeNagFindings(parts: GatewayParts, props: ResolvedProps
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
       "AWSLambdaVPCAccessExecutionRole (VPC-attached deliverer and prober only) manages the function's network interfaces.",
     );
-    ack(fn, 'AwsSolutions-L1', 'Pinned to nodejs22.x on purpose: bundles target node22 and the code is tested on that major; runtime upgrades are deliberate.');
+    ack(
+      fn,
+      'AwsSolutions-L1',
+      'Pinned to nodejs22.x on purpose: bundles target node22 and the code is tested on that major; runtime upgrades are deliberate.',
+    );
   }
 
   // Wildcards produced by the L2 grant methods, each confined to one resource.
@@ -170,10 +198,22 @@ export function acknowledgeNagFindings(parts: GatewayParts, props: ResolvedProps
   );
   ack(partner, 'AwsSolutions-COG4', 'Partners authenticate with Sluice API keys checked in the ingest handler, not Cognito user pools.');
   if (apis.partner.kind === 'rest' && !props.partnerWebAclArn) {
-    ack(partner, 'AwsSolutions-APIG3', 'A WAFv2 web ACL is optional (partnerWebAclArn): partners are authenticated servers and the stage is throttled.');
+    ack(
+      partner,
+      'AwsSolutions-APIG3',
+      'A WAFv2 web ACL is optional (partnerWebAclArn): partners are authenticated servers and the stage is throttled.',
+    );
   }
-  ack(apis.operator, 'AwsSolutions-COG4', 'Operator routes use IAM (SigV4) authorization, as the product specifies; /health returns no data.');
-  ack(apis.operator, 'AwsSolutions-APIG3', 'Every operator route except /health requires SigV4-signed IAM requests, and the stage is throttled.');
+  ack(
+    apis.operator,
+    'AwsSolutions-COG4',
+    'Operator routes use IAM (SigV4) authorization, as the product specifies; /health returns no data.',
+  );
+  ack(
+    apis.operator,
+    'AwsSolutions-APIG3',
+    'Every operator route except /health requires SigV4-signed IAM requests, and the stage is throttled.',
+  );
   ack(apis.operatorHealth, 'AwsSolutions-APIG4', 'GET /health is an unauthenticated liveness check that returns no data.');
   const restApis = apis.partner.kind === 'rest' ? [apis.partner.api, apis.operator] : [apis.operator];
   for (const api of restApis) {

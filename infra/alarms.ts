@@ -54,7 +54,12 @@ export function buildAlarms(scope: Construct, storage: Storage, functions: Sluic
   const { ingest, operator, deliverer, prober } = functions;
   const age = props.oldestMessageAgeThreshold;
   const alarms = [
-    alarm('IngestErrorsAlarm', 'Sluice ingest invocations failed: partners get 500s and their messages are not accepted.', ingest.metricErrors(sum), 0),
+    alarm(
+      'IngestErrorsAlarm',
+      'Sluice ingest invocations failed: partners get 500s and their messages are not accepted.',
+      ingest.metricErrors(sum),
+      0,
+    ),
     alarm('OperatorErrorsAlarm', 'Sluice operator API invocations failed (a bug or an internal error).', operator.metricErrors(sum), 0),
     alarm(
       'PartnerApi5xxAlarm',
@@ -78,7 +83,12 @@ export function buildAlarms(scope: Construct, storage: Storage, functions: Sluic
       }),
       0,
     ),
-    alarm('DelivererErrorsAlarm', 'Sluice deliverer invocations failed (a bug or an internal error, not a target failure).', deliverer.metricErrors(sum), 0),
+    alarm(
+      'DelivererErrorsAlarm',
+      'Sluice deliverer invocations failed (a bug or an internal error, not a target failure).',
+      deliverer.metricErrors(sum),
+      0,
+    ),
     alarm('ProberErrorsAlarm', 'Sluice prober invocations failed: offline connections may not be resumed.', prober.metricErrors(sum), 0),
     alarm(
       'OldestDeliveryAgeAlarm',

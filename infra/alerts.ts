@@ -1,4 +1,13 @@
-import { Duration, RemovalPolicy, aws_events as events, aws_events_targets as targets, aws_iam as iam, aws_kms as kms, aws_sns as sns, aws_sns_subscriptions as subscriptions } from 'aws-cdk-lib';
+import {
+  Duration,
+  RemovalPolicy,
+  aws_events as events,
+  aws_events_targets as targets,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_sns as sns,
+  aws_sns_subscriptions as subscriptions,
+} from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '../adapters/aws/event-publisher';
 import type { OperationalEventType } from '../core/ports';

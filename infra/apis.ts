@@ -7,8 +7,8 @@ import {
   aws_apigateway as apigateway,
   aws_apigatewayv2 as apigwv2,
   aws_apigatewayv2_integrations as integrations,
-  aws_cloudwatch as cloudwatch,
-  aws_lambda as lambda,
+  type aws_cloudwatch as cloudwatch,
+  type aws_lambda as lambda,
   aws_logs as logs,
   aws_wafv2 as wafv2,
 } from 'aws-cdk-lib';
@@ -67,7 +67,10 @@ function buildHttpPartnerApi(scope: Construct, ingest: lambda.IFunction, props: 
     defaultIntegration: integration,
   });
   for (const path of PARTNER_API_RESOURCES) api.addRoutes({ path, methods: [apigwv2.HttpMethod.ANY], integration });
-  const accessLogs = new logs.LogGroup(scope, 'PartnerApiAccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy });
+  const accessLogs = new logs.LogGroup(scope, 'PartnerApiAccessLogs', {
+    retention: props.logRetention,
+    removalPolicy: props.removalPolicy,
+  });
   const stage = new apigwv2.HttpStage(scope, 'PartnerApiStage', {
     httpApi: api,
     stageName: '$default',
@@ -119,7 +122,11 @@ function buildOperatorApi(scope: Construct, operator: lambda.IFunction, account:
   return { api, health };
 }
 
-export function buildApis(scope: Construct, functions: { ingest: lambda.IFunction; operator: lambda.IFunction }, props: ResolvedProps): Apis {
+export function buildApis(
+  scope: Construct,
+  functions: { ingest: lambda.IFunction; operator: lambda.IFunction },
+  props: ResolvedProps,
+): Apis {
   const account = buildApiGatewayAccount(scope, props);
   const partner =
     props.partnerApi === 'rest'

@@ -17,7 +17,8 @@ import {
   aws_logs as logs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { BUCKET, ENVIRONMENT } from '../adapters/aws/definitions';
+import { BUCKET, COUNTS_STREAM, ENVIRONMENT } from '../adapters/aws/definitions';
+import { functionBundling } from './function-bundling';
 import type { ResolvedProps } from './props';
 import { allowOneTimeProbes, type ProbeScheduling } from './schedules';
 import type { Storage } from './storage';
@@ -53,26 +54,20 @@ export interface SluiceFunctions {
   readonly aggregator: nodejs.NodejsFunction;
 }
 
-/** How every function is bundled (local esbuild, never Docker). The one place to change it. */
-export function bundlingOptions(): nodejs.BundlingOptions {
-  return {
-    minify: true,
-    sourceMap: true,
-    target: 'node22',
-    format: nodejs.OutputFormat.CJS,
-    // Ship the SDK versions from package-lock.json instead of the runtime's.
-    bundleAwsSDK: true,
-    forceDockerBundling: false,
-  };
-}
-
 type FunctionOptions = { description: string; memorySize: number; timeout: Duration; functionName?: string } & Pick<
   nodejs.NodejsFunctionProps,
   'vpc' | 'vpcSubnets' | 'securityGroups'
 >;
 
 /** One function from `functions/<dir>/index.ts`, with its own log group. */
-function makeFunction(scope: Construct, id: string, dir: string, environment: Record<string, string>, props: ResolvedProps, options: FunctionOptions) {
+function makeFunction(
+  scope: Construct,
+  id: string,
+  dir: string,
+  environment: Record<string, string>,
+  props: ResolvedProps,
+  options: FunctionOptions,
+) {
   const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, { retention: props.logRetention, removalPolicy: props.removalPolicy });
   return new nodejs.NodejsFunction(scope, id, {
     entry: path.join(REPO_ROOT, 'functions', dir, 'index.ts'),
@@ -85,7 +80,8 @@ function makeFunction(scope: Construct, id: string, dir: string, environment: Re
     logGroup,
     // Powertools Tracer in the handlers records segments for every AWS call.
     tracing: lambda.Tracing.ACTIVE,
-    bundling: bundlingOptions(),
+    // How every function is bundled (local esbuild, never Docker): the one place to change it.
+    bundling: functionBundling(),
     ...options,
   });
 }
@@ -161,7 +157,7 @@ export function buildFunctions(scope: Construct, storage: Storage, scheduling: P
       ...inVpc,
     }),
     aggregator: make('Aggregator', 'aggregator', {
-      description: 'Sluice aggregator: derives flow counts from the table stream',
+      description: 'Sluice aggregator: derives flow counts and listings from the table stream, and dates final payloads',
       memorySize,
       timeout: Duration.seconds(60),
     }),
@@ -179,8 +175,8 @@ function addEventSources(scope: Construct, storage: Storage, functions: SluiceFu
     target: functions.aggregator,
     eventSourceArn: storage.table.tableStreamArn!,
     startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-    batchSize: 1000,
-    maxBatchingWindow: Duration.seconds(1),
+    batchSize: COUNTS_STREAM.batchSize,
+    maxBatchingWindow: Duration.seconds(COUNTS_STREAM.batchingWindowSeconds),
     retryAttempts: 10,
     filters: [lambda.FilterCriteria.filter({ dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('MESSAGE') } } } })],
   });
@@ -234,6 +230,10 @@ function grantAccess(storage: Storage, scheduling: ProbeScheduling, functions: S
   allowObjects(deliverer, ['s3:PutObject'], [objects(BUCKET.prefixes.failed)]);
   eventBus.grantPutEventsTo(deliverer);
   credentialsKey.grantDecrypt(deliverer);
+
+  // Aggregator: tags a final message's payloads for expiry by retention class, and untags
+  // them when a replay takes the message up again (BUCKET in adapters/aws/definitions.ts).
+  allowObjects(aggregator, ['s3:PutObjectTagging', 's3:DeleteObjectTagging'], [objects('')]);
 
   // Prober: re-queues missed messages (sweeps) and wakes held deliveries (visibility).
   queue.grantSendMessages(prober);

@@ -3,7 +3,16 @@
  * them and fills in every default once, before anything is built (as the
  * aws-solutions-constructs helpers do), so the builders never see an optional.
  */
-import { Annotations, Duration, RemovalPolicy, aws_cloudwatch as cloudwatch, aws_ec2 as ec2, aws_logs as logs, aws_scheduler as scheduler, aws_sns as sns } from 'aws-cdk-lib';
+import {
+  Annotations,
+  Duration,
+  RemovalPolicy,
+  type aws_cloudwatch as cloudwatch,
+  type aws_ec2 as ec2,
+  aws_logs as logs,
+  aws_scheduler as scheduler,
+  type aws_sns as sns,
+} from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DELIVERY_QUEUE } from '../adapters/aws/definitions';
 import type { AlertsOptions } from './alerts';

@@ -9,7 +9,7 @@ import {
   RemovalPolicy,
   Stack,
   aws_iam as iam,
-  aws_lambda as lambda,
+  type aws_lambda as lambda,
   aws_scheduler as scheduler,
   aws_scheduler_targets as schedulerTargets,
 } from 'aws-cdk-lib';
@@ -65,7 +65,12 @@ export function allowOneTimeProbes(scheduling: ProbeScheduling, functions: lambd
 }
 
 /** The recurring probe: `{"kind":"hourly"}` to the prober through the scheduler role. */
-export function buildRecurringProbe(scope: Construct, scheduling: ProbeScheduling, prober: lambda.IFunction, props: ResolvedProps): scheduler.Schedule {
+export function buildRecurringProbe(
+  scope: Construct,
+  scheduling: ProbeScheduling,
+  prober: lambda.IFunction,
+  props: ResolvedProps,
+): scheduler.Schedule {
   return new scheduler.Schedule(scope, 'HourlyProbe', {
     description: 'Sluice: probe every connection that is not online',
     schedule: props.probeSchedule,

@@ -8,16 +8,16 @@
 import {
   CfnOutput,
   cx_api as cxapi,
-  aws_apigateway as apigateway,
-  aws_apigatewayv2 as apigwv2,
-  aws_cloudwatch as cloudwatch,
-  aws_dynamodb as dynamodb,
-  aws_events as events,
-  aws_iam as iam,
-  aws_kms as kms,
-  aws_s3 as s3,
-  aws_scheduler as scheduler,
-  aws_sqs as sqs,
+  type aws_apigateway as apigateway,
+  type aws_apigatewayv2 as apigwv2,
+  type aws_cloudwatch as cloudwatch,
+  type aws_dynamodb as dynamodb,
+  type aws_events as events,
+  type aws_iam as iam,
+  type aws_kms as kms,
+  type aws_s3 as s3,
+  type aws_scheduler as scheduler,
+  type aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { acknowledgeGuardFindings, acknowledgeNagFindings } from './acknowledgements';
@@ -105,7 +105,10 @@ export class SluiceGateway extends Construct {
   }
 
   private addOutputs(partner: PartnerApi): void {
-    new CfnOutput(this, 'PartnerApiUrl', { value: partner.url, description: `Sluice partner API base URL (${partner.kind === 'http' ? 'HTTP' : 'REST'} API)` });
+    new CfnOutput(this, 'PartnerApiUrl', {
+      value: partner.url,
+      description: `Sluice partner API base URL (${partner.kind === 'http' ? 'HTTP' : 'REST'} API)`,
+    });
     new CfnOutput(this, 'OperatorApiUrl', { value: this.operatorApi.url, description: 'Sluice operator API base URL (SigV4)' });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'QueueName', { value: this.queue.queueName });

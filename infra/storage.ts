@@ -15,10 +15,18 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { BUCKET, DEAD_LETTER_QUEUE, DELIVERY_QUEUE, TABLE, type AttributeType, type QueueDefinition } from '../adapters/aws/definitions';
+import {
+  BUCKET,
+  DEAD_LETTER_QUEUE,
+  DELIVERY_QUEUE,
+  TABLE,
+  type AttributeType,
+  type BucketLifecycleRule,
+  type QueueDefinition,
+} from '../adapters/aws/definitions';
 import type { ResolvedProps } from './props';
 
-/** Days a replaced or deleted object version stays in a versioned bucket. */
+/** Days a replaced or deleted access log version stays in its versioned bucket. */
 const NONCURRENT_VERSION_DAYS = 30;
 
 const ATTRIBUTE_TYPES: Record<AttributeType, dynamodb.AttributeType> = {
@@ -99,6 +107,20 @@ function buildQueues(scope: Construct, props: ResolvedProps): Pick<Storage, 'que
   return { queue, deadLetterQueue };
 }
 
+/** A rule of the payload bucket, from its definition. */
+function lifecycleRule(rule: BucketLifecycleRule): s3.LifecycleRule {
+  return {
+    id: rule.id,
+    ...(rule.prefix ? { prefix: rule.prefix } : {}),
+    ...(rule.tag ? { tagFilters: { [rule.tag.key]: rule.tag.value } } : {}),
+    ...(rule.expirationDays !== undefined ? { expiration: Duration.days(rule.expirationDays) } : {}),
+    ...(rule.noncurrentVersionExpirationDays !== undefined
+      ? { noncurrentVersionExpiration: Duration.days(rule.noncurrentVersionExpirationDays) }
+      : {}),
+    ...(rule.removeExpiredDeleteMarkers ? { expiredObjectDeleteMarker: true } : {}),
+  };
+}
+
 function buildBuckets(scope: Construct, props: ResolvedProps): Pick<Storage, 'bucket' | 'accessLogsBucket'> {
   // Versioned buckets keep a replaced or deleted object for a while, then drop it.
   const noncurrentVersionExpiration = Duration.days(NONCURRENT_VERSION_DAYS);
@@ -125,12 +147,8 @@ function buildBuckets(scope: Construct, props: ResolvedProps): Pick<Storage, 'bu
     objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
     serverAccessLogsBucket: accessLogsBucket,
     serverAccessLogsPrefix: 'payload-bucket/',
-    lifecycleRules: BUCKET.lifecycleRules.map((rule) => ({
-      id: rule.id,
-      prefix: rule.prefix,
-      expiration: Duration.days(rule.expirationDays),
-      noncurrentVersionExpiration,
-    })),
+    // Payloads expire by retention tag only (see BUCKET): never while their message is kept.
+    lifecycleRules: BUCKET.lifecycleRules.map(lifecycleRule),
     removalPolicy: props.removalPolicy,
     autoDeleteObjects: props.destroy,
   });

@@ -7,6 +7,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { mirrorS3, type S3Mirror } from './s3-mirror';
 import { enableAwsFifoBatches } from './fifo-batches';
+import { ObjectTags, withObjectTagging } from './s3-tagging';
 
 /** Where the local stand-ins for DynamoDB, SQS and S3 listen. */
 export interface Emulators {
@@ -26,7 +27,8 @@ export interface EmulatorOptions {
   readyTimeoutMs?: number;
   /**
    * Absolute path of a directory that keeps the state across restarts: DynamoDB Local's
-   * database in `dynamodb/`, the S3 objects in `s3/` (the SQS queues stay in memory).
+   * database in `dynamodb/`, the S3 objects in `s3/` and their tags in `s3-tags.json`
+   * (the SQS queues stay in memory).
    * The caller makes sure one process at a time uses it (see `openDataDir`).
    * @default none: everything in memory, gone when stopped
    */
@@ -121,16 +123,22 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   process.once('exit', killJava);
   const dynamodbEndpoint = `http://127.0.0.1:${dynamodbPort}`;
 
+  const objectTags = new ObjectTags(dataDir ? join(dataDir, 's3-tags.json') : undefined);
   let fauxqs: Awaited<ReturnType<typeof startFauxqs>> | undefined;
   let mirror: S3Mirror | undefined;
   try {
-    fauxqs = await startFauxqs({
-      port: options.queuePort ?? 0,
-      host: '127.0.0.1',
-      logger: false,
-      // The S3 mirror listens to the spy; one buffered event is all the spy needs to keep.
-      ...(dataDir ? { messageSpies: { bufferSize: 1 } } : {}),
-    });
+    fauxqs = await withObjectTagging(
+      objectTags,
+      () =>
+        startFauxqs({
+          port: options.queuePort ?? 0,
+          host: '127.0.0.1',
+          logger: false,
+          // The S3 mirror listens to the spy; one buffered event is all the spy needs to keep.
+          ...(dataDir ? { messageSpies: { bufferSize: 1 } } : {}),
+        }),
+      (server) => server.stop(),
+    );
     if (dataDir) {
       const logger = new Logger({ serviceName: 'sluice-local' });
       mirror = await mirrorS3(fauxqs, {
@@ -161,6 +169,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
       process.removeListener('exit', killJava);
       // Copies still in flight read from the emulator: finish them before it stops.
       await kept?.close();
+      await objectTags.flush();
       await Promise.all([stopChild(java), queueServer.stop()]);
     },
   };

@@ -48,7 +48,11 @@ interface FauxqsQueue {
   isFifo(): boolean;
   processTimers(): void;
   changeVisibility(receiptHandle: string, timeoutSeconds: number): void;
-  dequeueFifo(maxCount: number, visibilityTimeoutOverride: number | undefined, dlqResolver?: (arn: string) => { enqueue(m: FauxqsMessage): void } | undefined): unknown[];
+  dequeueFifo(
+    maxCount: number,
+    visibilityTimeoutOverride: number | undefined,
+    dlqResolver?: (arn: string) => { enqueue(m: FauxqsMessage): void } | undefined,
+  ): unknown[];
 }
 
 type QueuePrototype = FauxqsQueue & { [INSTALLED]?: true };
@@ -110,7 +114,15 @@ export function installOn(prototype: QueuePrototype): void {
         if (redrive && dlqResolver && message.approximateReceiveCount > redrive.maxReceiveCount) {
           const dlq = dlqResolver(redrive.deadLetterTargetArn);
           if (dlq) {
-            this.spy?.addMessage({ service: 'sqs', queueName: this.name, messageId: message.messageId, body: message.body, messageAttributes: message.messageAttributes, status: 'dlq', timestamp: Date.now() });
+            this.spy?.addMessage({
+              service: 'sqs',
+              queueName: this.name,
+              messageId: message.messageId,
+              body: message.body,
+              messageAttributes: message.messageAttributes,
+              status: 'dlq',
+              timestamp: Date.now(),
+            });
             dlq.enqueue(message);
             continue;
           }
@@ -168,5 +180,7 @@ function redrivePolicy(text: string | undefined): { maxReceiveCount: number; dea
 
 /** Sequence numbers are 20-digit, zero-padded strings: text order is their order. Stable for messages without one. */
 function sortBySequence(messages: FauxqsMessage[]): void {
-  messages.sort((a, b) => (a.sequenceNumber && b.sequenceNumber ? (a.sequenceNumber < b.sequenceNumber ? -1 : a.sequenceNumber > b.sequenceNumber ? 1 : 0) : 0));
+  messages.sort((a, b) =>
+    a.sequenceNumber && b.sequenceNumber ? (a.sequenceNumber < b.sequenceNumber ? -1 : a.sequenceNumber > b.sequenceNumber ? 1 : 0) : 0,
+  );
 }

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { isPartnerRequest, operatorTokenMatches } from '../api/apis';
 import type { SluiceConfig } from '../adapters/aws/config';
-import { createRuntime, type Runtime, type RuntimeOverrides } from '../adapters/runtime';
-import { createAwsClients } from '../adapters/aws/clients';
+import type { Runtime, RuntimeOverrides } from '../adapters/runtime';
+import { createAwsClients, createRuntime } from '../adapters/all-services';
 import { InMemoryEventPublisher } from '../adapters/aws/event-publisher';
 import { LocalCredentialSealer } from '../adapters/aws/credential-sealer';
 import { createIngestHandler } from '../functions/ingest/handler';
 import { createOperatorHandler } from '../functions/operator/handler';
-import { LOCAL_RESOURCE_NAMES } from '../adapters/aws/definitions';
+import { COUNTS_STREAM, LOCAL_RESOURCE_NAMES } from '../adapters/aws/definitions';
 import { startEmulators, type Emulators } from './emulators';
 import { DataDirError, MEMORY_DATA_DIR, openDataDir } from './data-dir';
 import { provisionLocalResources, type LocalResourceNames, type ProvisionedResources } from './provision';
@@ -24,6 +24,10 @@ import { createProberHandler } from '../functions/prober/handler';
 import { DEFAULT_PROBE_PLAN } from '../core/probe-plan';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import type { DelivererOptions } from '../services/deliverer';
+import { sweepExpired, type SweepResult } from './retention-sweeper';
+
+/** How often local mode deletes what retention let go of (AWS does it on its own). */
+const RETENTION_SWEEP_MS = 3600 * 1000;
 
 export interface LocalGatewayOptions {
   /** API port. @default 3000 (0 picks a free port) */
@@ -46,6 +50,11 @@ export interface LocalGatewayOptions {
   pollerBatchSize?: number;
   /** Run the local stream poller feeding the counts aggregator. @default true */
   aggregate?: boolean;
+  /**
+   * The stream poller's batching window: counts and listings trail the records by about this.
+   * The bench sets AWS's (COUNTS_STREAM) to count the aggregator's writes as AWS would. @default 1000
+   */
+  aggregatorWindowMs?: number;
   /** Told each start-up step as it begins (`npm start` prints them). @default none */
   onProgress?: (step: string) => void;
   /**
@@ -90,6 +99,8 @@ export interface LocalGateway {
   streamPoller?: LocalStreamPoller;
   /** Runs the prober now, as the hourly schedule would. */
   probeNow(): Promise<unknown>;
+  /** Deletes expired records and payloads now, as the hourly sweep would (`now`: the runtime's clock by default). */
+  sweepRetention(now?: Date): Promise<SweepResult>;
   stop(): Promise<void>;
 }
 
@@ -139,6 +150,9 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const runtime = createRuntime(config, { probes, sealer, ...options.overrides }, 'sluice-local');
     const prober = createProberHandler(runtime);
     probes.probe = (connectionId) => prober({ kind: 'probe', connectionIds: [connectionId] });
+    // DynamoDB Local never applies TTL and the emulator no lifecycle rules: local mode deletes expired data itself.
+    const sweepRetention = (now?: Date) => sweepExpired(runtime, now);
+    scheduler.every('retention-sweep', RETENTION_SWEEP_MS, () => sweepRetention());
     const operatorToken = options.operatorToken ?? (await dataDir.secret('operator-token'));
     let streamPoller: LocalStreamPoller | undefined;
     if (options.aggregate ?? true) {
@@ -152,6 +166,8 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         streamArn: resources.streamArn,
         handler: createAggregatorHandler(runtime),
         region: config.region,
+        intervalMs: options.aggregatorWindowMs ?? 1000,
+        batchSize: COUNTS_STREAM.batchSize,
         // A kept table's stream is read on from where the last run stopped, never twice.
         ...(dataDir.path ? { checkpointFile: join(dataDir.path, 'stream-checkpoint.json') } : {}),
         onError: (error) => runtime.logger.error('local stream poller', { error: error as Error }),
@@ -176,18 +192,21 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const server: LocalApiServer = await startLocalApiServer({
       port: options.port ?? 3000,
       partnerHandler: createIngestHandler(runtime),
-      operatorHandler: withConsole(async (event, context) => {
-        if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
-          const authorized = operatorTokenMatches(
-            { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
-            operatorToken,
-          );
-          if (authorized) {
-            return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: sink.events }) };
+      operatorHandler: withConsole(
+        async (event, context) => {
+          if (event.httpMethod === 'GET' && event.path === '/local/events' && sink) {
+            const authorized = operatorTokenMatches(
+              { headers: Object.fromEntries(Object.entries(event.headers).map(([k, v]) => [k.toLowerCase(), v])) } as never,
+              operatorToken,
+            );
+            if (authorized) {
+              return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: sink.events }) };
+            }
           }
-        }
-        return operatorHandler(event, context);
-      }, () => server.url),
+          return operatorHandler(event, context);
+        },
+        () => server.url,
+      ),
       isPartnerRequest: (method, path, headers) => isPartnerRequest({ method, path, headers }, operatorToken),
       onError: (error) => runtime.logger.error('local API server: request failed', { error: error as Error }),
     });
@@ -207,6 +226,12 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       stops.push(() => started.stop());
     }
     streamPoller?.start();
+    // What expired while local mode was stopped goes now, not an hour from now.
+    const firstSweep = sweepRetention().then(
+      () => undefined,
+      (error: unknown) => runtime.logger.error('retention sweep', { error: error as Error }),
+    );
+    stops.push(() => firstSweep);
     return {
       url: server.url,
       operatorToken,
@@ -217,6 +242,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       poller,
       streamPoller,
       probeNow: () => prober({ kind: 'hourly' }),
+      sweepRetention,
       stop,
     };
   } catch (error) {

@@ -84,7 +84,9 @@ try {
   if (busy) exitWith(busy);
   if (error instanceof DataDirError || error instanceof LocalTableMismatchError) exitWith(error.message);
   if (error instanceof EmulatorStartError) {
-    exitWith(`Could not start the local emulators: ${error.message}\nLocal mode needs Java 17 or later on the PATH (java -version) for DynamoDB Local.`);
+    exitWith(
+      `Could not start the local emulators: ${error.message}\nLocal mode needs Java 17 or later on the PATH (java -version) for DynamoDB Local.`,
+    );
   }
   throw error;
 }

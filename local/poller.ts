@@ -10,6 +10,7 @@ import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord, SQSRe
 import { enableAwsFifoBatches } from './fifo-batches';
 
 /** The Lambda function the poller invokes, as the deliverer's handler is invoked on AWS. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a Lambda SQS handler may resolve with nothing, as aws-lambda types it
 export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 
 export interface LocalEventSourcePollerOptions {
@@ -203,9 +204,7 @@ export class LocalEventSourcePoller {
   private async eventSource(): Promise<{ arn: string; region: string }> {
     this.region ??= await this.sqs.config.region();
     if (this.queueArn === undefined) {
-      const { Attributes } = await this.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['QueueArn'] }),
-      );
+      const { Attributes } = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['QueueArn'] }));
       this.queueArn = Attributes?.QueueArn ?? '';
     }
     return { arn: this.queueArn, region: this.region };
@@ -234,6 +233,7 @@ function toRecord(message: Message, source: { arn: string; region: string }): SQ
  * Message ids the handler reported as failed. An unusable response (an identifier that is not
  * in the batch) fails the whole batch, as Lambda does.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: what an SqsBatchHandler resolves with
 function failedIds(response: SQSBatchResponse | void, event: SQSEvent): Set<string> {
   const failures = response?.batchItemFailures ?? [];
   const inBatch = new Set(event.Records.map((r) => r.messageId));

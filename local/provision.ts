@@ -92,7 +92,8 @@ async function describeTable(dynamodb: DynamoDBClient, tableName: string): Promi
 async function checkKeptTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
   const wanted = createTableInput(tableName);
   const table = await describeTable(dynamodb, tableName);
-  const keys = (schema: { AttributeName?: string; KeyType?: string }[] = []) => schema.map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
+  const keys = (schema: { AttributeName?: string; KeyType?: string }[] = []) =>
+    schema.map((k) => `${k.AttributeName}:${k.KeyType}`).join(',');
   if (keys(table.KeySchema) !== keys(wanted.KeySchema)) {
     throw new LocalTableMismatchError(
       `The kept table ${tableName} has the keys ${keys(table.KeySchema)}, this version needs ${keys(wanted.KeySchema)}. ` +

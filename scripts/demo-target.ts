@@ -65,7 +65,9 @@ export async function startDemoTarget(options: DemoTargetOptions = {}): Promise<
       const id = request.headers['x-aux-system-msg-id'] ?? '-';
       const flags = request.headers['x-sluice-possible-duplicate'] ? ' (possible duplicate)' : '';
       const answer = request.method === 'POST' ? status : 200;
-      write(`${request.method} ${request.url} id=${id} attempt=${request.headers['x-sluice-attempt'] ?? '-'}${flags} -> ${answer}\n${body}\n`);
+      write(
+        `${request.method} ${request.url} id=${id} attempt=${request.headers['x-sluice-attempt'] ?? '-'}${flags} -> ${answer}\n${body}\n`,
+      );
       response.writeHead(answer, { 'content-type': 'text/plain' });
       response.end(answer >= 400 ? `rejected with ${answer}\n` : 'ok\n');
     });

@@ -1,16 +1,46 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { messageChanges } from '../adapters/aws/stream-records';
+import { messageChanges, retentionChanges, type RetentionChange } from '../adapters/aws/stream-records';
 import type { Runtime } from '../adapters/runtime';
+import { mapLimit } from '../core/concurrency';
+import { payloadRetention } from '../core/lifecycle';
 import { aggregateCounts, newMessages } from '../core/message-status';
 
+/** Object tagging requests in flight at once. */
+const TAGGING_CONCURRENCY = 16;
+
 /**
- * Flow counts and the flows' message listings, off the write path: the table's stream
- * (DynamoDB Streams on AWS, a local stream poller in local mode) feeds record changes
- * here; each flow's counts get one update per batch, and its new messages one listing
- * page. Both trail the records by the stream's lag (under a second on AWS, one poll
+ * A message's payload objects follow its record's expiry (SPEC semantics 16): tagged for
+ * the bucket to expire once the record has a TTL, untagged when it loses it (replay). Done
+ * here, off the delivery path, and retried with the batch: tagging is idempotent.
+ */
+async function applyRetention(runtime: Runtime, changes: RetentionChange[]): Promise<void> {
+  const work: (() => Promise<unknown>)[] = [];
+  for (const change of changes) {
+    const effect = payloadRetention(change.before, change.after);
+    if (!effect) continue;
+    for (const key of change.objects) {
+      if (effect.action === 'expire') {
+        work.push(() => runtime.objects.expireAfter(key, new Date(effect.at * 1000), new Date(change.receivedAt)));
+      } else {
+        work.push(() => runtime.objects.keep(key));
+      }
+    }
+  }
+  await mapLimit(work, TAGGING_CONCURRENCY, (task) => task());
+}
+
+/**
+ * Flow counts, the flows' message listings and the expiry of final messages' payloads, off
+ * the write path: the table's stream (DynamoDB Streams on AWS, a local stream poller in
+ * local mode) feeds record changes here; each flow's counts get one update per batch, its
+ * new messages one listing page, and the objects of a message whose expiry changed their
+ * retention tag. All trail the records by the stream's lag (under a second on AWS, one poll
  * interval locally). A batch that comes back after a partial failure applies only the
  * flows that failed (remembered per container; a retry that lands in another container
- * may apply a flow's delta twice).
+ * may apply a flow's delta twice); retention tags are applied again, which changes nothing.
+ *
+ * A record that TTL removes leaves the stream as a removal: its counts leave the flow's
+ * counts, which describe the messages kept.
  */
 export function createAggregator(runtime: Runtime) {
   /**
@@ -42,6 +72,7 @@ export function createAggregator(runtime: Runtime) {
       ...[...newMessages(changes)].map(([flowId, entries]) =>
         runtime.messages.addListingPage(flowId, entries).catch(fail('the message listing', flowId)),
       ),
+      applyRetention(runtime, retentionChanges(event.Records)).catch(fail('payload retention', '*')),
     ]);
     if (failures.length > 0) {
       applied.set(batch, done);

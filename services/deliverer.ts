@@ -50,7 +50,6 @@ export interface DelivererOptions {
   reserveMs?: number;
 }
 
-
 /** How often the other lanes of a `hold-all` connection look again while its head's retry is due or in flight. */
 const HOLD_POLL_SECONDS = 1;
 
@@ -148,7 +147,8 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     if (s.delivery.status !== step.status) {
       runtime.metrics.addMetric(`Deliveries${step.status[0]!.toUpperCase()}${step.status.slice(1)}`, MetricUnit.Count, 1);
     }
-    s.delivery = await runtime.deliveries.apply(s.delivery, step, extras, s.message.receivedAt);
+    // The flow was read with this batch: the store needs no read of its own to date a final message.
+    s.delivery = await runtime.deliveries.apply(s.delivery, step, { ...extras, retentionDays: s.flow.retentionDays }, s.message.receivedAt);
     return s.delivery;
   }
 
@@ -182,11 +182,20 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         payload: { key, bytes: payload.length, contentType, sha256: s.delivery.payloadOverride?.sha256 ?? s.message.sha256 },
       }),
       chained
-        ? { alsoPut: [runtime.deliveries.chainBlockItem(s.delivery.flowId, s.message.chainId!, s.delivery.connectionId, s.delivery.messageId)] }
+        ? {
+            alsoPut: [
+              runtime.deliveries.chainBlockItem(s.delivery.flowId, s.message.chainId!, s.delivery.connectionId, s.delivery.messageId),
+            ],
+          }
         : {},
     );
     await releaseConnectionHold(s);
-    s.log.warn('delivery failed', { flowId: s.delivery.flowId, messageId: s.delivery.messageId, connectionId: s.delivery.connectionId, type });
+    s.log.warn('delivery failed', {
+      flowId: s.delivery.flowId,
+      messageId: s.delivery.messageId,
+      connectionId: s.delivery.connectionId,
+      type,
+    });
     await runtime.events.publish({
       type: 'message.failed',
       at: failedAt,
@@ -219,7 +228,13 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     return 'keep' as const;
   }
 
-  async function attempt(s: Snapshot, request: number, possibleDuplicate: boolean, receipt: ReceiptFacts, sent: SentMark): Promise<RecordResult> {
+  async function attempt(
+    s: Snapshot,
+    request: number,
+    possibleDuplicate: boolean,
+    receipt: ReceiptFacts,
+    sent: SentMark,
+  ): Promise<RecordResult> {
     const { connection, message } = s;
     // Written before the request leaves, except on the happy path's first receive: if we
     // die after the request, the next attempt knows (see needsAttemptMarker).
@@ -306,7 +321,16 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
         const reason = `target answered HTTP ${error.httpStatus} to a delivery`;
         const result = await hold(s, 'paused', HOLD_RECHECK_SECONDS, reason, {
           attempt: { ...facts, report: [] },
-          report: [...report, { at, event: 'paused', level: 'warning', detail: `held: ${reason}; waiting for reauthorize`, connectionId: connection.connectionId }],
+          report: [
+            ...report,
+            {
+              at,
+              event: 'paused',
+              level: 'warning',
+              detail: `held: ${reason}; waiting for reauthorize`,
+              connectionId: connection.connectionId,
+            },
+          ],
         });
         sent.delivery = undefined;
         await markConnectionDown(runtime, connection.connectionId, 'unauthorized', reason);
@@ -332,7 +356,16 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
           const reason = `${connection.offlineAfter} consecutive connection errors or timeouts; last: ${error.message}`;
           const result = await hold(s, 'paused', HOLD_RECHECK_SECONDS, reason, {
             attempt: { ...facts, report: [], error },
-            report: [...report, { at, event: 'paused', level: 'warning', detail: `held: connection offline (${reason})`, connectionId: connection.connectionId }],
+            report: [
+              ...report,
+              {
+                at,
+                event: 'paused',
+                level: 'warning',
+                detail: `held: connection offline (${reason})`,
+                connectionId: connection.connectionId,
+              },
+            ],
           });
           sent.delivery = undefined;
           await releaseConnectionHold(s);
@@ -400,7 +433,10 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     try {
       ticket = parseTicket(record.body);
     } catch (error) {
-      runtime.logger.error('dropping a queue message that is not a delivery ticket', { messageId: record.messageId, error: error as Error });
+      runtime.logger.error('dropping a queue message that is not a delivery ticket', {
+        messageId: record.messageId,
+        error: error as Error,
+      });
       return 'delete';
     }
     // One read: the record holds the message, its payload and every delivery.
@@ -507,10 +543,21 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   }
 
   /** A delivery whose flow or connection is gone: failed as `configuration` without a snapshot of either. */
-  async function failUnroutable(ticket: DeliveryTicket, delivery: LoadedDelivery, message: StoredMessage, type: FailureType, reason: string) {
+  async function failUnroutable(
+    ticket: DeliveryTicket,
+    delivery: LoadedDelivery,
+    message: StoredMessage,
+    type: FailureType,
+    reason: string,
+  ) {
     const placeholder = { onFailure: 'continue', flowId: ticket.flowId, internalFailureStreak: 0 } as Flow;
     const connection = { connectionId: ticket.connectionId } as Connection;
-    return fail({ ticket, record: {} as SQSRecord, delivery, message, flow: placeholder, connection, log: runtime.logger }, type, { message: reason }, []);
+    return fail(
+      { ticket, record: {} as SQSRecord, delivery, message, flow: placeholder, connection, log: runtime.logger },
+      type,
+      { message: reason },
+      [],
+    );
   }
 
   /**

@@ -47,7 +47,10 @@ export async function completeEnqueue(runtime: Runtime, message: StoredMessage):
 }
 
 /** Takes a pending message whose tickets were just sent out of the sweep's index, with a report entry. */
-export async function confirmEnqueued(runtime: Runtime, message: Pick<StoredMessage, 'flowId' | 'messageId' | 'destinations'>): Promise<void> {
+export async function confirmEnqueued(
+  runtime: Runtime,
+  message: Pick<StoredMessage, 'flowId' | 'messageId' | 'destinations'>,
+): Promise<void> {
   await runtime.messages.markEnqueued(message.flowId, message.messageId, {
     at: runtime.clock.now().toISOString(),
     event: 'queued',
@@ -77,10 +80,7 @@ export function untouchedTickets(deliveries: Delivery[]): DeliveryTicket[] {
  * `untouchedTickets`). Each message is looked at once; the happy path writes nothing
  * for it.
  */
-export async function sweepUnconfirmed(
-  runtime: Runtime,
-  options: { olderThanMs?: number; firstWindowMs?: number } = {},
-): Promise<number> {
+export async function sweepUnconfirmed(runtime: Runtime, options: { olderThanMs?: number; firstWindowMs?: number } = {}): Promise<number> {
   const now = runtime.clock.now().getTime();
   const until = new Date(now - (options.olderThanMs ?? 10 * 60_000)).toISOString();
   let resent = 0;

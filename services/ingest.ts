@@ -6,7 +6,7 @@ import { accepted } from '../core/lifecycle';
 import type { Flow, Message, MessageDestination } from '../core/model';
 import { ProblemError } from '../core/problems';
 import { objectKeys } from '../adapters/aws/keys';
-import type { StoredMessage } from '../adapters/aws/message-store';
+import type { MessageSnapshot, StoredMessage } from '../adapters/aws/message-store';
 import type { Runtime } from '../adapters/runtime';
 import { completeEnqueue, confirmEnqueued, ENQUEUE_LEASE_MS, ticketsFor, untouchedTickets } from './enqueue';
 
@@ -117,7 +117,11 @@ async function ingestRound(
     }
   });
   // Pending and fresh messages are sent together, in the round's order.
-  await queueInOrder(runtime, toQueue.sort((a, b) => a.i - b.i), results);
+  await queueInOrder(
+    runtime,
+    toQueue.sort((a, b) => a.i - b.i),
+    results,
+  );
   for (const i of contended) {
     try {
       results[i] = await settleExisting(runtime, flow.flowId, items[i]!.message.messageId);
@@ -201,7 +205,11 @@ async function queueInOrder(runtime: Runtime, toQueue: ToQueue[], results: Inges
           if (leased) await confirmEnqueued(runtime, message);
         } catch (error) {
           // Queued all the same: the sweep finds it pending and sends it again, harmlessly.
-          runtime.logger.warn('queued a pending message but could not clear its mark', { flowId: message.flowId, messageId: message.messageId, error: error as Error });
+          runtime.logger.warn('queued a pending message but could not clear its mark', {
+            flowId: message.flowId,
+            messageId: message.messageId,
+            error: error as Error,
+          });
         }
         runtime.metrics.addMetric('MessagesAccepted', MetricUnit.Count, 1);
         results[i] = { outcome: 'accepted', message };
@@ -212,6 +220,18 @@ async function queueInOrder(runtime: Runtime, toQueue: ToQueue[], results: Inges
 }
 
 /**
+ * A duplicate is acknowledged after its untouched deliveries are sent again, in case the
+ * first request died between its record and its send (a no-op for SQS within its
+ * deduplication window).
+ */
+async function acknowledgeDuplicate(runtime: Runtime, { message, deliveries }: MessageSnapshot): Promise<IngestResult> {
+  const tickets = untouchedTickets(deliveries);
+  if (tickets.length > 0) await runtime.queue.send(tickets);
+  runtime.metrics.addMetric('MessagesDuplicate', MetricUnit.Count, 1);
+  return { outcome: 'duplicate', message };
+}
+
+/**
  * An existing GUID in one look: a duplicate (its untouched tickets sent again in case
  * its request died before sending them), a pending message whose enqueue lease this
  * request took, or `leased` when another request holds that lease.
@@ -219,13 +239,8 @@ async function queueInOrder(runtime: Runtime, toQueue: ToQueue[], results: Inges
 async function settleIfNotPending(runtime: Runtime, flowId: string, messageId: string): Promise<IngestResult | StoredMessage | 'leased'> {
   const existing = await runtime.messages.snapshot(flowId, messageId);
   if (!existing) throw new ProblemError('internal', 'message vanished while settling a duplicate');
-  const { message, deliveries } = existing;
-  if (message.enqueue !== 'pending') {
-    const tickets = untouchedTickets(deliveries);
-    if (tickets.length > 0) await runtime.queue.send(tickets);
-    runtime.metrics.addMetric('MessagesDuplicate', MetricUnit.Count, 1);
-    return { outcome: 'duplicate', message };
-  }
+  const { message } = existing;
+  if (message.enqueue !== 'pending') return acknowledgeDuplicate(runtime, existing);
   return (await runtime.messages.claimEnqueue(flowId, messageId, runtime.clock.now().getTime(), ENQUEUE_LEASE_MS)) ? message : 'leased';
 }
 
@@ -265,13 +280,8 @@ async function settleExisting(runtime: Runtime, flowId: string, messageId: strin
   for (let wait = 25; ; wait = Math.min(wait * 2, 500)) {
     const existing = await runtime.messages.snapshot(flowId, messageId);
     if (!existing) throw new ProblemError('internal', 'message vanished while settling a duplicate');
-    const { message, deliveries } = existing;
-    if (message.enqueue !== 'pending') {
-      const tickets = untouchedTickets(deliveries);
-      if (tickets.length > 0) await runtime.queue.send(tickets);
-      runtime.metrics.addMetric('MessagesDuplicate', MetricUnit.Count, 1);
-      return { outcome: 'duplicate', message };
-    }
+    const { message } = existing;
+    if (message.enqueue !== 'pending') return acknowledgeDuplicate(runtime, existing);
     if (await runtime.messages.claimEnqueue(flowId, messageId, runtime.clock.now().getTime(), ENQUEUE_LEASE_MS)) {
       try {
         await completeEnqueue(runtime, message);

@@ -55,15 +55,15 @@ export async function probeConnection(runtime: Runtime, connectionId: string): P
   }
   const outcome: AttemptOutcome = url
     ? await sendToTarget(
-    {
-      url,
-      method: connection.probe.method,
-      headers: probeHeaders(connection),
-      ...(connection.probe.method === 'POST' ? { body: Buffer.alloc(0) } : {}),
-      timeoutMs: connection.timeoutMs,
-    },
-    { localMode: runtime.config.localMode, allowPrivateTargets: runtime.config.allowPrivateTargets },
-  )
+        {
+          url,
+          method: connection.probe.method,
+          headers: probeHeaders(connection),
+          ...(connection.probe.method === 'POST' ? { body: Buffer.alloc(0) } : {}),
+          timeoutMs: connection.timeoutMs,
+        },
+        { localMode: runtime.config.localMode, allowPrivateTargets: runtime.config.allowPrivateTargets },
+      )
     : { kind: 'refused-target', durationMs: 0, message: 'the probe path leaves the connection origin' };
   const { alive, detail } = probeVerdict(outcome, connection.status);
   const now = runtime.clock.now();

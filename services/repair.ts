@@ -20,7 +20,6 @@ import {
   type DeliveryStatus,
   type FailureType,
   type ReportEntry,
-  type ReportEvent,
 } from '../core/model';
 import type { DeliveryTicket } from '../core/ports';
 import { ProblemError } from '../core/problems';
@@ -85,7 +84,6 @@ function reportEntry(entry: ReportEntry, extra: Record<string, unknown> = {}): R
   return Object.assign({}, entry, extra);
 }
 
-
 // ---------------------------------------------------------------------------
 // Reading
 
@@ -141,7 +139,12 @@ async function pendingCorrection(runtime: Runtime, d: Delivery, maxBytes: number
   if (!head || head.bytes === 0 || head.bytes > maxBytes) return undefined;
   const read = await runtime.objects.getRange(correctionKey(d), maxBytes).catch(() => undefined);
   if (!read || read.body.length === 0) return undefined;
-  return { bytes: read.body.length, contentType: correctionContentType(d, head.contentType ?? read.contentType), sha256: sha256(read.body), corrected: true };
+  return {
+    bytes: read.body.length,
+    contentType: correctionContentType(d, head.contentType ?? read.contentType),
+    sha256: sha256(read.body),
+    corrected: true,
+  };
 }
 
 function payloadView(d: Delivery, message: StoredMessage | undefined, pending?: PayloadView): PayloadView {
@@ -155,7 +158,8 @@ function payloadView(d: Delivery, message: StoredMessage | undefined, pending?: 
     return { bytes, contentType, sha256: sha, corrected };
   }
   // In error: held before the failed copy is written; the payload is the one being delivered.
-  const current = d.payloadOverride ?? (message ? { bytes: message.bytes, contentType: message.contentType, sha256: message.sha256 } : undefined);
+  const current =
+    d.payloadOverride ?? (message ? { bytes: message.bytes, contentType: message.contentType, sha256: message.sha256 } : undefined);
   return {
     bytes: current?.bytes ?? 0,
     contentType: current?.contentType ?? 'application/octet-stream',
@@ -168,7 +172,12 @@ function payloadView(d: Delivery, message: StoredMessage | undefined, pending?: 
  * A failed event as operators see it. `pending` is an uploaded correction that a
  * restart has not taken yet: the view shows it, since the download already serves it.
  */
-export function failedEventView(d: Delivery, message: StoredMessage | undefined, suspendedCount: number, pending?: PayloadView): FailedEventView {
+export function failedEventView(
+  d: Delivery,
+  message: StoredMessage | undefined,
+  suspendedCount: number,
+  pending?: PayloadView,
+): FailedEventView {
   const type = d.failureType!;
   return {
     id: failedEventId(d),
@@ -218,7 +227,11 @@ export async function listFailedEvents(
   });
   const uploads = new Map<string, Promise<Set<string>>>();
   const uploadsOf = (flowId: string) => {
-    if (!uploads.has(flowId)) uploads.set(flowId, runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)));
+    if (!uploads.has(flowId))
+      uploads.set(
+        flowId,
+        runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)),
+      );
     return uploads.get(flowId)!;
   };
   const views = await Promise.all(items.map(async (d) => viewOf(runtime, d, (await uploadsOf(d.flowId)).has(correctionKey(d)))));
@@ -240,7 +253,13 @@ function auditEntry(runtime: Runtime, principal: string | undefined, action: str
 }
 
 function logAction(runtime: Runtime, entry: AuditEntry, extra: Record<string, unknown> = {}): void {
-  runtime.logger.info('operator action', { action: entry.action, principal: entry.principal, target: entry.target, detail: entry.detail, ...extra });
+  runtime.logger.info('operator action', {
+    action: entry.action,
+    principal: entry.principal,
+    target: entry.target,
+    detail: entry.detail,
+    ...extra,
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -248,8 +267,21 @@ function logAction(runtime: Runtime, entry: AuditEntry, extra: Record<string, un
 
 const URL_EVENTS = { download: 'download-url-issued', upload: 'upload-url-issued' } as const;
 
-async function recordUrlIssued(runtime: Runtime, d: Delivery, principal: string | undefined, kind: 'download' | 'upload', key: string, expiresAt: string) {
-  const entry = auditEntry(runtime, principal, `failed-event.${kind}-url`, failedEventId(d), `${kind} URL for ${key}, expires ${expiresAt}`);
+async function recordUrlIssued(
+  runtime: Runtime,
+  d: Delivery,
+  principal: string | undefined,
+  kind: 'download' | 'upload',
+  key: string,
+  expiresAt: string,
+) {
+  const entry = auditEntry(
+    runtime,
+    principal,
+    `failed-event.${kind}-url`,
+    failedEventId(d),
+    `${kind} URL for ${key}, expires ${expiresAt}`,
+  );
   const report = reportEntry(
     {
       at: entry.at,
@@ -281,7 +313,10 @@ async function currentPayloadKey(runtime: Runtime, d: Delivery, maxBytes: number
 export async function issueDownloadUrl(runtime: Runtime, id: string, principal: string | undefined, expiresInSeconds?: number) {
   const d = await loadDelivery(runtime, id);
   if (!['failed', 'inError', 'discarded'].includes(d.status) || !d.failureType) {
-    throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; payloads are downloadable while a delivery is failed, in error or discarded.`);
+    throw new ProblemError(
+      'conflict',
+      `Failed event ${id} is ${d.status}; payloads are downloadable while a delivery is failed, in error or discarded.`,
+    );
   }
   const key = await currentPayloadKey(runtime, d, await flowMaxBytes(runtime, d.flowId));
   const signed = await runtime.presigner.download(key, { now: runtime.clock.now(), ...(expiresInSeconds ? { expiresInSeconds } : {}) });
@@ -292,7 +327,10 @@ export async function issueDownloadUrl(runtime: Runtime, id: string, principal: 
 export async function issueUploadUrl(runtime: Runtime, id: string, principal: string | undefined, expiresInSeconds?: number) {
   const d = await loadDelivery(runtime, id);
   if (d.status !== 'failed') {
-    throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; a corrected payload can only be uploaded for a failed delivery.`);
+    throw new ProblemError(
+      'conflict',
+      `Failed event ${id} is ${d.status}; a corrected payload can only be uploaded for a failed delivery.`,
+    );
   }
   const maxBytes = await flowMaxBytes(runtime, d.flowId);
   const key = correctionKey(d);
@@ -325,7 +363,9 @@ interface Correction {
 async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, expectedSha256?: string): Promise<Correction | undefined> {
   const key = correctionKey(d);
   const refuse = async (reason: string): Promise<never> => {
-    await runtime.objects.delete(key).catch((error) => runtime.logger.warn('could not remove a refused correction', { key, error: error as Error }));
+    await runtime.objects
+      .delete(key)
+      .catch((error) => runtime.logger.warn('could not remove a refused correction', { key, error: error as Error }));
     throw new InvalidCorrectionError(
       `${reason}. The upload was removed; the failed event and its original payload are unchanged. Upload a corrected payload again.`,
     );
@@ -351,7 +391,9 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
   if (read.body.length === 0) return refuse('The uploaded correction is empty');
   const sha = sha256(read.body);
   if (expectedSha256 && expectedSha256 !== sha) {
-    throw new InvalidCorrectionError(`The uploaded correction has sha256 ${sha}, not the expected ${expectedSha256}; nothing was restarted.`);
+    throw new InvalidCorrectionError(
+      `The uploaded correction has sha256 ${sha}, not the expected ${expectedSha256}; nothing was restarted.`,
+    );
   }
   const contentType = correctionContentType(d, head.contentType ?? read.contentType);
   const verifiedKey = `${key}@${sha}`;
@@ -362,9 +404,8 @@ async function takeCorrection(runtime: Runtime, d: Delivery, maxBytes: number, e
 // ---------------------------------------------------------------------------
 // State changes
 
-
 /** A lifecycle step and what must commit with it. */
-interface Planned {
+export interface Planned {
   step: lifecycle.Step;
   extras?: StepExtras;
 }
@@ -373,7 +414,7 @@ interface Planned {
  * Commits a step of a delivery, re-reading it after a concurrent change. `plan` sees the
  * current delivery and throws (or returns undefined to skip) when the step no longer applies.
  */
-async function move(runtime: Runtime, first: Delivery, plan: (d: Delivery) => Planned | undefined): Promise<Delivery | undefined> {
+export async function move(runtime: Runtime, first: Delivery, plan: (d: Delivery) => Planned | undefined): Promise<Delivery | undefined> {
   let d: Delivery | undefined = first;
   for (let attempt = 1; ; attempt++) {
     if (!d) return undefined;
@@ -479,17 +520,22 @@ function restartPlan(runtime: Runtime, d: Delivery, ctx: RestartContext, correct
 async function prepareRestart(runtime: Runtime, first: Delivery, ctx: RestartContext): Promise<Prepared> {
   const id = failedEventId(first);
   const requireFailed = (d: Delivery) => {
-    if (d.status !== 'failed') throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; only a failed delivery can be restarted.`);
+    if (d.status !== 'failed')
+      throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; only a failed delivery can be restarted.`);
   };
   requireFailed(first);
   const correction = await takeCorrection(runtime, first, ctx.maxBytes, ctx.expectedSha256);
   const chain = await blockedChain(runtime, first);
+  let replaced: string | undefined;
   const restarted = (await move(runtime, first, (d) => {
     requireFailed(d);
+    replaced = correction && d.payloadOverride && d.payloadOverride.key !== correction.key ? d.payloadOverride.key : undefined;
     return restartPlan(runtime, d, ctx, correction, chain);
   }))!;
   // The upload is consumed: its verified copy is what will be delivered.
   if (correction) await runtime.objects.delete(correctionKey(first)).catch(() => undefined);
+  // An earlier correction it replaces is named by no record now, so nothing would ever expire it.
+  if (replaced) await runtime.objects.delete(replaced).catch(() => undefined);
   const why = `${failedEventId(first)} was restarted by ${ctx.by}`;
   const tickets = await prepareRelease(runtime, chain, ctx.by, why, [ticketOf(restarted)]);
   return { delivery: restarted, tickets, why, ...(chain ? { chain } : {}) };
@@ -521,7 +567,8 @@ export async function recoverFailedEvent(runtime: Runtime, id: string, principal
   const first = await loadDelivery(runtime, id);
   const audit = auditEntry(runtime, principal, 'failed-event.recover', id);
   const requireInError = (d: Delivery) => {
-    if (d.status !== 'inError') throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; only a delivery in error can be recovered.`);
+    if (d.status !== 'inError')
+      throw new ProblemError('conflict', `Failed event ${id} is ${d.status}; only a delivery in error can be recovered.`);
   };
   requireInError(first);
   let receipt: string | undefined;
@@ -594,16 +641,30 @@ function inWindow(d: Delivery, window: FailedWindow): boolean {
   return d.failedAt !== undefined && Date.parse(d.failedAt) >= window.since.getTime();
 }
 
-/** What a bulk restart with the same filter and window would take up now, changing nothing (`dryRun`). */
-export async function countBulkRestart(runtime: Runtime, filter: FailedEventFilter, window: FailedWindow = {}): Promise<{ matched: number }> {
-  const before = windowEnd(runtime.clock.now(), window);
-  let matched = 0;
+/** The failed deliveries a bulk restart with this filter and window takes up, a page at a time. */
+async function* failedPages(runtime: Runtime, filter: FailedEventFilter, window: FailedWindow, before: string): AsyncGenerator<Delivery[]> {
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await runtime.deliveries.queryFailed({ ...filter, statuses: ['failed'], before, limit: BULK_PAGE, ...(startKey ? { startKey } : {}) });
-    matched += page.items.filter((d) => inWindow(d, window)).length;
+    const page = await runtime.deliveries.queryFailed({
+      ...filter,
+      statuses: ['failed'],
+      before,
+      limit: BULK_PAGE,
+      ...(startKey ? { startKey } : {}),
+    });
     startKey = page.lastKey;
+    yield page.items.filter((d) => inWindow(d, window));
   } while (startKey);
+}
+
+/** What a bulk restart with the same filter and window would take up now, changing nothing (`dryRun`). */
+export async function countBulkRestart(
+  runtime: Runtime,
+  filter: FailedEventFilter,
+  window: FailedWindow = {},
+): Promise<{ matched: number }> {
+  let matched = 0;
+  for await (const page of failedPages(runtime, filter, window, windowEnd(runtime.clock.now(), window))) matched += page.length;
   return { matched };
 }
 
@@ -632,7 +693,10 @@ export async function bulkRestart(
   const uploads = new Map<string, Promise<Set<string>>>();
   const uploadsOf = (flowId: string) => {
     if (!uploads.has(flowId)) {
-      uploads.set(flowId, runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)));
+      uploads.set(
+        flowId,
+        runtime.objects.listKeys(objectKeys.correctionsOf(flowId)).then((keys) => new Set(keys)),
+      );
     }
     return uploads.get(flowId)!;
   };
@@ -654,26 +718,16 @@ export async function bulkRestart(
 
   let restarted = 0;
   let skipped = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await runtime.deliveries.queryFailed({
-      ...filter,
-      statuses: ['failed'],
-      before,
-      limit: BULK_PAGE,
-      ...(startKey ? { startKey } : {}),
-    });
-    startKey = page.lastKey;
-    page.items = page.items.filter((d) => inWindow(d, window));
-    const outcomes = new Array<BulkOutcome>(page.items.length);
+  for await (const items of failedPages(runtime, filter, window, before)) {
+    const outcomes = new Array<BulkOutcome>(items.length);
     const fast: number[] = [];
     const slow: number[] = [];
-    for (const [index, d] of page.items.entries()) {
+    for (const [index, d] of items.entries()) {
       const simple = !d.chainId && !(await uploadsOf(d.flowId)).has(correctionKey(d));
       (simple ? fast : slow).push(index);
     }
     await mapLimit(fast, BULK_CONCURRENCY, async (index) => {
-      const d = page.items[index]!;
+      const d = items[index]!;
       try {
         const { step } = restartPlan(runtime, d, await ctx(d));
         const delivery = await runtime.deliveries.apply(d, step);
@@ -685,14 +739,14 @@ export async function bulkRestart(
       }
     });
     await mapLimit(slow, BULK_CONCURRENCY, async (index) => {
-      outcomes[index] = await oneByOne(page.items[index]!);
+      outcomes[index] = await oneByOne(items[index]!);
     });
     const done = outcomes.filter((p): p is Prepared => typeof p === 'object');
     skipped += outcomes.filter((p) => p === 'skipped').length;
     restarted += done.length;
     await runtime.queue.send(done.flatMap((p) => p.tickets));
     for (const p of done) if (p.chain) await finishRelease(runtime, p.chain, by, p.why);
-  } while (startKey);
+  }
   const target = `failed-events?${new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][]).toString()}`;
   const audit = auditEntry(runtime, principal, 'failed-event.bulk-restart', target, `restarted ${restarted}, skipped ${skipped}`);
   await runtime.audit.record(audit);

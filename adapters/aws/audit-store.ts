@@ -44,7 +44,9 @@ export class AuditStore {
       return;
     }
     await this.documents.send(
-      new TransactWriteCommand({ TransactItems: [{ Put: { TableName: this.tableName, Item: item } }, ...alsoPut.map((put) => ({ Put: put }))] }),
+      new TransactWriteCommand({
+        TransactItems: [{ Put: { TableName: this.tableName, Item: item } }, ...alsoPut.map((put) => ({ Put: put }))],
+      }),
     );
   }
 

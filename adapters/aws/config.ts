@@ -53,9 +53,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Slu
     eventBusName: env[ENVIRONMENT.eventBusName] || undefined,
     credentialsKeyId: env[ENVIRONMENT.credentialsKeyId] || undefined,
     scheduler:
-      scheduleGroup && schedulerRole && prober
-        ? { groupName: scheduleGroup, roleArn: schedulerRole, proberArn: prober }
-        : undefined,
+      scheduleGroup && schedulerRole && prober ? { groupName: scheduleGroup, roleArn: schedulerRole, proberArn: prober } : undefined,
     localMode: env[ENVIRONMENT.localMode] === 'true',
     allowPrivateTargets: env[ENVIRONMENT.allowPrivateTargets] === 'true',
     cursorSecret: env.SLUICE_CURSOR_SECRET || undefined,

@@ -64,7 +64,11 @@ export class ConnectionStore {
 
   /** `get`, reusing a recent read (see TtlCache): ingest's hot path. */
   getCached(connectionId: string): Promise<StoredConnection | undefined> {
-    return this.recent.get(connectionId, () => this.get(connectionId), (c) => c !== undefined);
+    return this.recent.get(
+      connectionId,
+      () => this.get(connectionId),
+      (c) => c !== undefined,
+    );
   }
 
   private async seal(connectionId: string, secrets: Secrets): Promise<string | undefined> {
@@ -105,7 +109,7 @@ export class ConnectionStore {
         TableName: this.tableName,
         Key: keys.connection(connectionId),
         UpdateExpression:
-          `SET ${names.map((n, i) => `#a${i} = :v${i}`).join(', ')}, ` +
+          `SET ${names.map((_n, i) => `#a${i} = :v${i}`).join(', ')}, ` +
           '#status = if_not_exists(#status, :online), statusSince = if_not_exists(statusSince, :at), ' +
           'createdAt = if_not_exists(createdAt, :at), consecutiveFailures = if_not_exists(consecutiveFailures, :zero)' +
           (sealedSecrets ? '' : ' REMOVE sealedSecrets'),
@@ -218,7 +222,7 @@ export class ConnectionStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.connection(connectionId),
-        UpdateExpression: 'SET lastProbeAt = :at, statusReason = :reason' + (nextProbeAt ? ', nextProbeAt = :next' : ''),
+        UpdateExpression: `SET lastProbeAt = :at, statusReason = :reason${nextProbeAt ? ', nextProbeAt = :next' : ''}`,
         ExpressionAttributeValues: {
           ':at': at.toISOString(),
           ':reason': reason,

@@ -51,9 +51,7 @@ export class KmsCredentialSealer implements CredentialSealer {
   ) {}
 
   async seal(plaintext: string, context: Record<string, string>): Promise<string> {
-    const dataKey = await this.kms.send(
-      new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: context }),
-    );
+    const dataKey = await this.kms.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: context }));
     const key = dataKey.Plaintext!;
     try {
       const body = encrypt(key, plaintext, context);

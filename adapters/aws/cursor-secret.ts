@@ -12,15 +12,9 @@ const CONTEXT = { purpose: 'cursor-secret' };
  * the table, so every container signs with the same key and nobody can derive it from the
  * deployment's resource names. A container opens it once (one read, one KMS Decrypt).
  */
-export async function loadCursorSecret(
-  documents: DynamoDBDocumentClient,
-  tableName: string,
-  sealer: CredentialSealer,
-): Promise<Buffer> {
+export async function loadCursorSecret(documents: DynamoDBDocumentClient, tableName: string, sealer: CredentialSealer): Promise<Buffer> {
   const read = async () =>
-    (await documents.send(new GetCommand({ TableName: tableName, Key: KEY, ConsistentRead: true }))).Item as
-      | { sealed: string }
-      | undefined;
+    (await documents.send(new GetCommand({ TableName: tableName, Key: KEY, ConsistentRead: true }))).Item as { sealed: string } | undefined;
   const existing = await read();
   if (existing) return Buffer.from(await sealer.open(existing.sealed, CONTEXT), 'base64');
   const secret = randomBytes(32);

@@ -95,11 +95,55 @@ export const DEAD_LETTER_QUEUE = {
 
 export interface BucketLifecycleRule {
   readonly id: string;
-  readonly prefix: string;
-  readonly expirationDays: number;
+  /** Objects under this prefix (`''`: every object). */
+  readonly prefix?: string;
+  /** Objects carrying this tag. */
+  readonly tag?: { readonly key: string; readonly value: string };
+  /** Days after its creation an object's current version expires. */
+  readonly expirationDays?: number;
+  /** Days a replaced or deleted version is kept (the bucket is versioned). */
+  readonly noncurrentVersionExpirationDays?: number;
+  /** Removes delete markers left with no version behind them. */
+  readonly removeExpiredDeleteMarkers?: boolean;
 }
 
-/** Key prefixes in the payload bucket and how long objects under them live. */
+/**
+ * Retention classes of the payload bucket, in days: every day up to 32, then about 10%
+ * apart, up to a hundred years. S3 lifecycle rules select objects by tag value, not by a
+ * number, and a bucket holds at most 1,000 rules: one rule per class, and an object takes
+ * the smallest class that keeps it long enough (at most ~10% longer than needed).
+ */
+export const RETENTION_CLASS_DAYS: readonly number[] = (() => {
+  const classes: number[] = [];
+  for (let days = 1; days <= 32; days++) classes.push(days);
+  while (classes[classes.length - 1]! < 36_500) classes.push(Math.ceil(classes[classes.length - 1]! * 1.1));
+  return classes;
+})();
+
+/** The smallest retention class of at least `days`, or undefined when none is that long. */
+export function retentionClass(days: number): number | undefined {
+  return RETENTION_CLASS_DAYS.find((c) => c >= days);
+}
+
+/** The object tag that selects a payload's retention class. */
+const RETENTION_TAG = 'sluice-retention-days';
+
+/**
+ * Key prefixes in the payload bucket and how long objects under them live.
+ *
+ * No prefix expires by age: a failed, in-error or suspended delivery keeps its payload for
+ * as long as its message is kept (SPEC semantics 16), which has no bound. An object is
+ * written without a tag and never expires; when its message becomes final, the stream
+ * (services/aggregator.ts) tags it with a retention class, and the class's rule expires
+ * it. S3 counts a rule's days from the object's creation, not from its tagging, so the
+ * class covers the whole time since the message was received (every object of a message
+ * is written after that) up to the record's TTL. This is the cheapest scheme that is
+ * correct: an inline payload (the common case) has no object and costs nothing; an object
+ * costs one PutObjectTagging request when its message becomes final, and one free
+ * DeleteObjectTagging if a replay takes the message up again. A copy to a retention prefix
+ * would restart the age but cost the same request, plus a second version of the object
+ * for as long as the bucket keeps noncurrent versions.
+ */
 export const BUCKET = {
   prefixes: {
     /** Claim-check payloads of accepted messages larger than the inline limit. */
@@ -109,11 +153,28 @@ export const BUCKET = {
     /** Corrected payloads uploaded by operators through presigned URLs. */
     corrections: 'corrections/',
   },
+  retentionTag: RETENTION_TAG,
   lifecycleRules: [
-    { id: 'expire-payloads', prefix: 'payloads/', expirationDays: 30 },
-    { id: 'expire-failed', prefix: 'failed/', expirationDays: 90 },
-    { id: 'expire-corrections', prefix: 'corrections/', expirationDays: 90 },
-  ] satisfies BucketLifecycleRule[],
+    // Replaced versions (a payload written again, a consumed correction) and the delete
+    // markers left by expiry go after 30 days.
+    { id: 'expire-noncurrent-versions', prefix: '', noncurrentVersionExpirationDays: 30, removeExpiredDeleteMarkers: true },
+    ...RETENTION_CLASS_DAYS.map((days) => ({
+      id: `retention-${days}d`,
+      tag: { key: RETENTION_TAG, value: String(days) },
+      expirationDays: days,
+    })),
+  ] satisfies BucketLifecycleRule[] as readonly BucketLifecycleRule[],
+} as const;
+
+/**
+ * The stream mapping that feeds the counts aggregator. Each batch costs one counts update and
+ * one listing page per flow it touches, so a longer window makes them cheaper per message
+ * (the bench counts them) and makes counts and the message listing trail the records by up to
+ * about that long.
+ */
+export const COUNTS_STREAM = {
+  batchSize: 1000,
+  batchingWindowSeconds: 5,
 } as const;
 
 /** Names used in local mode, where there is one gateway per machine. */

@@ -6,13 +6,23 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { applyStep, listingsOf, type Step } from '../../core/lifecycle';
-import type { Delivery, DeliveryStatus, FailureType, ReportEntry } from '../../core/model';
+import { applyStep, expiryPlan, FINAL_STATUSES, isFinal, listingsOf, type Step } from '../../core/lifecycle';
+import { DEFAULT_RETENTION_DAYS, type Delivery, type DeliveryStatus, type FailureType, type ReportEntry } from '../../core/model';
+import { TABLE } from './definitions';
 import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
 import type { FlowStore } from './flow-store';
 import { keys, withoutKeys } from './keys';
-import { deliveryOf, RECORD_REPORT, REPORT_CAP, type LoadedDelivery, type MessageStore } from './message-store';
+import {
+  deliveryOf,
+  RECORD_REPORT,
+  RECORD_STATE,
+  REPORT_CAP,
+  SPILLS_ATTRIBUTE,
+  type LoadedDelivery,
+  type MessageStore,
+  type RecordState,
+} from './message-store';
 
 /** Another writer changed the delivery since it was read: the step is rolled back and retried. */
 export class StaleDeliveryError extends Error {
@@ -98,7 +108,17 @@ export interface StepExtras {
   alsoPut?: Record<string, unknown>[];
   alsoDelete?: { pk: string; sk: string }[];
   requireExists?: { pk: string; sk: string }[];
+  /**
+   * The flow's `retentionDays`, for a step that may make the message final; the store reads
+   * the flow when it needs it and it is not given. @default the flow's setting
+   */
+  retentionDays?: number;
 }
+
+/** Times a step is written again when only the rest of its record changed meanwhile. */
+const RECORD_RETRIES = 5;
+/** DynamoDB's limit on the items of one transaction. */
+const MAX_TRANSACTION_ITEMS = 100;
 
 /** Where failed events are listed: a flow's on gsi1, everyone's on gsi3. */
 function failedIndex(flowId?: string) {
@@ -130,7 +150,11 @@ export class DeliveryStore {
 
   /** The full deliveries behind index items, in the items' order (gone ones skipped). */
   private async full(items: Record<string, unknown>[]): Promise<LoadedDelivery[]> {
-    const refs = items.map((item) => ({ flowId: String(item.flowId), messageId: String(item.messageId), connectionId: String(item.connectionId) }));
+    const refs = items.map((item) => ({
+      flowId: String(item.flowId),
+      messageId: String(item.messageId),
+      connectionId: String(item.connectionId),
+    }));
     const records = await this.messages.records(refs);
     return refs
       .map((r) => {
@@ -144,9 +168,42 @@ export class DeliveryStore {
    * Applies one lifecycle step to a delivery: one conditional update of its message's
    * record, checked against the delivery's version. Index items, report spill-over and
    * `extras` join it in a transaction only when the step needs them (never on the happy
-   * path). Throws StaleDeliveryError when the delivery changed since it was read.
+   * path). The step's retention effect (`expiryPlan`) rides on the same write: the record's
+   * TTL is set by the step that leaves every delivery final, cleared by one that takes the
+   * message up again. Throws StaleDeliveryError when the delivery changed since it was read;
+   * when only the rest of the record did (another branch finished, the report grew), the
+   * step is written again against it.
    */
   async apply(delivery: LoadedDelivery, step: Step, extras: StepExtras = {}, receivedAt?: string): Promise<LoadedDelivery> {
+    let current = delivery[RECORD_STATE] ? delivery : await this.withRecord(delivery);
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.write(current, step, extras, receivedAt);
+      if (outcome !== 'record-changed') return outcome;
+      if (attempt >= RECORD_RETRIES) throw new StaleDeliveryError(deliveryKey(delivery));
+      current = await this.withRecord(delivery);
+    }
+  }
+
+  /** The delivery as the caller holds it, with the rest of its record read again; stale if the delivery itself changed. */
+  private async withRecord(delivery: LoadedDelivery): Promise<LoadedDelivery> {
+    const fresh = await this.get(delivery.flowId, delivery.messageId, delivery.connectionId);
+    if (!fresh || (fresh.version ?? 0) !== (delivery.version ?? 0)) throw new StaleDeliveryError(deliveryKey(delivery));
+    return Object.assign({ ...delivery }, { [RECORD_REPORT]: fresh[RECORD_REPORT], [RECORD_STATE]: fresh[RECORD_STATE] });
+  }
+
+  /** The flow's retention, when the step makes its message final (the caller usually knows it). */
+  private async retentionDays(flowId: string, known: number | undefined): Promise<number> {
+    if (known !== undefined) return known;
+    return (await this.flows.get(flowId))?.retentionDays ?? DEFAULT_RETENTION_DAYS;
+  }
+
+  private async write(
+    delivery: LoadedDelivery,
+    step: Step,
+    extras: StepExtras,
+    receivedAt: string | undefined,
+  ): Promise<LoadedDelivery | 'record-changed'> {
+    const state = delivery[RECORD_STATE]!;
     const version = delivery.version ?? 0;
     const next = { ...applyStep(delivery, step), version: version + 1 } as LoadedDelivery;
     const key = keys.message(delivery.flowId, delivery.messageId);
@@ -170,22 +227,77 @@ export class DeliveryStore {
     }
     const conditions = ['#dlv.#c.#version = :v'];
     const transact: Record<string, unknown>[] = [];
+
+    // Retention (SPEC semantics 16): the TTL goes with the write that makes the message final.
+    const allOthersFinal = Object.values(state.others).every(isFinal);
+    const days =
+      step.retention === 'final' && allOthersFinal
+        ? await this.retentionDays(delivery.flowId, extras.retentionDays)
+        : DEFAULT_RETENTION_DAYS;
+    const plan = expiryPlan(step, state, days);
+    const retentionConditions = plan.kind !== 'unchanged';
+    let expiresAfter = state.expiresAt;
+    // Another delivery's status in a condition (names and values are added only when used).
+    const otherStatus = (connectionId: string, i: number) => {
+      names['#status'] = 'status';
+      names[`#o${i}`] = connectionId;
+      return `#dlv.#o${i}.#status`;
+    };
+    const finals = () =>
+      FINAL_STATUSES.map((status, i) => {
+        values[`:final${i}`] = status;
+        return `:final${i}`;
+      }).join(', ');
+    switch (plan.kind) {
+      case 'set':
+        names['#ttl'] = TABLE.timeToLiveAttribute;
+        values[':ttl'] = plan.expiresAt;
+        sets.push('#ttl = :ttl');
+        plan.othersFinal.forEach((connectionId, i) => conditions.push(`${otherStatus(connectionId, i)} IN (${finals()})`));
+        expiresAfter = plan.expiresAt;
+        break;
+      case 'open':
+        conditions.push(
+          `(${plan.othersOpen.map((connectionId, i) => `NOT (${otherStatus(connectionId, i)} IN (${finals()}))`).join(' OR ')})`,
+        );
+        break;
+      case 'clear':
+        names['#ttl'] = TABLE.timeToLiveAttribute;
+        values[':expected'] = plan.expected;
+        removes.push('#ttl');
+        conditions.push('#ttl = :expected');
+        expiresAfter = undefined;
+        break;
+      case 'absent':
+        names['#ttl'] = TABLE.timeToLiveAttribute;
+        conditions.push('attribute_not_exists(#ttl)');
+        break;
+      case 'unchanged':
+        break;
+    }
+
     const report = delivery[RECORD_REPORT];
+    let spilledKey: string | undefined;
     if (step.report.length > 0) {
       if (report && report.length + step.report.length > REPORT_CAP) {
         // Spill the oldest entries into an item of their own; the record keeps the newest.
         const all = [...report, ...step.report];
         const keep = all.slice(all.length - Math.floor(REPORT_CAP / 2));
         const spill = all.slice(0, all.length - keep.length);
+        const spillKey = keys.reportSpill(delivery.flowId, delivery.messageId, spill[0]!.at);
+        spilledKey = spillKey.sk;
         transact.push({
           Put: {
             TableName: this.tableName,
-            Item: { ...keys.reportSpill(delivery.flowId, delivery.messageId, spill[0]!.at), entries: spill },
+            Item: { ...spillKey, entries: spill, ...(expiresAfter !== undefined ? { [TABLE.timeToLiveAttribute]: expiresAfter } : {}) },
           },
         });
+        names['#spills'] = SPILLS_ATTRIBUTE;
         values[':report'] = keep;
         values[':reportSize'] = report.length;
-        sets.push('#report = :report');
+        values[':spilled'] = [spillKey.sk];
+        values[':empty'] = [];
+        sets.push('#report = :report', '#spills = list_append(if_not_exists(#spills, :empty), :spilled)');
         conditions.push('size(#report) = :reportSize');
       } else {
         values[':report'] = step.report;
@@ -207,23 +319,58 @@ export class DeliveryStore {
     const after = indexItem(next, receivedAt);
     if (!sameItem(before, after)) {
       if (after) transact.push({ Put: { TableName: this.tableName, Item: after } });
-      else transact.push({ Delete: { TableName: this.tableName, Key: keys.deliveryIndex(delivery.flowId, delivery.messageId, delivery.connectionId) } });
+      else
+        transact.push({
+          Delete: { TableName: this.tableName, Key: keys.deliveryIndex(delivery.flowId, delivery.messageId, delivery.connectionId) },
+        });
     }
     for (const item of extras.alsoPut ?? []) transact.push({ Put: { TableName: this.tableName, Item: item } });
     for (const k of extras.alsoDelete ?? []) transact.push({ Delete: { TableName: this.tableName, Key: k } });
     for (const k of extras.requireExists ?? []) {
       transact.push({ ConditionCheck: { TableName: this.tableName, Key: k, ConditionExpression: 'attribute_exists(pk)' } });
     }
+    // The spilled report items expire with the record (only a message with a long report has any).
+    const spillUpdates =
+      plan.kind === 'set' || plan.kind === 'clear' ? state.spills.map((sk) => this.spillExpiry(delivery, sk, expiresAfter)) : [];
+    const room = Math.max(0, MAX_TRANSACTION_ITEMS - 1 - transact.length);
+    transact.push(...spillUpdates.slice(0, room));
     try {
       if (transact.length === 0) await this.documents.send(new UpdateCommand(update));
       else await this.documents.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, ...transact] as never }));
     } catch (error) {
+      if (isConditionFailure(error) && (retentionConditions || values[':reportSize'] !== undefined)) return 'record-changed';
       if (isConditionFailure(error) || isTransactionConflict(error)) throw new StaleDeliveryError(deliveryKey(delivery));
       throw error;
     }
-    const reportAfter = step.report.length === 0 ? report : report && values[':reportSize'] !== undefined ? (values[':report'] as ReportEntry[]) : [...(report ?? []), ...step.report];
+    // More spilled items than one transaction holds (a report of thousands of entries): the rest follow.
+    for (const rest of spillUpdates.slice(room)) await this.documents.send(new UpdateCommand(rest.Update as never));
+    const reportAfter =
+      step.report.length === 0
+        ? report
+        : report && values[':reportSize'] !== undefined
+          ? (values[':report'] as ReportEntry[])
+          : [...(report ?? []), ...step.report];
     Object.defineProperty(next, RECORD_REPORT, { value: reportAfter, enumerable: true });
+    const stateAfter: RecordState = {
+      others: state.others,
+      ...(expiresAfter !== undefined ? { expiresAt: expiresAfter } : {}),
+      spills: spilledKey ? [...state.spills, spilledKey] : state.spills,
+    };
+    Object.defineProperty(next, RECORD_STATE, { value: stateAfter, enumerable: true });
     return next;
+  }
+
+  /** Sets or removes the TTL of one spilled report item, as a transaction entry. */
+  private spillExpiry(d: Pick<Delivery, 'flowId' | 'messageId'>, sk: string, expiresAt: number | undefined): Record<string, unknown> {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: keys.messagePartition(d.flowId, d.messageId), sk },
+        UpdateExpression: expiresAt !== undefined ? 'SET #ttl = :ttl' : 'REMOVE #ttl',
+        ExpressionAttributeNames: { '#ttl': TABLE.timeToLiveAttribute },
+        ...(expiresAt !== undefined ? { ExpressionAttributeValues: { ':ttl': expiresAt } } : {}),
+      },
+    };
   }
 
   /**
@@ -242,17 +389,19 @@ export class DeliveryStore {
   }
 
   async markChainReleasing(flowId: string, chainId: string, connectionId: string): Promise<void> {
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: chainBlockKey(flowId, chainId, connectionId),
-        UpdateExpression: 'SET releasing = :t',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':t': true },
-      }),
-    ).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: chainBlockKey(flowId, chainId, connectionId),
+          UpdateExpression: 'SET releasing = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':t': true },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   chainBlockItem(flowId: string, chainId: string, connectionId: string, messageId: string): Record<string, unknown> {

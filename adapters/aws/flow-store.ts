@@ -8,11 +8,25 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { EMPTY_COUNTS, type Flow, type FlowCounts, type FlowLogEntry, type FlowSettings, type FlowWithCounts } from '../../core/model';
+import {
+  DEFAULT_RETENTION_DAYS,
+  EMPTY_COUNTS,
+  type Flow,
+  type FlowCounts,
+  type FlowLogEntry,
+  type FlowSettings,
+  type FlowWithCounts,
+} from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
 import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { keys, listings, withoutKeys } from './keys';
 import { TtlCache } from './ttl-cache';
+
+/** A stored flow; one saved before `retentionDays` existed has the default. */
+function flowOf(item: Record<string, unknown>): Flow {
+  const flow = withoutKeys<Flow>(item);
+  return { ...flow, retentionDays: flow.retentionDays ?? DEFAULT_RETENTION_DAYS };
+}
 
 /** The flow's counts item, kept by the stream aggregator (never written with a message). */
 const COUNTS_SK = 'COUNTS';
@@ -34,7 +48,11 @@ export class FlowStore {
 
   /** `get`, reusing a recent read (see TtlCache): ingest's hot path. */
   getCached(flowId: string): Promise<Flow | undefined> {
-    return this.recent.get(flowId, () => this.get(flowId), (flow) => flow !== undefined);
+    return this.recent.get(
+      flowId,
+      () => this.get(flowId),
+      (flow) => flow !== undefined,
+    );
   }
 
   /** Creates or replaces a flow's settings; status and counts survive a replace. */
@@ -63,7 +81,7 @@ export class FlowStore {
         ReturnValues: 'ALL_NEW',
       }),
     );
-    return { ...withoutKeys<Flow>(Attributes!), counts: await this.counts(flowId) };
+    return { ...flowOf(Attributes!), counts: await this.counts(flowId) };
   }
 
   /** A flow's counts as the aggregator last left them (they trail the records by the stream's lag). */
@@ -95,7 +113,7 @@ export class FlowStore {
     const { Item } = await this.documents.send(
       new GetCommand({ TableName: this.tableName, Key: keys.flow(flowId), ConsistentRead: consistent }),
     );
-    return Item ? withoutKeys<Flow>(Item) : undefined;
+    return Item ? flowOf(Item) : undefined;
   }
 
   async list(): Promise<Flow[]> {
@@ -105,7 +123,7 @@ export class FlowStore {
       KeyConditionExpression: 'gsi1pk = :p',
       ExpressionAttributeValues: { ':p': listings.flows },
     });
-    return items.map((item) => withoutKeys<Flow>(item));
+    return items.map((item) => flowOf(item));
   }
 
   /** Sets a flow's status; returns the flow after the change, or undefined if it does not exist. */
@@ -140,7 +158,7 @@ export class FlowStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return withoutKeys<Flow>(Attributes!);
+      return flowOf(Attributes!);
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -241,8 +259,7 @@ export class FlowStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.flow(flowId),
-        UpdateExpression:
-          'SET autoPausedBy = :by' + (pausing ? ', #status = :paused, statusReason = :reason, statusSince = :at' : ''),
+        UpdateExpression: `SET autoPausedBy = :by${pausing ? ', #status = :paused, statusReason = :reason, statusSince = :at' : ''}`,
         ExpressionAttributeNames: pausing ? { '#status': 'status' } : undefined,
         ExpressionAttributeValues: {
           ':by': pausedBy,
@@ -266,9 +283,7 @@ export class FlowStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.flow(flowId),
-        UpdateExpression:
-          'SET autoPausedBy = :by' +
-          (resuming ? ', #status = :enabled, statusSince = :at REMOVE statusReason' : ''),
+        UpdateExpression: `SET autoPausedBy = :by${resuming ? ', #status = :enabled, statusSince = :at REMOVE statusReason' : ''}`,
         ExpressionAttributeNames: resuming ? { '#status': 'status' } : undefined,
         ExpressionAttributeValues: { ':by': pausedBy, ...(resuming ? { ':enabled': 'enabled', ':at': now.toISOString() } : {}) },
       }),
@@ -280,17 +295,19 @@ export class FlowStore {
   async setDestinationThreads(connectionId: string, threads: number): Promise<void> {
     for (const flow of await this.listUsing(connectionId)) {
       this.recent.delete(flow.flowId);
-      await this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.flow(flow.flowId),
-          UpdateExpression: 'SET destinationThreads = :m',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':m': { ...flow.destinationThreads, [connectionId]: threads } },
-        }),
-      ).catch((error) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+      await this.documents
+        .send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: keys.flow(flow.flowId),
+            UpdateExpression: 'SET destinationThreads = :m',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':m': { ...flow.destinationThreads, [connectionId]: threads } },
+          }),
+        )
+        .catch((error) => {
+          if (!isConditionFailure(error)) throw error;
+        });
     }
   }
 

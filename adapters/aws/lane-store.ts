@@ -1,4 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '../../core/concurrency';
 import { acceptancePosition, type LaneState, type ParkedEntry } from '../../core/parking';
 import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
@@ -254,8 +255,8 @@ export class LaneStore {
 
   /** Removes entries whose tickets were sent, unless parked again in a later round meanwhile. */
   async removeEntries(entries: ParkedEntry[]): Promise<void> {
-    for (const entry of entries) {
-      await this.documents
+    await mapLimit(entries, 16, (entry) =>
+      this.documents
         .send(
           new DeleteCommand({
             TableName: this.tableName,
@@ -267,8 +268,8 @@ export class LaneStore {
         )
         .catch((error) => {
           if (!isConditionFailure(error)) throw error;
-        });
-    }
+        }),
+    );
   }
 
   /** The queue generation the table's tickets were last reconciled with, if any. */

@@ -1,17 +1,11 @@
-import {
-  BatchGetCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { messageStatus } from '../../core/message-status';
-import type { Delivery, Message, MessageStatus, ReportEntry } from '../../core/model';
+import type { Delivery, DeliveryStatus, Message, MessageStatus, ReportEntry } from '../../core/model';
 import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
 import { isConditionFailure } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
 import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
+import { TABLE } from './definitions';
 
 /**
  * One record per message (see docs/data-model.md): the message, its inline payload,
@@ -26,6 +20,8 @@ export interface StoredMessage extends Message {
   enqueueLeaseUntil?: number;
   /** The inline payload, when the record was read with it. */
   inlineBody?: Buffer;
+  /** When the message expires (its record's TTL): set once every delivery is final. */
+  retainedUntil?: string;
 }
 
 export interface MessageDetail {
@@ -40,20 +36,68 @@ export interface MessageSnapshot {
   deliveries: Delivery[];
 }
 
+/**
+ * How much earlier than its last entry a listing page may start: a page is one stream
+ * batch of new messages, keyed by its first, and a batch spans its batching window
+ * (`COUNTS_STREAM`, a few seconds) unless the stream fell far behind.
+ */
+export const LISTING_PAGE_SPAN_MS = 60_000;
+
+/** One entry of a flow's message listing. */
+export interface ListingEntry {
+  receivedAt: string;
+  messageId: string;
+}
+
+/** Acceptance order: by `receivedAt`, then GUID (code-unit order, the same on every reader). */
+export function compareListingEntries(a: ListingEntry, b: ListingEntry): number {
+  if (a.receivedAt !== b.receivedAt) return a.receivedAt < b.receivedAt ? -1 : 1;
+  return a.messageId === b.messageId ? 0 : a.messageId < b.messageId ? -1 : 1;
+}
+
+function parseListingEntry(raw: string): ListingEntry {
+  const at = raw.indexOf('#');
+  return { receivedAt: raw.slice(0, at), messageId: raw.slice(at + 1) };
+}
+
 /** Report entries kept in the record; older ones spill into `RPT#` items. */
 export const REPORT_CAP = 40;
 
 /** Hidden on a delivery read from its record: the record's report as read, for spill-over. */
 export const RECORD_REPORT = Symbol('recordReport');
-export type LoadedDelivery = Delivery & { [RECORD_REPORT]?: ReportEntry[] };
+
+/** Hidden on a delivery read from its record: the rest of the record a step's retention depends on. */
+export const RECORD_STATE = Symbol('recordState');
+
+export interface RecordState {
+  /** The other deliveries of the message, by connection, as read. */
+  others: Record<string, DeliveryStatus>;
+  /** The record's TTL as read (epoch seconds): set while every delivery is final. */
+  expiresAt?: number;
+  /** Sort keys of the report items spilled out of the record (they share its TTL). */
+  spills: string[];
+}
+
+export type LoadedDelivery = Delivery & { [RECORD_REPORT]?: ReportEntry[]; [RECORD_STATE]?: RecordState };
 
 type DeliveryState = DeliveryFields & { lane: number };
+
+/** The record's attribute listing its spilled report items. */
+export const SPILLS_ATTRIBUTE = 'spills';
 
 interface RecordItem extends Record<string, unknown> {
   dlv?: Record<string, DeliveryState>;
   report?: ReportEntry[];
   body?: Uint8Array;
   enqueue?: 'pending';
+  spills?: string[];
+}
+
+function recordState(item: Record<string, unknown>, connectionId: string): RecordState {
+  const others: Record<string, DeliveryStatus> = {};
+  for (const [id, state] of Object.entries((item as RecordItem).dlv ?? {})) if (id !== connectionId) others[id] = state.status;
+  const ttl = item[TABLE.timeToLiveAttribute];
+  return { others, ...(typeof ttl === 'number' ? { expiresAt: ttl } : {}), spills: (item as RecordItem).spills ?? [] };
 }
 
 /** The delivery of `connectionId` in a record, as the domain sees it. */
@@ -68,6 +112,7 @@ export function deliveryOf(item: Record<string, unknown>, connectionId: string):
     ...(item.chainId ? { chainId: String(item.chainId) } : {}),
   };
   Object.defineProperty(delivery, RECORD_REPORT, { value: (item as RecordItem).report ?? [], enumerable: true });
+  Object.defineProperty(delivery, RECORD_STATE, { value: recordState(item, connectionId), enumerable: true });
   return delivery;
 }
 
@@ -77,8 +122,13 @@ export function deliveriesOf(item: Record<string, unknown>): LoadedDelivery[] {
 }
 
 export function messageOf(item: Record<string, unknown>, withBody = false): StoredMessage {
-  const { dlv: _dlv, report: _report, body, enqueue, ...rest } = withoutKeys<RecordItem>(item);
-  const message = { ...rest, enqueue: enqueue ?? 'done' } as unknown as StoredMessage;
+  const { dlv: _dlv, report: _report, body, enqueue, spills: _spills, ...rest } = withoutKeys<RecordItem>(item);
+  const ttl = item[TABLE.timeToLiveAttribute];
+  const message = {
+    ...rest,
+    enqueue: enqueue ?? 'done',
+    ...(typeof ttl === 'number' ? { retainedUntil: new Date(ttl * 1000).toISOString() } : {}),
+  } as unknown as StoredMessage;
   message.status = messageStatus(message.enqueue, deliveriesOf(item));
   if (withBody && body) message.inlineBody = Buffer.from(body);
   return message;
@@ -144,12 +194,14 @@ export class MessageStore {
     for (let i = 0; i < unique.length; i += 100) {
       let pending: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((r) => keys.message(r.flowId, r.messageId));
       while (pending && pending.length > 0) {
-        const result: { Responses?: Record<string, Record<string, unknown>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }> } =
-          await this.documents.send(
-            new BatchGetCommand({
-              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) } },
-            }),
-          );
+        const result: {
+          Responses?: Record<string, Record<string, unknown>[]>;
+          UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }>;
+        } = await this.documents.send(
+          new BatchGetCommand({
+            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) } },
+          }),
+        );
         for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.flowId}#${item.messageId}`, item);
         pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
       }
@@ -166,7 +218,7 @@ export class MessageStore {
   /** The messages of a flow's listing received in [from, until), in acceptance order. */
   async listedBetween(flowId: string, from: string, until: string): Promise<{ flowId: string; messageId: string }[]> {
     // A page is keyed by its first message; one that started a little earlier may hold later ones.
-    const lower = new Date(Date.parse(from) - 60_000).toISOString();
+    const lower = new Date(Date.parse(from) - LISTING_PAGE_SPAN_MS).toISOString();
     const pages = await queryAll(this.documents, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :p AND sk BETWEEN :from AND :until',
@@ -183,38 +235,78 @@ export class MessageStore {
   }
 
   /**
-   * Every message of a flow's listing, in acceptance order, with its deliveries (records
-   * read without payload or report). The listing trails the records by the stream's lag.
+   * A flow's listing entries received in [from, until), in acceptance order (by
+   * `receivedAt`, then GUID). Reads the listing a few pages at a time, so a caller that
+   * stops early (a replay at its cap) reads little more than it used. Pages are keyed by
+   * their first entry and may overlap, so an entry is handed out only once no page still
+   * to be read can hold an earlier one.
    */
-  async *walk(flowId: string, pageSize = 100): AsyncGenerator<{ message: Pick<Message, 'flowId' | 'messageId' | 'receivedAt'>; deliveries: LoadedDelivery[] }[]> {
-    let start: Record<string, unknown> | undefined;
+  async *listing(flowId: string, window: { from: string; until: string }, pageItems = 25): AsyncGenerator<ListingEntry> {
+    const lower = new Date(Date.parse(window.from) - LISTING_PAGE_SPAN_MS).toISOString();
+    const wanted = (e: ListingEntry) => e.receivedAt >= window.from && e.receivedAt < window.until;
+    if (window.from >= window.until) return;
+    let buffer: ListingEntry[] = [];
+    let previous: ListingEntry | undefined;
+    let startKey: Record<string, unknown> | undefined;
     do {
       const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> } = await this.documents.send(
         new QueryCommand({
           TableName: this.tableName,
-          KeyConditionExpression: 'pk = :p',
-          ExpressionAttributeValues: { ':p': listings.flowMessages(flowId) },
-          ExclusiveStartKey: start,
-          Limit: 25,
+          KeyConditionExpression: 'pk = :p AND sk BETWEEN :from AND :until',
+          ExpressionAttributeValues: { ':p': listings.flowMessages(flowId), ':from': lower, ':until': window.until },
+          Limit: pageItems,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      start = page.LastEvaluatedKey;
-      const ids = (page.Items ?? []).flatMap((item) => ((item.entries as string[] | undefined) ?? []).map((e) => e.slice(e.indexOf('#') + 1)));
-      for (let i = 0; i < ids.length; i += pageSize) {
-        const chunk = ids.slice(i, i + pageSize);
-        const records = await this.records(
-          chunk.map((messageId) => ({ flowId, messageId })),
-          'flowId, messageId, receivedAt, chainId, destinations, dlv',
-        );
-        yield chunk
-          .map((messageId) => records.get(`${flowId}#${messageId}`))
-          .filter((item): item is Record<string, unknown> => item !== undefined)
-          .map((item) => ({
-            message: { flowId, messageId: String(item.messageId), receivedAt: String(item.receivedAt) },
-            deliveries: deliveriesOf(item),
-          }));
+      for (const item of page.Items ?? []) {
+        for (const raw of (item.entries as string[] | undefined) ?? []) {
+          const entry = parseListingEntry(raw);
+          if (wanted(entry)) buffer.push(entry);
+        }
       }
-    } while (start);
+      startKey = page.LastEvaluatedKey;
+      buffer.sort(compareListingEntries);
+      // Pages still to come start at or after the last one read: entries before that are final.
+      const last = page.Items?.at(-1);
+      const settled = startKey && last ? String(last.sk).slice(0, String(last.sk).indexOf('#')) : undefined;
+      const ready = settled === undefined ? buffer.length : buffer.findIndex((e) => e.receivedAt >= settled);
+      const cut = ready === -1 ? buffer.length : ready;
+      const out = buffer.slice(0, cut);
+      buffer = buffer.slice(cut);
+      for (const entry of out) {
+        // A stream batch handled twice may have listed a message on two pages.
+        if (previous && compareListingEntries(entry, previous) <= 0) continue;
+        previous = entry;
+        yield entry;
+      }
+    } while (startKey);
+  }
+
+  /**
+   * Every message of a flow's listing, in acceptance order, with its deliveries (records
+   * read without payload or report), a hundred at a time. The listing trails the records
+   * by the stream's lag.
+   */
+  async *walk(flowId: string): AsyncGenerator<{ message: Pick<Message, 'flowId' | 'messageId' | 'receivedAt'>; deliveries: LoadedDelivery[] }[]> {
+    let chunk: ListingEntry[] = [];
+    const read = async (entries: ListingEntry[]) => {
+      const records = await this.records(
+        entries.map((e) => ({ flowId, messageId: e.messageId })),
+        'flowId, messageId, receivedAt, chainId, destinations, dlv',
+      );
+      return entries
+        .map((e) => records.get(`${flowId}#${e.messageId}`))
+        .filter((item): item is Record<string, unknown> => item !== undefined)
+        .map((item) => ({ message: { flowId, messageId: String(item.messageId), receivedAt: String(item.receivedAt) }, deliveries: deliveriesOf(item) }));
+    };
+    for await (const entry of this.listing(flowId, { from: new Date(0).toISOString(), until: '9999-12-31T23:59:59.999Z' })) {
+      chunk.push(entry);
+      if (chunk.length === 100) {
+        yield await read(chunk);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield await read(chunk);
   }
 
   /** The message, its deliveries and its whole execution report (spilled entries first). */
@@ -258,7 +350,8 @@ export class MessageStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: keys.message(flowId, messageId),
-        UpdateExpression: 'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueueLeaseUntil',
+        UpdateExpression:
+          'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueueLeaseUntil',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#report': 'report' },
         ExpressionAttributeValues: {
@@ -295,17 +388,19 @@ export class MessageStore {
   }
 
   async releaseEnqueue(flowId: string, messageId: string): Promise<void> {
-    await this.documents.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.message(flowId, messageId),
-        UpdateExpression: 'REMOVE enqueueLeaseUntil',
-        ConditionExpression: 'enqueue = :pending',
-        ExpressionAttributeValues: { ':pending': 'pending' },
-      }),
-    ).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await this.documents
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.message(flowId, messageId),
+          UpdateExpression: 'REMOVE enqueueLeaseUntil',
+          ConditionExpression: 'enqueue = :pending',
+          ExpressionAttributeValues: { ':pending': 'pending' },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   /** A pending message is queued now: it leaves the sweep's index. */
@@ -315,7 +410,8 @@ export class MessageStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.message(flowId, messageId),
-          UpdateExpression: 'SET #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
+          UpdateExpression:
+            'SET #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
           ConditionExpression: 'enqueue = :pending',
           ExpressionAttributeNames: { '#report': 'report' },
           ExpressionAttributeValues: { ':pending': 'pending', ':entry': [queued], ':empty': [] },

@@ -124,7 +124,11 @@ export class PartnerStore {
 
   /** `authenticate`, reusing a recent positive answer (see TtlCache): ingest's hot path. */
   authenticateCached(apiKey: string): Promise<string | undefined> {
-    return this.validKeys.get(hashApiKey(apiKey), () => this.authenticate(apiKey), (partnerId) => partnerId !== undefined);
+    return this.validKeys.get(
+      hashApiKey(apiKey),
+      () => this.authenticate(apiKey),
+      (partnerId) => partnerId !== undefined,
+    );
   }
 
   /** The partner a presented key belongs to, or undefined. The stored hash is compared in constant time. */

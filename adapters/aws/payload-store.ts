@@ -1,12 +1,18 @@
 import {
   DeleteObjectCommand,
+  DeleteObjectTaggingCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { PayloadStore } from '../../core/ports';
+import { BUCKET, retentionClass } from './definitions';
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /** What HeadObject says about a stored object. */
 export interface ObjectHead {
@@ -15,7 +21,8 @@ export interface ObjectHead {
   etag?: string;
 }
 
-function isMissing(error: unknown): boolean {
+/** True for S3's answer about an object (or bucket) that does not exist. */
+export function isMissing(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
@@ -55,7 +62,11 @@ export class S3PayloadStore implements PayloadStore {
    * oversized upload is never loaded whole), pinned to `etag` when given: an object
    * replaced since it was inspected is refused by S3 (412). Undefined when missing.
    */
-  async getRange(key: string, maxBytes: number, etag?: string): Promise<{ body: Buffer; totalBytes: number; contentType?: string } | undefined> {
+  async getRange(
+    key: string,
+    maxBytes: number,
+    etag?: string,
+  ): Promise<{ body: Buffer; totalBytes: number; contentType?: string } | undefined> {
     try {
       const result = await this.s3.send(
         new GetObjectCommand({ Bucket: this.bucketName, Key: key, Range: `bytes=0-${maxBytes - 1}`, ...(etag ? { IfMatch: etag } : {}) }),
@@ -87,5 +98,45 @@ export class S3PayloadStore implements PayloadStore {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return found;
+  }
+
+  /**
+   * Lets the bucket expire an object no sooner than `until` (see BUCKET): tags it with the
+   * smallest retention class that covers the time from `createdAfter` (a moment before the
+   * object was written) to `until`, since S3 counts a rule's days from the object's creation.
+   * False when the object is gone or no class is long enough (it is then kept).
+   */
+  async expireAfter(key: string, until: Date, createdAfter: Date): Promise<boolean> {
+    const days = retentionClass(Math.max(1, Math.ceil((until.getTime() - createdAfter.getTime()) / DAY_MS)));
+    if (days === undefined) return false;
+    try {
+      await this.s3.send(
+        new PutObjectTaggingCommand({
+          Bucket: this.bucketName,
+          Key: key,
+          Tagging: { TagSet: [{ Key: BUCKET.retentionTag, Value: String(days) }] },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Keeps an object until it is tagged again: removes its retention class (a free request). */
+  async keep(key: string): Promise<void> {
+    try {
+      await this.s3.send(new DeleteObjectTaggingCommand({ Bucket: this.bucketName, Key: key }));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+  }
+
+  /** The retention class an object is tagged with (days), undefined when it is kept; throws when it is missing. */
+  async retentionDays(key: string): Promise<number | undefined> {
+    const { TagSet = [] } = await this.s3.send(new GetObjectTaggingCommand({ Bucket: this.bucketName, Key: key }));
+    const tag = TagSet.find((t) => t.Key === BUCKET.retentionTag);
+    return tag?.Value !== undefined ? Number(tag.Value) : undefined;
   }
 }

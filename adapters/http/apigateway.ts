@@ -44,7 +44,7 @@ function fillTemplate(template: string, parameters: Record<string, string | unde
  */
 export function routePath(event: Pick<APIGatewayProxyEvent, 'resource' | 'path' | 'pathParameters'>): string {
   const resource = event.resource;
-  if (!resource || !resource.startsWith('/')) return event.path;
+  if (!resource?.startsWith('/')) return event.path;
   return fillTemplate(resource, event.pathParameters) ?? event.path;
 }
 
@@ -207,7 +207,10 @@ export function toApiGatewayResult(response: HttpResponse): APIGatewayProxyResul
  * A Lambda handler for API Gateway proxy events. The default (1.0) is what local mode
  * builds; `apiGatewayHandler` returns one for both formats, which fits either.
  */
-export type ApiGatewayHandler<E extends ApiGatewayEvent = APIGatewayProxyEvent> = (event: E, context?: Context) => Promise<APIGatewayProxyResult>;
+export type ApiGatewayHandler<E extends ApiGatewayEvent = APIGatewayProxyEvent> = (
+  event: E,
+  context?: Context,
+) => Promise<APIGatewayProxyResult>;
 
 /** The API's own answer in every case: an event it cannot read is a 500 problem, not a Lambda error. */
 export function apiGatewayHandler(handle: HttpHandler): ApiGatewayHandler<ApiGatewayEvent> {

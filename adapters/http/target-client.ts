@@ -73,35 +73,35 @@ export function sendToTarget(request: TargetRequest, policy: TargetPolicy): Prom
     let outgoing: http.ClientRequest;
     try {
       outgoing = client.request(
-      url,
-      {
-        method: request.method,
-        headers: { ...request.headers, ...(request.body ? { 'content-length': String(request.body.length) } : {}) },
-        agent: secure ? agents.https : agents.http,
-        lookup: guardedLookup(policy) as never,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        let kept = 0;
-        response.on('data', (chunk: Buffer) => {
-          if (kept < BODY_EXCERPT_BYTES) {
-            chunks.push(chunk.subarray(0, BODY_EXCERPT_BYTES - kept));
-            kept += Math.min(chunk.length, BODY_EXCERPT_BYTES - kept);
-          }
-        });
-        response.on('end', () =>
-          finish({
-            kind: 'response',
-            status: response.statusCode ?? 0,
-            durationMs: elapsed(),
-            bodyExcerpt: Buffer.concat(chunks).toString('utf8'),
-            ...(response.headers.location ? { location: response.headers.location } : {}),
-            ...(typeof response.headers['retry-after'] === 'string' ? { retryAfter: response.headers['retry-after'] } : {}),
-          }),
-        );
-        response.on('error', (error) => finish({ kind: 'connection-error', durationMs: elapsed(), message: error.message }));
-      },
-    );
+        url,
+        {
+          method: request.method,
+          headers: { ...request.headers, ...(request.body ? { 'content-length': String(request.body.length) } : {}) },
+          agent: secure ? agents.https : agents.http,
+          lookup: guardedLookup(policy) as never,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          let kept = 0;
+          response.on('data', (chunk: Buffer) => {
+            if (kept < BODY_EXCERPT_BYTES) {
+              chunks.push(chunk.subarray(0, BODY_EXCERPT_BYTES - kept));
+              kept += Math.min(chunk.length, BODY_EXCERPT_BYTES - kept);
+            }
+          });
+          response.on('end', () =>
+            finish({
+              kind: 'response',
+              status: response.statusCode ?? 0,
+              durationMs: elapsed(),
+              bodyExcerpt: Buffer.concat(chunks).toString('utf8'),
+              ...(response.headers.location ? { location: response.headers.location } : {}),
+              ...(typeof response.headers['retry-after'] === 'string' ? { retryAfter: response.headers['retry-after'] } : {}),
+            }),
+          );
+          response.on('error', (error) => finish({ kind: 'connection-error', durationMs: elapsed(), message: error.message }));
+        },
+      );
     } catch (error) {
       // Node refuses to build some requests at once (a header value with a line break, say,
       // from a credential stored before such values were refused): nothing left this host.

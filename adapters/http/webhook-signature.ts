@@ -15,10 +15,7 @@ export function signingKey(secret: string): Buffer {
 
 /** The `webhook-signature` header value (`v1,<base64 HMAC-SHA256>`). */
 export function signWebhook(secret: string, id: string, timestampSeconds: number, payload: Buffer): string {
-  const mac = createHmac('sha256', signingKey(secret))
-    .update(`${id}.${timestampSeconds}.`, 'utf8')
-    .update(payload)
-    .digest('base64');
+  const mac = createHmac('sha256', signingKey(secret)).update(`${id}.${timestampSeconds}.`, 'utf8').update(payload).digest('base64');
   return `v1,${mac}`;
 }
 

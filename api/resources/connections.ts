@@ -1,13 +1,99 @@
+import * as z from 'zod';
 import type { StoredConnection } from '../../adapters/aws/connection-store';
+import type { ConnectionAuth } from '../../core/model';
 import type { Runtime } from '../../adapters/runtime';
 import { assertAllowedUrl, UnsafeTargetError } from '../../core/target-url';
-import { RESOURCE_ID_PATTERN } from '../../core/identifiers';
-import { PutConnectionBody, ReauthorizeBody } from '../schemas';
+import { parseRfc3339, RESOURCE_ID_PATTERN } from '../../core/identifiers';
+import { ProblemError } from '../../core/problems';
+import { ConnectionAuthSchema, PutConnectionBody, ReauthorizeBody, ResourceId, RetryPolicySchema, Rfc3339 } from '../schemas';
 import { markConnectionDown, markConnectionOnline } from '../../services/connection-health';
 import { probeConnection } from '../../services/prober';
+import { REPLAY_MAX_PER_CALL, replayDeliveries, type ReplayPosition } from '../../services/replay';
+import { cursorCodec } from '../cursors';
 import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
-import type { Route } from '../router';
+import type { Components, DocumentedRoute, OperationDoc } from '../router';
 import { validateBody } from '../validation';
+import { ConnectionStatusSchema, Count, Cursor, enumOf, Timestamp } from '../view-schemas';
+
+/** Body of `POST /v1/connections/{id}/replay` (SPEC semantics 17). */
+export const ReplayBody = z
+  .object({
+    since: Rfc3339.meta({ description: 'Replay messages received at or after this time.' }),
+    until: Rfc3339.optional().meta({ description: 'Replay messages received before this time (exclusive). Default: now.' }),
+    flowId: ResourceId.optional().meta({ description: 'Only this flow (it must use the connection). Default: every flow that uses it.' }),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(REPLAY_MAX_PER_CALL)
+      .optional()
+      .meta({
+        description: `Deliveries this call replays at most (default and maximum ${REPLAY_MAX_PER_CALL}); the rest is left for a continuation.`,
+      }),
+    cursor: z
+      .string()
+      .max(2048)
+      .optional()
+      .meta({ description: 'Continue a replay: the `cursor` of the previous answer, sent with the same `since`, `until` and `flowId`.' }),
+  })
+  .strict()
+  .refine((body) => !body.until || parseRfc3339(body.since)! < parseRfc3339(body.until)!, {
+    message: 'since must be before until',
+    path: ['since'],
+  });
+
+/**
+ * OpenAPI components: the connection view (`connectionView`), the replay answer and the bodies this
+ * resource validates. A function the generator calls once: the operator function never checks its own
+ * answers, so its cold start does not build these schemas.
+ */
+export function connectionComponents(): Components {
+  const Connection = PutConnectionBody.omit({ auth: true, signingSecret: true })
+    .extend({
+      connectionId: ResourceId,
+      auth: z
+        .looseObject({ type: enumOf<ConnectionAuth['type']>()(['none', 'bearer', 'basic', 'header']) })
+        .meta({ description: 'Only the credential type; credentials are never returned.' }),
+      signingSecret: z.literal('set').optional().meta({ description: '`set` when requests are signed; the secret is never returned.' }),
+      status: ConnectionStatusSchema,
+      statusReason: z.string().optional(),
+      statusSince: Timestamp,
+      lastProbeAt: Timestamp.optional(),
+      nextProbeAt: Timestamp.optional(),
+      consecutiveFailures: Count.meta({ description: 'Consecutive connection errors or timeouts; `offlineAfter` of them set it offline.' }),
+      manualOffline: z.boolean().optional().meta({ description: 'Set offline by an operator: not probed until set online by hand.' }),
+      heldBy: z.string().optional().meta({ description: '`hold-all`: the failed-event id whose retry holds every lane.' }),
+      holdUntil: Timestamp.optional(),
+      flows: z.array(ResourceId).meta({ description: 'Flows that deliver to this connection.' }),
+      createdAt: Timestamp,
+      updatedAt: Timestamp,
+    })
+    .loose()
+    .meta({ description: 'A connection without its secrets.' });
+
+  const ConnectionList = z.looseObject({ items: z.array(Connection) });
+  const ReplayResult = z.looseObject({
+    replayed: Count.meta({ description: 'Deliveries this call queued again.' }),
+    until: Timestamp.meta({
+      description: 'The end of the window (exclusive): `until` as given, or the time of the first call, never later than it.',
+    }),
+    cursor: Cursor.meta({
+      description:
+        'Present (not null) when the call stopped at its `limit` or time budget before the end of the window: send the same body with this cursor to go on.',
+    }),
+  });
+
+  return {
+    requests: {
+      ConnectionAuth: ConnectionAuthSchema,
+      RetryPolicyInput: RetryPolicySchema,
+      PutConnectionRequest: PutConnectionBody,
+      ReauthorizeRequest: ReauthorizeBody,
+      ReplayRequest: ReplayBody,
+    },
+    responses: { RetryPolicy: RetryPolicySchema, Connection, ConnectionList, ReplayResult },
+  };
+}
 
 /** What operators see of a connection: never a credential or signing secret. */
 export function connectionView(connection: StoredConnection, flows: string[]) {
@@ -30,7 +116,8 @@ async function putConnection(runtime: Runtime, request: HttpRequest, connectionI
   try {
     assertAllowedUrl(body.url, { localMode: runtime.config.localMode, allowPrivateTargets: runtime.config.allowPrivateTargets });
   } catch (error) {
-    if (error instanceof UnsafeTargetError) fail('invalid-body', `Invalid body: url: ${error.message}`, { errors: [{ field: 'url', message: error.message }] });
+    if (error instanceof UnsafeTargetError)
+      fail('invalid-body', `Invalid body: url: ${error.message}`, { errors: [{ field: 'url', message: error.message }] });
     throw error;
   }
   const stored = await runtime.connections.put(connectionId, body, runtime.clock.now());
@@ -110,20 +197,192 @@ async function deleteConnection(runtime: Runtime, request: HttpRequest, connecti
   return noContent();
 }
 
-export function connectionRoutes(runtime: Runtime): Route[] {
-  const action = (name: string, handler: (runtime: Runtime, request: HttpRequest, id: string) => Promise<HttpResponse>): Route => ({
+/** The continuation a replay cursor carries: the window's resolved end and where the last call stopped. */
+interface ReplayContinuation {
+  until: string;
+  after: ReplayPosition;
+}
+
+function continuationOf(position: string): ReplayContinuation | undefined {
+  try {
+    const value = JSON.parse(position) as ReplayContinuation;
+    const { until, after } = value;
+    const strings = [until, after?.receivedAt, after?.messageId, after?.flowId];
+    return strings.every((v) => typeof v === 'string' && v.length > 0) && parseRfc3339(until) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SPEC semantics 17: queues again the deliveries to this connection that are `delivered`,
+ * of messages received in [since, until), in acceptance order behind what is queued.
+ * A flow that exists but does not route to the connection is a 409 `conflict`: the
+ * body is well formed, it is the gateway's current wiring that refuses it (as deleting
+ * a connection a flow uses is). One call replays at most `limit` deliveries within a
+ * time budget; `cursor` in the answer continues where it stopped.
+ */
+async function replay(runtime: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResponse> {
+  await requireConnection(runtime, connectionId);
+  const body = validateBody(ReplayBody, request);
+  const since = parseRfc3339(body.since)!;
+  const listing = {
+    name: 'connection-replay',
+    params: {
+      connectionId,
+      flowId: body.flowId,
+      since: since.toISOString(),
+      until: body.until ? parseRfc3339(body.until)!.toISOString() : undefined,
+    },
+  };
+  const codec = await cursorCodec(runtime);
+  let continuation: ReplayContinuation | undefined;
+  try {
+    const position = codec.open(listing, body.cursor);
+    continuation = position === undefined ? undefined : continuationOf(position);
+    if (position !== undefined && !continuation) throw new ProblemError('invalid-query', 'not a replay position');
+  } catch (error) {
+    if (!(error instanceof ProblemError) || error.code !== 'invalid-query') throw error;
+    const message = 'not a cursor of this replay (send the cursor of the previous answer with the same since, until and flowId)';
+    fail('invalid-body', `Invalid body: cursor: ${message}.`, { errors: [{ field: 'cursor', message }] });
+  }
+  const now = runtime.clock.now();
+  // The window never reaches past the first call: a continuation replays no message that came in since.
+  const until = continuation
+    ? new Date(continuation.until)
+    : new Date(Math.min(body.until ? parseRfc3339(body.until)!.getTime() : Infinity, now.getTime()));
+  if (!body.until && since.getTime() >= until.getTime()) {
+    const message = 'must be before until (now, when until is left out)';
+    fail('invalid-body', `Invalid body: since: ${message}.`, { errors: [{ field: 'since', message }] });
+  }
+  let flowIds: string[];
+  if (body.flowId) {
+    const flow = await runtime.flows.get(body.flowId, true);
+    if (!flow) fail('unknown-flow', `Flow ${body.flowId} does not exist.`);
+    if (!flow.destinations.includes(connectionId)) {
+      fail('conflict', `Flow ${body.flowId} does not deliver to connection ${connectionId}; replay names a flow that uses it, or none.`, {
+        destinations: flow.destinations,
+      });
+    }
+    flowIds = [flow.flowId];
+  } else {
+    flowIds = await flowsUsing(runtime, connectionId);
+  }
+  const outcome = await replayDeliveries(
+    runtime,
+    {
+      connectionId,
+      flowIds,
+      since,
+      until,
+      ...(continuation ? { after: continuation.after } : {}),
+      ...(request.principal ? { principal: request.principal } : {}),
+    },
+    body.limit ? { maxDeliveries: body.limit } : {},
+  );
+  const next = outcome.next ? JSON.stringify({ until: until.toISOString(), after: outcome.next } satisfies ReplayContinuation) : undefined;
+  return jsonResponse(202, { replayed: outcome.replayed, until: until.toISOString(), cursor: codec.seal(listing, next) });
+}
+
+type ConnectionHandler = (runtime: Runtime, request: HttpRequest, id: string) => Promise<HttpResponse>;
+
+export function connectionRoutes(runtime: Runtime): DocumentedRoute[] {
+  const action = (
+    name: string,
+    handler: ConnectionHandler,
+    doc: Pick<OperationDoc, 'operationId' | 'summary'> & Partial<OperationDoc>,
+  ) => ({
     method: 'POST',
     path: `/v1/connections/{connectionId}/${name}`,
-    handler: (req, p) => handler(runtime, req, p.connectionId!),
+    handler: (req: HttpRequest, p: Record<string, string>) => handler(runtime, req, p.connectionId!),
+    doc: {
+      responses: { 200: { description: 'The connection after the action.', schema: 'Connection' } },
+      errors: ['not-found'],
+      ...doc,
+    } satisfies OperationDoc,
   });
   return [
-    action('offline', setOffline),
-    action('online', setOnline),
-    action('probe', probeNow),
-    action('reauthorize', reauthorize),
-    { method: 'PUT', path: '/v1/connections/{connectionId}', handler: (req, p) => putConnection(runtime, req, p.connectionId!) },
-    { method: 'DELETE', path: '/v1/connections/{connectionId}', handler: (req, p) => deleteConnection(runtime, req, p.connectionId!) },
-    { method: 'GET', path: '/v1/connections', handler: () => listConnections(runtime) },
-    { method: 'GET', path: '/v1/connections/{connectionId}', handler: (_req, p) => getConnection(runtime, p.connectionId!) },
+    action('offline', setOffline, {
+      operationId: 'offlineConnection',
+      summary: 'Set a connection offline',
+      description: 'Traffic holds (no attempts spent) and its flows pause; not probed until set online by hand.',
+    }),
+    action('online', setOnline, {
+      operationId: 'onlineConnection',
+      summary: 'Set a connection online',
+      description: 'Its flows resume and held traffic is released in order.',
+    }),
+    action('probe', probeNow, {
+      operationId: 'probeConnection',
+      summary: 'Probe a connection now',
+      description: 'Runs the probe request at once; on success the connection goes online and its flows resume.',
+    }),
+    action('reauthorize', reauthorize, {
+      operationId: 'reauthorizeConnection',
+      summary: 'Replace credentials and probe',
+      description: 'Stores the new credentials, probes at once; on success the held delivery is attempted again first.',
+      body: { schema: 'ReauthorizeRequest', required: true },
+      errors: ['invalid-body', 'not-found'],
+    }),
+    action('replay', replay, {
+      operationId: 'replayConnection',
+      summary: 'Replay delivered messages',
+      description:
+        'SPEC delivery semantics 17, for a target restored from a backup: queues again the deliveries to this connection that are `delivered`, of messages received in [`since`, `until`), ' +
+        'of one flow or of every flow that uses the connection. They are delivered again in their original order per lane, after what is already queued, every attempt flagged ' +
+        '`x-sluice-possible-duplicate: true`, and their execution reports show `replayed`. One call replays at most `limit` (1,000) deliveries and starts no new chunk of 100 after 10 seconds; ' +
+        'when it stops early the answer carries a `cursor`: send the same body with it to go on, in order. The message listing trails the records by a few seconds (the stream), so messages received just before the call may not be replayed yet.',
+      body: { schema: 'ReplayRequest', required: true },
+      responses: { 202: { description: 'Queued again.', schema: 'ReplayResult' } },
+      errors: ['invalid-body', 'not-found', 'unknown-flow', 'conflict'],
+    }),
+    {
+      method: 'PUT',
+      path: '/v1/connections/{connectionId}',
+      handler: (req, p) => putConnection(runtime, req, p.connectionId!),
+      doc: {
+        operationId: 'putConnection',
+        summary: 'Create or replace a connection',
+        description:
+          'Outside local mode the URL must be https; loopback, link-local and unspecified addresses are refused (private ranges only when the deployment allows them).',
+        body: { schema: 'PutConnectionRequest', required: true },
+        responses: { 200: { description: 'The connection (secrets never returned).', schema: 'Connection' } },
+        errors: ['invalid-body'],
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/connections/{connectionId}',
+      handler: (req, p) => deleteConnection(runtime, req, p.connectionId!),
+      doc: {
+        operationId: 'deleteConnection',
+        summary: 'Delete a connection',
+        description: 'Deletes the connection and cancels its probes. Refused (409 `conflict`) while a flow uses it.',
+        responses: { 204: { description: 'Deleted.' } },
+        errors: ['not-found', 'conflict'],
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/connections',
+      handler: () => listConnections(runtime),
+      doc: {
+        operationId: 'listConnections',
+        summary: 'List connections',
+        responses: { 200: { description: 'Every connection.', schema: 'ConnectionList' } },
+        errors: [],
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/connections/{connectionId}',
+      handler: (_req, p) => getConnection(runtime, p.connectionId!),
+      doc: {
+        operationId: 'getConnection',
+        summary: 'Read a connection',
+        responses: { 200: { description: 'The connection.', schema: 'Connection' } },
+        errors: ['not-found'],
+      },
+    },
   ];
 }

@@ -1,15 +1,58 @@
 import type { Runtime } from '../../adapters/runtime';
-import { messageStatus } from '../../core/message-status';
-import type { Flow, FlowWithCounts, MessageStatus } from '../../core/model';
-import { z } from 'zod';
-import { ListQuery, PutFlowBody } from '../schemas';
+import type { Flow, FlowCounts, FlowWithCounts } from '../../core/model';
+import * as z from 'zod';
+import { MessageId, PutFlowBody, ResourceId } from '../schemas';
 import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
 import { FlowNotDisabledError } from '../../adapters/aws/flow-store';
-import type { Route } from '../router';
-import { validateBody, validateQuery } from '../validation';
-import { cursorCodec } from '../cursors';
+import type { Components, DocumentedRoute } from '../router';
+import { validateBody } from '../validation';
 import { checkResourceId } from './connections';
 import { releaseHeld } from '../../services/release';
+import { Count, FlowStatusSchema, LogLevelSchema, Timestamp } from '../view-schemas';
+
+/**
+ * OpenAPI components: the flow view (`flowView`) with its counts, the flow log and the flow body. A
+ * function the generator calls once: the operator function never checks its own answers, so its cold
+ * start does not build these schemas.
+ */
+export function flowComponents(): Components {
+  const FlowCountsSchema = z.looseObject({
+    accepted: Count,
+    queued: Count,
+    delivered: Count,
+    failed: Count,
+    suspended: Count,
+    inError: Count,
+  }) satisfies z.ZodType<FlowCounts>;
+
+  const FlowSchema = PutFlowBody.extend({
+    flowId: ResourceId,
+    status: FlowStatusSchema,
+    statusReason: z.string().optional(),
+    statusSince: Timestamp,
+    operatorPaused: z.boolean().optional().meta({ description: 'Paused by an operator: every branch holds until `resume`.' }),
+    autoPausedBy: z.array(ResourceId).optional().meta({ description: 'Connections whose outage paused the flow.' }),
+    counts: FlowCountsSchema,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  }).loose();
+
+  const FlowList = z.looseObject({ items: z.array(FlowSchema) });
+
+  const FlowLogEntry = z.looseObject({
+    at: Timestamp,
+    level: LogLevelSchema,
+    code: z.string().meta({ description: 'A problem code for rejections (e.g. `unauthenticated`), `flow-<action>` for state changes.' }),
+    detail: z.string(),
+    messageId: MessageId.optional(),
+  });
+  const FlowLog = z.looseObject({ entries: z.array(FlowLogEntry) });
+
+  return {
+    requests: { PutFlowRequest: PutFlowBody },
+    responses: { FlowCounts: FlowCountsSchema, Flow: FlowSchema, FlowList, FlowLogEntry, FlowLog },
+  };
+}
 
 export function flowView(flow: FlowWithCounts) {
   const { internalFailureStreak: _streak, destinationThreads: _threads, ...rest } = flow;
@@ -44,73 +87,10 @@ async function requireFlowWithCounts(runtime: Runtime, flowId: string): Promise<
   return flow;
 }
 
-async function requireFlow(runtime: Runtime, flowId: string): Promise<Flow> {
+export async function requireFlow(runtime: Runtime, flowId: string): Promise<Flow> {
   const flow = await runtime.flows.get(flowId);
   if (!flow) fail('unknown-flow', `Flow ${flowId} does not exist.`);
   return flow;
-}
-
-const MessageListQuery = ListQuery.extend({
-  status: z
-    .enum(['accepted', 'queued', 'retrying', 'paused', 'inError', 'delivered', 'failed', 'suspended', 'discarded'])
-    .optional(),
-});
-
-async function listMessages(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
-  await requireFlow(runtime, flowId);
-  const query = validateQuery(MessageListQuery, request);
-  const listing = { name: 'flow-messages', params: { flowId, status: query.status } };
-  const codec = await cursorCodec(runtime);
-  const position = codec.open(listing, query.cursor);
-  const page = await runtime.messages.list(flowId, {
-    limit: query.limit,
-    ...(position ? { cursor: position } : {}),
-    ...(query.status ? { status: query.status as MessageStatus } : {}),
-  });
-  return jsonResponse(200, {
-    items: page.items.map((m) => ({
-      messageId: m.messageId,
-      flowId: m.flowId,
-      status: m.status,
-      receivedAt: m.receivedAt,
-      bytes: m.bytes,
-      contentType: m.contentType,
-      ...(m.chainId ? { chainId: m.chainId } : {}),
-      correlationId: m.correlationId,
-    })),
-    cursor: codec.seal(listing, page.cursor),
-  });
-}
-
-async function getMessage(runtime: Runtime, flowId: string, messageId: string): Promise<HttpResponse> {
-  await requireFlow(runtime, flowId);
-  const detail = await runtime.messages.detail(flowId, messageId);
-  if (!detail) fail('not-found', `Message ${messageId} does not exist in flow ${flowId}.`);
-  const { message, deliveries, report } = detail;
-  return jsonResponse(200, {
-    messageId,
-    flowId,
-    partnerId: message.partnerId,
-    status: messageStatus(message.enqueue, deliveries),
-    receivedAt: message.receivedAt,
-    contentType: message.contentType,
-    bytes: message.bytes,
-    sha256: message.sha256,
-    correlationId: message.correlationId,
-    ...(message.chainId ? { chainId: message.chainId } : {}),
-    ...(message.expiresAt ? { expiresAt: message.expiresAt } : {}),
-    deliveries: deliveries.map((d) => ({
-      connectionId: d.connectionId,
-      lane: d.lane,
-      status: d.status,
-      attempts: d.attempts,
-      ...(d.failureType ? { failureType: d.failureType } : {}),
-      ...(d.lastError ? { lastError: d.lastError } : {}),
-      ...(d.nextAttemptAt ? { nextAttemptAt: d.nextAttemptAt } : {}),
-      ...(d.deliveredAt ? { deliveredAt: d.deliveredAt } : {}),
-    })),
-    report,
-  });
 }
 
 type FlowAction = 'disable' | 'enable' | 'pause' | 'resume' | 'start';
@@ -130,7 +110,12 @@ const ACTION_STATUS: Record<FlowAction, Flow['status']> = {
 async function flowAction(runtime: Runtime, request: HttpRequest, flowId: string, action: FlowAction): Promise<HttpResponse> {
   const before = await requireFlow(runtime, flowId);
   const now = runtime.clock.now();
-  const reason = action === 'pause' ? `paused by ${request.principal ?? 'operator'}` : action === 'disable' ? `disabled by ${request.principal ?? 'operator'}` : undefined;
+  const reason =
+    action === 'pause'
+      ? `paused by ${request.principal ?? 'operator'}`
+      : action === 'disable'
+        ? `disabled by ${request.principal ?? 'operator'}`
+        : undefined;
   const flow = await runtime.flows.setStatus(flowId, ACTION_STATUS[action], reason, now, {
     resetStreak: action === 'start',
     ...(action === 'pause' ? { operatorPaused: true } : action === 'resume' || action === 'start' ? { operatorPaused: false } : {}),
@@ -174,32 +159,84 @@ async function deleteFlow(runtime: Runtime, request: HttpRequest, flowId: string
   try {
     await runtime.flows.delete(flowId);
   } catch (error) {
-    if (error instanceof FlowNotDisabledError) fail('conflict', `Flow ${flowId} was enabled again meanwhile; disable it before deleting it.`);
+    if (error instanceof FlowNotDisabledError)
+      fail('conflict', `Flow ${flowId} was enabled again meanwhile; disable it before deleting it.`);
     throw error;
   }
   runtime.logger.info('flow deleted', { flowId, by: request.principal });
   return noContent();
 }
 
-export function flowRoutes(runtime: Runtime): Route[] {
+const ACTION_DOCS: Record<FlowAction, { summary: string; description: string }> = {
+  disable: { summary: 'Disable a flow', description: 'New messages are rejected with 409 `flow-disabled`.' },
+  enable: { summary: 'Enable a flow', description: 'Accepts messages again and clears the flow log.' },
+  pause: { summary: 'Pause a flow', description: 'Messages are accepted and queued but not delivered.' },
+  resume: { summary: 'Resume a flow', description: 'Delivery continues in order; the flow log is kept.' },
+  start: { summary: 'Start a stopped flow', description: 'After `backoutThreshold` internal failures in a row stopped it.' },
+};
+
+export function flowRoutes(runtime: Runtime): DocumentedRoute[] {
   const actions: FlowAction[] = ['disable', 'enable', 'pause', 'resume', 'start'];
   return [
     ...actions.map((action) => ({
       method: 'POST',
       path: `/v1/flows/{flowId}/${action}`,
       handler: (req: HttpRequest, p: Record<string, string>) => flowAction(runtime, req, p.flowId!, action),
+      doc: {
+        operationId: `${action}Flow`,
+        ...ACTION_DOCS[action],
+        responses: { 200: { description: 'The flow after the action.', schema: 'Flow' } },
+        errors: ['unknown-flow' as const],
+      },
     })),
-    { method: 'PUT', path: '/v1/flows/{flowId}', handler: (req, p) => putFlow(runtime, req, p.flowId!) },
-    { method: 'DELETE', path: '/v1/flows/{flowId}', handler: (req, p) => deleteFlow(runtime, req, p.flowId!) },
+    {
+      method: 'PUT',
+      path: '/v1/flows/{flowId}',
+      handler: (req, p) => putFlow(runtime, req, p.flowId!),
+      doc: {
+        operationId: 'putFlow',
+        summary: 'Create or replace a flow',
+        description: 'The partner and every destination connection must exist.',
+        body: { schema: 'PutFlowRequest', required: true },
+        responses: { 200: { description: 'The flow.', schema: 'Flow' } },
+        errors: ['invalid-body'],
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/flows/{flowId}',
+      handler: (req, p) => deleteFlow(runtime, req, p.flowId!),
+      doc: {
+        operationId: 'deleteFlow',
+        summary: 'Delete a flow',
+        description:
+          'Deletes the flow with its counters and log. Refused (409 `conflict`) unless the flow is disabled and every delivery of its messages is final (`delivered` or `discarded`). ' +
+          'Its messages and payloads stay until their retention ends.',
+        responses: { 204: { description: 'Deleted.' } },
+        errors: ['unknown-flow', 'conflict'],
+      },
+    },
     {
       method: 'GET',
       path: '/v1/flows',
       handler: async () => jsonResponse(200, { items: (await runtime.flows.listWithCounts()).map(flowView) }),
+      doc: {
+        operationId: 'listFlows',
+        summary: 'List flows',
+        responses: { 200: { description: 'Every flow with its counts.', schema: 'FlowList' } },
+        errors: [],
+      },
     },
     {
       method: 'GET',
       path: '/v1/flows/{flowId}',
       handler: async (_req, p) => jsonResponse(200, flowView(await requireFlowWithCounts(runtime, p.flowId!))),
+      doc: {
+        operationId: 'getFlow',
+        summary: 'Read a flow',
+        responses: { 200: { description: 'The flow with its counts.', schema: 'Flow' } },
+        errors: ['unknown-flow'],
+      },
     },
     {
       method: 'GET',
@@ -208,12 +245,13 @@ export function flowRoutes(runtime: Runtime): Route[] {
         await requireFlow(runtime, p.flowId!);
         return jsonResponse(200, { entries: await runtime.flows.readLog(p.flowId!) });
       },
-    },
-    { method: 'GET', path: '/v1/flows/{flowId}/messages', handler: (req, p) => listMessages(runtime, req, p.flowId!) },
-    {
-      method: 'GET',
-      path: '/v1/flows/{flowId}/messages/{messageId}',
-      handler: (_req, p) => getMessage(runtime, p.flowId!, p.messageId!),
+      doc: {
+        operationId: 'getFlowLog',
+        summary: "Read a flow's log",
+        description: 'What failed before a message was accepted (bad key, bad GUID, too large, flow disabled) and state changes.',
+        responses: { 200: { description: 'The flow log.', schema: 'FlowLog' } },
+        errors: ['unknown-flow'],
+      },
     },
   ];
 }

@@ -31,7 +31,12 @@ export const HEADER_NAMES: FieldNames = {
  * Validates a message's GUID, chain id, correlation id and expiry the same way for a
  * single post and for each message of a batch (same codes, same order of checks).
  */
-export function messageFields(raw: RawMessageFields, flow: Flow, now: Date, names: FieldNames): Omit<IncomingMessage, 'contentType' | 'body'> {
+export function messageFields(
+  raw: RawMessageFields,
+  flow: Flow,
+  now: Date,
+  names: FieldNames,
+): Omit<IncomingMessage, 'contentType' | 'body'> {
   const { messageId } = raw;
   if (messageId === undefined || messageId === '') fail('missing-message-id', `${names.messageId} is required.`);
   if (!MESSAGE_ID_PATTERN.test(messageId)) {

@@ -74,4 +74,3 @@ export async function logRejection(
   runtime.logger.warn('partner request rejected', { flowId, code, requestId: request.requestId });
   runtime.metrics.addMetric('MessagesRejected', MetricUnit.Count, 1);
 }
-

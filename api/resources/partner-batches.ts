@@ -1,46 +1,22 @@
-import { z } from 'zod';
-import { CORRELATION_ID_PATTERN, MAX_HEADER_VALUE_BYTES, MESSAGE_ID_PATTERN } from '../../core/identifiers';
+import { MAX_HEADER_VALUE_BYTES } from '../../core/identifiers';
 import type { Flow } from '../../core/model';
 import { ProblemError, problemOf, type Problem } from '../../core/problems';
 import type { Runtime } from '../../adapters/runtime';
 import { ingestMessages, type IncomingMessage } from '../../services/ingest';
 import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
-import type { Route } from '../router';
+import type { DocumentedRoute } from '../router';
 import { checkPayloadSize, messageFields, type FieldNames } from './message-input';
 import { authorizeFlow, logRejection } from './partner-auth';
 
-/** Messages one batch may carry (SPEC: 1-100). */
+/**
+ * Messages one batch may carry (SPEC: 1-100). The body's schema (`BatchRequest`) is in
+ * partner-schemas.ts: entries are checked here one by one, and zod stays out of the ingest bundle.
+ */
 export const MAX_BATCH_MESSAGES = 100;
 
 const ENTRY_FIELDS = new Set(['id', 'payload', 'encoding', 'contentType', 'chainId', 'correlationId', 'expiresAt']);
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const CONTENT_TYPE = /^[\x20-\x7e]+$/;
-
-/**
- * The batch body as the API reference describes it. Entries are checked one by one by
- * `readEntry` (a bad entry is that message's error, not the request's), so this schema
- * documents the shape and is not what validates it.
- */
-export const BatchBody = z
-  .object({
-    messages: z
-      .array(
-        z
-          .object({
-            id: z.string().regex(MESSAGE_ID_PATTERN).meta({ description: 'The message GUID, same rules as `x-aux-system-msg-id`.' }),
-            payload: z.string().min(1).meta({ description: 'The payload: text, or base64 with `encoding: "base64"`.' }),
-            encoding: z.enum(['utf8', 'base64']).optional().meta({ description: 'Default `utf8`.' }),
-            contentType: z.string().optional().meta({ description: 'Delivered as Content-Type. Default `application/octet-stream`.' }),
-            chainId: z.string().regex(MESSAGE_ID_PATTERN).optional(),
-            correlationId: z.string().regex(CORRELATION_ID_PATTERN).optional(),
-            expiresAt: z.string().meta({ format: 'date-time' }).optional(),
-          })
-          .strict(),
-      )
-      .min(1)
-      .max(MAX_BATCH_MESSAGES),
-  })
-  .strict();
 
 /** One result per message, in request order. */
 export type BatchResult =
@@ -131,7 +107,8 @@ function readEnvelope(request: HttpRequest, flow: Flow): unknown[] {
   } catch (error) {
     fail('invalid-body', `The batch is not valid JSON: ${(error as Error).message}`);
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('invalid-body', 'The batch must be a JSON object { "messages": [...] }.');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    fail('invalid-body', 'The batch must be a JSON object { "messages": [...] }.');
   const extra = Object.keys(body).filter((name) => name !== 'messages');
   if (extra.length > 0) fail('invalid-body', `The batch has unknown fields: ${extra.join(', ')}.`);
   const { messages } = body as { messages?: unknown };
@@ -180,7 +157,14 @@ async function postBatch(runtime: Runtime, request: HttpRequest, flowId: string)
   await Promise.all(rejections);
 
   // Receipt order keeps gaps for rejected entries: acceptance order is still the array's.
-  const outcomes = await ingestMessages(runtime, flow, partnerId, valid.map(({ message }) => message), now, valid.map(({ index }) => index));
+  const outcomes = await ingestMessages(
+    runtime,
+    flow,
+    partnerId,
+    valid.map(({ message }) => message),
+    now,
+    valid.map(({ index }) => index),
+  );
   valid.forEach(({ index }, i) => {
     const outcome = outcomes[i]!;
     if (outcome.outcome === 'error') results[index] = { messageId: outcome.messageId, error: problemFor(runtime, request, outcome.error) };
@@ -192,6 +176,24 @@ async function postBatch(runtime: Runtime, request: HttpRequest, flowId: string)
   return jsonResponse(200, { flowId, results });
 }
 
-export function partnerBatchRoutes(runtime: Runtime): Route[] {
-  return [{ method: 'POST', path: '/v1/flows/{flowId}/batches', handler: (req, p) => postBatch(runtime, req, p.flowId!) }];
+export function partnerBatchRoutes(runtime: Runtime): DocumentedRoute[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/flows/{flowId}/batches',
+      handler: (req, p) => postBatch(runtime, req, p.flowId!),
+      doc: {
+        operationId: 'postBatch',
+        summary: 'Post a batch of messages',
+        description:
+          'Up to 100 messages in one request. Each is accepted or rejected on its own, exactly as if posted alone (same checks and codes, rejections written to the flow log), ' +
+          'and the array order is the acceptance order. A GUID repeated inside the batch, or already accepted, is a duplicate. ' +
+          'A result is returned only once its message is recorded and queued. Whole-request problems: authentication, an unknown or disabled flow, ' +
+          "a body that is not `{ messages: [...] }` with 1-100 entries, or a body over the flow's batch limit (its `maxPayloadBytes` in base64 plus 64 KiB).",
+        body: { schema: 'BatchRequest', required: true },
+        responses: { 200: { description: 'One result per message, in request order.', schema: 'BatchResults' } },
+        errors: ['invalid-body', 'unknown-flow', 'payload-too-large', 'flow-disabled'],
+      },
+    },
+  ];
 }

@@ -1,10 +1,10 @@
-import { MAX_HEADER_VALUE_BYTES } from '../../core/identifiers';
+import { CORRELATION_ID_PATTERN, MAX_HEADER_VALUE_BYTES, MESSAGE_ID_PATTERN } from '../../core/identifiers';
 import type { Flow } from '../../core/model';
 import { ProblemError } from '../../core/problems';
 import type { Runtime } from '../../adapters/runtime';
 import { ingestMessages, type IncomingMessage } from '../../services/ingest';
 import { fail, jsonResponse, type HttpRequest, type HttpResponse } from '../http';
-import type { Route } from '../router';
+import type { DocumentedRoute, HeaderDoc } from '../router';
 import { checkPayloadSize, HEADER_NAMES, messageFields } from './message-input';
 import { authorizeFlow, logRejection } from './partner-auth';
 
@@ -52,12 +52,22 @@ async function postMessage(runtime: Runtime, request: HttpRequest, flowId: strin
     if (error instanceof ProblemError) await logRejection(runtime, flowId, error.code, error.message, request, fields?.messageId);
     throw error;
   }
-  const incoming: IncomingMessage = { ...fields, contentType: request.headers['content-type'] ?? 'application/octet-stream', body: request.body };
+  const incoming: IncomingMessage = {
+    ...fields,
+    contentType: request.headers['content-type'] ?? 'application/octet-stream',
+    body: request.body,
+  };
   const [result] = await ingestMessages(runtime, flow, partnerId, [incoming], now);
   if (result!.outcome === 'error') throw result!.error;
   const { message } = result!;
   if (result!.outcome === 'duplicate') {
-    return jsonResponse(200, { messageId: message.messageId, flowId, status: result!.message.status, duplicate: true, receivedAt: message.receivedAt });
+    return jsonResponse(200, {
+      messageId: message.messageId,
+      flowId,
+      status: result!.message.status,
+      duplicate: true,
+      receivedAt: message.receivedAt,
+    });
   }
   return jsonResponse(202, { messageId: message.messageId, flowId, status: 'accepted', receivedAt: message.receivedAt });
 }
@@ -76,13 +86,89 @@ async function getMessage(runtime: Runtime, request: HttpRequest, flowId: string
   });
 }
 
-export function partnerMessageRoutes(runtime: Runtime): Route[] {
+const MESSAGE_ID_SCHEMA = { type: 'string', pattern: MESSAGE_ID_PATTERN.source };
+
+/** The message's fields a single post carries in its headers, as its route documents them. */
+const MESSAGE_HEADERS: HeaderDoc[] = [
+  {
+    name: 'x-aux-system-msg-id',
+    description:
+      'The message GUID, unique within the flow: 1-128 characters from `A-Z a-z 0-9 . _ : -`. Required unless `Idempotency-Key` is sent (400 `missing-message-id`).',
+    schema: MESSAGE_ID_SCHEMA,
+    example: 'order-2026-000123',
+  },
+  {
+    name: 'Idempotency-Key',
+    description: 'Alias of `x-aux-system-msg-id`; when both are sent they must be equal (else 400 `invalid-header`).',
+    schema: MESSAGE_ID_SCHEMA,
+  },
+  {
+    name: 'x-chain-id',
+    description:
+      'Chain id (same charset): a chain stays in one lane, in order; with `onFailure: suspend-chain` a failure suspends the rest of the chain.',
+    schema: MESSAGE_ID_SCHEMA,
+  },
+  {
+    name: 'x-correlation-id',
+    description: 'Echoed to targets and in logs: 1-256 printable ASCII characters. Generated (UUID) when absent.',
+    schema: { type: 'string', pattern: CORRELATION_ID_PATTERN.source },
+  },
+  {
+    name: 'x-expires-at',
+    description:
+      "RFC 3339 date-time with offset: a message not delivered by then fails with type `expired`. Defaults to the flow's `expiresAfterSeconds`.",
+    schema: { type: 'string', format: 'date-time' },
+    example: '2026-01-31T12:00:00Z',
+  },
+];
+
+export function partnerMessageRoutes(runtime: Runtime): DocumentedRoute[] {
   return [
-    { method: 'POST', path: '/v1/flows/{flowId}/messages', handler: (req, p) => postMessage(runtime, req, p.flowId!) },
+    {
+      method: 'POST',
+      path: '/v1/flows/{flowId}/messages',
+      handler: (req, p) => postMessage(runtime, req, p.flowId!),
+      doc: {
+        operationId: 'postMessage',
+        summary: 'Post a message',
+        description:
+          'Accepts the body as the message payload, byte for byte with its Content-Type, exactly once per GUID in the flow. ' +
+          'Acknowledged (202) only once durably recorded and queued. The same GUID again is positively acknowledged (200, `duplicate: true`) and never delivered twice. ' +
+          'Rejections on an existing flow are written to its flow log; nothing rejected is stored or delivered.',
+        headers: MESSAGE_HEADERS,
+        body: {
+          required: true,
+          description:
+            "The payload, any content type, not empty, at most the flow's `maxPayloadBytes` (default 4 MiB). Delivered byte for byte with the same Content-Type.",
+        },
+        responses: {
+          202: { description: 'Accepted: recorded and queued for every destination.', schema: 'MessageAccepted' },
+          200: { description: 'Duplicate GUID: already accepted; the body carries its current status.', schema: 'MessageDuplicate' },
+        },
+        errors: [
+          'missing-message-id',
+          'invalid-message-id',
+          'invalid-header',
+          'empty-payload',
+          'unknown-flow',
+          'payload-too-large',
+          'flow-disabled',
+        ],
+      },
+    },
     {
       method: 'GET',
       path: '/v1/flows/{flowId}/messages/{messageId}',
       handler: (req, p) => getMessage(runtime, req, p.flowId!, p.messageId!),
+      // The operator API routes the same path to its own view (flow-messages.ts): one operation in the document.
+      doc: {
+        operationId: 'getMessage',
+        summary: 'Read a message',
+        description:
+          "The partner API (API key of the flow's partner) answers `PartnerMessage`: status and per-destination delivery status.",
+        responses: { 200: { description: 'The message.', schema: 'PartnerMessage' } },
+        errors: ['unknown-flow', 'not-found'],
+      },
     },
   ];
 }

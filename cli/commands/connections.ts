@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { seg, UsageError } from '../client';
 import { contextOf } from '../context';
 import { emit, keyValues, list, table } from '../format';
-import { connectionBody, nonNegativeInt, positiveInt, readJsonObject, successStatuses, type ConnectionFlags } from '../settings';
+import { connectionBody, nonNegativeInt, positiveInt, readJsonObject, rfc3339, successStatuses, type ConnectionFlags } from '../settings';
 
 export interface ConnectionView {
   connectionId: string;
@@ -98,7 +98,9 @@ export async function authFromOptions(options: ReauthorizeOptions): Promise<Reco
 }
 
 export function connectionsCommand(): Command {
-  const connections = new Command('connections').alias('connection').description('Target application endpoints: status, probes, credentials');
+  const connections = new Command('connections')
+    .alias('connection')
+    .description('Target application endpoints: status, probes, credentials');
 
   connections
     .command('list')
@@ -159,17 +161,83 @@ export function connectionsCommand(): Command {
     .option('--header-name <name>', 'header name (with --auth-type header)')
     .option('--header-value <value>', 'header value (with --auth-type header)')
     .option('--auth-file <file>', 'JSON file with the auth object; keeps secrets out of the process list')
-    .addHelpText('after', '\nExamples:\n  sluice connections reauthorize erp --auth-type bearer --token-value "$ERP_TOKEN"\n  sluice connections reauthorize erp --auth-file erp-auth.json   # {"type":"basic","username":"u","password":"p"}')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  sluice connections reauthorize erp --auth-type bearer --token-value "$ERP_TOKEN"\n  sluice connections reauthorize erp --auth-file erp-auth.json   # {"type":"basic","username":"u","password":"p"}',
+    )
     .action(async (id: string, options: ReauthorizeOptions, command: Command) => {
       const auth = await authFromOptions(options);
       const { client, output } = contextOf(command);
       const { body, text } = await client.post<ConnectionView>(`/v1/connections/${seg(id)}/reauthorize`, { auth });
-      emit(output, text, () => `Connection ${body.connectionId} reauthorized (${auth.type}); it is ${body.status}${body.statusReason ? ` (${body.statusReason})` : ''}.`);
+      emit(
+        output,
+        text,
+        () =>
+          `Connection ${body.connectionId} reauthorized (${auth.type}); it is ${body.status}${body.statusReason ? ` (${body.statusReason})` : ''}.`,
+      );
+    });
+
+  connections
+    .command('replay')
+    .description(
+      'Deliver again what this connection was sent: its delivered messages received in a time window, in their order, flagged possible-duplicate',
+    )
+    .argument('<connectionId>')
+    .requiredOption('--since <time>', 'messages received at or after this time (RFC 3339)', rfc3339)
+    .option('--until <time>', 'messages received before this time (RFC 3339; default: now)', rfc3339)
+    .option('--flow <flowId>', 'only this flow (default: every flow that uses the connection)')
+    .option('--limit <n>', 'deliveries per API call (at most 1000, the default); the CLI calls again until the window is done', positiveInt)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'A target restored from a backup lost what it was sent since then: replay that window.',
+        'The replayed deliveries go behind what the connection has queued, in their original order',
+        'per lane, each attempt with x-sluice-possible-duplicate: true; their reports say "replayed".',
+        'A large window takes several API calls; each goes on where the last one stopped.',
+        '',
+        'Examples:',
+        '  sluice connections replay erp --since 2026-01-31T00:00:00Z',
+        '  sluice connections replay erp --since 2026-01-31T00:00:00Z --until 2026-01-31T12:00:00Z --flow orders',
+      ].join('\n'),
+    )
+    .action(async (id: string, options: { since: string; until?: string; flow?: string; limit?: number }, command: Command) => {
+      const { client, output } = contextOf(command);
+      const body = {
+        since: options.since,
+        ...(options.until ? { until: options.until } : {}),
+        ...(options.flow ? { flowId: options.flow } : {}),
+        ...(options.limit ? { limit: options.limit } : {}),
+      };
+      let replayed = 0;
+      let until = options.until;
+      let cursor: string | undefined;
+      do {
+        const { body: answer } = await client.post<{ replayed: number; until: string; cursor?: string | null }>(
+          `/v1/connections/${seg(id)}/replay`,
+          { ...body, ...(cursor ? { cursor } : {}) },
+        );
+        replayed += answer.replayed;
+        until = answer.until;
+        cursor = answer.cursor ?? undefined;
+        if (cursor && !output.json) output.err(`Replayed ${replayed} so far; going on…`);
+      } while (cursor);
+      if (output.json) {
+        output.out(JSON.stringify({ replayed, until }));
+        return;
+      }
+      const scope = options.flow ? `flow ${options.flow}` : 'every flow that uses it';
+      output.out(
+        `Replayed ${replayed} deliver${replayed === 1 ? 'y' : 'ies'} to ${id} (${scope}; messages received from ${options.since} until ${until}). ` +
+          (replayed > 0
+            ? 'They are queued behind what was already waiting and go out flagged possible-duplicate.'
+            : 'Nothing delivered in that window.'),
+      );
     });
 
   connections
     .command('put')
-    .description("Create a connection, or replace all of its settings (what is left out takes its default, credentials included)")
+    .description('Create a connection, or replace all of its settings (what is left out takes its default, credentials included)')
     .argument('<connectionId>')
     .option('--file <json>', 'the settings as JSON (the PUT /v1/connections/{id} body; "-" reads stdin); flags override it')
     .option('--url <url>', 'target URL deliveries are POSTed to')

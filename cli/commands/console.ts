@@ -98,20 +98,34 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     const isApi = rawPath.startsWith('/v1/') || url.pathname.startsWith('/v1/');
     const isTransfer = url.pathname.startsWith('/console/payloads/');
     if ((isApi || isTransfer) && !authorized(request)) {
-      return consoleProblem(401, 'unauthenticated', 'Unauthenticated', 'Open the address `sluice console` printed: it carries the session key after #token=.');
+      return consoleProblem(
+        401,
+        'unauthenticated',
+        'Unauthenticated',
+        'Open the address `sluice console` printed: it carries the session key after #token=.',
+      );
     }
     let body: Buffer;
     try {
       body = await readBody(request);
     } catch (error) {
-      if (error instanceof BodyTooLargeError) return consoleProblem(413, 'payload-too-large', 'Payload too large', `Requests are limited to ${MAX_BODY_BYTES} bytes.`);
+      if (error instanceof BodyTooLargeError)
+        return consoleProblem(413, 'payload-too-large', 'Payload too large', `Requests are limited to ${MAX_BODY_BYTES} bytes.`);
       throw error;
     }
     if (isApi) {
-      if (!isPlainPath(rawPath)) return consoleProblem(400, 'invalid-path', 'Invalid path', 'The path has dot segments or encoded separators.');
+      if (!isPlainPath(rawPath))
+        return consoleProblem(400, 'invalid-path', 'Invalid path', 'The path has dot segments or encoded separators.');
       if (!RELAYED_METHODS.has(method)) return methodNotAllowed([...RELAYED_METHODS], `${method} is not relayed.`);
-      const answer = await client.forward(method, url.pathname, { query: url.searchParams, ...(body.length > 0 ? { body: body.toString('utf8') } : {}) });
-      return { status: answer.status, headers: { 'content-type': answer.contentType || 'application/json', 'cache-control': 'no-store' }, body: Buffer.from(answer.text) };
+      const answer = await client.forward(method, url.pathname, {
+        query: url.searchParams,
+        ...(body.length > 0 ? { body: body.toString('utf8') } : {}),
+      });
+      return {
+        status: answer.status,
+        headers: { 'content-type': answer.contentType || 'application/json', 'cache-control': 'no-store' },
+        body: Buffer.from(answer.text),
+      };
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
@@ -125,12 +139,24 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     } catch (error) {
       // Unreachable gateway, missing AWS credentials…: the page shows why.
       const unreachable = error instanceof NetworkError;
-      sendResponse(response, consoleProblem(unreachable ? 502 : 500, unreachable ? 'bad-gateway' : 'internal', unreachable ? 'Gateway unreachable' : 'Console error', (error as Error).message));
+      sendResponse(
+        response,
+        consoleProblem(
+          unreachable ? 502 : 500,
+          unreachable ? 'bad-gateway' : 'internal',
+          unreachable ? 'Gateway unreachable' : 'Console error',
+          (error as Error).message,
+        ),
+      );
     }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new UsageError(`Port ${options.port ?? DEFAULT_CONSOLE_PORT} is in use: pass --port <n> (0 picks a free one).`) : error),
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new UsageError(`Port ${options.port ?? DEFAULT_CONSOLE_PORT} is in use: pass --port <n> (0 picks a free one).`)
+          : error,
+      ),
     );
     server.listen(options.port ?? DEFAULT_CONSOLE_PORT, '127.0.0.1', () => resolve());
   });
@@ -156,7 +182,9 @@ function port(value: string): number {
 
 export function consoleCommand(): Command {
   return new Command('console')
-    .description('Serve the operator console on 127.0.0.1 for this endpoint; it signs the calls itself, so no credential reaches the browser')
+    .description(
+      'Serve the operator console on 127.0.0.1 for this endpoint; it signs the calls itself, so no credential reaches the browser',
+    )
     .addOption(new Option('--port <n>', 'local port (0 picks a free one)').argParser(port).default(DEFAULT_CONSOLE_PORT))
     .action(async (options: { port: number }, command: Command) => {
       const { client } = contextOf(command);

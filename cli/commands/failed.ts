@@ -5,6 +5,7 @@ import { SingleBar } from 'cli-progress';
 import { ApiError, errorForStatus, problemFrom, send, seg, UsageError, type SluiceClient } from '../client';
 import { contextOf } from '../context';
 import { emit, keyValues, table, type Column } from '../format';
+import { rfc3339 } from '../settings';
 
 export const FAILURE_TYPES = ['business', 'timeout', 'unavailable', 'expired', 'configuration', 'internal'];
 
@@ -72,7 +73,10 @@ export function renderFailedEvent(e: FailedEvent): string {
     ['Error', errorText(e)],
     ['Target said', e.error?.bodyExcerpt],
     ['Suspended behind it', e.suspendedCount],
-    ['Payload', e.payload ? `${e.payload.bytes ?? '?'} bytes, ${e.payload.contentType ?? '?'}${e.payload.corrected ? ', corrected' : ''}` : undefined],
+    [
+      'Payload',
+      e.payload ? `${e.payload.bytes ?? '?'} bytes, ${e.payload.contentType ?? '?'}${e.payload.corrected ? ', corrected' : ''}` : undefined,
+    ],
     ['Payload SHA-256', e.payload?.sha256],
   ]);
 }
@@ -109,8 +113,21 @@ const FAILED_EVENT_COLUMNS: Column<FailedEvent>[] = [
   { header: 'ERROR', value: errorText, max: 60 },
 ];
 
+/** Bounds on `failedAt` of a bulk restart, both inclusive, as the API applies them. */
+interface Window {
+  since?: string;
+  until?: string;
+}
+
+function inWindow(e: FailedEvent, window: Window): boolean {
+  if (!window.since && !window.until) return true;
+  const at = e.failedAt ? Date.parse(e.failedAt) : NaN;
+  if (Number.isNaN(at)) return false;
+  return (!window.since || at >= Date.parse(window.since)) && (!window.until || at <= Date.parse(window.until));
+}
+
 /** Every failed event a bulk restart with these filters would restart: status `failed`, all pages. */
-async function restartable(client: SluiceClient, options: Filters): Promise<FailedEvent[]> {
+async function restartable(client: SluiceClient, options: Filters & Window): Promise<FailedEvent[]> {
   const events: FailedEvent[] = [];
   let cursor: string | undefined;
   do {
@@ -119,7 +136,7 @@ async function restartable(client: SluiceClient, options: Filters): Promise<Fail
       limit: 100,
       cursor,
     });
-    events.push(...body.items.filter((e) => e.status === 'failed'));
+    events.push(...body.items.filter((e) => e.status === 'failed' && inWindow(e, options)));
     cursor = body.cursor ?? undefined;
   } while (cursor);
   return events;
@@ -234,7 +251,10 @@ export function failedCommand(): Command {
       await uploadTo(target, bytes, file.split(/[\\/]/).pop() || 'payload');
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       if (output.json) output.out(JSON.stringify({ id, file, bytes: bytes.length, sha256 }));
-      else output.out(`Uploaded ${bytes.length} bytes from ${file} (sha256 ${sha256}).\nRun \`sluice failed restart ${id} --sha256 ${sha256}\` to deliver it.`);
+      else
+        output.out(
+          `Uploaded ${bytes.length} bytes from ${file} (sha256 ${sha256}).\nRun \`sluice failed restart ${id} --sha256 ${sha256}\` to deliver it.`,
+        );
     });
 
   const actions: [string, string, string][] = [
@@ -246,10 +266,12 @@ export function failedCommand(): Command {
     const sub = failed.command(action).description(description).argument('<id>');
     if (action === 'restart') {
       sub.addOption(
-        new Option('--sha256 <hex>', 'only restart if the uploaded correction has this sha256 (as printed by `upload`)').argParser((value) => {
-          if (!/^[a-f0-9]{64}$/.test(value)) throw new InvalidArgumentError('must be a lower-case hex sha256.');
-          return value;
-        }),
+        new Option('--sha256 <hex>', 'only restart if the uploaded correction has this sha256 (as printed by `upload`)').argParser(
+          (value) => {
+            if (!/^[a-f0-9]{64}$/.test(value)) throw new InvalidArgumentError('must be a lower-case hex sha256.');
+            return value;
+          },
+        ),
       );
     }
     sub.action(async (id: string, options: { sha256?: string }, command: Command) => {
@@ -263,6 +285,8 @@ export function failedCommand(): Command {
     failed
       .command('restart-all')
       .description('Restart every failed event matching the filters; --dry-run first shows which ones')
+      .option('--since <time>', 'only events that failed at or after this time (RFC 3339)', rfc3339)
+      .option('--until <time>', 'only events that failed at or before this time (RFC 3339)', rfc3339)
       .option('--all', 'with no filter: restart every failed event of every flow')
       .option('--dry-run', 'list what would be restarted and change nothing'),
   )
@@ -273,16 +297,21 @@ export function failedCommand(): Command {
         'Examples:',
         '  sluice failed restart-all --connection erp --type unavailable --dry-run',
         '  sluice failed restart-all --connection erp --type unavailable',
+        '  sluice failed restart-all --since 2026-01-31T08:00:00Z --until 2026-01-31T09:00:00Z --dry-run',
         '  sluice failed restart-all --all',
       ].join('\n'),
     )
-    .action(async (options: Filters & { all?: boolean; dryRun?: boolean }, command: Command) => {
-      const filtered = Boolean(options.flow || options.connection || options.type);
+    .action(async (options: Filters & Window & { all?: boolean; dryRun?: boolean }, command: Command) => {
+      const filtered = Boolean(options.flow || options.connection || options.type || options.since || options.until);
       if (!filtered && !options.all && !options.dryRun) {
         throw new UsageError(
-          'restart-all with no filter restarts every failed event of every flow. Narrow it with --flow, --connection or --type, or confirm with --all (see it first with --dry-run).',
+          'restart-all with no filter restarts every failed event of every flow. Narrow it with --flow, --connection, --type, --since or --until, or confirm with --all (see it first with --dry-run).',
         );
       }
+      if (options.since && options.until && Date.parse(options.since) > Date.parse(options.until)) {
+        throw new UsageError('--since must not be after --until.');
+      }
+      const window = { ...(options.since ? { since: options.since } : {}), ...(options.until ? { until: options.until } : {}) };
       const { client, output } = contextOf(command);
       if (options.dryRun) {
         const events = await restartable(client, options);
@@ -299,11 +328,19 @@ export function failedCommand(): Command {
         return;
       }
       const bar = process.stderr.isTTY
-        ? new SingleBar({ stream: process.stderr, format: 'Restarting failed events [{bar}] {value}/{total}', hideCursor: true, clearOnComplete: false })
+        ? new SingleBar({
+            stream: process.stderr,
+            format: 'Restarting failed events [{bar}] {value}/{total}',
+            hideCursor: true,
+            clearOnComplete: false,
+          })
         : undefined;
       bar?.start(1, 0);
       try {
-        const { body, text } = await client.post<{ restarted: number; skipped?: number }>('/v1/failed-events/restart', filterQuery(options));
+        const { body, text } = await client.post<{ restarted: number; skipped?: number }>('/v1/failed-events/restart', {
+          ...filterQuery(options),
+          ...window,
+        });
         bar?.setTotal(Math.max(body.restarted, 1));
         bar?.update(body.restarted);
         bar?.stop();

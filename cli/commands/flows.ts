@@ -18,6 +18,7 @@ export interface FlowView {
   backoutThreshold?: number;
   expiresAfterSeconds?: number;
   maxPayloadBytes?: number;
+  retentionDays?: number;
   autoPausedBy?: string[];
   counts?: Record<string, number>;
 }
@@ -62,6 +63,7 @@ export function renderFlow(f: FlowView): string {
     ['Backout threshold', f.backoutThreshold],
     ['Expires after', f.expiresAfterSeconds !== undefined ? `${f.expiresAfterSeconds} s` : undefined],
     ['Max payload', f.maxPayloadBytes !== undefined ? `${f.maxPayloadBytes} bytes` : undefined],
+    ['Retention', f.retentionDays !== undefined ? `${f.retentionDays} days after final` : undefined],
     ['Counts', counts(f)],
   ]);
 }
@@ -153,9 +155,19 @@ export function flowsCommand(): Command {
     .option('--backout-threshold <n>', 'internal failures in a row before the flow stops (default 5)', positiveInt)
     .option('--expires-after <seconds>', 'messages expire this long after they are received', positiveInt)
     .option('--max-payload-bytes <n>', 'largest accepted payload (default 4 MiB)', positiveInt)
+    .option(
+      '--retention-days <n>',
+      'days a message is kept once delivered or discarded (default 30; failed ones until acted on)',
+      positiveInt,
+    )
     .addHelpText(
       'after',
-      ['', 'Examples:', '  sluice flows put orders --partner acme --destination erp', '  sluice flows put orders --file orders.json --destination erp,crm'].join('\n'),
+      [
+        '',
+        'Examples:',
+        '  sluice flows put orders --partner acme --destination erp',
+        '  sluice flows put orders --file orders.json --destination erp,crm',
+      ].join('\n'),
     )
     .action(async (id: string, options: FlowFlags & { file?: string }, command: Command) => {
       const file = options.file ? await readJsonObject(options.file) : {};

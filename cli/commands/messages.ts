@@ -26,7 +26,8 @@ export function parseMessageFile(text: string, file: string): unknown[] {
   try {
     const parsed: unknown = JSON.parse(trimmed);
     if (Array.isArray(parsed)) return parsed;
-    if (parsed && typeof parsed === 'object' && Array.isArray((parsed as { messages?: unknown }).messages)) return (parsed as { messages: unknown[] }).messages;
+    if (parsed && typeof parsed === 'object' && Array.isArray((parsed as { messages?: unknown }).messages))
+      return (parsed as { messages: unknown[] }).messages;
     if (parsed && typeof parsed === 'object') return [parsed];
   } catch {
     // Not one JSON document: JSON lines.
@@ -86,7 +87,11 @@ export function renderMessage(m: MessageDetail): string {
     { header: 'STATUS', value: (d) => d.status },
     { header: 'ATTEMPTS', value: (d) => d.attempts },
     { header: 'TYPE', value: (d) => d.failureType },
-    { header: 'LAST ERROR', value: (d) => (d.lastError ? [d.lastError.httpStatus, d.lastError.message].filter(Boolean).join(' ') : undefined), max: 80 },
+    {
+      header: 'LAST ERROR',
+      value: (d) => (d.lastError ? [d.lastError.httpStatus, d.lastError.message].filter(Boolean).join(' ') : undefined),
+      max: 80,
+    },
   ]);
   const report = table(m.report ?? [], [
     { header: 'AT', value: (e) => e.at },
@@ -135,10 +140,16 @@ export function messagesCommand(): Command {
       }
       const all = parseMessageFile(text, options.file);
       // Partner keys are bearer tokens too: the same client, never SigV4.
-      const client = new SluiceClient({ endpoint: options.partnerEndpoint ?? globals.endpoint, token: apiKey, ...(globals.timeout ? { timeoutMs: globals.timeout } : {}) });
+      const client = new SluiceClient({
+        endpoint: options.partnerEndpoint ?? globals.endpoint,
+        token: apiKey,
+        ...(globals.timeout ? { timeoutMs: globals.timeout } : {}),
+      });
       const results: BatchResult[] = [];
       for (let i = 0; i < all.length; i += BATCH_LIMIT) {
-        const { body } = await client.post<{ results: BatchResult[] }>(`/v1/flows/${seg(options.flow)}/batches`, { messages: all.slice(i, i + BATCH_LIMIT) });
+        const { body } = await client.post<{ results: BatchResult[] }>(`/v1/flows/${seg(options.flow)}/batches`, {
+          messages: all.slice(i, i + BATCH_LIMIT),
+        });
         results.push(...body.results);
       }
       emit(output, JSON.stringify({ flowId: options.flow, results }), () =>

@@ -48,7 +48,11 @@ try {
   const call = async (method: string, path: string, body?: unknown, token = gateway.operatorToken, contentType = 'application/json') => {
     const response = await fetch(`${gateway.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': contentType, ...(method === 'POST' && path.endsWith('/messages') ? { 'x-aux-system-msg-id': String((body as { id: string }).id) } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': contentType,
+        ...(method === 'POST' && path.endsWith('/messages') ? { 'x-aux-system-msg-id': String((body as { id: string }).id) } : {}),
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await response.text();
@@ -73,8 +77,15 @@ try {
     });
     if (response.status !== 202) throw new Error(`post ${id}: ${response.status}`);
   };
-  for (let n = 1; n <= 6; n++) await post('acme-orders', acme, `PO-2026-${1000 + n}`, { order: 1000 + n, lines: [{ sku: 'A-100', qty: n }] });
-  await post('acme-orders', acme, 'PO-2026-1007', { order: 1007, lines: [{ sku: 'A-100', qty: 3 }, { sku: 'B-220', qty: 'twelve' }] });
+  for (let n = 1; n <= 6; n++)
+    await post('acme-orders', acme, `PO-2026-${1000 + n}`, { order: 1000 + n, lines: [{ sku: 'A-100', qty: n }] });
+  await post('acme-orders', acme, 'PO-2026-1007', {
+    order: 1007,
+    lines: [
+      { sku: 'A-100', qty: 3 },
+      { sku: 'B-220', qty: 'twelve' },
+    ],
+  });
   for (let n = 1; n <= 3; n++) await post('globex-shipments', globex, `SHP-${7700 + n}`, { shipment: 7700 + n, carrier: 'DHL' });
   await post('globex-invoices', globex, 'INV-88001', { invoice: 88001, total: 1250.4 });
   await post('acme-contacts', acme, 'CT-501', { name: 'Ada Lovelace' });

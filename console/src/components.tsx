@@ -149,7 +149,16 @@ export function useAction() {
       setBusy(undefined);
     }
   }, []);
-  return { busy, problem, notice, run, clear: () => (setProblem(undefined), setNotice(undefined)) };
+  return {
+    busy,
+    problem,
+    notice,
+    run,
+    clear: () => {
+      setProblem(undefined);
+      setNotice(undefined);
+    },
+  };
 }
 
 export function Button({
@@ -170,7 +179,14 @@ export function Button({
   'aria-describedby'?: string;
 }) {
   return (
-    <button type={type} class={`button button-${variant}`} onClick={onClick} disabled={disabled || busy} aria-busy={busy ? 'true' : undefined} {...rest}>
+    <button
+      type={type}
+      class={`button button-${variant}`}
+      onClick={onClick}
+      disabled={disabled || busy}
+      aria-busy={busy ? 'true' : undefined}
+      {...rest}
+    >
       {children}
     </button>
   );

@@ -25,16 +25,20 @@ export const href = {
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/';
-  const parts = path.split('/').filter(Boolean).map((part) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part;
-    }
-  });
+  const parts = path
+    .split('/')
+    .filter(Boolean)
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part;
+      }
+    });
   if (parts.length === 0) return { page: 'dashboard' };
   if (parts[0] === 'flows' && parts.length === 2) return { page: 'flow', flowId: parts[1]! };
-  if (parts[0] === 'flows' && parts.length === 4 && parts[2] === 'messages') return { page: 'message', flowId: parts[1]!, messageId: parts[3]! };
+  if (parts[0] === 'flows' && parts.length === 4 && parts[2] === 'messages')
+    return { page: 'message', flowId: parts[1]!, messageId: parts[3]! };
   if (parts[0] === 'connections' && parts.length === 2) return { page: 'connection', connectionId: parts[1]! };
   if (parts[0] === 'failed' && parts.length === 1) return { page: 'failed' };
   if (parts[0] === 'failed' && parts.length === 2) return { page: 'failed-event', id: parts[1]! };

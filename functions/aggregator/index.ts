@@ -1,10 +1,13 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { configFromEnvironment } from '../../adapters/aws/config';
-import { createRuntime } from '../../adapters/runtime';
+import { assembleRuntime, wire } from '../../adapters/runtime';
+import { s3Wiring } from '../../adapters/aws/wiring/s3';
 import { instrument } from '../instrument';
 import { createAggregatorHandler } from './handler';
 
 const serviceName = 'sluice-aggregator';
-const runtime = createRuntime(configFromEnvironment(), {}, serviceName);
+// Only what this function calls (counts and listings from the stream, and the retention tags on a
+// final message's payload objects (S3)): its bundle holds no other SDK client.
+const runtime = assembleRuntime(configFromEnvironment(), wire(s3Wiring), {}, serviceName);
 
 export const handler = instrument(runtime, new Tracer({ serviceName }), createAggregatorHandler(runtime));

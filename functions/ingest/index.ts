@@ -1,10 +1,14 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { configFromEnvironment } from '../../adapters/aws/config';
-import { createRuntime } from '../../adapters/runtime';
+import { assembleRuntime, wire } from '../../adapters/runtime';
+import { sqsWiring } from '../../adapters/aws/wiring/sqs';
+import { s3Wiring } from '../../adapters/aws/wiring/s3';
 import { instrument } from '../instrument';
 import { createIngestHandler } from './handler';
 
 const serviceName = 'sluice-ingest';
-const runtime = createRuntime(configFromEnvironment(), {}, serviceName);
+// Only what this function calls (records messages in DynamoDB, queues them on SQS and keeps large
+// payloads in S3): its bundle holds no other SDK client.
+const runtime = assembleRuntime(configFromEnvironment(), wire(sqsWiring, s3Wiring), {}, serviceName);
 
 export const handler = instrument(runtime, new Tracer({ serviceName }), createIngestHandler(runtime));

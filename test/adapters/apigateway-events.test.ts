@@ -101,15 +101,25 @@ describe('API Gateway payload format 2.0 (HTTP API)', () => {
     }
     // The batch route exists on both flavours of the partner API.
     assert.equal(
-      routePathV2({ routeKey: 'POST /v1/flows/{flowId}/batches', rawPath: '/v1/flows/orders/batches', pathParameters: { flowId: 'orders' } }),
+      routePathV2({
+        routeKey: 'POST /v1/flows/{flowId}/batches',
+        rawPath: '/v1/flows/orders/batches',
+        pathParameters: { flowId: 'orders' },
+      }),
       '/v1/flows/orders/batches',
     );
   });
 
   it('falls back to rawPath for $default and for a route key whose parameters are missing', () => {
     assert.equal(routePathV2({ routeKey: '$default', rawPath: '/v1/elsewhere', pathParameters: undefined }), '/v1/elsewhere');
-    assert.equal(routePathV2({ routeKey: `GET ${MESSAGE}`, rawPath: '/v1/flows/o/messages/m', pathParameters: { flowId: 'o' } }), '/v1/flows/o/messages/m');
-    assert.equal(routePathV2({ routeKey: 'ANY /v1/{proxy+}', rawPath: '/ops/x', pathParameters: { proxy: 'flows/o/pause' } }), '/v1/flows/o/pause');
+    assert.equal(
+      routePathV2({ routeKey: `GET ${MESSAGE}`, rawPath: '/v1/flows/o/messages/m', pathParameters: { flowId: 'o' } }),
+      '/v1/flows/o/messages/m',
+    );
+    assert.equal(
+      routePathV2({ routeKey: 'ANY /v1/{proxy+}', rawPath: '/ops/x', pathParameters: { proxy: 'flows/o/pause' } }),
+      '/v1/flows/o/pause',
+    );
   });
 
   it('decodes a base64-encoded binary body byte for byte', () => {
@@ -131,14 +141,19 @@ describe('API Gateway payload format 2.0 (HTTP API)', () => {
 
   it('reports a single-token header that API Gateway joined with commas as repeated; quoted commas do not count', () => {
     const request = fromApiGatewayEvent(
-      partnerEventV2('POST', MESSAGES, { flowId: 'orders' }, {
-        headers: {
-          'x-aux-system-msg-id': 'PO-1,PO-2',
-          authorization: 'Bearer a,Bearer b',
-          'content-type': 'multipart/mixed; boundary="a,b"',
-          'x-correlation-id': 'order 7, line 2',
+      partnerEventV2(
+        'POST',
+        MESSAGES,
+        { flowId: 'orders' },
+        {
+          headers: {
+            'x-aux-system-msg-id': 'PO-1,PO-2',
+            authorization: 'Bearer a,Bearer b',
+            'content-type': 'multipart/mixed; boundary="a,b"',
+            'x-correlation-id': 'order 7, line 2',
+          },
         },
-      }),
+      ),
     );
     assert.deepEqual([...(request.repeatedHeaders ?? [])].sort(), ['authorization', 'x-aux-system-msg-id']);
     // One value sent twice is not ambiguous, as in 1.0: it is read once.
@@ -149,7 +164,10 @@ describe('API Gateway payload format 2.0 (HTTP API)', () => {
 
   it('takes the IAM principal from an IAM-authorized route', () => {
     const event = partnerEventV2('GET', MESSAGE, { flowId: 'o', messageId: 'm' });
-    const withIam = { ...event, requestContext: { ...event.requestContext, authorizer: { iam: { userArn: 'arn:aws:iam::123456789012:user/ops' } } } };
+    const withIam = {
+      ...event,
+      requestContext: { ...event.requestContext, authorizer: { iam: { userArn: 'arn:aws:iam::123456789012:user/ops' } } },
+    };
     assert.equal(fromApiGatewayEvent(withIam as APIGatewayProxyEventV2).principal, 'arn:aws:iam::123456789012:user/ops');
   });
 });
@@ -171,12 +189,17 @@ describe('API Gateway payload format 1.0 (REST API)', () => {
   it('decodes a base64-encoded binary body and lower-cases mixed-case names', () => {
     const bytes = Buffer.from([0x00, 0xff, 0x7f, 0x80]);
     const request = fromApiGatewayEvent(
-      partnerEventV1('POST', MESSAGES, { flowId: 'orders' }, {
-        body: bytes.toString('base64'),
-        isBase64Encoded: true,
-        headers: { 'X-Aux-System-Msg-Id': 'PO-9' },
-        multiValueHeaders: { 'X-Aux-System-Msg-Id': ['PO-9'] },
-      }),
+      partnerEventV1(
+        'POST',
+        MESSAGES,
+        { flowId: 'orders' },
+        {
+          body: bytes.toString('base64'),
+          isBase64Encoded: true,
+          headers: { 'X-Aux-System-Msg-Id': 'PO-9' },
+          multiValueHeaders: { 'X-Aux-System-Msg-Id': ['PO-9'] },
+        },
+      ),
     );
     assert.deepEqual(request.body, bytes);
     assert.equal(request.headers['x-aux-system-msg-id'], 'PO-9');
@@ -207,20 +230,34 @@ describe('the ingest handler answers both formats alike (DynamoDB Local, emulate
     const bytes = Buffer.from([0x00, 0xff, 0x10, 0x80]);
     const { result: posted } = await captureOutput(() =>
       ingest()(
-        partnerEventV2('POST', MESSAGES, { flowId: 'orders' }, {
-          headers: { Authorization: `Bearer ${apiKey}`, 'X-Aux-System-Msg-Id': 'BIN-1', 'content-type': 'application/octet-stream' },
-          cookies: ['session=ignored'],
-          body: bytes.toString('base64'),
-          isBase64Encoded: true,
-        }),
+        partnerEventV2(
+          'POST',
+          MESSAGES,
+          { flowId: 'orders' },
+          {
+            headers: { Authorization: `Bearer ${apiKey}`, 'X-Aux-System-Msg-Id': 'BIN-1', 'content-type': 'application/octet-stream' },
+            cookies: ['session=ignored'],
+            body: bytes.toString('base64'),
+            isBase64Encoded: true,
+          },
+        ),
       ),
     );
     assert.equal(posted.statusCode, 202, posted.body);
     assert.equal(body(posted).messageId, 'BIN-1');
     const headers = { authorization: `Bearer ${apiKey}` };
-    const { result: v2 } = await captureOutput(() => ingest()(partnerEventV2('GET', MESSAGE, { flowId: 'orders', messageId: 'BIN-1' }, { headers })));
+    const { result: v2 } = await captureOutput(() =>
+      ingest()(partnerEventV2('GET', MESSAGE, { flowId: 'orders', messageId: 'BIN-1' }, { headers })),
+    );
     const { result: v1 } = await captureOutput(() =>
-      ingest()(partnerEventV1('GET', MESSAGE, { flowId: 'orders', messageId: 'BIN-1' }, { headers, multiValueHeaders: { authorization: [headers.authorization] } })),
+      ingest()(
+        partnerEventV1(
+          'GET',
+          MESSAGE,
+          { flowId: 'orders', messageId: 'BIN-1' },
+          { headers, multiValueHeaders: { authorization: [headers.authorization] } },
+        ),
+      ),
     );
     assert.equal(v2.statusCode, 200, v2.body);
     assert.deepEqual(body(v1), body(v2));
@@ -234,10 +271,15 @@ describe('the ingest handler answers both formats alike (DynamoDB Local, emulate
     const before = (await gw.tableItems()).length;
     const { result } = await captureOutput(() =>
       ingest()(
-        partnerEventV2('POST', MESSAGES, { flowId: 'orders' }, {
-          headers: { 'x-api-key': apiKey, 'x-aux-system-msg-id': 'DUP-1,DUP-2', 'content-type': 'text/plain' },
-          body: 'twice',
-        }),
+        partnerEventV2(
+          'POST',
+          MESSAGES,
+          { flowId: 'orders' },
+          {
+            headers: { 'x-api-key': apiKey, 'x-aux-system-msg-id': 'DUP-1,DUP-2', 'content-type': 'text/plain' },
+            body: 'twice',
+          },
+        ),
       ),
     );
     assert.equal(result.statusCode, 400, result.body);
@@ -249,11 +291,16 @@ describe('the ingest handler answers both formats alike (DynamoDB Local, emulate
   it('refuses the GUID header sent twice in payload 1.0 the same way', async () => {
     const { result } = await captureOutput(() =>
       ingest()(
-        partnerEventV1('POST', MESSAGES, { flowId: 'orders' }, {
-          headers: { 'x-api-key': apiKey, 'x-aux-system-msg-id': 'DUP-2' },
-          multiValueHeaders: { 'x-api-key': [apiKey], 'x-aux-system-msg-id': ['DUP-1', 'DUP-2'] },
-          body: 'twice',
-        }),
+        partnerEventV1(
+          'POST',
+          MESSAGES,
+          { flowId: 'orders' },
+          {
+            headers: { 'x-api-key': apiKey, 'x-aux-system-msg-id': 'DUP-2' },
+            multiValueHeaders: { 'x-api-key': [apiKey], 'x-aux-system-msg-id': ['DUP-1', 'DUP-2'] },
+            body: 'twice',
+          },
+        ),
       ),
     );
     assert.equal(result.statusCode, 400, result.body);

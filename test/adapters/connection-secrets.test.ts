@@ -42,7 +42,11 @@ describe('connection secrets: no sealer call without secrets, one open per ciphe
   });
 
   it('opens a sealed credential once per container, and again only when it changes', async () => {
-    await gw.connection('secret', { url: 'http://127.0.0.1:9/secret', auth: { type: 'bearer', token: 'one' }, signingSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' });
+    await gw.connection('secret', {
+      url: 'http://127.0.0.1:9/secret',
+      auth: { type: 'bearer', token: 'one' },
+      signingSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    });
     assert.equal(sealer.seals, 1);
     for (let i = 0; i < 3; i++) {
       const c = await gw.runtime.connections.getWithSecrets('secret', true);
@@ -52,7 +56,9 @@ describe('connection secrets: no sealer call without secrets, one open per ciphe
     assert.equal(sealer.opens, 1, 'cached by ciphertext');
     const opensBefore = sealer.opens;
     // Reauthorize seals the new credential and probes with it (which opens it once).
-    const reauthorized = await gw.request('POST', '/v1/connections/secret/reauthorize', { body: { auth: { type: 'bearer', token: 'two' } } });
+    const reauthorized = await gw.request('POST', '/v1/connections/secret/reauthorize', {
+      body: { auth: { type: 'bearer', token: 'two' } },
+    });
     assert.equal(reauthorized.status, 200, JSON.stringify(reauthorized.body));
     for (let i = 0; i < 2; i++) {
       const c = await gw.runtime.connections.getWithSecrets('secret', true);

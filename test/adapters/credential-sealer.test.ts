@@ -32,7 +32,9 @@ class KmsStandIn {
 
   wrap(plaintext: Uint8Array, context: Record<string, string> = {}): Uint8Array {
     if (plaintext.length < 1 || plaintext.length > KMS_PLAINTEXT_LIMIT) {
-      throw new ValidationException(`1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096 (got ${plaintext.length})`);
+      throw new ValidationException(
+        `1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096 (got ${plaintext.length})`,
+      );
     }
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.master, iv);
@@ -62,19 +64,26 @@ describe('KMS credential sealer', () => {
   beforeEach(() => {
     kms.reset();
     standIn = new KmsStandIn();
-    kms.on(EncryptCommand).callsFake((input) => ({ CiphertextBlob: standIn.wrap(input.Plaintext, input.EncryptionContext), KeyId: input.KeyId }));
+    kms
+      .on(EncryptCommand)
+      .callsFake((input) => ({ CiphertextBlob: standIn.wrap(input.Plaintext, input.EncryptionContext), KeyId: input.KeyId }));
     kms.on(GenerateDataKeyCommand).callsFake((input) => {
       assert.equal(input.KeySpec, 'AES_256');
       const plaintext = randomBytes(32);
       return { Plaintext: Buffer.from(plaintext), CiphertextBlob: standIn.wrap(plaintext, input.EncryptionContext), KeyId: input.KeyId };
     });
-    kms.on(DecryptCommand).callsFake((input) => ({ Plaintext: standIn.unwrap(input.CiphertextBlob, input.EncryptionContext), KeyId: KEY_ID }));
+    kms
+      .on(DecryptCommand)
+      .callsFake((input) => ({ Plaintext: standIn.unwrap(input.CiphertextBlob, input.EncryptionContext), KeyId: KEY_ID }));
   });
 
   const context = { connectionId: 'erp' };
   // The largest credentials a connection can hold: a 4,096-character secret of
   // 3-byte UTF-8 characters plus a signing secret, far above KMS's 4,096 bytes.
-  const largest = JSON.stringify({ auth: { type: 'header', name: 'x-token', value: '€'.repeat(4096) }, signingSecret: `whsec_${'A'.repeat(64)}` });
+  const largest = JSON.stringify({
+    auth: { type: 'header', name: 'x-token', value: '€'.repeat(4096) },
+    signingSecret: `whsec_${'A'.repeat(64)}`,
+  });
 
   it('the stand-in refuses what KMS refuses: more than 4,096 bytes for Encrypt', async () => {
     assert.ok(Buffer.byteLength(largest) > 3 * KMS_PLAINTEXT_LIMIT);
@@ -122,7 +131,9 @@ describe('KMS credential sealer', () => {
   });
 
   it('values sealed by the earlier direct-Encrypt format still open', async () => {
-    const legacy = await client.send(new EncryptCommand({ KeyId: KEY_ID, Plaintext: Buffer.from('old secret'), EncryptionContext: context }));
+    const legacy = await client.send(
+      new EncryptCommand({ KeyId: KEY_ID, Plaintext: Buffer.from('old secret'), EncryptionContext: context }),
+    );
     const sealed = `kms:${Buffer.from(legacy.CiphertextBlob!).toString('base64')}`;
     assert.equal(await new KmsCredentialSealer(client, KEY_ID).open(sealed, context), 'old secret');
   });

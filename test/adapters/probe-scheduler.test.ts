@@ -40,21 +40,31 @@ describe('EventBridge Scheduler one-time probes', () => {
       expected(900, '2026-11-22T10:15:00'),
     ]);
     for (const call of calls) assert.match(call.Name!, /^[0-9a-zA-Z_.-]{1,64}$/);
-    assert.equal(probes.nextProbe(new Date('2026-11-22T10:00:00Z'), new Date('2026-11-22T10:02:00Z')).toISOString(), '2026-11-22T10:05:00.000Z');
-    assert.equal(probes.nextProbe(new Date('2026-11-22T10:00:00Z'), new Date('2026-11-22T10:20:00Z')).toISOString(), '2026-11-22T11:20:00.000Z');
+    assert.equal(
+      probes.nextProbe(new Date('2026-11-22T10:00:00Z'), new Date('2026-11-22T10:02:00Z')).toISOString(),
+      '2026-11-22T10:05:00.000Z',
+    );
+    assert.equal(
+      probes.nextProbe(new Date('2026-11-22T10:00:00Z'), new Date('2026-11-22T10:20:00Z')).toISOString(),
+      '2026-11-22T11:20:00.000Z',
+    );
   });
 
   it('replaces a schedule left over from an earlier outage', async () => {
-    scheduler.on(CreateScheduleCommand).rejectsOnce(Object.assign(new Error('exists'), { name: 'ConflictException' })).resolves({});
+    scheduler
+      .on(CreateScheduleCommand)
+      .rejectsOnce(Object.assign(new Error('exists'), { name: 'ConflictException' }))
+      .resolves({});
     scheduler.on(DeleteScheduleCommand).resolves({});
     await new EventBridgeProbeScheduler(new SchedulerClient({ region: 'us-east-1' }), target, {
       fastProbeDelaysSeconds: [60],
       intervalSeconds: 3600,
     }).connectionDown('erp', new Date('2026-11-22T10:00:00Z'));
     assert.equal(scheduler.commandCalls(CreateScheduleCommand).length, 2);
-    assert.deepEqual(scheduler.commandCalls(DeleteScheduleCommand).map((c) => c.args[0].input), [
-      { Name: EventBridgeProbeScheduler.scheduleName('erp', 60), GroupName: 'sluice-probes' },
-    ]);
+    assert.deepEqual(
+      scheduler.commandCalls(DeleteScheduleCommand).map((c) => c.args[0].input),
+      [{ Name: EventBridgeProbeScheduler.scheduleName('erp', 60), GroupName: 'sluice-probes' }],
+    );
   });
 
   it('deletes the pending one-time schedules when the connection is back, ignoring ones already gone', async () => {

@@ -45,7 +45,10 @@ describe('sendToTarget refusals (issue 10 items 2 and 4)', () => {
   });
 
   it('still delivers where the policy allows it (local mode, loopback)', async () => {
-    const outcome = await sendToTarget({ url: `${target.url}/in`, method: 'POST', headers: {}, body: Buffer.from('ok'), timeoutMs: 5000 }, local);
+    const outcome = await sendToTarget(
+      { url: `${target.url}/in`, method: 'POST', headers: {}, body: Buffer.from('ok'), timeoutMs: 5000 },
+      local,
+    );
     assert.equal(outcome.kind, 'response');
     assert.equal(target.received.length, 1);
   });
@@ -53,7 +56,8 @@ describe('sendToTarget refusals (issue 10 items 2 and 4)', () => {
 
 describe('the delivery-time DNS check (issue 10 item 4)', () => {
   function resolveWith(addresses: LookupAddress[]) {
-    return (_host: string, _options: { all: true }, callback: (error: Error | null, list: LookupAddress[]) => void) => callback(null, addresses);
+    return (_host: string, _options: { all: true }, callback: (error: Error | null, list: LookupAddress[]) => void) =>
+      callback(null, addresses);
   }
 
   function lookup(policy: TargetPolicy, addresses: LookupAddress[]): Promise<{ error?: Error; address?: string }> {
@@ -72,7 +76,10 @@ describe('the delivery-time DNS check (issue 10 item 4)', () => {
   });
 
   it('refuses when any resolved address is forbidden, and passes public ones through', async () => {
-    const mixed = await lookup(cloud, [{ address: '93.184.216.34', family: 4 }, { address: '127.0.0.1', family: 4 }]);
+    const mixed = await lookup(cloud, [
+      { address: '93.184.216.34', family: 4 },
+      { address: '127.0.0.1', family: 4 },
+    ]);
     assert.ok(mixed.error instanceof UnsafeTargetError);
     const fine = await lookup(cloud, [{ address: '93.184.216.34', family: 4 }]);
     assert.equal(fine.address, '93.184.216.34');

@@ -19,9 +19,9 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
   let key: string;
   let otherKey: string;
 
-  const batch = (flowId: string, body: unknown, apiKey = key) =>
-    gw.request('POST', `/v1/flows/${flowId}/batches`, { token: apiKey, body });
-  const log = async (flowId: string) => (await gw.request('GET', `/v1/flows/${flowId}/log`)).body.entries as { code: string; messageId?: string }[];
+  const batch = (flowId: string, body: unknown, apiKey = key) => gw.request('POST', `/v1/flows/${flowId}/batches`, { token: apiKey, body });
+  const log = async (flowId: string) =>
+    (await gw.request('GET', `/v1/flows/${flowId}/log`)).body.entries as { code: string; messageId?: string }[];
 
   before(async () => {
     target = await TestTarget.start();
@@ -45,7 +45,11 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
 
   it('accepts each message in array order and delivers them in that order, binary payloads byte for byte', async () => {
     const binary = randomBytes(300);
-    const messages = Array.from({ length: 25 }, (_, i) => ({ id: `B1-${String(i).padStart(2, '0')}`, payload: `order ${i}`, contentType: 'text/plain' }));
+    const messages = Array.from({ length: 25 }, (_, i) => ({
+      id: `B1-${String(i).padStart(2, '0')}`,
+      payload: `order ${i}`,
+      contentType: 'text/plain',
+    }));
     messages[7] = { id: 'B1-07', payload: binary.toString('base64'), encoding: 'base64', contentType: 'application/octet-stream' } as never;
     const result = await batch('orders', { messages });
     assert.equal(result.status, 200, JSON.stringify(result.body));
@@ -61,16 +65,25 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
     assert.equal(new Set(times).size, 25, 'one receipt time per message, so listings keep the order');
 
     const delivered = await target.waitForDelivered(25, 60_000);
-    assert.deepEqual(delivered.map((r) => r.headers['x-aux-system-msg-id']), messages.map((m) => m.id), 'delivered in array order');
+    assert.deepEqual(
+      delivered.map((r) => r.headers['x-aux-system-msg-id']),
+      messages.map((m) => m.id),
+      'delivered in array order',
+    );
     assert.deepEqual(target.byId('B1-07')[0]!.body, binary, 'base64 payload delivered as the decoded bytes');
     assert.equal(target.byId('B1-07')[0]!.headers['content-type'], 'application/octet-stream');
     assert.equal(target.byId('B1-03')[0]!.body.toString(), 'order 3');
     assert.equal(target.byId('B1-03')[0]!.headers['content-type'], 'text/plain');
-
   });
 
   it('answers a GUID repeated inside a batch, and one from an earlier batch, as a duplicate; each is delivered once', async () => {
-    const first = await batch('orders', { messages: [{ id: 'D-1', payload: 'one' }, { id: 'D-2', payload: 'two' }, { id: 'D-1', payload: 'one again' }] });
+    const first = await batch('orders', {
+      messages: [
+        { id: 'D-1', payload: 'one' },
+        { id: 'D-2', payload: 'two' },
+        { id: 'D-1', payload: 'one again' },
+      ],
+    });
     assert.equal(first.status, 200);
     const [a, b, c] = first.body.results;
     assert.equal(a.status, 'accepted');
@@ -81,7 +94,12 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
     assert.equal(c.receivedAt, a.receivedAt, 'the repeat names the first occurrence');
     assert.ok(['queued', 'delivered'].includes(c.status), c.status);
 
-    const second = await batch('orders', { messages: [{ id: 'D-2', payload: 'two' }, { id: 'D-3', payload: 'three' }] });
+    const second = await batch('orders', {
+      messages: [
+        { id: 'D-2', payload: 'two' },
+        { id: 'D-3', payload: 'three' },
+      ],
+    });
     assert.equal(second.body.results[0].duplicate, true);
     assert.equal(second.body.results[0].receivedAt, b.receivedAt);
     assert.equal(second.body.results[1].status, 'accepted');
@@ -145,7 +163,13 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
     const entries = await log('mixed');
     const logged = entries.filter((e) => e.code !== 'payload-too-large' || e.messageId !== 'E-single');
     assert.equal(logged.length, 11, JSON.stringify(entries));
-    assert.deepEqual(logged.filter((e) => e.messageId).map((e) => e.messageId).sort(), ['E-b64', 'E-big', 'E-big64', 'E-empty', 'E-enc', 'E-extra'].sort());
+    assert.deepEqual(
+      logged
+        .filter((e) => e.messageId)
+        .map((e) => e.messageId)
+        .sort(),
+      ['E-b64', 'E-big', 'E-big64', 'E-empty', 'E-enc', 'E-extra'].sort(),
+    );
     for (const id of ['E-empty', 'E-b64', 'E-big', 'E-big64', 'E-chain', 'E-expiry', 'E-extra', 'E-enc']) {
       assert.equal((await gw.request('GET', `/v1/flows/mixed/messages/${id}`)).status, 404, `${id} not stored`);
     }
@@ -159,7 +183,10 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
     assertProblem(await batch('orders', one, otherKey), 403, 'forbidden');
     assertProblem(await batch('nowhere', one), 404, 'unknown-flow');
     assertProblem(await batch('closed', one), 409, 'flow-disabled');
-    assert.ok((await log('closed')).some((e) => e.code === 'flow-disabled'), 'logged to the flow');
+    assert.ok(
+      (await log('closed')).some((e) => e.code === 'flow-disabled'),
+      'logged to the flow',
+    );
     assertProblem(await batch('orders', 'not json at all'), 400, 'invalid-body');
     assertProblem(await batch('orders', [{ id: 'W-1', payload: 'x' }]), 400, 'invalid-body');
     assertProblem(await batch('orders', { messages: [] }), 400, 'invalid-body');
@@ -219,7 +246,11 @@ describe('batch ingest (POST /v1/flows/{flowId}/batches)', () => {
         throw new Error(`${(error as Error).message}; missing ${missing().join(' ')}: ${JSON.stringify(details.map((d) => d.body))}`);
       });
       const order = target.received.map((r) => r.headers['x-aux-system-msg-id']).filter((id) => String(id).startsWith('R-'));
-      assert.deepEqual(order, more.map((m) => m.id), 'delivered once each, in array order');
+      assert.deepEqual(
+        order,
+        more.map((m) => m.id),
+        'delivered once each, in array order',
+      );
     } finally {
       queue.send = original;
     }

@@ -54,7 +54,11 @@ describe('bulk restart: since/until bound failedAt, dryRun counts and changes no
     const plusOne = new Date(Date.parse(b.failedAt) + 3600_000).toISOString().replace('Z', '+01:00'); // b.failedAt at UTC+1
     assert.equal(await dry({ since: plusOne }), 2, 'the same instant with an offset');
     assert.equal(target.received.length, 3, 'a dry run sends nothing');
-    assert.deepEqual((await failed()).map((i) => i.status), ['failed', 'failed', 'failed'], 'a dry run changes nothing');
+    assert.deepEqual(
+      (await failed()).map((i) => i.status),
+      ['failed', 'failed', 'failed'],
+      'a dry run changes nothing',
+    );
 
     target.behaviour = () => ({ status: 200 });
     const result = await restart({ flowId: 'window', since: b.failedAt });
@@ -62,12 +66,21 @@ describe('bulk restart: since/until bound failedAt, dryRun counts and changes no
     assert.equal(result.body.restarted, 2);
     await waitFor(() => target.byId('W-B').length === 2 && target.byId('W-C').length === 2, { what: 'B and C delivered' });
     await waitFor(async () => (await failed()).length === 1, { what: 'B and C leave the failed list' });
-    assert.deepEqual((await failed()).map((i) => i.messageId), ['W-A'], 'A failed before the window and stays');
+    assert.deepEqual(
+      (await failed()).map((i) => i.messageId),
+      ['W-A'],
+      'A failed before the window and stays',
+    );
     assert.equal(target.byId('W-A').length, 1);
   });
 
   it('refuses a bad since/until or dryRun with invalid-body', async () => {
-    for (const body of [{ since: 'yesterday' }, { until: '2026-13-01T00:00:00Z' }, { dryRun: 'yes' }, { since: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' }]) {
+    for (const body of [
+      { since: 'yesterday' },
+      { until: '2026-13-01T00:00:00Z' },
+      { dryRun: 'yes' },
+      { since: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' },
+    ]) {
       const result = await restart(body);
       assert.equal(result.status, 400, JSON.stringify(body));
       assert.equal(result.body.code, 'invalid-body');

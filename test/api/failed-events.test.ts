@@ -64,7 +64,8 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     await gw.countsSettled();
     return (await gw.request('GET', `/v1/flows/${flowId}`)).body.counts;
   };
-  const report = async (flowId: string, messageId: string) => (await gw.request('GET', `/v1/flows/${flowId}/messages/${messageId}`)).body.report as any[];
+  const report = async (flowId: string, messageId: string) =>
+    (await gw.request('GET', `/v1/flows/${flowId}/messages/${messageId}`)).body.report as any[];
 
   before(async () => {
     gw = await TestGateway.start();
@@ -79,7 +80,8 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
 
   it('lists a business failure with its suggested action; download, correct, upload and restart deliver the fix', async () => {
     const t = await newTarget();
-    t.behaviour = (req) => (req.body.toString().includes('BROKEN') ? { status: 422, body: '{"error":"qty must be a number"}' } : { status: 200 });
+    t.behaviour = (req) =>
+      req.body.toString().includes('BROKEN') ? { status: 422, body: '{"error":"qty must be a number"}' } : { status: 200 };
     await gw.connection('erp', { url: t.url });
     await gw.flow('orders', { partnerId: 'acme', destinations: ['erp'], maxPayloadBytes: 1024 });
     const original = '{"order":"O-1","qty":"BROKEN"}';
@@ -110,7 +112,10 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     assert.ok(item.failedAt >= postedAt && item.failedAt <= seenAt, `failedAt ${item.failedAt} within the test`);
     assert.equal(item.failedAt, (await report('orders', 'R-1')).find((e) => e.event === 'failed')?.at);
     assert.deepEqual((await gw.request('GET', `/v1/failed-events/${item.id}`)).body, item);
-    assert.deepEqual((await list('type=business&connectionId=erp')).items.map((i) => i.id), [item.id]);
+    assert.deepEqual(
+      (await list('type=business&connectionId=erp')).items.map((i) => i.id),
+      [item.id],
+    );
     assert.deepEqual((await list('type=timeout')).items, []);
     assert.deepEqual((await list('connectionId=nobody')).items, []);
 
@@ -140,12 +145,21 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     assert.equal(await (await fetch(again.body.url)).text(), corrected);
     const correctedView = { bytes: corrected.length, contentType: 'application/json', sha256: sha256(corrected), corrected: true };
     assert.deepEqual((await gw.request('GET', `/v1/failed-events/${item.id}`)).body.payload, correctedView);
-    assert.deepEqual((await list('flowId=orders')).items.map((i) => i.payload), [correctedView], 'the listing shows it too');
+    assert.deepEqual(
+      (await list('flowId=orders')).items.map((i) => i.payload),
+      [correctedView],
+      'the listing shows it too',
+    );
 
     const restart = await gw.request('POST', `/v1/failed-events/${item.id}/restart`);
     assert.equal(restart.status, 202, JSON.stringify(restart.body));
     assert.equal(restart.body.status, 'queued');
-    assert.deepEqual(restart.body.payload, { bytes: corrected.length, contentType: 'application/json', sha256: sha256(corrected), corrected: true });
+    assert.deepEqual(restart.body.payload, {
+      bytes: corrected.length,
+      contentType: 'application/json',
+      sha256: sha256(corrected),
+      corrected: true,
+    });
 
     const [delivered] = await t.waitForDelivered(1);
     assert.equal(delivered!.body.toString(), corrected);
@@ -177,12 +191,7 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
 
     const audit = await gw.runtime.audit.list(new Date().toISOString().slice(0, 10));
     const mine = audit.filter((a) => a.target === item.id).map((a) => a.action);
-    assert.deepEqual(mine, [
-      'failed-event.download-url',
-      'failed-event.upload-url',
-      'failed-event.download-url',
-      'failed-event.restart',
-    ]);
+    assert.deepEqual(mine, ['failed-event.download-url', 'failed-event.upload-url', 'failed-event.download-url', 'failed-event.restart']);
     assert.ok(audit.every((a) => a.principal === 'local-operator'));
     const serialized = JSON.stringify(audit);
     assert.ok(!serialized.includes(gw.gateway.operatorToken), 'no secrets in the audit trail');
@@ -278,7 +287,10 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     const restart = await gw.request('POST', `/v1/failed-events/${item.id}/restart`);
     assert.equal(restart.status, 202, JSON.stringify(restart.body));
     const delivered = await t.waitForDelivered(4);
-    assert.deepEqual(delivered.map((r) => r.headers['x-aux-system-msg-id']), ['CH-1', 'CH-2', 'CH-3', 'CH-4']);
+    assert.deepEqual(
+      delivered.map((r) => r.headers['x-aux-system-msg-id']),
+      ['CH-1', 'CH-2', 'CH-3', 'CH-4'],
+    );
     assert.equal(delivered[0]!.headers['x-sluice-possible-duplicate'], 'true');
     await waitFor(async () => (await counts('chains')).delivered === 4, { what: 'chain delivered' });
     const c = await counts('chains');
@@ -335,12 +347,18 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
     assert.deepEqual(Object.keys(discard.body).sort(), ITEM_KEYS);
     assert.equal(discard.body.status, 'discarded');
     // One structured log line (single-line or pretty-printed JSON, depending on the logger's mode).
-    assert.match(output, /"message":\s*"operator action",[^}]*"action":\s*"failed-event.discard",\s*"principal":\s*"local-operator",\s*"target":\s*"discards~D-1~disc-target"/);
+    assert.match(
+      output,
+      /"message":\s*"operator action",[^}]*"action":\s*"failed-event.discard",\s*"principal":\s*"local-operator",\s*"target":\s*"discards~D-1~disc-target"/,
+    );
     assert.ok(!output.includes(gw.gateway.operatorToken));
 
     assert.deepEqual((await list('flowId=discards')).items, []);
     const delivered = await t.waitForDelivered(2);
-    assert.deepEqual(delivered.map((r) => r.headers['x-aux-system-msg-id']), ['D-2', 'D-3']);
+    assert.deepEqual(
+      delivered.map((r) => r.headers['x-aux-system-msg-id']),
+      ['D-2', 'D-3'],
+    );
     const message = (await gw.request('GET', '/v1/flows/discards/messages/D-1')).body;
     assert.equal(message.status, 'discarded');
     assert.ok(message.report.some((e: any) => e.event === 'discarded'));
@@ -356,7 +374,12 @@ describe('failed events: list, download, correct, restart, recover, discard', ()
 
   it('answers unknown ids, bad bodies and bad cursors with problems', async () => {
     for (const id of ['orders~NOPE~erp', 'garbage', 'a~b', 'a~b~c~d', 'bad%20flow~x~y']) {
-      for (const [method, suffix] of [['GET', ''], ['POST', '/restart'], ['POST', '/download-url'], ['POST', '/discard']] as const) {
+      for (const [method, suffix] of [
+        ['GET', ''],
+        ['POST', '/restart'],
+        ['POST', '/download-url'],
+        ['POST', '/discard'],
+      ] as const) {
         const result = await gw.request(method, `/v1/failed-events/${id}${suffix}`);
         assert.equal(result.status, 404, `${method} ${id}${suffix}`);
         assert.equal(result.headers.get('content-type'), 'application/problem+json');

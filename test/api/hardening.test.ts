@@ -48,7 +48,6 @@ function deliveredTo(target: TestTarget, messageId: string) {
   );
 }
 
-
 describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
   let gw: TestGateway;
   const pool = new TargetPool();
@@ -81,7 +80,9 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
 
   /** Waits until a new flow-log entry with `code` is there (entries are newest first). */
   async function expectLogged(flowId: string, code: string, before: number): Promise<void> {
-    await waitFor(async () => (await flowLogCodes(flowId)).filter((c) => c === code).length > before, { what: `${code} in the log of ${flowId}` });
+    await waitFor(async () => (await flowLogCodes(flowId)).filter((c) => c === code).length > before, {
+      what: `${code} in the log of ${flowId}`,
+    });
   }
 
   describe('at least 200 malformed and hostile requests (acceptance)', () => {
@@ -97,7 +98,10 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       const refused = (result: ApiResult | RawResponse, label: string) => {
         sent += 1;
         const status = result.status;
-        const type = 'get' in result.headers ? (result.headers as Headers).get('content-type') : (result.headers as Record<string, string>)['content-type'];
+        const type =
+          'get' in result.headers
+            ? (result.headers as Headers).get('content-type')
+            : (result.headers as Record<string, string>)['content-type'];
         const body = 'json' in result ? result.json : (result as ApiResult).body;
         assert.ok(status >= 400 && status < 500, `${label}: ${status} ${JSON.stringify(body)}`);
         assert.equal(type, 'application/problem+json', `${label}: content type`);
@@ -117,7 +121,9 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       // Garbage, forged and moved cursors; bad limit and status values.
       const page = await gw.request('GET', '/v1/flows/orders/messages?limit=1');
       assert.equal(page.status, 200);
-      const forgedKey = Buffer.from(JSON.stringify({ pk: 'MSG#x#y', sk: 'MESSAGE', gsi1pk: 'MSGS#other', gsi1sk: 'z' })).toString('base64url');
+      const forgedKey = Buffer.from(JSON.stringify({ pk: 'MSG#x#y', sk: 'MESSAGE', gsi1pk: 'MSGS#other', gsi1sk: 'z' })).toString(
+        'base64url',
+      );
       const cursors = [
         'abc',
         'a.b',
@@ -136,10 +142,24 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
         `${'A'.repeat(43)}.${'B'.repeat(43)}`,
       ];
       for (const cursor of cursors) {
-        refused(await gw.request('GET', `/v1/flows/orders/messages?cursor=${encodeURIComponent(cursor)}`), `messages cursor ${cursor.slice(0, 20)}`);
+        refused(
+          await gw.request('GET', `/v1/flows/orders/messages?cursor=${encodeURIComponent(cursor)}`),
+          `messages cursor ${cursor.slice(0, 20)}`,
+        );
         refused(await gw.request('GET', `/v1/failed-events?cursor=${encodeURIComponent(cursor)}`), `failed cursor ${cursor.slice(0, 20)}`);
       }
-      const badQueries = ['limit=0', 'limit=-1', 'limit=abc', 'limit=101', 'limit=1.5', 'limit=', 'status=bogus', 'status=DELIVERED', 'status=', 'limit=1e9'];
+      const badQueries = [
+        'limit=0',
+        'limit=-1',
+        'limit=abc',
+        'limit=101',
+        'limit=1.5',
+        'limit=',
+        'status=bogus',
+        'status=DELIVERED',
+        'status=',
+        'limit=1e9',
+      ];
       for (const query of badQueries) {
         refused(await gw.request('GET', `/v1/flows/orders/messages?${query}`), `messages ${query}`);
         refused(await gw.request('GET', `/v1/failed-events?${query.replace('status', 'type')}`), `failed ${query}`);
@@ -148,13 +168,41 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       // NUL, CR and LF in headers, oversized heads, unknown methods, bad request targets.
       const heads = [
         rawHead('GET', '/health', [['X-A', 'a\u0000b']]),
-        rawHead('POST', '/v1/flows/orders/messages', [['Authorization', `Bearer ${acmeKey}`], ['x-aux-system-msg-id', 'n\u0000ul']], 'x'),
-        rawHead('POST', '/v1/flows/orders/messages', [['Authorization', `Bearer ${acmeKey}`], ['x-aux-system-msg-id', 'l\nf']], 'x'),
-        rawHead('POST', '/v1/flows/orders/messages', [['Authorization', `Bearer ${acmeKey}`], ['x-aux-system-msg-id', 'c\rr']], 'x'),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['Authorization', `Bearer ${acmeKey}`],
+            ['x-aux-system-msg-id', 'n\u0000ul'],
+          ],
+          'x',
+        ),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['Authorization', `Bearer ${acmeKey}`],
+            ['x-aux-system-msg-id', 'l\nf'],
+          ],
+          'x',
+        ),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['Authorization', `Bearer ${acmeKey}`],
+            ['x-aux-system-msg-id', 'c\rr'],
+          ],
+          'x',
+        ),
         rawHead('GET', '/v1/flows', [['Authorization', `Bearer ${operatorToken}\u0000`]]),
         rawHead('GET', '/health', [['X Bad Name', 'v']]),
         rawHead('GET', '/health', [['X-Big', 'a'.repeat(70 * 1024)]]),
-        rawHead('GET', '/health', Array.from({ length: 3000 }, (_, i) => [`X-H${i}`, 'abcdefghijklmnopqrstuvwxyz'] as [string, string])),
+        rawHead(
+          'GET',
+          '/health',
+          Array.from({ length: 3000 }, (_, i) => [`X-H${i}`, 'abcdefghijklmnopqrstuvwxyz'] as [string, string]),
+        ),
         rawHead('GET', `/${'a'.repeat(70 * 1024)}`),
         rawHead('FOO', '/health'),
         rawHead('BREW', '/v1/flows'),
@@ -162,22 +210,67 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
         'GET  HTTP/1.1\r\nHost: x\r\n\r\n',
         'GET /he alth HTTP/1.1\r\nHost: x\r\n\r\n',
         `GET /v1/flows HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${operatorToken}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
-        rawHead('POST', '/v1/flows/orders/messages', [
-          ['Authorization', `Bearer ${acmeKey}`],
-          ['x-aux-system-msg-id', 'dup-a'],
-          ['x-aux-system-msg-id', 'dup-b'],
-          ['content-type', 'text/plain'],
-        ], 'x'),
-        rawHead('POST', '/v1/flows/orders/messages', [['Authorization', `Bearer ${acmeKey}`], ['Idempotency-Key', 'a'], ['Idempotency-Key', 'b']], 'x'),
-        rawHead('POST', '/v1/flows/orders/messages', [['Authorization', `Bearer ${acmeKey}`], ['Authorization', `Bearer ${globexKey}`], ['x-aux-system-msg-id', 'two-keys']], 'x'),
-        rawHead('POST', '/v1/flows/orders/messages', [['x-api-key', acmeKey], ['x-api-key', globexKey], ['x-aux-system-msg-id', 'two-keys-2']], 'x'),
-        rawHead('POST', '/v1/flows/orders/messages', [['Authorization', `Bearer ${acmeKey}`], ['x-aux-system-msg-id', 'chain-dup'], ['x-chain-id', 'a'], ['x-chain-id', 'b']], 'x'),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['Authorization', `Bearer ${acmeKey}`],
+            ['x-aux-system-msg-id', 'dup-a'],
+            ['x-aux-system-msg-id', 'dup-b'],
+            ['content-type', 'text/plain'],
+          ],
+          'x',
+        ),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['Authorization', `Bearer ${acmeKey}`],
+            ['Idempotency-Key', 'a'],
+            ['Idempotency-Key', 'b'],
+          ],
+          'x',
+        ),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['Authorization', `Bearer ${acmeKey}`],
+            ['Authorization', `Bearer ${globexKey}`],
+            ['x-aux-system-msg-id', 'two-keys'],
+          ],
+          'x',
+        ),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['x-api-key', acmeKey],
+            ['x-api-key', globexKey],
+            ['x-aux-system-msg-id', 'two-keys-2'],
+          ],
+          'x',
+        ),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['Authorization', `Bearer ${acmeKey}`],
+            ['x-aux-system-msg-id', 'chain-dup'],
+            ['x-chain-id', 'a'],
+            ['x-chain-id', 'b'],
+          ],
+          'x',
+        ),
       ];
       for (const [index, head] of heads.entries()) refused(await rawRequest(gw.url, head), `raw head ${index}`);
 
       // Oversized bodies: the partner API over the request limit and over the flow's limit; operator JSON.
       refused(await gw.post('orders', acmeKey, 'huge-1', Buffer.alloc(MAX_REQUEST_BYTES + 1, 1)), 'over the request limit');
-      refused(await gw.request('PUT', '/v1/connections/big', { body: { url: 'http://127.0.0.1:9/', pad: 'x'.repeat(70 * 1024) } }), 'operator body too large');
+      refused(
+        await gw.request('PUT', '/v1/connections/big', { body: { url: 'http://127.0.0.1:9/', pad: 'x'.repeat(70 * 1024) } }),
+        'operator body too large',
+      );
 
       // Keys: none, wrong, ambiguous, the operator token posing as a partner key, another partner's flow.
       const keyCases: Record<string, string>[] = [
@@ -194,7 +287,11 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       ];
       for (const [index, headers] of keyCases.entries()) {
         refused(
-          await gw.request('POST', '/v1/flows/orders/messages', { token: null, body: 'x', headers: { ...headers, 'x-aux-system-msg-id': `key-${index}` } }),
+          await gw.request('POST', '/v1/flows/orders/messages', {
+            token: null,
+            body: 'x',
+            headers: { ...headers, 'x-aux-system-msg-id': `key-${index}` },
+          }),
           `key case ${index}`,
         );
       }
@@ -222,9 +319,28 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       refused(await gw.post('nope', acmeKey, 'unknown-flow-1', 'x'), 'unknown flow');
 
       // Hostile connections: probe paths that leave the origin, target URLs that reach the host, reserved headers.
-      const probePaths = ['//evil.example.com/x', '//127.0.0.1:9/x', '/\\evil.example.com/x', '\\\\evil/x', 'https://evil.example.com/', 'evil', '/x y', '/x\ty', '/x\r\nHost: evil', '//', '/\\', '', '/a\u0000b', 'x'.repeat(2000), '/\u007f'];
+      const probePaths = [
+        '//evil.example.com/x',
+        '//127.0.0.1:9/x',
+        '/\\evil.example.com/x',
+        '\\\\evil/x',
+        'https://evil.example.com/',
+        'evil',
+        '/x y',
+        '/x\ty',
+        '/x\r\nHost: evil',
+        '//',
+        '/\\',
+        '',
+        '/a\u0000b',
+        'x'.repeat(2000),
+        '/\u007f',
+      ];
       for (const path of probePaths) {
-        refused(await gw.request('PUT', '/v1/connections/hostile', { body: { url: `${target.url}/in`, probe: { path } } }), `probe path ${JSON.stringify(path)}`);
+        refused(
+          await gw.request('PUT', '/v1/connections/hostile', { body: { url: `${target.url}/in`, probe: { path } } }),
+          `probe path ${JSON.stringify(path)}`,
+        );
       }
       const hostileUrls = [
         'http://[::a9fe:a9fe]/',
@@ -247,19 +363,51 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
         'javascript:alert(1)',
       ];
       for (const url of hostileUrls) refused(await gw.request('PUT', '/v1/connections/hostile', { body: { url } }), `target url ${url}`);
-      const reserved = ['x-aux-system-msg-id', 'X-Sluice-Attempt', 'x-correlation-id', 'x-sluice-possible-duplicate', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-type', 'content-length', 'host', 'authorization', 'transfer-encoding'];
+      const reserved = [
+        'x-aux-system-msg-id',
+        'X-Sluice-Attempt',
+        'x-correlation-id',
+        'x-sluice-possible-duplicate',
+        'webhook-id',
+        'webhook-timestamp',
+        'webhook-signature',
+        'content-type',
+        'content-length',
+        'host',
+        'authorization',
+        'transfer-encoding',
+      ];
       for (const headerName of reserved) {
         refused(
-          await gw.request('PUT', '/v1/connections/hostile', { body: { url: `${target.url}/in`, auth: { type: 'header', headerName, value: 'v' } } }),
+          await gw.request('PUT', '/v1/connections/hostile', {
+            body: { url: `${target.url}/in`, auth: { type: 'header', headerName, value: 'v' } },
+          }),
           `reserved header ${headerName}`,
         );
-        refused(await gw.request('POST', '/v1/connections/erp/reauthorize', { body: { auth: { type: 'header', headerName, value: 'v' } } }), `reauthorize ${headerName}`);
+        refused(
+          await gw.request('POST', '/v1/connections/erp/reauthorize', { body: { auth: { type: 'header', headerName, value: 'v' } } }),
+          `reauthorize ${headerName}`,
+        );
       }
 
       // Malformed operator JSON and methods no route takes.
-      const badBodies = ['', '{', '[]', 'null', '"x"', '{"url": 1}', '{"partnerId": "a b", "name": "x"}', '{"__proto__": {"x": 1}}', '\u0000', '{"url":"http://127.0.0.1:9/","extra":true}'];
+      const badBodies = [
+        '',
+        '{',
+        '[]',
+        'null',
+        '"x"',
+        '{"url": 1}',
+        '{"partnerId": "a b", "name": "x"}',
+        '{"__proto__": {"x": 1}}',
+        '\u0000',
+        '{"url":"http://127.0.0.1:9/","extra":true}',
+      ];
       for (const body of badBodies) {
-        refused(await gw.request('PUT', '/v1/connections/hostile', { body, headers: { 'content-type': 'application/json' } }), `bad body ${body}`);
+        refused(
+          await gw.request('PUT', '/v1/connections/hostile', { body, headers: { 'content-type': 'application/json' } }),
+          `bad body ${body}`,
+        );
         refused(await gw.request('POST', '/v1/partners', { body, headers: { 'content-type': 'application/json' } }), `bad partner ${body}`);
       }
       for (const [method, path] of [
@@ -293,7 +441,12 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
 
   describe('item 1: paths that cannot be decoded', () => {
     it('answers 400 invalid-path, with or without credentials, and keeps serving', async () => {
-      assertProblem(await gw.request('POST', '/v1/flows/%E0%A4%A/messages', { token: null, body: 'x' }), 400, 'invalid-path', 'partner post');
+      assertProblem(
+        await gw.request('POST', '/v1/flows/%E0%A4%A/messages', { token: null, body: 'x' }),
+        400,
+        'invalid-path',
+        'partner post',
+      );
       assertProblem(await gw.request('GET', '/v1/flows/x/messages/%ZZ', { token: null }), 400, 'invalid-path', 'partner get');
       assertProblem(await gw.request('GET', '/v1/connections/%ZZ'), 400, 'invalid-path', 'operator get');
       assert.equal((await gw.request('GET', '/health', { token: null })).status, 200);
@@ -380,7 +533,12 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
   describe('item 3: probe.path stays on the connection origin', () => {
     it('refuses paths that name another host when the connection is saved', async () => {
       for (const path of ['//127.0.0.1:9/x', '/\\127.0.0.1/x', '//evil.example.com']) {
-        assertProblem(await gw.request('PUT', '/v1/connections/p1', { body: { url: `${target.url}/in`, probe: { path } } }), 400, 'invalid-body', path);
+        assertProblem(
+          await gw.request('PUT', '/v1/connections/p1', { body: { url: `${target.url}/in`, probe: { path } } }),
+          400,
+          'invalid-body',
+          path,
+        );
       }
       const saved = await gw.request('PUT', '/v1/connections/p1', { body: { url: `${target.url}/in`, probe: { path: '/health?deep=1' } } });
       assert.equal(saved.status, 200);
@@ -391,7 +549,11 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       const evil = await pool.start();
       const home = await pool.start(() => ({ status: 200 }));
       const settings = PutConnectionBody.parse({ url: `${home.url}/in`, auth: { type: 'bearer', token: 'probe-s3cret' } });
-      await gw.runtime.connections.put('legacy', { ...settings, probe: { method: 'GET', path: `//127.0.0.1:${new URL(evil.url).port}/steal` } } as never, new Date());
+      await gw.runtime.connections.put(
+        'legacy',
+        { ...settings, probe: { method: 'GET', path: `//127.0.0.1:${new URL(evil.url).port}/steal` } } as never,
+        new Date(),
+      );
       await markConnectionDown(gw.runtime, 'legacy', 'offline', 'test');
       const { result } = await captureOutput(() => probeConnection(gw.runtime, 'legacy'));
       assert.equal(result.alive, false);
@@ -401,20 +563,38 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
 
   describe('item 5: reserved header names for header credentials', () => {
     it('refuses them when the connection is saved and on reauthorize; other names pass', async () => {
-      for (const headerName of ['x-aux-system-msg-id', 'X-Aux-System-Msg-Id', 'x-sluice-attempt', 'webhook-signature', 'content-type', 'host', 'authorization']) {
-        const put = await gw.request('PUT', '/v1/connections/hdr', { body: { url: `${target.url}/in`, auth: { type: 'header', headerName, value: 'v' } } });
+      for (const headerName of [
+        'x-aux-system-msg-id',
+        'X-Aux-System-Msg-Id',
+        'x-sluice-attempt',
+        'webhook-signature',
+        'content-type',
+        'host',
+        'authorization',
+      ]) {
+        const put = await gw.request('PUT', '/v1/connections/hdr', {
+          body: { url: `${target.url}/in`, auth: { type: 'header', headerName, value: 'v' } },
+        });
         assertProblem(put, 400, 'invalid-body', headerName);
-        const reauth = await gw.request('POST', '/v1/connections/erp/reauthorize', { body: { auth: { type: 'header', headerName, value: 'v' } } });
+        const reauth = await gw.request('POST', '/v1/connections/erp/reauthorize', {
+          body: { auth: { type: 'header', headerName, value: 'v' } },
+        });
         assertProblem(reauth, 400, 'invalid-body', `reauthorize ${headerName}`);
       }
-      const ok = await gw.request('PUT', '/v1/connections/hdr', { body: { url: `${target.url}/in`, auth: { type: 'header', headerName: 'x-erp-token', value: 'v' } } });
+      const ok = await gw.request('PUT', '/v1/connections/hdr', {
+        body: { url: `${target.url}/in`, auth: { type: 'header', headerName: 'x-erp-token', value: 'v' } },
+      });
       assert.equal(ok.status, 200);
     });
 
     it('a stored reserved credential (saved before the rule) cannot replace the GUID at the target', async () => {
       const sink = await pool.start();
       const settings = PutConnectionBody.parse({ url: `${sink.url}/in` });
-      await gw.runtime.connections.put('legacy-hdr', { ...settings, auth: { type: 'header', headerName: 'x-aux-system-msg-id', value: 'EVIL' } } as never, new Date());
+      await gw.runtime.connections.put(
+        'legacy-hdr',
+        { ...settings, auth: { type: 'header', headerName: 'x-aux-system-msg-id', value: 'EVIL' } } as never,
+        new Date(),
+      );
       await gw.flow('hdr-flow', { partnerId: 'acme', destinations: ['legacy-hdr'] });
       assert.equal((await gw.post('hdr-flow', acmeKey, 'real-guid', 'x')).status, 202);
       const [received] = await sink.waitForRequests(1);
@@ -426,7 +606,9 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
     it('refuses a token or header value with a line break, a control character or a character beyond Latin-1', async () => {
       const bad = ['tok\n', 'tok\r\nx-injected: 1', 'to\u0000k', 't\u00f6k\u2713'];
       for (const token of bad) {
-        const put = await gw.request('PUT', '/v1/connections/hdrval', { body: { url: `${target.url}/in`, auth: { type: 'bearer', token } } });
+        const put = await gw.request('PUT', '/v1/connections/hdrval', {
+          body: { url: `${target.url}/in`, auth: { type: 'bearer', token } },
+        });
         assertProblem(put, 400, 'invalid-body', JSON.stringify(token));
         const header = await gw.request('PUT', '/v1/connections/hdrval', {
           body: { url: `${target.url}/in`, auth: { type: 'header', headerName: 'x-erp-token', value: token } },
@@ -436,7 +618,9 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
         assertProblem(reauth, 400, 'invalid-body', `reauthorize ${JSON.stringify(token)}`);
       }
       assert.equal((await gw.request('GET', '/v1/connections/hdrval')).status, 404);
-      const ok = await gw.request('PUT', '/v1/connections/hdrval', { body: { url: `${target.url}/in`, auth: { type: 'bearer', token: 'tok with spaces\tand tab' } } });
+      const ok = await gw.request('PUT', '/v1/connections/hdrval', {
+        body: { url: `${target.url}/in`, auth: { type: 'bearer', token: 'tok with spaces\tand tab' } },
+      });
       assert.equal(ok.status, 200);
     });
   });
@@ -509,7 +693,12 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
     it('answers NUL or LF in a header, an oversized head and an unknown method with problem+json', async () => {
       assertRawProblem(await rawRequest(gw.url, rawHead('GET', '/health', [['X-A', 'a\u0000b']])), 400, 'invalid-header', 'NUL');
       assertRawProblem(await rawRequest(gw.url, rawHead('GET', '/health', [['X-A', 'a\nb']])), 400, 'invalid-header', 'LF');
-      assertRawProblem(await rawRequest(gw.url, rawHead('GET', '/health', [['X-Big', 'a'.repeat(70 * 1024)]])), 431, 'header-too-large', 'oversized');
+      assertRawProblem(
+        await rawRequest(gw.url, rawHead('GET', '/health', [['X-Big', 'a'.repeat(70 * 1024)]])),
+        431,
+        'header-too-large',
+        'oversized',
+      );
       const unknown = await rawRequest(gw.url, rawHead('FOO', '/health'));
       assertRawProblem(unknown, 405, 'method-not-allowed', 'unknown method');
       assert.ok(unknown.headers.allow, 'Allow header');
@@ -527,7 +716,9 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       const id = received!.headers['webhook-id'] as string;
       const timestamp = received!.headers['webhook-timestamp'] as string;
       const key = Buffer.from(SIGNING_SECRET.slice('whsec_'.length), 'base64');
-      const expected = createHmac('sha256', key).update(Buffer.concat([Buffer.from(`${id}.${timestamp}.`), payload])).digest('base64');
+      const expected = createHmac('sha256', key)
+        .update(Buffer.concat([Buffer.from(`${id}.${timestamp}.`), payload]))
+        .digest('base64');
       assert.equal(id, 'binary-1');
       assert.equal(received!.headers['webhook-signature'], `v1,${expected}`);
     });
@@ -536,7 +727,10 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       const payload = Buffer.from('{"greeting":"Grüße aus Köln – ✓"}', 'utf8');
       assert.equal((await gw.post('orders', acmeKey, 'utf8-1', payload, { 'content-type': 'application/json' })).status, 202);
       const [received] = await deliveredTo(target, 'utf8-1');
-      const verified = new Webhook(SIGNING_SECRET).verify(received!.body.toString('utf8'), received!.headers as unknown as Record<string, string>);
+      const verified = new Webhook(SIGNING_SECRET).verify(
+        received!.body.toString('utf8'),
+        received!.headers as unknown as Record<string, string>,
+      );
       assert.deepEqual(verified, { greeting: 'Grüße aus Köln – ✓' });
     });
   });
@@ -557,7 +751,9 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       );
       assert.equal(posted.statusCode, 202, posted.body);
       const operator = createOperatorHandler(gw.runtime);
-      const flow = await operator(proxyEvent({ path: '/ops/v1/flows/orders', resource: '/v1/{proxy+}', pathParameters: { proxy: 'flows/orders' } }));
+      const flow = await operator(
+        proxyEvent({ path: '/ops/v1/flows/orders', resource: '/v1/{proxy+}', pathParameters: { proxy: 'flows/orders' } }),
+      );
       assert.equal(flow.statusCode, 200, flow.body);
       assert.equal(JSON.parse(flow.body).flowId, 'orders');
     });
@@ -565,12 +761,17 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
     it('refuses a repeated GUID header with 400 invalid-header, locally and on the Lambda path alike', async () => {
       const local = await rawRequest(
         gw.url,
-        rawHead('POST', '/v1/flows/orders/messages', [
-          ['Authorization', `Bearer ${acmeKey}`],
-          ['x-aux-system-msg-id', 'twice-a'],
-          ['x-aux-system-msg-id', 'twice-b'],
-          ['content-type', 'text/plain'],
-        ], 'x'),
+        rawHead(
+          'POST',
+          '/v1/flows/orders/messages',
+          [
+            ['Authorization', `Bearer ${acmeKey}`],
+            ['x-aux-system-msg-id', 'twice-a'],
+            ['x-aux-system-msg-id', 'twice-b'],
+            ['content-type', 'text/plain'],
+          ],
+          'x',
+        ),
       );
       assertRawProblem(local, 400, 'invalid-header', 'local');
       const lambda = await createIngestHandler(gw.runtime)(
@@ -608,7 +809,9 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       await gw.connection('sink', { url: `${rejecting.url}/in` });
       await gw.flow('doomed', { partnerId: 'temp', destinations: ['sink'] });
       assert.equal((await gw.post('doomed', tempKey, 'doomed-1', 'x')).status, 202);
-      await waitFor(async () => (await gw.request('GET', '/v1/flows/doomed/messages/doomed-1')).body.status === 'failed', { what: 'doomed-1 failed' });
+      await waitFor(async () => (await gw.request('GET', '/v1/flows/doomed/messages/doomed-1')).body.status === 'failed', {
+        what: 'doomed-1 failed',
+      });
       assert.equal((await gw.request('POST', '/v1/flows/doomed/disable')).status, 200);
       assertProblem(await gw.request('DELETE', '/v1/flows/doomed'), 409, 'conflict', 'failed delivery pending');
       const failed = await gw.request('GET', '/v1/failed-events?flowId=doomed');

@@ -71,10 +71,7 @@ describe('partner ingestion', () => {
     const status = await gw.request('GET', '/v1/flows/orders/messages/PO-1001', { token: key1 });
     assert.equal(status.status, 200);
     assert.equal(status.body.status, 'queued');
-    assert.deepEqual(
-      status.body.deliveries.map((d: { connectionId: string }) => d.connectionId).sort(),
-      ['crm', 'erp'],
-    );
+    assert.deepEqual(status.body.deliveries.map((d: { connectionId: string }) => d.connectionId).sort(), ['crm', 'erp']);
     await gw.countsSettled();
     const flow = await gw.request('GET', '/v1/flows/orders');
     assert.equal(flow.body.counts.accepted, 1);
@@ -119,32 +116,102 @@ describe('partner ingestion', () => {
       ['bad Idempotency-Key', () => post('small', { 'idempotency-key': 'x?y' }), 400, 'invalid-message-id'],
       ['both id headers differ', () => post('small', { 'x-aux-system-msg-id': 'a1', 'idempotency-key': 'a2' }), 400, 'invalid-header'],
       ['x-expires-at not a date', () => post('small', { 'x-aux-system-msg-id': 'e1', 'x-expires-at': 'tomorrow' }), 400, 'invalid-header'],
-      ['x-expires-at without offset', () => post('small', { 'x-aux-system-msg-id': 'e2', 'x-expires-at': '2030-01-01T00:00:00' }), 400, 'invalid-header'],
-      ['x-expires-at impossible date', () => post('small', { 'x-aux-system-msg-id': 'e3', 'x-expires-at': '2030-02-31T00:00:00Z' }), 400, 'invalid-header'],
+      [
+        'x-expires-at without offset',
+        () => post('small', { 'x-aux-system-msg-id': 'e2', 'x-expires-at': '2030-01-01T00:00:00' }),
+        400,
+        'invalid-header',
+      ],
+      [
+        'x-expires-at impossible date',
+        () => post('small', { 'x-aux-system-msg-id': 'e3', 'x-expires-at': '2030-02-31T00:00:00Z' }),
+        400,
+        'invalid-header',
+      ],
       ['chain id with slash', () => post('small', { 'x-aux-system-msg-id': 'c1', 'x-chain-id': 'a/b' }), 400, 'invalid-header'],
       ['overlong chain id', () => post('small', { 'x-aux-system-msg-id': 'c2', 'x-chain-id': 'c'.repeat(200) }), 400, 'invalid-header'],
       ['correlation id with space', () => post('small', { 'x-aux-system-msg-id': 'r1', 'x-correlation-id': 'a b' }), 400, 'invalid-header'],
       ['huge header', () => post('small', { 'x-aux-system-msg-id': 'h1', 'x-note': 'z'.repeat(20_000) }), 400, 'invalid-header'],
       ['empty body', () => post('small', { 'x-aux-system-msg-id': 'b1' }, ''), 400, 'empty-payload'],
       ['body over the flow limit', () => post('small', { 'x-aux-system-msg-id': 'b2' }, 'y'.repeat(1025)), 413, 'payload-too-large'],
-      ['body over the API limit', () => post('orders', { 'x-aux-system-msg-id': 'b3' }, Buffer.alloc(11 * 1024 * 1024, 1)), 413, 'payload-too-large'],
+      [
+        'body over the API limit',
+        () => post('orders', { 'x-aux-system-msg-id': 'b3' }, Buffer.alloc(11 * 1024 * 1024, 1)),
+        413,
+        'payload-too-large',
+      ],
       ['unknown flow', () => post('nope', { 'x-aux-system-msg-id': 'u1' }), 404, 'unknown-flow'],
       ['missing key', () => post('small', { 'x-aux-system-msg-id': 'k1' }, 'x', null), 401, 'unauthenticated'],
       ['wrong key', () => post('small', { 'x-aux-system-msg-id': 'k2' }, 'x', 'sluice_not-a-key'), 401, 'unauthenticated'],
-      ['non-bearer authorization', () => post('small', { 'x-aux-system-msg-id': 'k3', authorization: `Basic ${key1}` }, 'x', null), 401, 'unauthenticated'],
+      [
+        'non-bearer authorization',
+        () => post('small', { 'x-aux-system-msg-id': 'k3', authorization: `Basic ${key1}` }, 'x', null),
+        401,
+        'unauthenticated',
+      ],
       ["other partner's key", () => post('small', { 'x-aux-system-msg-id': 'k4' }, 'x', key2), 403, 'forbidden'],
       ['disabled flow', () => post('closed', { 'x-aux-system-msg-id': 'd1' }), 409, 'flow-disabled'],
-      ['operator body too large', () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', pad: 'p'.repeat(70_000) } }), 413, 'payload-too-large'],
-      ['operator malformed JSON', () => gw.request('PUT', '/v1/connections/bad', { body: '{"url":', headers: { 'content-type': 'application/json' } }), 400, 'invalid-body'],
-      ['operator wrong types', () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', timeoutMs: 'fast' } }), 400, 'invalid-body'],
-      ['operator unknown field', () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', colour: 'red' } }), 400, 'invalid-body'],
-      ['operator link-local URL', () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://169.254.169.254/latest' } }), 400, 'invalid-body'],
-      ['operator unknown destination', () => gw.request('PUT', '/v1/flows/bad', { body: { partnerId: 'acme', destinations: ['ghost'] } }), 400, 'invalid-body'],
-      ['operator unknown partner', () => gw.request('PUT', '/v1/flows/bad', { body: { partnerId: 'ghost', destinations: ['erp'] } }), 400, 'invalid-body'],
-      ['operator bad resource id', () => gw.request('PUT', '/v1/flows/bad%20id', { body: { partnerId: 'acme', destinations: ['erp'] } }), 400, 'invalid-body'],
+      [
+        'operator body too large',
+        () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', pad: 'p'.repeat(70_000) } }),
+        413,
+        'payload-too-large',
+      ],
+      [
+        'operator malformed JSON',
+        () => gw.request('PUT', '/v1/connections/bad', { body: '{"url":', headers: { 'content-type': 'application/json' } }),
+        400,
+        'invalid-body',
+      ],
+      [
+        'operator wrong types',
+        () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', timeoutMs: 'fast' } }),
+        400,
+        'invalid-body',
+      ],
+      [
+        'operator unknown field',
+        () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', colour: 'red' } }),
+        400,
+        'invalid-body',
+      ],
+      [
+        'operator link-local URL',
+        () => gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://169.254.169.254/latest' } }),
+        400,
+        'invalid-body',
+      ],
+      [
+        'operator unknown destination',
+        () => gw.request('PUT', '/v1/flows/bad', { body: { partnerId: 'acme', destinations: ['ghost'] } }),
+        400,
+        'invalid-body',
+      ],
+      [
+        'operator unknown partner',
+        () => gw.request('PUT', '/v1/flows/bad', { body: { partnerId: 'ghost', destinations: ['erp'] } }),
+        400,
+        'invalid-body',
+      ],
+      [
+        'operator bad resource id',
+        () => gw.request('PUT', '/v1/flows/bad%20id', { body: { partnerId: 'acme', destinations: ['erp'] } }),
+        400,
+        'invalid-body',
+      ],
       ['operator without token', () => gw.request('GET', '/v1/flows', { token: null }), 401, 'unauthenticated'],
-      ['operator with partner key', () => gw.request('PUT', '/v1/flows/bad', { token: key1, body: { partnerId: 'acme', destinations: ['erp'] } }), 401, 'unauthenticated'],
-      ['operator duplicate partner', () => gw.request('POST', '/v1/partners', { body: { partnerId: 'acme', name: 'again' } }), 409, 'conflict'],
+      [
+        'operator with partner key',
+        () => gw.request('PUT', '/v1/flows/bad', { token: key1, body: { partnerId: 'acme', destinations: ['erp'] } }),
+        401,
+        'unauthenticated',
+      ],
+      [
+        'operator duplicate partner',
+        () => gw.request('POST', '/v1/partners', { body: { partnerId: 'acme', name: 'again' } }),
+        409,
+        'conflict',
+      ],
       ['operator unknown connection', () => gw.request('GET', '/v1/connections/ghost'), 404, 'not-found'],
       ['partner reads unknown message', () => gw.request('GET', '/v1/flows/small/messages/nope', { token: key1 }), 404, 'not-found'],
     ];
@@ -158,13 +225,24 @@ describe('partner ingestion', () => {
 
     const wrongTypes = await gw.request('PUT', '/v1/connections/bad', { body: { url: 'http://127.0.0.1:9', timeoutMs: 'fast' } });
     assert.match(wrongTypes.body.detail, /timeoutMs/);
-    assert.deepEqual(wrongTypes.body.errors.map((e: { field: string }) => e.field), ['timeoutMs']);
+    assert.deepEqual(
+      wrongTypes.body.errors.map((e: { field: string }) => e.field),
+      ['timeoutMs'],
+    );
     const unknownDestination = await gw.request('PUT', '/v1/flows/bad', { body: { partnerId: 'acme', destinations: ['erp', 'ghost'] } });
     assert.match(unknownDestination.body.detail, /destinations\.1: connection ghost does not exist/);
 
     const log = await gw.request('GET', '/v1/flows/small/log');
     const codes = log.body.entries.map((e: { code: string }) => e.code);
-    for (const code of ['missing-message-id', 'invalid-message-id', 'invalid-header', 'empty-payload', 'payload-too-large', 'unauthenticated', 'forbidden']) {
+    for (const code of [
+      'missing-message-id',
+      'invalid-message-id',
+      'invalid-header',
+      'empty-payload',
+      'payload-too-large',
+      'unauthenticated',
+      'forbidden',
+    ]) {
       assert.ok(codes.includes(code), `flow log has ${code}`);
     }
     const at = log.body.entries.map((e: { at: string }) => e.at);

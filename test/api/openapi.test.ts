@@ -49,7 +49,9 @@ function documentedOperations(): { method: string; path: string; tags: string[];
  */
 async function factoryRoutes(): Promise<{ factory: string; route: Route }[]> {
   const dir = new URL('api/resources/', root);
-  const files = readdirSync(dir).filter((name) => name.endsWith('.ts')).sort();
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith('.ts'))
+    .sort();
   const found: { factory: string; route: Route }[] = [];
   for (const file of files) {
     const module = (await import(new URL(file, dir).href)) as Record<string, unknown>;
@@ -82,10 +84,10 @@ const key = (method: string, path: string) => `${method} ${path}`;
 
 /**
  * SPEC routes not built yet, named so their absence is explicit (other work items
- * build them): replay. Remove an entry when its route lands; the test fails while a
- * pending route is already documented.
+ * build them). Remove an entry when its route lands; the test fails while a pending
+ * route is already documented.
  */
-const PENDING_SPEC_ROUTES = new Set(['POST /v1/connections/{}/replay']);
+const PENDING_SPEC_ROUTES = new Set<string>();
 
 /** Documented routes beyond the SPEC's lists (operator conveniences), named explicitly. */
 const BEYOND_SPEC_ROUTES = new Set(['GET /v1/partners']);
@@ -94,10 +96,7 @@ describe('OpenAPI document', () => {
   it('docs/openapi.json is the committed output of buildOpenApiDocument()', () => {
     const committed = readFileSync(new URL('docs/openapi.json', root), 'utf8');
     const current = renderOpenApiJson(buildOpenApiDocument());
-    assert.ok(
-      committed === current,
-      'docs/openapi.json is stale: run npm run openapi and commit the result',
-    );
+    assert.ok(committed === current, 'docs/openapi.json is stale: run npm run openapi and commit the result');
     assert.equal(JSON.parse(committed).openapi, '3.1.0');
   });
 
@@ -119,7 +118,7 @@ describe('OpenAPI document', () => {
     const documented = new Map(documentedOperations().map((o) => [key(o.method, o.path), new Set(o.tags)]));
     for (const [route, apis] of served) {
       const tags = documented.get(route);
-      assert.ok(tags, `${route} is routed but not in the OpenAPI document (api/openapi.ts OPERATIONS)`);
+      assert.ok(tags, `${route} is routed but not in the OpenAPI document (api/openapi.ts walks partnerApiRoutes and operatorApiRoutes)`);
       assert.deepEqual([...tags].sort(), [...apis].sort(), `${route}: tags must name the APIs that serve it`);
     }
     for (const [route] of documented) {
@@ -128,7 +127,10 @@ describe('OpenAPI document', () => {
     }
 
     assert.deepEqual([...(documented.get('GET /health') ?? [])], ['operator']);
-    assert.equal((await operatorApi({ method: 'GET', path: '/health', headers: {}, query: {}, body: Buffer.alloc(0), requestId: 't' })).statusCode, 200);
+    assert.equal(
+      (await operatorApi({ method: 'GET', path: '/health', headers: {}, query: {}, body: Buffer.alloc(0), requestId: 't' })).statusCode,
+      200,
+    );
   });
 
   it('covers the SPEC routes (read from SPEC.md), except the ones named as pending', () => {
@@ -289,6 +291,7 @@ describe('OpenAPI response schemas match the views', () => {
       backoutThreshold: 5,
       expiresAfterSeconds: 3600,
       maxPayloadBytes: 1024,
+      retentionDays: 90,
       destinationThreads: { erp: 1, wms: 4 },
       status: 'paused',
       statusReason: 'connection erp offline',

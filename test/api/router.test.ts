@@ -62,7 +62,6 @@ describe('Router (issue 10 items 1 and 19)', () => {
   });
 });
 
-
 describe('API Gateway events route on resource and path parameters (issue 10 item 12)', () => {
   it('ignores a custom-domain base path on a partner resource', () => {
     const path = routePath(
@@ -76,7 +75,9 @@ describe('API Gateway events route on resource and path parameters (issue 10 ite
   });
 
   it('ignores a base path on the operator proxy resource', () => {
-    const path = routePath(event({ path: '/ops/v1/flows/orders/pause', resource: '/v1/{proxy+}', pathParameters: { proxy: 'flows/orders/pause' } }));
+    const path = routePath(
+      event({ path: '/ops/v1/flows/orders/pause', resource: '/v1/{proxy+}', pathParameters: { proxy: 'flows/orders/pause' } }),
+    );
     assert.equal(path, '/v1/flows/orders/pause');
   });
 
@@ -99,7 +100,10 @@ describe('API Gateway events route on resource and path parameters (issue 10 ite
       pathParameters: { proxy: 'failed-events/a~b/restart' },
     });
     assert.deepEqual(matchResource(OPERATOR_API_RESOURCES, '/health'), { resource: '/health', pathParameters: null });
-    assert.deepEqual(matchResource(OPERATOR_API_RESOURCES, '/elsewhere'), { resource: '/{proxy+}', pathParameters: { proxy: 'elsewhere' } });
+    assert.deepEqual(matchResource(OPERATOR_API_RESOURCES, '/elsewhere'), {
+      resource: '/{proxy+}',
+      pathParameters: { proxy: 'elsewhere' },
+    });
   });
 
   it('reports headers sent more than once, keeping the last value as API Gateway does', () => {

@@ -55,7 +55,10 @@ describe('cost model', () => {
     const sum = cost.lines.reduce((s, l) => s + l.usdPerMillionMessages, 0);
     assert.ok(Math.abs(cost.totalUsdPerMillion - sum) < 1e-9);
     // 16 WRU per message at $0.625 per million WRU = $10 per million messages.
-    assert.ok(Math.abs(line(cost, /TransactWriteItems \(write/).usdPerMillionMessages - 16 * prices.dynamodb.onDemandWriteRequestUnitsPerMillion) < 1e-9);
+    assert.ok(
+      Math.abs(line(cost, /TransactWriteItems \(write/).usdPerMillionMessages - 16 * prices.dynamodb.onDemandWriteRequestUnitsPerMillion) <
+        1e-9,
+    );
     // One API Gateway request per posted message (an HTTP API, the construct's default).
     assert.ok(Math.abs(line(cost, /HTTP API requests/).usdPerMillionMessages - prices.apiGateway.httpRequestsPerMillion) < 1e-9);
     // Deliverer at 512 MB: CPU stretched by 1769/512, plus waits: per batch 50 × 3.455 + 50 ms,
@@ -91,8 +94,14 @@ describe('cost model', () => {
 
   it('memory: waits cost in proportion; CPU time shrinks as memory buys more of a vCPU, up to one', () => {
     const waitsOnly = usage({ deliverer: { invocations: 200, cpuMs: 0, awsWaitMs: 200 * 50 } });
-    const w512 = line(costPerMillion(waitsOnly, { ...INFRA_DEFAULTS, delivererMemoryMb: 512 }, prices), /deliverer duration/).usdPerMillionMessages;
-    const w1024 = line(costPerMillion(waitsOnly, { ...INFRA_DEFAULTS, delivererMemoryMb: 1024 }, prices), /deliverer duration/).usdPerMillionMessages;
+    const w512 = line(
+      costPerMillion(waitsOnly, { ...INFRA_DEFAULTS, delivererMemoryMb: 512 }, prices),
+      /deliverer duration/,
+    ).usdPerMillionMessages;
+    const w1024 = line(
+      costPerMillion(waitsOnly, { ...INFRA_DEFAULTS, delivererMemoryMb: 1024 }, prices),
+      /deliverer duration/,
+    ).usdPerMillionMessages;
     assert.ok(Math.abs(w1024 - 2 * w512) < 1e-9);
     // CPU-bound work costs the same GB-s below 1,769 MB (fewer ms × more memory), more above it.
     const cpuOnly = { invocations: 1, cpuMs: 100, awsWaitMs: 0 };
@@ -111,10 +120,15 @@ describe('cost model', () => {
   });
 
   it('the price table drives the result (nothing per message is typed in)', () => {
-    const doubled: Prices = { ...prices, dynamodb: { ...prices.dynamodb, onDemandWriteRequestUnitsPerMillion: 2 * prices.dynamodb.onDemandWriteRequestUnitsPerMillion } };
+    const doubled: Prices = {
+      ...prices,
+      dynamodb: { ...prices.dynamodb, onDemandWriteRequestUnitsPerMillion: 2 * prices.dynamodb.onDemandWriteRequestUnitsPerMillion },
+    };
     const base = costPerMillion(usage(), INFRA_DEFAULTS, prices);
     const more = costPerMillion(usage(), INFRA_DEFAULTS, doubled);
-    assert.ok(Math.abs(more.byService.DynamoDB! - base.byService.DynamoDB! - 16 * prices.dynamodb.onDemandWriteRequestUnitsPerMillion) < 1e-9);
+    assert.ok(
+      Math.abs(more.byService.DynamoDB! - base.byService.DynamoDB! - 16 * prices.dynamodb.onDemandWriteRequestUnitsPerMillion) < 1e-9,
+    );
     const x86 = costPerMillion(usage(), { ...INFRA_DEFAULTS, architecture: 'x86_64' }, prices);
     assert.ok(x86.byService.Lambda! > base.byService.Lambda!);
   });
@@ -129,7 +143,17 @@ describe('cost model', () => {
   it('the price table is dated and names its sources', () => {
     assert.match(prices.date, /^\d{4}-\d{2}-\d{2}$/);
     assert.equal(prices.region, 'us-east-1');
-    for (const section of [prices.apiGateway, prices.lambda, prices.sqs, prices.dynamodb, prices.s3, prices.eventBridge, prices.scheduler, prices.kms, prices.cloudWatchLogs]) {
+    for (const section of [
+      prices.apiGateway,
+      prices.lambda,
+      prices.sqs,
+      prices.dynamodb,
+      prices.s3,
+      prices.eventBridge,
+      prices.scheduler,
+      prices.kms,
+      prices.cloudWatchLogs,
+    ]) {
       assert.match(section.source, /^https:\/\/aws\.amazon\.com\//);
       assert.match(section.checked, /^\d{4}-\d{2}-\d{2}$/);
     }

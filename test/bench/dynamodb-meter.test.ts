@@ -1,7 +1,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { startEmulators, type Emulators } from '../../local/emulators';
 import { DynamoDbMeter, type RequestUnits } from '../../bench/dynamodb-meter';
 
@@ -83,7 +92,14 @@ describe('DynamoDB meter against DynamoDB Local, checked by hand', () => {
   it('an update that grows the item from 900 B to 1,100 B bills the larger: 2 WRU', async () => {
     await documents.send(new PutCommand({ TableName, Item: doc('m2', 'a', 900) }));
     const units = await unitsOf(() =>
-      documents.send(new UpdateCommand({ TableName, Key: { pk: 'm2', sk: 'a' }, UpdateExpression: 'SET more = :m', ExpressionAttributeValues: { ':m': 'y'.repeat(196) } })),
+      documents.send(
+        new UpdateCommand({
+          TableName,
+          Key: { pk: 'm2', sk: 'a' },
+          UpdateExpression: 'SET more = :m',
+          ExpressionAttributeValues: { ':m': 'y'.repeat(196) },
+        }),
+      ),
     );
     // 900 + "more" (4) + 196 = 1,100 B
     assert.deepEqual(units, { read: 0, write: 2, index: {} });
@@ -94,7 +110,13 @@ describe('DynamoDB meter against DynamoDB Local, checked by hand', () => {
     let answer: any;
     const units = await unitsOf(async () => {
       answer = await documents.send(
-        new UpdateCommand({ TableName, Key: { pk: 'm3', sk: 'a' }, UpdateExpression: 'SET gsk = :s', ExpressionAttributeValues: { ':s': 'done' }, ReturnValues: 'UPDATED_NEW' }),
+        new UpdateCommand({
+          TableName,
+          Key: { pk: 'm3', sk: 'a' },
+          UpdateExpression: 'SET gsk = :s',
+          ExpressionAttributeValues: { ':s': 'done' },
+          ReturnValues: 'UPDATED_NEW',
+        }),
       );
     });
     // table: 1,100 B → 2; index byStatus: delete 2 + put 2
@@ -122,14 +144,20 @@ describe('DynamoDB meter against DynamoDB Local, checked by hand', () => {
   it('a failed conditional write still bills the existing item: 2,500 B → 3 WRU', async () => {
     await documents.send(new PutCommand({ TableName, Item: doc('m6', 'a', 2500) }));
     const units = await unitsOf(() =>
-      assert.rejects(documents.send(new PutCommand({ TableName, Item: doc('m6', 'a', 100), ConditionExpression: 'attribute_not_exists(pk)' })), /ConditionalCheckFailed/),
+      assert.rejects(
+        documents.send(new PutCommand({ TableName, Item: doc('m6', 'a', 100), ConditionExpression: 'attribute_not_exists(pk)' })),
+        /ConditionalCheckFailed/,
+      ),
     );
     assert.deepEqual(units, { read: 0, write: 3, index: {} });
   });
 
   it('a query sums the items read, then rounds to 4 KB; a projection does not reduce it; eventual reads cost half', async () => {
     for (const sk of ['1', '2', '3']) await documents.send(new PutCommand({ TableName, Item: doc('q', sk, 1500) }));
-    const query = (extra: object) => documents.send(new QueryCommand({ TableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'q' }, ...extra }));
+    const query = (extra: object) =>
+      documents.send(
+        new QueryCommand({ TableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'q' }, ...extra }),
+      );
     // 3 × 1,500 = 4,500 B → 2 RRU strongly consistent, 1 eventually
     assert.deepEqual(await unitsOf(() => query({ ConsistentRead: true })), { read: 2, write: 0, index: {} });
     assert.deepEqual(await unitsOf(() => query({})), { read: 1, write: 0, index: {} });
@@ -138,11 +166,27 @@ describe('DynamoDB meter against DynamoDB Local, checked by hand', () => {
 
   it('batches bill per item: BatchWriteItem 1 KB per put, BatchGetItem 4 KB per item (not summed)', async () => {
     const write = await unitsOf(() =>
-      documents.send(new BatchWriteCommand({ RequestItems: { [TableName]: [{ PutRequest: { Item: doc('b', '1', 1500) } }, { PutRequest: { Item: doc('b', '2', 5000) } }] } })),
+      documents.send(
+        new BatchWriteCommand({
+          RequestItems: { [TableName]: [{ PutRequest: { Item: doc('b', '1', 1500) } }, { PutRequest: { Item: doc('b', '2', 5000) } }] },
+        }),
+      ),
     );
     assert.deepEqual(write, { read: 0, write: 2 + 5, index: {} });
     const read = await unitsOf(() =>
-      documents.send(new BatchGetCommand({ RequestItems: { [TableName]: { Keys: [{ pk: 'b', sk: '1' }, { pk: 'b', sk: '2' }], ConsistentRead: true } } })),
+      documents.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [TableName]: {
+              Keys: [
+                { pk: 'b', sk: '1' },
+                { pk: 'b', sk: '2' },
+              ],
+              ConsistentRead: true,
+            },
+          },
+        }),
+      ),
     );
     // 1 + 2, where the summed 6,500 B would be 2
     assert.deepEqual(read, { read: 3, write: 0, index: {} });
@@ -153,7 +197,11 @@ describe('DynamoDB meter against DynamoDB Local, checked by hand', () => {
     const client = new DynamoDBClient({ region: 'us-east-1', endpoint: emulators!.dynamodbEndpoint, credentials });
     const broken = new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials, maxAttempts: 1 });
     try {
-      new DynamoDbMeter({ raw: broken, onUnits: () => assert.fail('nothing can be billed without the schema'), onError: (e) => errors.push(e) }).instrument(client);
+      new DynamoDbMeter({
+        raw: broken,
+        onUnits: () => assert.fail('nothing can be billed without the schema'),
+        onError: (e) => errors.push(e),
+      }).instrument(client);
       const answer = await DynamoDBDocumentClient.from(client).send(new PutCommand({ TableName, Item: doc('e', 'a', 100) }));
       assert.equal(answer.$metadata.httpStatusCode, 200);
       assert.equal(errors.length, 1);
@@ -165,8 +213,18 @@ describe('DynamoDB meter against DynamoDB Local, checked by hand', () => {
 
   it('GetItem: 4 KB units by the full item, a missing item costs the minimum', async () => {
     await documents.send(new PutCommand({ TableName, Item: doc('g', 'a', 5000) }));
-    assert.deepEqual(await unitsOf(() => documents.send(new GetCommand({ TableName, Key: { pk: 'g', sk: 'a' }, ConsistentRead: true }))), { read: 2, write: 0, index: {} });
-    assert.deepEqual(await unitsOf(() => documents.send(new GetCommand({ TableName, Key: { pk: 'g', sk: 'a' }, ProjectionExpression: 'pk' }))), { read: 1, write: 0, index: {} });
-    assert.deepEqual(await unitsOf(() => documents.send(new GetCommand({ TableName, Key: { pk: 'nothing', sk: 'a' }, ConsistentRead: true }))), { read: 1, write: 0, index: {} });
+    assert.deepEqual(await unitsOf(() => documents.send(new GetCommand({ TableName, Key: { pk: 'g', sk: 'a' }, ConsistentRead: true }))), {
+      read: 2,
+      write: 0,
+      index: {},
+    });
+    assert.deepEqual(
+      await unitsOf(() => documents.send(new GetCommand({ TableName, Key: { pk: 'g', sk: 'a' }, ProjectionExpression: 'pk' }))),
+      { read: 1, write: 0, index: {} },
+    );
+    assert.deepEqual(
+      await unitsOf(() => documents.send(new GetCommand({ TableName, Key: { pk: 'nothing', sk: 'a' }, ConsistentRead: true }))),
+      { read: 1, write: 0, index: {} },
+    );
   });
 });

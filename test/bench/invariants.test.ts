@@ -28,10 +28,15 @@ describe('delivery invariants', () => {
   });
 
   it('a failed delivery in the failed store is not lost; one with no trace is', () => {
-    const report = checkInvariants([accepted(0), accepted(1), accepted(2)], [request(0, 10, 503)], new Map([
-      ['c1/m0', 'failed'],
-      ['c1/m1', 'queued'],
-    ]), { requireSettled: true });
+    const report = checkInvariants(
+      [accepted(0), accepted(1), accepted(2)],
+      [request(0, 10, 503)],
+      new Map([
+        ['c1/m0', 'failed'],
+        ['c1/m1', 'queued'],
+      ]),
+      { requireSettled: true },
+    );
     assert.equal(report.failed, 1);
     assert.equal(report.pending, 1);
     assert.equal(report.lost, 1);

@@ -16,7 +16,10 @@ describe('sequential AWS round trips', () => {
       span('SQS', 31, 45), // the send
     ]);
     assert.equal(waves.length, 4);
-    assert.deepEqual(waves.map((w) => w.length), [1, 2, 1, 1]);
+    assert.deepEqual(
+      waves.map((w) => w.length),
+      [1, 2, 1, 1],
+    );
   });
 
   it('a call that starts exactly when the previous one ended is sequential', () => {

@@ -3,9 +3,18 @@ import assert from 'node:assert/strict';
 import { formatSoak, runSoak } from '../../bench/soak-run';
 
 describe('soak (small)', () => {
-  it('under flapping targets, poller kills, crashes, DynamoDB throttling and a gateway restart nothing is lost, duplicated without the flag or reordered', { timeout: 240_000 }, async () => {
+  it('under flapping targets, poller kills, crashes, DynamoDB throttling and a gateway restart nothing is lost, duplicated without the flag or reordered', {
+    timeout: 240_000,
+  }, async () => {
     const lines: string[] = [];
-    const result = await runSoak({ seconds: 30, graceSeconds: 60, messages: 100, flows: 4, seed: 20_261_122, log: (line) => lines.push(line) });
+    const result = await runSoak({
+      seconds: 30,
+      graceSeconds: 60,
+      messages: 100,
+      flows: 4,
+      seed: 20_261_122,
+      log: (line) => lines.push(line),
+    });
     const summary = `${lines.join('\n')}\n${formatSoak(result)}`;
     assert.equal(result.posted.accepted, 100, summary);
     assert.equal(result.invariants.lost, 0, summary);

@@ -14,8 +14,6 @@ import { TestTarget } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
 import { EXIT } from '../../cli/exit-codes';
 import { run } from '../../cli/program';
-// Type-only, erased at run time: brings cli/main.ts under `tsc --noEmit` (tsconfig's include has no cli/).
-import type * as _main from '../../cli/main';
 
 const execFileAsync = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../bin/sluice.mjs', import.meta.url));
@@ -127,8 +125,25 @@ describe('sluice operator CLI against the local gateway', () => {
 
   it('puts a connection from flags, and from a JSON file with flags on top', async () => {
     const fromFlags = await as(
-      'connections', 'put', 'wms', '--url', target.url, '--retry-count', '3', '--retry-interval', '5', '--threads', '2',
-      '--on-error', 'hold-lane', '--success-statuses', '200,202', '--auth-type', 'bearer', '--token-value', 'wms-secret',
+      'connections',
+      'put',
+      'wms',
+      '--url',
+      target.url,
+      '--retry-count',
+      '3',
+      '--retry-interval',
+      '5',
+      '--threads',
+      '2',
+      '--on-error',
+      'hold-lane',
+      '--success-statuses',
+      '200,202',
+      '--auth-type',
+      'bearer',
+      '--token-value',
+      'wms-secret',
     );
     assert.equal(fromFlags.code, EXIT.ok, fromFlags.stderr);
     assert.match(fromFlags.stdout, /^Connection wms saved\./);
@@ -144,7 +159,11 @@ describe('sluice operator CLI against the local gateway', () => {
     const fromFile = await as('connections', 'put', 'wms', '--file', file, '--retry-count', '4', '--json');
     assert.equal(fromFile.code, EXIT.ok, fromFile.stderr);
     const replaced = JSON.parse(fromFile.stdout);
-    assert.deepEqual([replaced.retry.count, replaced.retry.intervalSeconds, replaced.timeoutMs], [4, 9, 2000], 'the flag overrides the file');
+    assert.deepEqual(
+      [replaced.retry.count, replaced.retry.intervalSeconds, replaced.timeoutMs],
+      [4, 9, 2000],
+      'the flag overrides the file',
+    );
     assert.deepEqual(replaced.auth, { type: 'none' }, 'a put replaces every setting');
 
     const [noUrl, badFlag, refused] = await Promise.all([
@@ -162,11 +181,28 @@ describe('sluice operator CLI against the local gateway', () => {
   });
 
   it('puts a flow from flags and from a file', async () => {
-    const put = await as('flows', 'put', 'shipments', '--partner', 'acme', '--destination', 'erp,crm', '--no-auto-retry', '--on-failure', 'suspend-chain');
+    const put = await as(
+      'flows',
+      'put',
+      'shipments',
+      '--partner',
+      'acme',
+      '--destination',
+      'erp,crm',
+      '--no-auto-retry',
+      '--on-failure',
+      'suspend-chain',
+      '--retention-days',
+      '90',
+    );
     assert.equal(put.code, EXIT.ok, put.stderr);
     assert.match(put.stdout, /^Flow shipments saved\./);
+    assert.match(put.stdout, /Retention:\s+90 days after final/);
     const flow = (await gw.request('GET', '/v1/flows/shipments')).body;
-    assert.deepEqual([flow.partnerId, flow.destinations, flow.autoRetry, flow.onFailure], ['acme', ['erp', 'crm'], false, 'suspend-chain']);
+    assert.deepEqual(
+      [flow.partnerId, flow.destinations, flow.autoRetry, flow.onFailure, flow.retentionDays],
+      ['acme', ['erp', 'crm'], false, 'suspend-chain', 90],
+    );
 
     const file = join(dir, 'shipments.json');
     await writeFile(file, JSON.stringify({ partnerId: 'acme', destinations: ['erp'], backoutThreshold: 9 }));
@@ -200,8 +236,14 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(log.code, EXIT.ok, log.stderr);
     const lines = log.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^AT\s+LEVEL\s+CODE\s+MESSAGE\s+DETAIL$/);
-    assert.ok(lines.some((l) => /\sinfo\s+flow-pause\s/.test(l)), log.stdout);
-    assert.ok(lines.some((l) => /\sinfo\s+flow-resume\s/.test(l)), log.stdout);
+    assert.ok(
+      lines.some((l) => /\sinfo\s+flow-pause\s/.test(l)),
+      log.stdout,
+    );
+    assert.ok(
+      lines.some((l) => /\sinfo\s+flow-resume\s/.test(l)),
+      log.stdout,
+    );
   });
 
   it("lists a flow's messages in the order its --help states, and shows one message's execution report", async () => {
@@ -219,7 +261,10 @@ describe('sluice operator CLI against the local gateway', () => {
     ]);
     assert.match(help.stdout, /oldest first \(the order they were received\)/);
     assert.equal(messages.code, EXIT.ok, messages.stderr);
-    const order = messages.stdout.split('\n').filter((line) => /^OK-\d\s/.test(line)).map((line) => line.split(/\s+/)[0]);
+    const order = messages.stdout
+      .split('\n')
+      .filter((line) => /^OK-\d\s/.test(line))
+      .map((line) => line.split(/\s+/)[0]);
     assert.deepEqual(order, ['OK-1', 'OK-2'], 'oldest first, as the help says');
     assert.equal(report.code, EXIT.ok, report.stderr);
     assert.match(report.stdout, /^Status:\s+delivered$/m);
@@ -248,7 +293,10 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(unreachable.code, EXIT.network);
     assert.match(unreachable.stderr, /Cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
     assert.equal(wrongToken.code, EXIT.apiError);
-    assert.match(wrongToken.stderr, /^Error: The operator token was refused \(http:\/\/127\.0\.0\.1:\d+ answered: .*\)\. Use the token `npm start` printed, in SLUICE_OPERATOR_TOKEN or --token\. \(code: unauthenticated, HTTP 401\)$/m);
+    assert.match(
+      wrongToken.stderr,
+      /^Error: The operator token was refused \(http:\/\/127\.0\.0\.1:\d+ answered: .*\)\. Use the token `npm start` printed, in SLUICE_OPERATOR_TOKEN or --token\. \(code: unauthenticated, HTTP 401\)$/m,
+    );
     assert.ok(!wrongToken.stderr.includes('wrong-token'), 'the token is not echoed');
     assert.equal(failedUnknownFlow.code, EXIT.notFound);
     assert.match(failedUnknownFlow.stderr, /Flow nope does not exist\./);
@@ -261,7 +309,10 @@ describe('sluice operator CLI against the local gateway', () => {
     const readme = await readFile(README, 'utf8');
     const exports = [...readme.matchAll(/^export (.*)$/gm)].map((m) => m[1]!);
     const walkthrough = readme.slice(readme.indexOf('## Walkthrough'), readme.indexOf('## Deploying'));
-    assert.ok(exports.some((line) => /SLUICE_ENDPOINT=\S+ SLUICE_OPERATOR_TOKEN=/.test(line)), exports.join('\n'));
+    assert.ok(
+      exports.some((line) => /SLUICE_ENDPOINT=\S+ SLUICE_OPERATOR_TOKEN=/.test(line)),
+      exports.join('\n'),
+    );
     const curlVars = new Set([...walkthrough.matchAll(/\$\{?([A-Z_]+)/g)].map((m) => m[1]!));
     curlVars.delete('PARTNER_KEY');
     assert.deepEqual([...curlVars].sort(), ['SLUICE_ENDPOINT', 'SLUICE_OPERATOR_TOKEN']);
@@ -338,7 +389,10 @@ describe('sluice operator CLI against the local gateway', () => {
     await writeFile(big, 'x'.repeat(17));
     const tooBig = await as('failed', 'upload', id, big);
     assert.equal(tooBig.code, EXIT.apiError);
-    assert.match(tooBig.stderr, /big\.json is 17 bytes; the upload limit for this failed event is 16 bytes\. Nothing was uploaded\..*payload-too-large/);
+    assert.match(
+      tooBig.stderr,
+      /big\.json is 17 bytes; the upload limit for this failed event is 16 bytes\. Nothing was uploaded\..*payload-too-large/,
+    );
     assert.deepEqual(await gw.bucketKeys('corrections/tiny/'), [], 'nothing reached the bucket');
   });
 
@@ -361,7 +415,11 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.equal(dryJson.matched, 2);
     assert.deepEqual(dryJson.items.map((e: { id: string }) => e.id).sort(), [b1, b2].sort());
     const still = (await gw.request('GET', '/v1/failed-events?flowId=bulk')).body.items;
-    assert.deepEqual(still.map((e: { status: string }) => e.status), ['failed', 'failed'], 'a dry run changes nothing');
+    assert.deepEqual(
+      still.map((e: { status: string }) => e.status),
+      ['failed', 'failed'],
+      'a dry run changes nothing',
+    );
     const unknownDry = await as('failed', 'restart-all', '--flow', 'nope', '--dry-run');
     assert.equal(unknownDry.code, EXIT.notFound);
 
@@ -377,15 +435,109 @@ describe('sluice operator CLI against the local gateway', () => {
     assert.ok(json.restarted >= 1 && json.skipped === 0, JSON.stringify(json));
 
     // b1 was restarted uncorrected and failed again: show tells the total from those since the restart.
-    await waitFor(async () => {
-      const view = (await gw.request('GET', `/v1/failed-events/${b1}`)).body;
-      return view.status === 'failed' && view.attempts >= 2 && view.attemptsSinceRestart === 1;
-    }, {
-      what: 'b1 to fail again after its restart',
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      async () => {
+        const view = (await gw.request('GET', `/v1/failed-events/${b1}`)).body;
+        return view.status === 'failed' && view.attempts >= 2 && view.attemptsSinceRestart === 1;
+      },
+      {
+        what: 'b1 to fail again after its restart',
+        timeoutMs: 30_000,
+      },
+    );
     const shown = await as('failed', 'show', b1);
     assert.match(shown.stdout, /^Attempts:\s+\d+ \(1 since the last restart\)$/m);
+  });
+
+  it('restart-all --since/--until bound failedAt: --dry-run lists only the window, the restart takes only it', async () => {
+    await gw.flow('late', { partnerId: 'acme', destinations: ['erp'] });
+    // One after the other, so the second failed later than the first.
+    assert.equal((await gw.post('late', key, 'BAD-W1', '{"qty": -1}')).status, 202);
+    const w1 = await failedEventOf('late', 'BAD-W1');
+    assert.equal((await gw.post('late', key, 'BAD-W2', '{"qty": -1}')).status, 202);
+    const w2 = await failedEventOf('late', 'BAD-W2');
+    assert.ok(w1.failedAt < w2.failedAt);
+
+    const fromW2 = await as('failed', 'restart-all', '--flow', 'late', '--since', w2.failedAt, '--dry-run');
+    assert.equal(fromW2.code, EXIT.ok, fromW2.stderr);
+    assert.ok(fromW2.stdout.includes(w2.id) && !fromW2.stdout.includes(w1.id), fromW2.stdout);
+    assert.match(fromW2.stdout, /Would restart 1 failed event\. Nothing was changed;/);
+    const untilW1 = JSON.parse((await as('failed', 'restart-all', '--flow', 'late', '--until', w1.failedAt, '--dry-run', '--json')).stdout);
+    assert.deepEqual([untilW1.matched, untilW1.items.map((e: { id: string }) => e.id)], [1, [w1.id]]);
+    const both = JSON.parse(
+      (await as('failed', 'restart-all', '--flow', 'late', '--since', w1.failedAt, '--until', w2.failedAt, '--dry-run', '--json')).stdout,
+    );
+    assert.equal(both.matched, 2, 'both bounds are inclusive');
+
+    const reversed = await as('failed', 'restart-all', '--flow', 'late', '--since', w2.failedAt, '--until', w1.failedAt);
+    assert.equal(reversed.code, EXIT.usage);
+    assert.match(reversed.stderr, /--since must not be after --until/);
+    const badTime = await as('failed', 'restart-all', '--flow', 'late', '--since', 'yesterday', '--dry-run');
+    assert.equal(badTime.code, EXIT.usage);
+    assert.match(badTime.stderr, /--since.*RFC 3339/);
+
+    const restarted = await as('failed', 'restart-all', '--since', w2.failedAt, '--flow', 'late');
+    assert.equal(restarted.code, EXIT.ok, restarted.stderr);
+    assert.match(restarted.stdout, /^Restarted 1 failed event\.$/m);
+    await waitFor(() => target.byId('BAD-W2').length === 2, { what: 'W2 attempted again' });
+    const w1Now = (await gw.request('GET', `/v1/failed-events/${w1.id}`)).body;
+    assert.deepEqual([w1Now.status, w1Now.attempts], ['failed', 1], 'W1 failed before the window and was left alone');
+    assert.equal(target.byId('BAD-W1').length, 1);
+  });
+
+  it('connections replay: sends a window again in order, flagged, following the API until it is done; refuses bad input', async () => {
+    await gw.connection('ledger', { url: target.url });
+    await gw.flow('books', { partnerId: 'acme', destinations: ['ledger'] });
+    const at: Record<string, string> = {};
+    for (const id of ['R-1', 'R-2', 'R-3']) {
+      const posted = await gw.post('books', key, id, `entry ${id}`);
+      assert.equal(posted.status, 202);
+      at[id] = posted.body.receivedAt;
+      await waitFor(() => target.byId(id).length === 1 && target.byId(id)[0]!.status === 200, { what: `${id} delivered` });
+    }
+    await gw.countsSettled();
+    const before = target.received.length;
+
+    // --limit 1: three API calls, each going on where the last stopped.
+    const replayed = await as('connections', 'replay', 'ledger', '--since', at['R-1']!, '--limit', '1');
+    assert.equal(replayed.code, EXIT.ok, replayed.stderr);
+    assert.match(
+      replayed.stdout,
+      /^Replayed 3 deliveries to ledger \(every flow that uses it; messages received from \S+ until \S+\)\. They are queued behind/,
+    );
+    await target.waitForRequests(before + 3);
+    const again = target.received.slice(before);
+    assert.deepEqual(
+      again.map((r) => r.headers['x-aux-system-msg-id']),
+      ['R-1', 'R-2', 'R-3'],
+    );
+    assert.ok(again.every((r) => r.headers['x-sluice-possible-duplicate'] === 'true'));
+    await waitFor(async () => (await gw.request('GET', '/v1/flows/books/messages/R-3')).body.status === 'delivered', {
+      what: 'R-3 delivered again',
+    });
+
+    const json = await as('connections', 'replay', 'ledger', '--since', at['R-2']!, '--until', at['R-3']!, '--flow', 'books', '--json');
+    assert.equal(json.code, EXIT.ok, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), { replayed: 1, until: new Date(at['R-3']!).toISOString() });
+    await target.waitForRequests(before + 4);
+    assert.equal(target.received.at(-1)!.headers['x-aux-system-msg-id'], 'R-2');
+    const report = (await gw.request('GET', '/v1/flows/books/messages/R-2')).body.report as { event: string }[];
+    assert.equal(report.filter((e) => e.event === 'replayed').length, 2);
+
+    const missingSince = await as('connections', 'replay', 'ledger');
+    assert.equal(missingSince.code, EXIT.usage);
+    assert.match(missingSince.stderr, /--since/);
+    const badSince = await as('connections', 'replay', 'ledger', '--since', '2026-01-31');
+    assert.equal(badSince.code, EXIT.usage);
+    const unknownConnection = await as('connections', 'replay', 'nope', '--since', at['R-1']!);
+    assert.equal(unknownConnection.code, EXIT.notFound);
+    const unknownFlow = await as('connections', 'replay', 'ledger', '--since', at['R-1']!, '--flow', 'nope', '--json');
+    assert.equal(unknownFlow.code, EXIT.notFound);
+    assert.equal(JSON.parse(unknownFlow.stderr).code, 'unknown-flow');
+    const otherFlow = await as('connections', 'replay', 'ledger', '--since', at['R-1']!, '--flow', 'orders');
+    assert.equal(otherFlow.code, EXIT.apiError);
+    assert.match(otherFlow.stderr, /does not deliver to connection ledger/);
+    assert.equal(target.received.length, before + 4, 'refused replays send nothing');
   });
 
   it('answers a missing failed event with the not-found code in --json', async () => {

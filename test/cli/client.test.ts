@@ -84,7 +84,11 @@ describe('sluice CLI: requests only AWS would receive', () => {
 
   it('uploads to a presigned POST as multipart form data, fields first and the file last, without credentials', async () => {
     await uploadTo(
-      { url: `${base}/s3/upload`, method: 'POST', fields: { key: 'corrections/fe-1', Policy: 'cG9saWN5', 'Content-Type': 'application/json' } },
+      {
+        url: `${base}/s3/upload`,
+        method: 'POST',
+        fields: { key: 'corrections/fe-1', Policy: 'cG9saWN5', 'Content-Type': 'application/json' },
+      },
       Buffer.from('{"qty": 3}'),
       'fixed.json',
     );
@@ -100,7 +104,17 @@ describe('sluice CLI: requests only AWS would receive', () => {
 
   it('signs with SigV4 for execute-api when --aws is given', async () => {
     await withAwsCredentials(async () => {
-      const { result, output } = await captured(['failed', 'list', '--flow', 'orders', '--endpoint', base, '--aws', '--region', 'eu-west-1']);
+      const { result, output } = await captured([
+        'failed',
+        'list',
+        '--flow',
+        'orders',
+        '--endpoint',
+        base,
+        '--aws',
+        '--region',
+        'eu-west-1',
+      ]);
       assert.equal(result, EXIT.ok, output);
       const request = seen.findLast((s) => s.url.startsWith('/v1/failed-events'))!;
       assert.equal(request.url, '/v1/failed-events?flowId=orders');
@@ -138,7 +152,10 @@ describe('sluice CLI: requests only AWS would receive', () => {
     await withAwsCredentials(async () => {
       const { result, output } = await captured(['flows', 'list', '--endpoint', base, '--aws', '--region', 'eu-west-1']);
       assert.equal(result, EXIT.apiError);
-      assert.match(output, /^Error: Your AWS credentials were refused \(http:\/\/127\.0\.0\.1:\d+ answered: The security token included in the request is invalid\)\. Check that this identity may call execute-api:Invoke/);
+      assert.match(
+        output,
+        /^Error: Your AWS credentials were refused \(http:\/\/127\.0\.0\.1:\d+ answered: The security token included in the request is invalid\)\. Check that this identity may call execute-api:Invoke/,
+      );
       assert.match(output, /\(code: http-403, HTTP 403\)$/m);
     });
   });
@@ -152,7 +169,11 @@ describe('sluice CLI: reading error bodies', () => {
       code: 'http-403',
     });
     assert.deepEqual(
-      problemFrom(403, '<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error>', 'application/xml'),
+      problemFrom(
+        403,
+        '<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error>',
+        'application/xml',
+      ),
       { status: 403, detail: 'The request signature we calculated does not match', code: 'SignatureDoesNotMatch' },
     );
     assert.deepEqual(problemFrom(502, '<html>Bad Gateway</html>', 'text/html'), {

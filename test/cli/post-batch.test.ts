@@ -40,7 +40,10 @@ describe('sluice messages post-batch', () => {
     const one = { id: 'a', payload: 'x' };
     assert.deepEqual(parseMessageFile(JSON.stringify({ messages: [one] }), 'f'), [one]);
     assert.deepEqual(parseMessageFile(JSON.stringify([one, one]), 'f'), [one, one]);
-    assert.deepEqual(parseMessageFile(`${JSON.stringify(one)}\n\n${JSON.stringify({ ...one, id: 'b' })}\n`, 'f'), [one, { ...one, id: 'b' }]);
+    assert.deepEqual(parseMessageFile(`${JSON.stringify(one)}\n\n${JSON.stringify({ ...one, id: 'b' })}\n`, 'f'), [
+      one,
+      { ...one, id: 'b' },
+    ]);
     assert.throws(() => parseMessageFile('{"id": "a"}\nnot json', 'f'), /line 2/);
   });
 
@@ -49,7 +52,19 @@ describe('sluice messages post-batch', () => {
     lines[120] = JSON.stringify({ id: 'CLI-bad', payload: '' });
     const file = join(dir, 'messages.jsonl');
     await writeFile(file, `${lines.join('\n')}\n`);
-    const result = await runCli(['--endpoint', gw.url, '--json', 'messages', 'post-batch', '--flow', 'orders', '--file', file, '--api-key', key]);
+    const result = await runCli([
+      '--endpoint',
+      gw.url,
+      '--json',
+      'messages',
+      'post-batch',
+      '--flow',
+      'orders',
+      '--file',
+      file,
+      '--api-key',
+      key,
+    ]);
     assert.equal(result.code, EXIT.apiError, result.stderr);
     assert.match(result.stderr, /1 of 150 messages were not accepted/);
     const { results } = JSON.parse(result.stdout) as { results: { messageId: string; status?: string; error?: { code: string } }[] };
@@ -68,9 +83,31 @@ describe('sluice messages post-batch', () => {
   it('needs an API key and a readable file (usage errors)', async () => {
     const noKey = await runCli(['--endpoint', gw.url, 'messages', 'post-batch', '--flow', 'orders', '--file', join(dir, 'nope.json')]);
     assert.equal(noKey.code, EXIT.usage);
-    const noFile = await runCli(['--endpoint', gw.url, 'messages', 'post-batch', '--flow', 'orders', '--file', join(dir, 'nope.json'), '--api-key', key]);
+    const noFile = await runCli([
+      '--endpoint',
+      gw.url,
+      'messages',
+      'post-batch',
+      '--flow',
+      'orders',
+      '--file',
+      join(dir, 'nope.json'),
+      '--api-key',
+      key,
+    ]);
     assert.equal(noFile.code, EXIT.usage);
-    const badKey = await runCli(['--endpoint', gw.url, 'messages', 'post-batch', '--flow', 'orders', '--file', join(dir, 'messages.jsonl'), '--api-key', 'wrong']);
+    const badKey = await runCli([
+      '--endpoint',
+      gw.url,
+      'messages',
+      'post-batch',
+      '--flow',
+      'orders',
+      '--file',
+      join(dir, 'messages.jsonl'),
+      '--api-key',
+      'wrong',
+    ]);
     assert.equal(badKey.code, EXIT.apiError);
   });
 });

@@ -25,7 +25,8 @@ describe('operator console in headless Chromium', () => {
     assert.ok(result.status < 300, `${method} ${path}: ${result.status} ${JSON.stringify(result.body)}`);
     return result.body;
   };
-  const failedEvents = async (flowId: string) => ((await api('GET', `/v1/failed-events?flowId=${flowId}`)).items as any[]).filter((e) => e.status === 'failed');
+  const failedEvents = async (flowId: string) =>
+    ((await api('GET', `/v1/failed-events?flowId=${flowId}`)).items as any[]).filter((e) => e.status === 'failed');
   const go = async (route: string) => {
     await page.evaluate(`location.hash = ${JSON.stringify(route)}`);
     await page.locator('main h1').first().waitFor();
@@ -55,7 +56,10 @@ describe('operator console in headless Chromium', () => {
     await gw.connection('erp', { url: target.url });
     await gw.flow('orders', { partnerId: 'acme', destinations: ['erp'] });
     assert.equal((await gw.post('orders', key, 'order-1', 'qty=BROKEN')).status, 202);
-    const [event] = await waitFor(async () => ((await failedEvents('orders')).length === 1 ? failedEvents('orders') : undefined), { timeoutMs: 20_000, what: 'the failed event' });
+    const [event] = await waitFor(async () => ((await failedEvents('orders')).length === 1 ? failedEvents('orders') : undefined), {
+      timeoutMs: 20_000,
+      what: 'the failed event',
+    });
 
     await go('#/failed');
     await page.locator(`tr[data-event="${event.id}"]`).getByRole('link', { name: 'order-1' }).click();
@@ -101,7 +105,10 @@ describe('operator console in headless Chromium', () => {
     assert.equal((await api('GET', '/v1/flows/invoices')).status, 'paused');
 
     assert.equal((await gw.post('invoices', key, 'inv-1', 'total=10')).status, 202);
-    await waitFor(async () => (await api('GET', '/v1/flows/invoices/messages/inv-1')).status === 'paused', { timeoutMs: 20_000, what: 'inv-1 held' });
+    await waitFor(async () => (await api('GET', '/v1/flows/invoices/messages/inv-1')).status === 'paused', {
+      timeoutMs: 20_000,
+      what: 'inv-1 held',
+    });
     assert.equal(target.delivered().length, 0, 'held while paused');
 
     await page.getByRole('button', { name: 'Resume' }).click();
@@ -122,11 +129,16 @@ describe('operator console in headless Chromium', () => {
   });
 
   it('reauthorizes an unauthorized connection; held deliveries then go out with the new credentials', async () => {
-    const target = await targets.start((request) => (request.headers.authorization === 'Bearer new-secret' ? { status: 200 } : { status: 401 }));
+    const target = await targets.start((request) =>
+      request.headers.authorization === 'Bearer new-secret' ? { status: 200 } : { status: 401 },
+    );
     await gw.connection('crm', { url: target.url, auth: { type: 'bearer', token: 'expired' } });
     await gw.flow('contacts', { partnerId: 'acme', destinations: ['crm'] });
     assert.equal((await gw.post('contacts', key, 'contact-1', 'name=Ada')).status, 202);
-    await waitFor(async () => (await api('GET', '/v1/connections/crm')).status === 'unauthorized', { timeoutMs: 20_000, what: 'crm unauthorized' });
+    await waitFor(async () => (await api('GET', '/v1/connections/crm')).status === 'unauthorized', {
+      timeoutMs: 20_000,
+      what: 'crm unauthorized',
+    });
 
     await go('#/connections/crm');
     await page.locator('.page-header [data-status="unauthorized"]').waitFor();
@@ -178,6 +190,58 @@ describe('operator console in headless Chromium', () => {
     assert.equal((await failedEvents('shipments')).length, 0);
   });
 
+  it('replays what a restored target lost from the connection page: in order, flagged, a bad window refused', async () => {
+    const target = await targets.start();
+    await gw.connection('archive', { url: target.url });
+    await gw.flow('journal', { partnerId: 'acme', destinations: ['archive'] });
+    const receivedAt: string[] = [];
+    for (const id of ['entry-1', 'entry-2']) {
+      const posted = await gw.post('journal', key, id, `${id} payload`);
+      assert.equal(posted.status, 202);
+      receivedAt.push(posted.body.receivedAt);
+      await target.waitForDelivered(receivedAt.length);
+    }
+    await gw.countsSettled();
+    // datetime-local values in the browser's own time zone, to the second (a string, so no
+    // helper of the test's transpiler ends up in the page).
+    const local = (iso: string) =>
+      page.evaluate<string>(
+        `(() => { const d = new Date(${JSON.stringify(iso)}); return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); })()`,
+      );
+
+    await go('#/connections/archive');
+    const since = await local(new Date(Date.parse(receivedAt[0]!) - 1000).toISOString());
+    await page.getByLabel('Received from').fill(since);
+    await page.getByLabel('Received before').fill(await local(new Date(Date.parse(receivedAt[0]!) - 5000).toISOString()));
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Invalid request body' });
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /since must be before until/);
+    assert.equal(target.received.length, 2, 'a refused replay sends nothing');
+
+    await page.getByLabel('Received before').fill('');
+    await page.getByLabel('Flow', { exact: true }).selectOption('journal');
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Replayed 2 deliveries' }).waitFor();
+    await target.waitForDelivered(4);
+    const again = target.received.slice(2);
+    assert.deepEqual(
+      again.map((r) => r.headers['x-aux-system-msg-id']),
+      ['entry-1', 'entry-2'],
+      'in their original order',
+    );
+    assert.ok(again.every((r) => r.headers['x-sluice-possible-duplicate'] === 'true'));
+    await waitFor(async () => (await api('GET', '/v1/flows/journal/messages/entry-2')).status === 'delivered', {
+      timeoutMs: 20_000,
+      what: 'entry-2 delivered again',
+    });
+    const report = (await api('GET', '/v1/flows/journal/messages/entry-2')).report as { event: string }[];
+    assert.ok(
+      report.some((e) => e.event === 'replayed'),
+      JSON.stringify(report),
+    );
+  });
+
   it('`chromium --headless --dump-dom` of the printed address shows the flows and connections that exist', async () => {
     const target = await targets.start();
     await gw.connection('ledger', { url: target.url });
@@ -190,13 +254,17 @@ describe('operator console in headless Chromium', () => {
       // Exactly the documented command; Chromium refuses to run as root without --no-sandbox.
       const args = ['--headless', '--dump-dom', address, ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])];
       const dom = await new Promise<string>((resolve, reject) =>
-        execFile(CHROMIUM_PATH, args, { env: { ...process.env, HOME: home }, timeout: 60_000, maxBuffer: 8 * 1024 * 1024 }, (error, stdout) =>
-          error ? reject(error) : resolve(stdout),
+        execFile(
+          CHROMIUM_PATH,
+          args,
+          { env: { ...process.env, HOME: home }, timeout: 60_000, maxBuffer: 8 * 1024 * 1024 },
+          (error, stdout) => (error ? reject(error) : resolve(stdout)),
         ),
       );
       assert.ok(flows.includes('journal') && connections.includes('ledger'));
       for (const flowId of flows) assert.match(dom, new RegExp(`data-flow="${flowId}"`), `flow ${flowId}`);
-      for (const connectionId of connections) assert.match(dom, new RegExp(`data-connection="${connectionId}"`), `connection ${connectionId}`);
+      for (const connectionId of connections)
+        assert.match(dom, new RegExp(`data-connection="${connectionId}"`), `connection ${connectionId}`);
       assert.match(dom, /data-status="online"[^>]*>.*?online/, 'statuses in words, not colour alone');
     } finally {
       await rm(home, { recursive: true, force: true });

@@ -28,7 +28,15 @@ async function recorder(answer: (seen: Seen) => { status: number; body: string; 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { seen, url, close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) };
+  return {
+    seen,
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** Status of a request sent exactly as given (path and Host untouched). */
@@ -51,11 +59,37 @@ describe('sluice console relay', () => {
   let session: Record<string, string>;
 
   before(async () => {
-    store = await recorder((seen) => (seen.method === 'GET' ? { status: 200, body: 'qty=BROKEN', type: 'text/plain' } : { status: 200, body: '' }));
+    store = await recorder((seen) =>
+      seen.method === 'GET' ? { status: 200, body: 'qty=BROKEN', type: 'text/plain' } : { status: 200, body: '' },
+    );
     gateway = await recorder((seen) => {
-      if (seen.url === '/prod/v1/failed-events/fe-1/download-url') return { status: 200, body: JSON.stringify({ url: `${store.url}/bucket/failed/fe-1?X-Amz-Signature=x`, expiresAt: '2030-01-01T00:00:00Z' }) };
-      if (seen.url === '/prod/v1/failed-events/fe-1/upload-url') return { status: 200, body: JSON.stringify({ url: `${store.url}/bucket/corrections/fe-1?X-Amz-Signature=y`, method: 'PUT', expiresAt: '2030-01-01T00:00:00Z', maxBytes: 16 }) };
-      if (seen.url.startsWith('/prod/v1/failed-events/missing/')) return { status: 404, body: JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No failed event missing.', code: 'not-found' }), type: 'application/problem+json' };
+      if (seen.url === '/prod/v1/failed-events/fe-1/download-url')
+        return {
+          status: 200,
+          body: JSON.stringify({ url: `${store.url}/bucket/failed/fe-1?X-Amz-Signature=x`, expiresAt: '2030-01-01T00:00:00Z' }),
+        };
+      if (seen.url === '/prod/v1/failed-events/fe-1/upload-url')
+        return {
+          status: 200,
+          body: JSON.stringify({
+            url: `${store.url}/bucket/corrections/fe-1?X-Amz-Signature=y`,
+            method: 'PUT',
+            expiresAt: '2030-01-01T00:00:00Z',
+            maxBytes: 16,
+          }),
+        };
+      if (seen.url.startsWith('/prod/v1/failed-events/missing/'))
+        return {
+          status: 404,
+          body: JSON.stringify({
+            type: 'about:blank',
+            title: 'Not Found',
+            status: 404,
+            detail: 'No failed event missing.',
+            code: 'not-found',
+          }),
+          type: 'application/problem+json',
+        };
       return { status: 200, body: JSON.stringify({ items: [] }) };
     });
     relay = await startConsoleServer({ client: new SluiceClient({ endpoint: `${gateway.url}/prod`, token: 'gateway-token' }), port: 0 });
@@ -99,7 +133,10 @@ describe('sluice console relay', () => {
       const answer = await fetch(`${signed.url}/v1/connections`, { headers: { authorization: `Bearer ${signed.sessionKey}` } });
       assert.equal(answer.status, 200);
       const call = gateway.seen.at(-1)!;
-      assert.match(String(call.headers.authorization), /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request/);
+      assert.match(
+        String(call.headers.authorization),
+        /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request/,
+      );
       assert.ok(call.headers['x-amz-date']);
     } finally {
       await signed.close();
@@ -116,7 +153,10 @@ describe('sluice console relay', () => {
     assert.equal(wrong.status, 401);
     // fetch cannot override Host; a raw request can (as a DNS-rebinding page would).
     assert.equal(await rawStatus(relay.url, '/v1/flows', { ...session, host: 'evil.example:80' }), 421);
-    const crossOrigin = await fetch(`${relay.url}/v1/flows/orders/pause`, { method: 'POST', headers: { ...session, origin: 'https://evil.example' } });
+    const crossOrigin = await fetch(`${relay.url}/v1/flows/orders/pause`, {
+      method: 'POST',
+      headers: { ...session, origin: 'https://evil.example' },
+    });
     assert.equal(crossOrigin.status, 403);
     const upload = await fetch(`${relay.url}/console/payloads/fe-1/upload`, { method: 'PUT', body: 'x' });
     assert.equal(upload.status, 401);
@@ -161,10 +201,17 @@ describe('sluice console relay', () => {
     assert.equal(store.seen.at(-1)!.url, '/bucket/failed/fe-1?X-Amz-Signature=x');
     assert.equal(gateway.seen.at(-1)!.headers.authorization, 'Bearer gateway-token');
 
-    const upload = await fetch(`${relay.url}/console/payloads/fe-1/upload`, { method: 'PUT', headers: { ...session, 'content-type': 'text/plain' }, body: 'qty=7' });
+    const upload = await fetch(`${relay.url}/console/payloads/fe-1/upload`, {
+      method: 'PUT',
+      headers: { ...session, 'content-type': 'text/plain' },
+      body: 'qty=7',
+    });
     assert.equal(upload.status, 200);
     assert.deepEqual(await upload.json(), { id: 'fe-1', bytes: 5, sha256: createHash('sha256').update('qty=7').digest('hex') });
-    assert.deepEqual([store.seen.at(-1)!.method, store.seen.at(-1)!.url, store.seen.at(-1)!.body], ['PUT', '/bucket/corrections/fe-1?X-Amz-Signature=y', 'qty=7']);
+    assert.deepEqual(
+      [store.seen.at(-1)!.method, store.seen.at(-1)!.url, store.seen.at(-1)!.body],
+      ['PUT', '/bucket/corrections/fe-1?X-Amz-Signature=y', 'qty=7'],
+    );
 
     const storeCalls = store.seen.length;
     const tooLarge = await fetch(`${relay.url}/console/payloads/fe-1/upload`, { method: 'PUT', headers: session, body: 'x'.repeat(17) });

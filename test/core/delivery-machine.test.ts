@@ -29,14 +29,16 @@ function delivery(overrides: Partial<Delivery> = {}): Delivery {
 type Conn = NonNullable<DecisionInput['connection']>;
 type FlowPick = NonNullable<DecisionInput['flow']>;
 
-function input(overrides: {
-  delivery?: Partial<Delivery> | null;
-  message?: DecisionInput['message'] | null;
-  flow?: Partial<FlowPick> | null;
-  connection?: Partial<Conn> | null;
-  ticketRestarts?: number;
-  chainBlocked?: boolean;
-} = {}): DecisionInput {
+function input(
+  overrides: {
+    delivery?: Partial<Delivery> | null;
+    message?: DecisionInput['message'] | null;
+    flow?: Partial<FlowPick> | null;
+    connection?: Partial<Conn> | null;
+    ticketRestarts?: number;
+    chainBlocked?: boolean;
+  } = {},
+): DecisionInput {
   const result: DecisionInput = {
     now: NOW,
     ticketRestarts: overrides.ticketRestarts ?? 0,
@@ -209,7 +211,7 @@ describe('decide: expiry and waits', () => {
     assert.equal(decide(input({ connection: { onError: 'hold-all', heldBy: 'other' } })).action, 'attempt');
   });
 
-  it('expiry takes precedence over another lane\'s hold', () => {
+  it("expiry takes precedence over another lane's hold", () => {
     const d = decide(input({ message: { expiresAt: at(-1) }, connection: { heldBy: 'other', holdUntil: at(45) } }));
     assert.equal(d.action, 'fail');
   });
@@ -319,7 +321,10 @@ describe('afterAttempt', () => {
       const t = afterAttempt({ verdict: unavailable, attempts, retry, autoRetry: true, random: () => 0 });
       assert.deepEqual(t, { to: 'retrying', failureType: 'unavailable', delaySeconds: 60 }, `attempt ${attempts}`);
     }
-    assert.deepEqual(afterAttempt({ verdict: unavailable, attempts: 4, retry, autoRetry: true }), { to: 'failed', failureType: 'unavailable' });
+    assert.deepEqual(afterAttempt({ verdict: unavailable, attempts: 4, retry, autoRetry: true }), {
+      to: 'failed',
+      failureType: 'unavailable',
+    });
     assert.deepEqual(afterAttempt({ verdict: timeout, attempts: 4, retry, autoRetry: true }), { to: 'failed', failureType: 'timeout' });
   });
 

@@ -41,7 +41,10 @@ describe('laneFor (SPEC delivery semantics 5)', () => {
     const counts = [0, 0, 0, 0];
     for (let i = 0; i < 1000; i++) counts[laneFor({ messageId: `guid-${i}-${i * 7919}` }, 4)]!++;
     for (const [lane, count] of counts.entries()) assert.ok(count > 150, `lane ${lane} got ${count}: ${counts.join(',')}`);
-    assert.equal(counts.reduce((a, b) => a + b, 0), 1000);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      1000,
+    );
   });
 });
 

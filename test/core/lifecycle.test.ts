@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as lifecycle from '../../core/lifecycle';
-import { needsAttemptMarker, unrecordedAttemptPossible } from '../../core/delivery-machine';
+import { decide, needsAttemptMarker, unrecordedAttemptPossible } from '../../core/delivery-machine';
+import { deliveryDeduplicationId } from '../../core/lanes';
 import { aggregateCounts, newMessages, recordCounts } from '../../core/message-status';
 import type { Delivery } from '../../core/model';
 
@@ -56,7 +57,13 @@ describe('lifecycle: acceptance', () => {
   });
 
   it('derives received and queued report entries; a failed first send leaves queued to the stored report', () => {
-    const message = { receivedAt: AT, bytes: 4, contentType: 'text/plain', partnerId: 'acme', destinations: [{ connectionId: 'erp', lane: 1 }] };
+    const message = {
+      receivedAt: AT,
+      bytes: 4,
+      contentType: 'text/plain',
+      partnerId: 'acme',
+      destinations: [{ connectionId: 'erp', lane: 1 }],
+    };
     assert.deepEqual(
       lifecycle.acceptanceReport(message, []).map((e) => [e.event, e.detail]),
       [
@@ -64,26 +71,66 @@ describe('lifecycle: acceptance', () => {
         ['queued', 'queued for erp lane 1'],
       ],
     );
-    const failed = [{ at: LATER, event: 'error' as const, level: 'error' as const, detail: 'the queue send failed; a repeated post of this id or the sweep queues it' }];
-    assert.deepEqual(lifecycle.acceptanceReport(message, failed).map((e) => e.event), ['received']);
+    const failed = [
+      {
+        at: LATER,
+        event: 'error' as const,
+        level: 'error' as const,
+        detail: 'the queue send failed; a repeated post of this id or the sweep queues it',
+      },
+    ];
+    assert.deepEqual(
+      lifecycle.acceptanceReport(message, failed).map((e) => e.event),
+      ['received'],
+    );
   });
 });
 
 describe('lifecycle: the deliverer steps', () => {
   it('delivered: sets the outcome, clears what only mattered while waiting, moves one count', () => {
-    const d = delivery({ status: 'retrying', nextAttemptAt: AT, lastError: { message: 'x' }, failureType: 'timeout', attemptInFlight: 2, debugNextAttempt: true });
+    const d = delivery({
+      status: 'retrying',
+      nextAttemptAt: AT,
+      lastError: { message: 'x' },
+      failureType: 'timeout',
+      attemptInFlight: 2,
+      debugNextAttempt: true,
+    });
     const step = lifecycle.delivered(d, attempt({ attempts: 2, request: 2, possibleDuplicate: true }));
     assert.equal(step.status, 'delivered');
-    assert.deepEqual(step.set, { attempts: 2, requests: 2, possibleDuplicate: true, deliveredAt: LATER, status: 'delivered', updatedAt: LATER });
-    for (const name of ['attemptInFlight', 'nextAttemptAt', 'lastError', 'failureType', 'debugNextAttempt', 'heldReceipt', 'requeuedAt'] as const) {
+    assert.deepEqual(step.set, {
+      attempts: 2,
+      requests: 2,
+      possibleDuplicate: true,
+      deliveredAt: LATER,
+      status: 'delivered',
+      updatedAt: LATER,
+    });
+    for (const name of [
+      'attemptInFlight',
+      'nextAttemptAt',
+      'lastError',
+      'failureType',
+      'debugNextAttempt',
+      'heldReceipt',
+      'requeuedAt',
+    ] as const) {
       assert.ok(step.clear.includes(name), name);
     }
     assert.deepEqual(step.counts, { queued: -1, delivered: 1 });
-    assert.deepEqual(step.report.map((e) => e.event), ['attempt', 'delivered']);
+    assert.deepEqual(
+      step.report.map((e) => e.event),
+      ['attempt', 'delivered'],
+    );
   });
 
   it('retrying: schedules the next attempt and reports it', () => {
-    const step = lifecycle.retrying(delivery(), { ...attempt(), error: { message: 'HTTP 503', httpStatus: 503 }, delaySeconds: 30, retryCount: 5 });
+    const step = lifecycle.retrying(delivery(), {
+      ...attempt(),
+      error: { message: 'HTTP 503', httpStatus: 503 },
+      delaySeconds: 30,
+      retryCount: 5,
+    });
     assert.equal(step.status, 'retrying');
     assert.equal(step.set.nextAttemptAt, '2026-01-01T00:01:30.000Z');
     assert.deepEqual(step.set.lastError, { message: 'HTTP 503', httpStatus: 503 });
@@ -110,8 +157,17 @@ describe('lifecycle: the deliverer steps', () => {
   it('held: keeps the receipt, reports only when entering the state', () => {
     const entering = lifecycle.held(delivery(), { at: LATER, status: 'paused', receipt: 'r1', ticketAt: LATER, reason: 'flow is paused' });
     assert.equal(entering.set.heldReceipt, 'r1');
-    assert.deepEqual(entering.report.map((e) => [e.event, e.detail]), [['paused', 'flow is paused']]);
-    const again = lifecycle.held(delivery({ status: 'paused', heldReceipt: 'r1' }), { at: LATER, status: 'paused', receipt: 'r2', ticketAt: LATER, reason: 'still' });
+    assert.deepEqual(
+      entering.report.map((e) => [e.event, e.detail]),
+      [['paused', 'flow is paused']],
+    );
+    const again = lifecycle.held(delivery({ status: 'paused', heldReceipt: 'r1' }), {
+      at: LATER,
+      status: 'paused',
+      receipt: 'r2',
+      ticketAt: LATER,
+      reason: 'still',
+    });
     assert.equal(again.set.heldReceipt, 'r2');
     assert.deepEqual(again.report, []);
   });
@@ -150,7 +206,10 @@ describe('lifecycle: operator steps', () => {
     assert.equal(step.set.possibleDuplicate, true);
     assert.equal(step.set.requeuedAt, LATER);
     assert.deepEqual(step.counts, { failed: -1, queued: 1 });
-    assert.deepEqual(step.report.map((e) => [e.event, e.by]), [['restarted', 'ops']]);
+    assert.deepEqual(
+      step.report.map((e) => [e.event, e.by]),
+      [['restarted', 'ops']],
+    );
   });
 
   it('restart with a correction: delivers the corrected payload and reports the upload first', () => {
@@ -158,7 +217,10 @@ describe('lifecycle: operator steps', () => {
     const step = lifecycle.restarted(failedOne, { at: LATER, by: 'ops', how: 'restarted', correction, chainId: 'c1' });
     assert.deepEqual(step.set.payloadOverride, correction);
     assert.equal(step.set.failedPayload?.corrected, true);
-    assert.deepEqual(step.report.map((e) => e.event), ['payload-uploaded', 'restarted']);
+    assert.deepEqual(
+      step.report.map((e) => e.event),
+      ['payload-uploaded', 'restarted'],
+    );
     assert.match(step.report[1]!.detail, /releases chain c1/);
   });
 
@@ -173,17 +235,76 @@ describe('lifecycle: operator steps', () => {
     assert.equal(discarded.status, 'discarded');
     assert.deepEqual(discarded.counts, { failed: -1 });
 
-    const released = lifecycle.chainReleased(delivery({ status: 'suspended', requests: 1 }), { at: LATER, by: 'ops', chainId: 'c1', why: 'restart' });
+    const released = lifecycle.chainReleased(delivery({ status: 'suspended', requests: 1 }), {
+      at: LATER,
+      by: 'ops',
+      chainId: 'c1',
+      why: 'restart',
+    });
     assert.equal(released.set.restarts, 1);
     assert.equal(released.set.possibleDuplicate, true, 'it was sent before');
     assert.deepEqual(released.counts, { suspended: -1, queued: 1 });
 
-    const replayed = lifecycle.replayed(delivery({ status: 'delivered', deliveredAt: AT, requests: 1, attempts: 1 }), { at: LATER, by: 'ops' });
+    const replayed = lifecycle.replayed(delivery({ status: 'delivered', deliveredAt: AT, requests: 1, attempts: 1 }), {
+      at: LATER,
+      by: 'ops',
+    });
     assert.equal(replayed.status, 'queued');
     assert.equal(replayed.set.possibleDuplicate, true);
     assert.ok(replayed.clear.includes('deliveredAt'));
     assert.deepEqual(replayed.counts, { delivered: -1, queued: 1 });
     assert.equal(replayed.report[0]!.event, 'replayed');
+  });
+
+  it('replay: a delivered delivery is queued again under a new generation, flagged, with a fresh budget and its window in the report', () => {
+    const done = delivery({ status: 'delivered', deliveredAt: AT, requests: 2, attempts: 2, restarts: 1, version: 4 });
+    const step = lifecycle.replayed(done, {
+      at: LATER,
+      by: 'ops',
+      why: 'received in [2026-01-01T00:00:00.000Z, 2026-01-02T00:00:00.000Z)',
+    });
+    const next = lifecycle.applyStep(done, step);
+    assert.equal(next.status, 'queued');
+    assert.equal(next.restarts, 2, 'a new restart generation: a new queue deduplication id');
+    assert.notEqual(
+      deliveryDeduplicationId('orders', 'm1', 'erp', next.restarts),
+      deliveryDeduplicationId('orders', 'm1', 'erp', done.restarts),
+    );
+    assert.equal(next.attempts, 0, 'a fresh retry budget');
+    assert.equal(next.requests, 2, 'requests keep counting: x-sluice-attempt goes on from 3');
+    assert.equal(next.deliveredAt, undefined);
+    assert.deepEqual(
+      lifecycle.listingsOf(next),
+      [{ kind: 'requeued', at: LATER }],
+      'the re-queue sweep covers a send lost after the write',
+    );
+    assert.deepEqual(step.counts, { delivered: -1, queued: 1 });
+    assert.deepEqual(
+      step.report.map((e) => [e.event, e.level, e.connectionId, e.by]),
+      [['replayed', 'info', 'erp', 'ops']],
+    );
+    assert.match(step.report[0]!.detail, /^replayed to erp by ops, received in \[2026-01-01T00:00:00.000Z, 2026-01-02T00:00:00.000Z\)/);
+    // The deliverer then attempts it flagged, numbered on, even for a delivery first delivered at once.
+    const fresh = lifecycle.applyStep(
+      delivery({ status: 'delivered', requests: 1, attempts: 1 }),
+      lifecycle.replayed(delivery({ status: 'delivered', requests: 1, attempts: 1 }), { at: LATER, by: 'ops' }),
+    );
+    const decision = decide({
+      now: new Date(LATER),
+      ticketRestarts: fresh.restarts,
+      delivery: fresh,
+      message: {},
+      flow: { status: 'enabled', onFailure: 'continue', autoRetry: true },
+      connection: { status: 'online', onError: 'hold-all' },
+      deliveryKey: 'orders~m1~erp',
+      chainBlocked: false,
+    });
+    assert.deepEqual(decision, { action: 'attempt', request: 2, possibleDuplicate: true });
+    assert.deepEqual(
+      decide({ now: new Date(LATER), ticketRestarts: 0, delivery: fresh, message: {}, deliveryKey: 'orders~m1~erp', chainBlocked: false }),
+      { action: 'ack', reason: 'ticket from before a restart' },
+      'a ticket of the first generation, were one still around, does not deliver it again',
+    );
   });
 
   it('applyStep gives the state a store will have written', () => {
@@ -232,7 +353,11 @@ describe('the attempt marker and crash detection without it', () => {
     assert.equal(unrecordedAttemptPossible(delivery(), receipt(2, now.getTime() - 5000), now), false, 'given back on purpose 5 s ago');
     assert.equal(unrecordedAttemptPossible(delivery(), receipt(1, first), now), false, 'first receive');
     assert.equal(unrecordedAttemptPossible(delivery({ requests: 1 }), receipt(2, first), now), false, 'recorded');
-    assert.equal(unrecordedAttemptPossible(delivery({ version: 1 }), receipt(2, first), now), false, 'a later receive wrote: it did not attempt unmarked');
+    assert.equal(
+      unrecordedAttemptPossible(delivery({ version: 1 }), receipt(2, first), now),
+      false,
+      'a later receive wrote: it did not attempt unmarked',
+    );
   });
 });
 
@@ -252,7 +377,7 @@ describe('counts derived from records (the stream aggregator)', () => {
     assert.deepEqual(Object.fromEntries(perFlow), { a: { accepted: 1, delivered: 1 }, c: { accepted: -1, failed: -1 } });
   });
 
-  it('lists each flow\'s new messages of a batch in acceptance order', () => {
+  it("lists each flow's new messages of a batch in acceptance order", () => {
     const pages = newMessages([
       { flowId: 'a', messageId: 'y', receivedAt: LATER, after: [] },
       { flowId: 'a', messageId: 'x', receivedAt: AT, after: [] },
@@ -262,5 +387,130 @@ describe('counts derived from records (the stream aggregator)', () => {
       { receivedAt: AT, messageId: 'x' },
       { receivedAt: LATER, messageId: 'y' },
     ]);
+  });
+});
+
+describe('lifecycle: retention (SPEC semantics 16)', () => {
+  const DAY = 24 * 3600;
+  const laterSeconds = Date.parse(LATER) / 1000;
+  const failedOne = delivery({
+    status: 'failed',
+    failureType: 'business',
+    failedAt: AT,
+    failedPayload: { key: 'f', bytes: 1, contentType: 'text/plain', sha256: 'x', corrected: false },
+  });
+  const facts = { ...attempt(), error: { message: 'HTTP 503' } };
+  /** Every transition, as its step function builds it from a delivery in a state it applies to. */
+  const steps: Record<lifecycle.Transition, lifecycle.Step> = {
+    attemptStarted: lifecycle.attemptStarted(delivery(), LATER, 1, false),
+    delivered: lifecycle.delivered(delivery(), attempt()),
+    retrying: lifecycle.retrying(delivery(), { ...facts, delaySeconds: 5, retryCount: 3 }),
+    failed: lifecycle.failed(delivery(), {
+      at: LATER,
+      type: 'business',
+      error: facts.error,
+      payload: { key: 'f', bytes: 1, contentType: 'text/plain', sha256: 'x' },
+    }),
+    inError: lifecycle.inError(delivery(), { ...facts, type: 'timeout', receipt: 'r', ticketAt: LATER }),
+    held: lifecycle.held(delivery(), { at: LATER, status: 'paused', receipt: 'r', ticketAt: LATER, reason: 'paused' }),
+    suspended: lifecycle.suspended(delivery(), LATER, 'chain'),
+    internalErrorNoted: lifecycle.internalErrorNoted(delivery(), LATER),
+    restarted: lifecycle.restarted(failedOne, { at: LATER, by: 'ops', how: 'restarted' }),
+    recovered: lifecycle.recovered(delivery({ status: 'inError' }), { at: LATER, by: 'ops' }),
+    discarded: lifecycle.discarded(failedOne, { at: LATER, by: 'ops' }),
+    chainReleased: lifecycle.chainReleased(delivery({ status: 'suspended' }), { at: LATER, by: 'ops', chainId: 'c', why: 'w' }),
+    replayed: lifecycle.replayed(delivery({ status: 'delivered', deliveredAt: AT }), { at: LATER, by: 'ops' }),
+    requeueSeen: lifecycle.requeueSeen(delivery({ requeuedAt: AT }), LATER),
+  };
+
+  it('only delivered and discarded start an expiry; restart, recover, chain release and replay clear it; the rest leave it', () => {
+    const byEffect = (effect: lifecycle.RetentionEffect) =>
+      Object.entries(lifecycle.RETENTION_EFFECTS)
+        .filter(([, e]) => e === effect)
+        .map(([name]) => name)
+        .sort();
+    assert.deepEqual(byEffect('final'), ['delivered', 'discarded']);
+    assert.deepEqual(byEffect('keep'), ['chainReleased', 'recovered', 'replayed', 'restarted']);
+    assert.deepEqual(byEffect('none'), [
+      'attemptStarted',
+      'failed',
+      'held',
+      'inError',
+      'internalErrorNoted',
+      'requeueSeen',
+      'retrying',
+      'suspended',
+    ]);
+    // Each step function names its transition and carries its effect.
+    for (const [name, s] of Object.entries(steps)) {
+      assert.equal(s.transition, name);
+      assert.equal(s.retention, lifecycle.RETENTION_EFFECTS[name as lifecycle.Transition], name);
+    }
+    assert.deepEqual([...lifecycle.FINAL_STATUSES].sort(), ['delivered', 'discarded']);
+  });
+
+  it('the step that leaves every delivery final sets the expiry, retentionDays after it, on condition the others still are', () => {
+    assert.deepEqual(lifecycle.expiryPlan(steps.delivered, { others: {} }, 30), {
+      kind: 'set',
+      expiresAt: laterSeconds + 30 * DAY,
+      othersFinal: [],
+    });
+    assert.deepEqual(lifecycle.expiryPlan(steps.discarded, { others: { crm: 'delivered', wms: 'discarded' } }, 7), {
+      kind: 'set',
+      expiresAt: laterSeconds + 7 * DAY,
+      othersFinal: ['crm', 'wms'],
+    });
+    assert.equal(lifecycle.expiryAfter(LATER, 1), laterSeconds + DAY);
+  });
+
+  it('a final step while another delivery is open sets nothing, on condition one of the open ones still is', () => {
+    assert.deepEqual(lifecycle.expiryPlan(steps.delivered, { others: { crm: 'delivered', wms: 'retrying', ops: 'suspended' } }, 30), {
+      kind: 'open',
+      othersOpen: ['wms', 'ops'],
+    });
+    for (const open of ['queued', 'retrying', 'paused', 'inError', 'failed', 'suspended'] as const) {
+      assert.equal(lifecycle.expiryPlan(steps.discarded, { others: { crm: open } }, 30).kind, 'open', open);
+    }
+  });
+
+  it('failed, in-error, suspended and held deliveries start no expiry: their messages are kept until acted on', () => {
+    for (const name of [
+      'failed',
+      'inError',
+      'suspended',
+      'held',
+      'retrying',
+      'attemptStarted',
+      'internalErrorNoted',
+      'requeueSeen',
+    ] as const) {
+      assert.deepEqual(lifecycle.expiryPlan(steps[name], { others: {} }, 30), { kind: 'unchanged' }, name);
+    }
+  });
+
+  it('restart, recover, chain release and replay clear an expiry the record had, or require it still has none', () => {
+    for (const name of ['restarted', 'recovered', 'chainReleased', 'replayed'] as const) {
+      assert.deepEqual(lifecycle.expiryPlan(steps[name], { others: {}, expiresAt: 1234 }, 30), { kind: 'clear', expected: 1234 }, name);
+      assert.deepEqual(lifecycle.expiryPlan(steps[name], { others: { crm: 'delivered' } }, 30), { kind: 'absent' }, name);
+    }
+  });
+
+  it('retentionDays is the one given when the step commits: a changed setting dates messages that become final afterwards', () => {
+    const plan = (days: number) => lifecycle.expiryPlan(steps.delivered, { others: {} }, days);
+    assert.equal((plan(30) as { expiresAt: number }).expiresAt - laterSeconds, 30 * DAY);
+    assert.equal((plan(365) as { expiresAt: number }).expiresAt - laterSeconds, 365 * DAY);
+  });
+
+  it('payload objects follow the record: tagged when it gets an expiry, untagged when it loses it, left alone when it goes', () => {
+    assert.deepEqual(lifecycle.payloadRetention({}, { expiresAt: 99 }), { action: 'expire', at: 99 });
+    assert.deepEqual(lifecycle.payloadRetention(undefined, { expiresAt: 99 }), { action: 'expire', at: 99 });
+    assert.deepEqual(lifecycle.payloadRetention({ expiresAt: 99 }, {}), { action: 'keep' });
+    assert.equal(lifecycle.payloadRetention({ expiresAt: 99 }, { expiresAt: 99 }), undefined);
+    assert.equal(lifecycle.payloadRetention({}, {}), undefined);
+    assert.equal(
+      lifecycle.payloadRetention({ expiresAt: 99 }, undefined),
+      undefined,
+      'an expired record leaves its objects to their own expiry',
+    );
   });
 });

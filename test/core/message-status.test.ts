@@ -35,7 +35,10 @@ describe('countDeltas', () => {
       for (const to of ALL) {
         const deltas = countDeltas(from, to);
         const values = Object.values(deltas);
-        assert.ok(values.every((v) => v === 1 || v === -1), `${from}->${to}`);
+        assert.ok(
+          values.every((v) => v === 1 || v === -1),
+          `${from}->${to}`,
+        );
         assert.ok(values.filter((v) => v === 1).length <= 1 && values.filter((v) => v === -1).length <= 1, `${from}->${to}`);
         if (from && countBucket(from) === countBucket(to)) assert.deepEqual(deltas, {}, `${from}->${to}`);
       }

@@ -32,12 +32,15 @@ describe('retryDelaySeconds', () => {
   it('jitter keeps half fixed: random = 0 gives half the step, random = 1 the full step', () => {
     assert.equal(retryDelaySeconds(exponential, 3, undefined, low), 20); // 40 / 2
     assert.equal(retryDelaySeconds(exponential, 3, undefined, high), 40);
-    assert.equal(retryDelaySeconds(exponential, 3, undefined, () => 0.5), 30);
+    assert.equal(
+      retryDelaySeconds(exponential, 3, undefined, () => 0.5),
+      30,
+    );
   });
 
   it('jittered delays always stay within [step/2, step]', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     for (let i = 0; i < 200; i++) {
       const delay = retryDelaySeconds(exponential, 4, undefined, random); // step 80
       assert.ok(delay >= 40 && delay <= 80, `delay ${delay}`);

@@ -100,13 +100,10 @@ describe('assertAllowedUrl outside local mode (SPEC Security)', () => {
     refused('https://[0:0:0:0:0:0:0:1]/', cloud);
   });
 
-  it(
-    'refuses an IPv4-mapped loopback literal (the URL parser rewrites it to [::ffff:7f00:1])',
-    () => {
-      refused('https://[::ffff:127.0.0.1]/', cloud);
-      refused('https://[::ffff:169.254.169.254]/', cloud);
-    },
-  );
+  it('refuses an IPv4-mapped loopback literal (the URL parser rewrites it to [::ffff:7f00:1])', () => {
+    refused('https://[::ffff:127.0.0.1]/', cloud);
+    refused('https://[::ffff:169.254.169.254]/', cloud);
+  });
 
   it('refuses localhost and its subdomains', () => {
     refused('https://localhost/', cloud, /loopback/);
@@ -172,8 +169,16 @@ describe('IPv4 embedded in IPv6, long forms and loopback names (issue 10 item 4)
     expectClassOf('unspecified', ['0:0:0:0:0:0:0:0', '0.0.0.0']);
   });
 
-  it('refuses the issue\'s forms as URL literals outside local mode, and in a VPC deployment', () => {
-    for (const host of ['[::127.0.0.1]', '[::ffff:0:127.0.0.1]', '[64:ff9b::127.0.0.1]', '[2002:7f00:1::]', '[::a9fe:a9fe]', '[64:ff9b::a9fe:a9fe]', '[::ffff:0:a9fe:a9fe]']) {
+  it("refuses the issue's forms as URL literals outside local mode, and in a VPC deployment", () => {
+    for (const host of [
+      '[::127.0.0.1]',
+      '[::ffff:0:127.0.0.1]',
+      '[64:ff9b::127.0.0.1]',
+      '[2002:7f00:1::]',
+      '[::a9fe:a9fe]',
+      '[64:ff9b::a9fe:a9fe]',
+      '[::ffff:0:a9fe:a9fe]',
+    ]) {
       refused(`https://${host}/`, cloud);
       refused(`https://${host}/`, vpc);
     }
@@ -208,7 +213,17 @@ describe('probe path (issue 10 item 3)', () => {
   });
 
   it('refuses every path that would move the probe (and its credentials) to another origin', () => {
-    for (const path of ['//evil.example.com/x', '//127.0.0.1:9/x', '/\\evil.example.com/x', '\\\\evil/x', 'https://evil.example.com/', 'evil', '/ /x', '/x\ty', '/x\r\nHost: evil']) {
+    for (const path of [
+      '//evil.example.com/x',
+      '//127.0.0.1:9/x',
+      '/\\evil.example.com/x',
+      '\\\\evil/x',
+      'https://evil.example.com/',
+      'evil',
+      '/ /x',
+      '/x\ty',
+      '/x\r\nHost: evil',
+    ]) {
       assert.ok(probePathProblem(path), path);
       assert.throws(() => probeTargetUrl('https://erp.example.com/in', path), UnsafeTargetError, path);
     }

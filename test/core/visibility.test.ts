@@ -65,7 +65,10 @@ describe('SQS visibility cap', () => {
       for (const requested of requests) {
         const visibility = clampVisibilitySeconds(requested, window);
         assert.ok(sqsAccepts(since, visibility), `${requested} s requested ${since} s after the receive gave ${visibility}`);
-        assert.ok(visibility >= Math.min(Math.ceil(requested), 43_200 - since - DEFAULT_VISIBILITY_MARGIN_SECONDS), 'never shorter than needed');
+        assert.ok(
+          visibility >= Math.min(Math.ceil(requested), 43_200 - since - DEFAULT_VISIBILITY_MARGIN_SECONDS),
+          'never shorter than needed',
+        );
       }
     }
   });

@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import * as lifecycle from '../../core/lifecycle';
 import assert from 'node:assert/strict';
 import type { SQSEvent } from 'aws-lambda';
-import { createRuntime, type Runtime } from '../../adapters/runtime';
+import { createRuntime } from '../../adapters/all-services';
+import type { Runtime } from '../../adapters/runtime';
 import type { InMemoryEventPublisher } from '../../adapters/aws/event-publisher';
 import type { DeliveryQueue, DeliveryTicket } from '../../core/ports';
 import { createDelivererHandler } from '../../functions/deliverer/handler';
@@ -10,7 +11,8 @@ import { deliveryTicket as ticket, sqsRecord } from '../helpers/aws-events';
 import { TestGateway } from '../helpers/gateway';
 import { TestTarget } from '../helpers/target';
 
-const record = (deliveryTicket: DeliveryTicket, sequence: number, receiveCount = 1) => sqsRecord(deliveryTicket, { sequence, receiveCount });
+const record = (deliveryTicket: DeliveryTicket, sequence: number, receiveCount = 1) =>
+  sqsRecord(deliveryTicket, { sequence, receiveCount });
 
 /** Records visibility changes instead of calling SQS: the records below are handcrafted. */
 class RecordingQueue implements DeliveryQueue {
@@ -23,8 +25,6 @@ class RecordingQueue implements DeliveryQueue {
     return 'recording';
   }
 }
-
-
 
 describe('deliverer with AWS-shaped batches (up to 10 records of one group)', () => {
   let gw: TestGateway;
@@ -66,9 +66,15 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
       'the retrying record and all eight behind it are reported; nothing of the other lane',
     );
     assert.deepEqual(target.received.map((r) => r.headers['x-aux-system-msg-id']).sort(), ['G-1', 'G-2', 'G-3', 'O-1']);
-    assert.deepEqual(queue.delays.find((d) => d.receiptHandle === 'receipt-G-3'), { receiptHandle: 'receipt-G-3', seconds: 30 });
+    assert.deepEqual(
+      queue.delays.find((d) => d.receiptHandle === 'receipt-G-3'),
+      { receiptHandle: 'receipt-G-3', seconds: 30 },
+    );
     for (const id of ids.slice(3)) {
-      assert.deepEqual(queue.delays.find((d) => d.receiptHandle === `receipt-${id}`), { receiptHandle: `receipt-${id}`, seconds: 0 });
+      assert.deepEqual(
+        queue.delays.find((d) => d.receiptHandle === `receipt-${id}`),
+        { receiptHandle: `receipt-${id}`, seconds: 0 },
+      );
     }
     const g3 = await runtime.deliveries.get('batches', 'G-3', 'batch');
     assert.equal(g3?.status, 'retrying');
@@ -109,7 +115,11 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     assert.equal(requests[0]!.headers['x-sluice-possible-duplicate'], undefined);
     assert.equal(requests[1]!.headers['x-sluice-possible-duplicate'], 'true');
     assert.equal(requests[1]!.headers['x-sluice-attempt'], '2');
-    assert.deepEqual(requests.map((r) => r.headers['x-aux-system-msg-id']), ['C-1', 'C-1'], 'the same GUID on both POSTs');
+    assert.deepEqual(
+      requests.map((r) => r.headers['x-aux-system-msg-id']),
+      ['C-1', 'C-1'],
+      'the same GUID on both POSTs',
+    );
   });
 
   it('stops a flow after backoutThreshold internal failures in a row, publishes flow.stopped and backs the delivery out as internal', async () => {
@@ -141,12 +151,14 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     assert.equal((await gw.request('POST', '/v1/flows/backout/start')).body.status, 'enabled');
     assert.equal((await gw.request('POST', '/v1/failed-events/backout~I-1~fragile/restart')).status, 202);
     const healthy = createDelivererHandler(runtime);
-    assert.deepEqual(await healthy({ Records: [record({ ...ticket('backout', 'fragile', 'I-1'), restarts: 1 }, 1)] }), { batchItemFailures: [] });
+    assert.deepEqual(await healthy({ Records: [record({ ...ticket('backout', 'fragile', 'I-1'), restarts: 1 }, 1)] }), {
+      batchItemFailures: [],
+    });
     await gw.countsSettled();
     assert.equal((await gw.request('GET', '/v1/flows/backout')).body.counts.delivered, 1);
   });
 
-  it('hold-all: a due or in-flight retry of the head keeps holding the other lanes; a finished head\'s hold is cleared', async () => {
+  it("hold-all: a due or in-flight retry of the head keeps holding the other lanes; a finished head's hold is cleared", async () => {
     target.behaviour = (req) => (req.headers['x-aux-system-msg-id'] === 'H-1' ? { status: 503 } : { status: 200 });
     await gw.connection('held', { url: `${target.url}/held`, threads: 4, onError: 'hold-all', retry: { count: 5, intervalSeconds: 0 } });
     await gw.flow('holds', { partnerId: 'acme', destinations: ['held'] });
@@ -174,7 +186,10 @@ describe('deliverer with AWS-shaped batches (up to 10 records of one group)', ()
     const other = { ...record(ticket('holds', 'held', 'H-2'), 2), receiptHandle: 'receipt-H-2-wait' };
     const waiting = await handler({ Records: [other] });
     assert.equal(waiting.batchItemFailures.length, 1, 'H-2 is not attempted while the head retries');
-    assert.deepEqual(queue.delays.find((d) => d.receiptHandle === 'receipt-H-2-wait'), { receiptHandle: 'receipt-H-2-wait', seconds: 1 });
+    assert.deepEqual(
+      queue.delays.find((d) => d.receiptHandle === 'receipt-H-2-wait'),
+      { receiptHandle: 'receipt-H-2-wait', seconds: 1 },
+    );
     assert.equal(target.byId('H-2').length, 0);
 
     // The head is finished by another path (discarded here): its hold is stale, cleared, and H-2 goes.

@@ -83,7 +83,7 @@ describe('Lambda entry instrumentation (logger context, tracer subsegments)', ()
     const logger: Logger = new LoggerClass({ serviceName: 'sluice-ingest' });
     const tracer = new TracerClass({ serviceName: 'sluice-ingest' });
     assert.equal(tracer.isTracingEnabled(), true);
-    const { createAwsClients } = await import('../../adapters/aws/clients');
+    const { createAwsClients } = await import('../../adapters/all-services');
     const clients = createAwsClients({
       region: 'us-east-1',
       tableName: 't',

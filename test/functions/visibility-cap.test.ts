@@ -5,7 +5,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { createRuntime, type Runtime } from '../../adapters/runtime';
+import { createRuntime } from '../../adapters/all-services';
+import type { Runtime } from '../../adapters/runtime';
 import { SqsDeliveryQueue } from '../../adapters/aws/delivery-queue';
 import { createDelivererHandler } from '../../functions/deliverer/handler';
 import type { DeliveryTicket } from '../../core/ports';
@@ -23,8 +24,6 @@ const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/sluice-deliv
 /** A first receive `sinceReceive` seconds before NOW, as the Lambda event source hands it over. */
 const record = (deliveryTicket: DeliveryTicket, sinceReceive: number) =>
   sqsRecord(deliveryTicket, { firstReceivedAt: NOW - sinceReceive * 1000, sentAt: NOW - sinceReceive * 1000 - 1000 });
-
-
 
 describe('deliverer visibility changes stay within what SQS accepts', () => {
   let gw: TestGateway;
@@ -65,9 +64,7 @@ describe('deliverer visibility changes stay within what SQS accepts', () => {
 
     assert.deepEqual(response.batchItemFailures, [{ itemIdentifier: 'sqs-RA-1-0' }]);
     assert.equal((await runtime.deliveries.get('retry-after', 'RA-1', 'slow-down'))?.status, 'retrying');
-    assert.deepEqual(visibilityRequests(), [
-      { QueueUrl: QUEUE_URL, ReceiptHandle: 'receipt-RA-1', VisibilityTimeout: 43_200 - 600 - 60 },
-    ]);
+    assert.deepEqual(visibilityRequests(), [{ QueueUrl: QUEUE_URL, ReceiptHandle: 'receipt-RA-1', VisibilityTimeout: 43_200 - 600 - 60 }]);
     for (const request of visibilityRequests()) assert.ok(sqsAccepts(600, request.VisibilityTimeout!), JSON.stringify(request));
   });
 
@@ -79,9 +76,7 @@ describe('deliverer visibility changes stay within what SQS accepts', () => {
 
     await createDelivererHandler(runtime)({ Records: [record(ticket('long-retry', 'weekly', 'LR-1'), 2)] });
 
-    assert.deepEqual(visibilityRequests(), [
-      { QueueUrl: QUEUE_URL, ReceiptHandle: 'receipt-LR-1', VisibilityTimeout: 43_200 - 2 - 60 },
-    ]);
+    assert.deepEqual(visibilityRequests(), [{ QueueUrl: QUEUE_URL, ReceiptHandle: 'receipt-LR-1', VisibilityTimeout: 43_200 - 2 - 60 }]);
     const delivery = await runtime.deliveries.get('long-retry', 'LR-1', 'weekly');
     assert.equal(delivery?.status, 'retrying');
     // The message is shown again early; the deliverer then waits out the rest of the interval.

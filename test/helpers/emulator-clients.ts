@@ -1,4 +1,5 @@
-import { createAwsClients, type AwsClients } from '../../adapters/aws/clients';
+import { createAwsClients } from '../../adapters/all-services';
+import type { AwsClients } from '../../adapters/aws/clients';
 import type { Emulators } from '../../local/emulators';
 
 /** AWS clients on the local emulators, for tests that provision or inspect resources themselves. */

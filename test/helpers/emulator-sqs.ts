@@ -32,24 +32,24 @@ export async function startTestSqs(): Promise<TestSqs> {
     sqs,
     async createDeliveryQueue(prefix) {
       const base = `${prefix}-${++counter}`;
-      const dlq = await sqs.send(
-        new CreateQueueCommand({ QueueName: `${base}-dlq.fifo`, Attributes: { FifoQueue: 'true' } }),
-      );
-      const dlqArn = (
-        await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
-      ).Attributes!.QueueArn!;
+      const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${base}-dlq.fifo`, Attributes: { FifoQueue: 'true' } }));
+      const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!
+        .QueueArn!;
       const name = `${base}.fifo`;
       const queue = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: deliveryQueueAttributes(dlqArn) }));
-      const { Attributes } = await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }),
-      );
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }));
       return { name, queueUrl: queue.QueueUrl!, queueArn: Attributes!.QueueArn! };
     },
     remaining(name) {
       const queue = server.inspectQueue(name);
       if (!queue) throw new Error(`no queue ${name}`);
       const { ready, delayed, inflight } = queue.messages;
-      return { ready: ready.length, delayed: delayed.length, inflight: inflight.length, total: ready.length + delayed.length + inflight.length };
+      return {
+        ready: ready.length,
+        delayed: delayed.length,
+        inflight: inflight.length,
+        total: ready.length + delayed.length + inflight.length,
+      };
     },
     async stop() {
       sqs.destroy();

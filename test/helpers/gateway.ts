@@ -63,7 +63,7 @@ export class TestGateway {
     if (token !== null && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
       headers.authorization = `Bearer ${token}`;
     }
-    let body: NonNullable<Parameters<typeof fetch>[1]>["body"];
+    let body: NonNullable<Parameters<typeof fetch>[1]>['body'];
     if (options.body instanceof Buffer || typeof options.body === 'string') body = options.body as typeof body;
     else if (options.body !== undefined) {
       body = JSON.stringify(options.body);
@@ -138,9 +138,7 @@ export class TestGateway {
   }
 
   async bucketKeys(prefix = ''): Promise<string[]> {
-    const result = await this.runtime.clients.s3.send(
-      new ListObjectsV2Command({ Bucket: this.runtime.config.bucketName, Prefix: prefix }),
-    );
+    const result = await this.runtime.clients.s3.send(new ListObjectsV2Command({ Bucket: this.runtime.config.bucketName, Prefix: prefix }));
     return (result.Contents ?? []).map((object) => object.Key!);
   }
 }

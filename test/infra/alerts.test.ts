@@ -31,7 +31,11 @@ describe('SluiceAlerts', () => {
     template.resourceCountIs('AWS::SNS::Topic', 1);
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     for (const email of ['ops@example.com', 'oncall@example.com']) {
-      template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: email, TopicArn: { Ref: Match.stringLikeRegexp('AlertsTopic') } });
+      template.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: email,
+        TopicArn: { Ref: Match.stringLikeRegexp('AlertsTopic') },
+      });
     }
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: stack.resolve(eventBus.eventBusName),
@@ -45,11 +49,17 @@ describe('SluiceAlerts', () => {
     });
     // EventBridge may publish to the topic and use its key.
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Principal: { Service: 'events.amazonaws.com' } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Principal: { Service: 'events.amazonaws.com' } })]),
+      },
     });
     template.hasResourceProperties('AWS::KMS::Key', {
       EnableKeyRotation: true,
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Principal: { Service: 'events.amazonaws.com' } })]) },
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Principal: { Service: 'events.amazonaws.com' } }),
+        ]),
+      },
     });
     assert.deepEqual(nagViolations(app, stack), []);
   });
@@ -58,7 +68,11 @@ describe('SluiceAlerts', () => {
     const app = new App();
     const stack = new Stack(app, 'ExistingTopic', { env: { account: '111122223333', region: 'eu-west-1' } });
     const topic = sns.Topic.fromTopicArn(stack, 'Existing', 'arn:aws:sns:eu-west-1:111122223333:ops-pager');
-    new SluiceAlerts(stack, 'Alerts', { eventBus: new events.EventBus(stack, 'Bus'), topic, eventTypes: ['message.failed', 'connection.offline'] });
+    new SluiceAlerts(stack, 'Alerts', {
+      eventBus: new events.EventBus(stack, 'Bus'),
+      topic,
+      eventTypes: ['message.failed', 'connection.offline'],
+    });
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SNS::Topic', 0);
     template.resourceCountIs('AWS::KMS::Key', 0);
@@ -90,7 +104,10 @@ describe('SluiceAlerts', () => {
     const stack = new Stack(app, 'GatewayAlerts');
     const gateway = new SluiceGateway(stack, 'Gateway', { alerts: { emails: ['ops@example.com'] } });
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Events::Rule', { EventBusName: stack.resolve(gateway.eventBus.eventBusName), EventPattern: { source: ['sluice'] } });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: stack.resolve(gateway.eventBus.eventBusName),
+      EventPattern: { source: ['sluice'] },
+    });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     assert.deepEqual(nagViolations(app, gateway.node.findChild('Alerts')), []);
   });

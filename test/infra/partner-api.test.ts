@@ -4,7 +4,7 @@
 // cfn-guard on both in sluice-gateway.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import cdkNag from 'cdk-nag'; // CommonJS: Node's ESM loader sees only its default export
 import type { IConstruct } from 'constructs';
@@ -117,7 +117,10 @@ describe('partner API, default: an HTTP API', () => {
 
   test('cdk-nag AwsSolutions: no unacknowledged errors or warnings', () => {
     const violations = nagViolations(httpStack);
-    assert.deepEqual(violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`), []);
+    assert.deepEqual(
+      violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`),
+      [],
+    );
   });
 });
 
@@ -142,7 +145,10 @@ describe("partner API with partnerApi: 'rest'", () => {
     const methods = ofType(restResources, 'AWS::ApiGateway::Method')
       .map(([, m]) => m.Properties!)
       .filter((m) => m.RestApiId.Ref === api);
-    assert.deepEqual(methods.map((m) => `${m.HttpMethod} ${pathOf(m.ResourceId)}`).sort(), PARTNER_API_RESOURCES.map((path) => `ANY ${path}`).sort());
+    assert.deepEqual(
+      methods.map((m) => `${m.HttpMethod} ${pathOf(m.ResourceId)}`).sort(),
+      PARTNER_API_RESOURCES.map((path) => `ANY ${path}`).sort(),
+    );
     for (const method of methods) {
       assert.equal(method.AuthorizationType, 'NONE');
       assert.equal(method.Integration.Type, 'AWS_PROXY');
@@ -157,7 +163,15 @@ describe("partner API with partnerApi: 'rest'", () => {
       StageName: 'prod',
       TracingEnabled: true,
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
-      MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR', DataTraceEnabled: false, MetricsEnabled: true, ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 })],
+      MethodSettings: [
+        Match.objectLike({
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+          MetricsEnabled: true,
+          ThrottlingRateLimit: 20,
+          ThrottlingBurstLimit: 40,
+        }),
+      ],
     });
     const stage = restResources[idIn(restStack, (rest.partnerApi as any).deploymentStage)]!;
     const [groupId] =
@@ -207,7 +221,11 @@ describe("partner API with partnerApi: 'rest'", () => {
   test('cdk-nag AwsSolutions: no unacknowledged errors or warnings, with and without a web ACL', () => {
     for (const stack of [restStack, plainRestStack]) {
       const violations = nagViolations(stack);
-      assert.deepEqual(violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`), [], stack.stackName);
+      assert.deepEqual(
+        violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(', ')}`),
+        [],
+        stack.stackName,
+      );
     }
   });
 });

@@ -7,16 +7,41 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { App, CfnElement, Duration, RemovalPolicy, Stack, Validations, aws_ec2 as ec2, aws_logs as logs, aws_s3 as s3, aws_sns as sns } from 'aws-cdk-lib';
+import {
+  App,
+  type CfnElement,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Validations,
+  aws_ec2 as ec2,
+  aws_logs as logs,
+  aws_s3 as s3,
+  aws_sns as sns,
+} from 'aws-cdk-lib';
 import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import cdkNag from 'cdk-nag'; // CommonJS: Node's ESM loader sees only its default export
 import type { IConstruct } from 'constructs';
-import { BUCKET, DEAD_LETTER_QUEUE, DELIVERY_QUEUE, ENVIRONMENT, TABLE } from '../../adapters/aws/definitions';
+import {
+  BUCKET,
+  DEAD_LETTER_QUEUE,
+  DELIVERY_QUEUE,
+  ENVIRONMENT,
+  RETENTION_CLASS_DAYS,
+  retentionClass,
+  TABLE,
+} from '../../adapters/aws/definitions';
 import { SluiceGateway } from '../../infra/sluice-gateway';
 import { HELD_DELIVERY_AGE_METRIC } from '../../services/prober';
 
-type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: string[]; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+type Resource = {
+  Type: string;
+  Properties?: Record<string, any>;
+  DependsOn?: string[];
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+};
 
 // Synthesized once per file: bundling five functions takes a moment.
 const app = new App();
@@ -27,8 +52,7 @@ const resources = template.toJSON().Resources as Record<string, Resource>;
 
 const logicalId = (construct: IConstruct): string =>
   stack.resolve(((construct.node.defaultChild ?? construct) as CfnElement).logicalId) as string;
-const ofType = (type: string): Array<[string, Resource]> =>
-  Object.entries(resources).filter(([, resource]) => resource.Type === type);
+const ofType = (type: string): Array<[string, Resource]> => Object.entries(resources).filter(([, resource]) => resource.Type === type);
 const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /** Every statement of every identity policy (inline role policies, AWS::IAM::Policy, managed policies). */
@@ -102,19 +126,50 @@ describe('SluiceGateway: the local table, queue and bucket come from the same de
     assert.ok((dlq.QueueName as string).endsWith(`-${DEAD_LETTER_QUEUE.nameSuffix}`), dlq.QueueName);
   });
 
-  test('bucket lifecycle rules are those of BUCKET', () => {
+  test('bucket lifecycle rules are those of BUCKET: payloads expire by retention tag only, never by age alone', () => {
     const bucket = resources[logicalId(gateway.bucket)]!.Properties!;
+    const rules = bucket.LifecycleConfiguration.Rules as Record<string, any>[];
     assert.deepEqual(
-      bucket.LifecycleConfiguration.Rules,
-      BUCKET.lifecycleRules.map((rule) => ({
-        Id: rule.id,
-        Prefix: rule.prefix,
-        ExpirationInDays: rule.expirationDays,
-        // The bucket is versioned: replaced and deleted versions expire too.
-        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
-        Status: 'Enabled',
-      })),
+      [...rules],
+      BUCKET.lifecycleRules.map((rule) =>
+        rule.tag
+          ? {
+              Id: rule.id,
+              TagFilters: [{ Key: rule.tag.key, Value: rule.tag.value }],
+              ExpirationInDays: rule.expirationDays,
+              Status: 'Enabled',
+            }
+          : { Id: rule.id, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, ExpiredObjectDeleteMarker: true, Status: 'Enabled' },
+      ),
     );
+    // A suspended delivery's payload must outlive any age: no rule expires current objects without the tag.
+    for (const rule of rules) {
+      if (rule.ExpirationInDays !== undefined) assert.equal(rule.TagFilters?.[0]?.Key, BUCKET.retentionTag, rule.Id);
+      assert.equal(rule.Prefix, undefined, rule.Id);
+    }
+    // One rule per retention class, each expiring after as many days as its tag says.
+    const classes = rules.filter((rule) => rule.TagFilters).map((rule) => [Number(rule.TagFilters[0].Value), rule.ExpirationInDays]);
+    assert.deepEqual(
+      classes,
+      RETENTION_CLASS_DAYS.map((days) => [days, days]),
+    );
+    assert.ok(rules.length <= 1000, 'S3 allows 1,000 lifecycle rules per bucket');
+    // Every retentionDays a flow may have (1-3650 days) has a class a few days longer, for a message that waited before it became final.
+    for (const days of [1, 7, 30, 31, 90, 365, 3650]) assert.ok(retentionClass(days + 3)! >= days + 3, String(days));
+  });
+
+  test("only the aggregator tags payloads for expiry, on the payload bucket's objects", () => {
+    const tagging = ['s3:PutObjectTagging', 's3:DeleteObjectTagging'];
+    const holders = identityStatements(resources).filter(({ statement }) =>
+      asArray<string>(statement.Action).some((a) => tagging.includes(a)),
+    );
+    assert.ok(holders.length > 0);
+    const aggregatorRole = logicalId(gateway.functions.aggregator.role!).replace(/[0-9A-F]{8}$/, '');
+    for (const { owner, statement } of holders) {
+      assert.ok(owner.startsWith(aggregatorRole), `${owner} may tag objects`);
+      assert.deepEqual([...asArray<string>(statement.Action)].sort(), [...tagging].sort());
+      assert.deepEqual(statement.Resource, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(gateway.bucket), 'Arn'] }, '/*']] });
+    }
   });
 
   test('every function learns its resources through the ENVIRONMENT variable names', () => {
@@ -141,7 +196,9 @@ describe('SluiceGateway: the local table, queue and bucket come from the same de
     }
     // The prober ARN handed to every function is the prober's real ARN.
     const prober = resources[logicalId(gateway.functions.prober)]!.Properties!;
-    const arn = JSON.stringify(resources[logicalId(gateway.functions.ingest)]!.Properties!.Environment.Variables[ENVIRONMENT.probeFunctionArn]);
+    const arn = JSON.stringify(
+      resources[logicalId(gateway.functions.ingest)]!.Properties!.Environment.Variables[ENVIRONMENT.probeFunctionArn],
+    );
     assert.ok(arn.includes(`:function:${prober.FunctionName}`), arn);
   });
 });
@@ -158,9 +215,7 @@ describe('SluiceGateway template', () => {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: logicalId(queue) }],
         PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
         },
       });
     }
@@ -225,9 +280,14 @@ describe('SluiceGateway template', () => {
     for (const bucket of [gateway.bucket, gateway.accessLogsBucket]) {
       const properties = resources[logicalId(bucket)]!.Properties!;
       assert.deepEqual(properties.VersioningConfiguration, { Status: 'Enabled' }, bucket.node.id);
-      for (const rule of properties.LifecycleConfiguration.Rules) {
-        assert.ok(rule.NoncurrentVersionExpiration?.NoncurrentDays > 0, `${bucket.node.id} ${rule.Id}`);
-      }
+      // A rule over every object lets replaced and deleted versions go.
+      const everyObject = (properties.LifecycleConfiguration.Rules as Record<string, any>[]).filter(
+        (rule) => !rule.Prefix && !rule.TagFilters,
+      );
+      assert.ok(
+        everyObject.some((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays > 0),
+        bucket.node.id,
+      );
     }
   });
 
@@ -263,26 +323,26 @@ describe('SluiceGateway template', () => {
   });
 
   for (const name of ['prober', 'deliverer', 'operator'] as const) {
-  test(`${name} may pass the scheduler role and manage one-time probes only inside the probe schedule group`, () => {
-    const statements = identityStatements(resources)
-      .filter(({ owner }) => owner.startsWith(logicalId(gateway.functions[name].role!).replace(/[0-9A-F]{8}$/, '')))
-      .map(({ statement }) => statement);
-    const scheduler = statements.find((s) => asArray(s.Action).includes('scheduler:CreateSchedule'));
-    assert.ok(scheduler, `${name} has a scheduler statement`);
-    assert.deepEqual([...asArray(scheduler.Action)].sort(), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule']);
-    const resource = JSON.stringify(scheduler.Resource);
-    const group = stack.resolve(gateway.probeScheduleGroup.scheduleGroupName) as string;
-    assert.ok(resource.includes(`:schedule/${group}/*`), resource);
-    const passRole = statements.find((s) => asArray(s.Action).includes('iam:PassRole'));
-    assert.deepEqual(passRole?.Resource, { 'Fn::GetAtt': [logicalId(gateway.schedulerRole), 'Arn'] });
-    // Nobody else may touch schedules or pass roles.
-    for (const { owner, statement } of identityStatements(resources)) {
-      const actions = asArray<string>(statement.Action);
-      if (actions.some((a) => a.startsWith('scheduler:') || a === 'iam:PassRole')) {
-        assert.ok(/Prober|Deliverer|Operator/.test(owner), `${owner} has ${actions.join(', ')}`);
+    test(`${name} may pass the scheduler role and manage one-time probes only inside the probe schedule group`, () => {
+      const statements = identityStatements(resources)
+        .filter(({ owner }) => owner.startsWith(logicalId(gateway.functions[name].role!).replace(/[0-9A-F]{8}$/, '')))
+        .map(({ statement }) => statement);
+      const scheduler = statements.find((s) => asArray(s.Action).includes('scheduler:CreateSchedule'));
+      assert.ok(scheduler, `${name} has a scheduler statement`);
+      assert.deepEqual([...asArray(scheduler.Action)].sort(), ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule']);
+      const resource = JSON.stringify(scheduler.Resource);
+      const group = stack.resolve(gateway.probeScheduleGroup.scheduleGroupName) as string;
+      assert.ok(resource.includes(`:schedule/${group}/*`), resource);
+      const passRole = statements.find((s) => asArray(s.Action).includes('iam:PassRole'));
+      assert.deepEqual(passRole?.Resource, { 'Fn::GetAtt': [logicalId(gateway.schedulerRole), 'Arn'] });
+      // Nobody else may touch schedules or pass roles.
+      for (const { owner, statement } of identityStatements(resources)) {
+        const actions = asArray<string>(statement.Action);
+        if (actions.some((a) => a.startsWith('scheduler:') || a === 'iam:PassRole')) {
+          assert.ok(/Prober|Deliverer|Operator/.test(owner), `${owner} has ${actions.join(', ')}`);
+        }
       }
-    }
-  });
+    });
   }
 
   test('the table streams old and new images to the aggregator, filtered to message records', () => {
@@ -313,9 +373,12 @@ describe('SluiceGateway template', () => {
 
   test('API Gateway execution logs go to groups of their own naming, with retention, created before the stages', () => {
     for (const api of [gateway.operatorApi]) {
-      const [groupId] = ofType('AWS::Logs::LogGroup').find(([, group]) =>
-        JSON.stringify(group.Properties!.LogGroupName ?? '').includes(`"API-Gateway-Execution-Logs_",{"Ref":"${logicalId(api)}"},"/prod"`),
-      ) ?? [];
+      const [groupId] =
+        ofType('AWS::Logs::LogGroup').find(([, group]) =>
+          JSON.stringify(group.Properties!.LogGroupName ?? '').includes(
+            `"API-Gateway-Execution-Logs_",{"Ref":"${logicalId(api)}"},"/prod"`,
+          ),
+        ) ?? [];
       assert.ok(groupId, `${api.node.id} execution log group`);
       assert.equal(resources[groupId]!.Properties!.RetentionInDays, 365);
       const stage = resources[logicalId(api.deploymentStage)]!;
@@ -378,7 +441,7 @@ describe('SluiceGateway template', () => {
 
   test("an alarm watches the age of held deliveries, as the prober publishes it (not SQS's age, which skips them)", () => {
     const prober = readFileSync(new URL('../../functions/prober/index.ts', import.meta.url), 'utf8');
-    assert.match(prober, /serviceName = 'sluice-prober'/, 'the metric carries the prober function\'s service name');
+    assert.match(prober, /serviceName = 'sluice-prober'/, "the metric carries the prober function's service name");
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: HELD_DELIVERY_AGE_METRIC,
       Namespace: 'Sluice',
@@ -423,7 +486,16 @@ describe('SluiceGateway template', () => {
         return m.MetricStat.Metric.Dimensions.find((d: any) => d.Name === 'Operation').Value;
       })
       .sort();
-    assert.deepEqual(operations, ['BatchGetItem', 'BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'TransactWriteItems', 'UpdateItem']);
+    assert.deepEqual(operations, [
+      'BatchGetItem',
+      'BatchWriteItem',
+      'DeleteItem',
+      'GetItem',
+      'PutItem',
+      'Query',
+      'TransactWriteItems',
+      'UpdateItem',
+    ]);
     assert.equal(throttles[1].Properties!.Threshold, 0);
   });
 
@@ -432,7 +504,10 @@ describe('SluiceGateway template', () => {
     const key = { 'Fn::GetAtt': [logicalId(gateway.credentialsKey), 'Arn'] };
     const kmsUsers = identityStatements(resources)
       .filter(({ statement }) => JSON.stringify(statement.Resource) === JSON.stringify(key))
-      .map(({ owner, statement }) => `${owner.replace(/ServiceRole.*$/, '').replace(/^Gateway/, '')}:${[...asArray<string>(statement.Action)].sort().join('+')}`)
+      .map(
+        ({ owner, statement }) =>
+          `${owner.replace(/ServiceRole.*$/, '').replace(/^Gateway/, '')}:${[...asArray<string>(statement.Action)].sort().join('+')}`,
+      )
       .sort();
     assert.deepEqual(kmsUsers, ['Deliverer:kms:Decrypt', 'Operator:kms:Decrypt+kms:GenerateDataKey', 'Prober:kms:Decrypt']);
   });
@@ -446,7 +521,8 @@ describe('SluiceGateway template', () => {
           JSON.stringify(s.Principal) === JSON.stringify({ AWS: '*' }) &&
           s.Action === 'kms:CreateGrant' &&
           s.Resource === '*' &&
-          JSON.stringify(s.Condition) === JSON.stringify({ BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } }),
+          JSON.stringify(s.Condition) ===
+            JSON.stringify({ BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } }),
       ),
       JSON.stringify(statements),
     );
@@ -497,13 +573,27 @@ describe('SluiceGateway template', () => {
           .filter(({ owner }) => owner.startsWith(logicalId(gateway.functions[name].role!).replace(/[0-9A-F]{8}$/, '')))
           .filter(({ statement }) => asArray(statement.Action).includes(action))
           .flatMap(({ statement }) => asArray(statement.Resource).map((r) => JSON.stringify(r)));
-      assert.deepEqual(objectResources('ingest', 's3:PutObject'), [JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${BUCKET.prefixes.payloads}*`]] })]);
-      assert.deepEqual(objectResources('deliverer', 's3:PutObject'), [JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${BUCKET.prefixes.failed}*`]] })]);
+      assert.deepEqual(objectResources('ingest', 's3:PutObject'), [
+        JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${BUCKET.prefixes.payloads}*`]] }),
+      ]);
+      assert.deepEqual(objectResources('deliverer', 's3:PutObject'), [
+        JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${BUCKET.prefixes.failed}*`]] }),
+      ]);
     });
 
     test('queue: the prober sends and wakes held messages but never receives or deletes', () => {
-      assert.deepEqual(actionsOf('prober', onQueue), ['sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
-      assert.deepEqual(actionsOf('operator', onQueue), ['sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
+      assert.deepEqual(actionsOf('prober', onQueue), [
+        'sqs:ChangeMessageVisibility',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage',
+      ]);
+      assert.deepEqual(actionsOf('operator', onQueue), [
+        'sqs:ChangeMessageVisibility',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage',
+      ]);
       assert.deepEqual(actionsOf('ingest', onQueue), ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
       assert.deepEqual(actionsOf('deliverer', onQueue), [
         'sqs:ChangeMessageVisibility',
@@ -519,7 +609,10 @@ describe('SluiceGateway template', () => {
   test('outputs name the two API URLs, the table, the queue and the bucket', () => {
     const outputs = Object.keys(template.toJSON().Outputs ?? {});
     for (const name of ['PartnerApiUrl', 'OperatorApiUrl', 'TableName', 'QueueName', 'BucketName']) {
-      assert.ok(outputs.some((o) => o.includes(name)), `${name} in ${outputs.join(', ')}`);
+      assert.ok(
+        outputs.some((o) => o.includes(name)),
+        `${name} in ${outputs.join(', ')}`,
+      );
     }
   });
 
@@ -532,7 +625,9 @@ describe('SluiceGateway template', () => {
         assert.ok(typeof action !== 'string' || !/^[a-z0-9-]+:\*$/.test(action), `${owner}: service-wide action ${action}`);
       }
       // X-Ray's two write actions support no resource-level permissions: the only exception.
-      const xrayOnly = JSON.stringify([...asArray<string>(statement.Action)].sort()) === JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      const xrayOnly =
+        JSON.stringify([...asArray<string>(statement.Action)].sort()) ===
+        JSON.stringify(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
       for (const resource of asArray<unknown>(statement.Resource)) {
         if (xrayOnly) continue;
         assert.notEqual(resource, '*', `${owner}: Resource "*" for ${JSON.stringify(statement.Action)}`);
@@ -627,10 +722,19 @@ describe('SluiceGateway options', () => {
     assert.throws(() => new SluiceGateway(scratch, 'A', { deliveryBatchSize: 11 }), /deliveryBatchSize/);
     assert.throws(() => new SluiceGateway(scratch, 'B', { delivererTimeout: Duration.seconds(151) }), /delivererTimeout/);
     // A WAF web ACL cannot be associated with an HTTP API.
-    assert.throws(() => new SluiceGateway(scratch, 'C', { partnerWebAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/x/y' }), /partnerApi: 'rest'/);
+    assert.throws(
+      () => new SluiceGateway(scratch, 'C', { partnerWebAclArn: 'arn:aws:wafv2:us-east-1:123456789012:regional/webacl/x/y' }),
+      /partnerApi: 'rest'/,
+    );
     assert.throws(() => new SluiceGateway(scratch, 'D', { partnerApi: 'soap' as never }), /partnerApi/);
-    assert.throws(() => new SluiceGateway(scratch, 'E', { partnerApiThrottling: { rateLimit: 0, burstLimit: 10 } }), /partnerApiThrottling/);
-    assert.throws(() => new SluiceGateway(scratch, 'F', { operatorApiThrottling: { rateLimit: 5, burstLimit: 1.5 } }), /operatorApiThrottling/);
+    assert.throws(
+      () => new SluiceGateway(scratch, 'E', { partnerApiThrottling: { rateLimit: 0, burstLimit: 10 } }),
+      /partnerApiThrottling/,
+    );
+    assert.throws(
+      () => new SluiceGateway(scratch, 'F', { operatorApiThrottling: { rateLimit: 5, burstLimit: 1.5 } }),
+      /operatorApiThrottling/,
+    );
     for (const refused of scratch.node.children) assert.equal(refused.node.children.length, 0, `${refused.node.id} built nothing`);
   });
 });
@@ -666,7 +770,11 @@ describe("cfn-guard's Control Tower rules", () => {
     for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  type Report = { pluginName: string; conclusion: string; violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }> };
+  type Report = {
+    pluginName: string;
+    conclusion: string;
+    violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }>;
+  };
 
   /** Synthesizes stacks as `cdk synth` would with the cfn-guard plugin, and returns the validation reports. */
   function validate(build: (app: App) => void): Report[] {
@@ -684,7 +792,9 @@ describe("cfn-guard's Control Tower rules", () => {
   }
 
   const findingsOf = (reports: Report[]): string[] =>
-    reports.flatMap((r) => r.violations.flatMap((v) => v.violatingConstructs.map((c) => `${r.pluginName} ${v.ruleName} ${c.constructPath}`))).sort();
+    reports
+      .flatMap((r) => r.violations.flatMap((v) => v.violatingConstructs.map((c) => `${r.pluginName} ${v.ruleName} ${c.constructPath}`)))
+      .sort();
 
   // One synthesis, two stacks: the defaults, and every option that changes the template.
   let gatewayReports: Report[] | undefined;
@@ -719,32 +829,54 @@ describe("cfn-guard's Control Tower rules", () => {
     const guard = reports.find((r) => r.pluginName === 'cdk-validator-cfnguard');
     assert.equal(guard?.conclusion, 'failure');
     const rules = guard!.violations.map((v) => v.ruleName);
-    for (const rule of ['s3_bucket_versioning_enabled_check', 's3_bucket_default_encryption_kms_check', 's3_bucket_logging_enabled_check']) {
+    for (const rule of [
+      's3_bucket_versioning_enabled_check',
+      's3_bucket_default_encryption_kms_check',
+      's3_bucket_logging_enabled_check',
+    ]) {
       assert.ok(rules.includes(rule), `${rule} in ${rules.join(', ')}`);
     }
   });
 
   test('the default gateway has no unacknowledged finding (and CloudFormation validation finds nothing)', () => {
     const { reports, findings } = gatewayFindings();
-    assert.ok(reports.some((r) => r.pluginName === 'cdk-validator-cfnguard'), 'the guard ran');
-    assert.deepEqual(findings.filter((f) => f.includes(' Defaults/')), []);
+    assert.ok(
+      reports.some((r) => r.pluginName === 'cdk-validator-cfnguard'),
+      'the guard ran',
+    );
+    assert.deepEqual(
+      findings.filter((f) => f.includes(' Defaults/')),
+      [],
+    );
   });
 
   test("with partnerApi: 'rest', no unacknowledged finding either", () => {
     const { findings } = gatewayFindings();
-    assert.deepEqual(findings.filter((f) => f.includes(' Rest/')), []);
+    assert.deepEqual(
+      findings.filter((f) => f.includes(' Rest/')),
+      [],
+    );
   });
 
   test('with a VPC, an alarm topic, DESTROY and a short retention, only constructs the gateway does not own are reported', () => {
     const { findings } = gatewayFindings();
-    assert.deepEqual(findings.filter((f) => f.includes(' Options/') && !f.includes(' Options/Other/')), [
-      'cdk-validator-cfnguard subnet_auto_assign_public_ip_disabled_check Options/Vpc/PublicSubnet1/Subnet',
-      'cdk-validator-cfnguard subnet_auto_assign_public_ip_disabled_check Options/Vpc/PublicSubnet2/Subnet',
-    ]);
+    assert.deepEqual(
+      findings.filter((f) => f.includes(' Options/') && !f.includes(' Options/Other/')),
+      [
+        'cdk-validator-cfnguard subnet_auto_assign_public_ip_disabled_check Options/Vpc/PublicSubnet1/Subnet',
+        'cdk-validator-cfnguard subnet_auto_assign_public_ip_disabled_check Options/Vpc/PublicSubnet2/Subnet',
+      ],
+    );
     const other = findings.filter((f) => f.includes(' Options/Other/'));
     for (const rule of ['s3_bucket_object_lock_enabled_check', 's3_event_notifications_enabled_check']) {
-      assert.ok(other.some((f) => f.includes(` ${rule} `)), `${rule} is reported for a bucket the gateway does not own: ${other.join(', ')}`);
+      assert.ok(
+        other.some((f) => f.includes(` ${rule} `)),
+        `${rule} is reported for a bucket the gateway does not own: ${other.join(', ')}`,
+      );
     }
-    assert.deepEqual(findings.filter((f) => !f.includes(' Options/') && !f.includes(' Defaults/') && !f.includes(' Rest/')), []);
+    assert.deepEqual(
+      findings.filter((f) => !f.includes(' Options/') && !f.includes(' Defaults/') && !f.includes(' Rest/')),
+      [],
+    );
   });
 });

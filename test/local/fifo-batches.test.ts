@@ -30,7 +30,12 @@ async function send(queue: TestQueue, group: string, body: string): Promise<void
 
 async function receive(queue: TestQueue, max = 10) {
   const { Messages = [] } = await env.sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: queue.queueUrl, MaxNumberOfMessages: max, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'] }),
+    new ReceiveMessageCommand({
+      QueueUrl: queue.queueUrl,
+      MaxNumberOfMessages: max,
+      WaitTimeSeconds: 0,
+      MessageSystemAttributeNames: ['All'],
+    }),
   );
   return Messages;
 }
@@ -44,12 +49,19 @@ describe('FIFO batches as AWS hands them out (fauxqs in this process)', () => {
     for (let i = 1; i <= 12; i++) await send(queue, 'G', `G-${i}`);
 
     const first = await receive(queue);
-    assert.deepEqual(first.map((m) => m.Body), Array.from({ length: 10 }, (_, i) => `G-${i + 1}`));
+    assert.deepEqual(
+      first.map((m) => m.Body),
+      Array.from({ length: 10 }, (_, i) => `G-${i + 1}`),
+    );
     // Nine of the ten done; one still in flight keeps G-11 and G-12 back.
-    for (const m of first.slice(0, 9)) await env.sqs.send(new DeleteMessageCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: m.ReceiptHandle }));
+    for (const m of first.slice(0, 9))
+      await env.sqs.send(new DeleteMessageCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: m.ReceiptHandle }));
     assert.deepEqual(await receive(queue), []);
     await env.sqs.send(new DeleteMessageCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: first[9]!.ReceiptHandle }));
-    assert.deepEqual((await receive(queue)).map((m) => m.Body), ['G-11', 'G-12']);
+    assert.deepEqual(
+      (await receive(queue)).map((m) => m.Body),
+      ['G-11', 'G-12'],
+    );
   });
 
   test('messages given back one after the other return in their order, not reversed', async () => {
@@ -59,7 +71,10 @@ describe('FIFO batches as AWS hands them out (fauxqs in this process)', () => {
     assert.equal(batch.length, 4);
     // fauxqs alone puts each at the front of its group: G-4, G-3, G-2, G-1.
     for (const m of batch) await visibility(queue, m.ReceiptHandle!, 0);
-    assert.deepEqual((await receive(queue)).map((m) => m.Body), ['G-1', 'G-2', 'G-3', 'G-4']);
+    assert.deepEqual(
+      (await receive(queue)).map((m) => m.Body),
+      ['G-1', 'G-2', 'G-3', 'G-4'],
+    );
   });
 
   test('an emulator whose queue class no longer has the expected shape is refused loudly', () => {

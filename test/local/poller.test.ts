@@ -26,7 +26,12 @@ function poller(queue: TestQueue, options: Partial<LocalEventSourcePollerOptions
 }
 
 let sent = 0;
-async function send(queue: TestQueue, group: string, body: string, extra: Partial<ConstructorParameters<typeof SendMessageCommand>[0]> = {}) {
+async function send(
+  queue: TestQueue,
+  group: string,
+  body: string,
+  extra: Partial<ConstructorParameters<typeof SendMessageCommand>[0]> = {},
+) {
   return env.sqs.send(
     new SendMessageCommand({
       QueueUrl: queue.queueUrl,
@@ -73,7 +78,10 @@ describe('LocalEventSourcePoller against fauxqs', () => {
 
     assert.deepEqual(bodiesOf(seen, 'A'), expected.A);
     assert.deepEqual(bodiesOf(seen, 'B'), expected.B);
-    assert.ok(seen.every((s) => s.receiveCount === '1'), 'nothing was delivered twice');
+    assert.ok(
+      seen.every((s) => s.receiveCount === '1'),
+      'nothing was delivered twice',
+    );
     assert.equal(env.remaining(queue.name).total, 0);
   });
 
@@ -115,15 +123,15 @@ describe('LocalEventSourcePoller against fauxqs', () => {
     await p.stop();
 
     assert.deepEqual(bodiesOf(seen, 'A'), ['A-1', 'A-2', 'A-3', 'A-3', 'A-4', 'A-5']);
-    assert.deepEqual(bodiesOf(seen, 'B'), Array.from({ length: 20 }, (_, i) => `B-${i + 1}`));
+    assert.deepEqual(
+      bodiesOf(seen, 'B'),
+      Array.from({ length: 20 }, (_, i) => `B-${i + 1}`),
+    );
     const failedAt = seen.findIndex((s) => s.body === 'A-3');
     const redeliveredAt = seen.findIndex((s, i) => i > failedAt && s.body === 'A-3');
     assert.equal(seen[failedAt].receiveCount, '1');
     assert.equal(seen[redeliveredAt].receiveCount, '2');
-    assert.ok(
-      seen.findIndex((s) => s.body === 'A-4') > redeliveredAt,
-      'A-4 must not be handed out before A-3 is redelivered',
-    );
+    assert.ok(seen.findIndex((s) => s.body === 'A-4') > redeliveredAt, 'A-4 must not be handed out before A-3 is redelivered');
     assert.ok(
       seen.slice(failedAt + 1, redeliveredAt).some((s) => s.group === 'B'),
       'group B kept flowing while A-3 was held',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { sharedEmulators, startEmulators, type Emulators } from '../../local/emulators';
 import { createTableInput, LocalTableMismatchError, provisionLocalResources } from '../../local/provision';
 import { startLocalGateway } from '../../local/gateway';
@@ -100,7 +100,14 @@ describe('startLocalGateway with a data directory', () => {
     }
     assert.equal((await stat(join(dataDir, 'operator-token'))).mode & 0o777, 0o600);
 
-    const chosen = await startLocalGateway({ port: 0, emulators, resourceNames: names, dataDir, deliver: false, operatorToken: 'chosen-token' });
+    const chosen = await startLocalGateway({
+      port: 0,
+      emulators,
+      resourceNames: names,
+      dataDir,
+      deliver: false,
+      operatorToken: 'chosen-token',
+    });
     await chosen.stop();
     assert.equal(chosen.operatorToken, 'chosen-token');
 

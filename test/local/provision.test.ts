@@ -76,9 +76,7 @@ describe('provisionLocalResources against the real emulators', () => {
   });
 
   test('the table expires items on the TTL attribute of TABLE', async () => {
-    const { TimeToLiveDescription } = await clients.dynamodb.send(
-      new DescribeTimeToLiveCommand({ TableName: resources.tableName }),
-    );
+    const { TimeToLiveDescription } = await clients.dynamodb.send(new DescribeTimeToLiveCommand({ TableName: resources.tableName }));
     assert.equal(TimeToLiveDescription?.AttributeName, TABLE.timeToLiveAttribute);
     assert.equal(TimeToLiveDescription?.TimeToLiveStatus, 'ENABLED');
   });

@@ -68,7 +68,12 @@ async function startNpm(env: Record<string, string>): Promise<Run> {
   return { child, output, url: `http://127.0.0.1:${port}`, token, stop };
 }
 
-async function call(run: Run, method: string, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string> } = {}) {
+async function call(
+  run: Run,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? run.token}`, ...options.headers };
   let body: string | undefined;
   if (typeof options.body === 'string') body = options.body;
@@ -155,10 +160,22 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     assert.equal((await post(first, 'not-a-key', 'OK-9', 'x')).status, 401);
     assert.equal((await post(first, apiKey, 'bad id!', 'x')).status, 400);
 
-    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders/messages/OK-1')).status === 'delivered', { what: 'OK-1 delivered', timeoutMs: 60_000, intervalMs: 50 });
-    await waitFor(async () => (await ok(first, 'GET', '/v1/failed-events?flowId=orders')).items.length === 1, { what: 'BAD-1 failed', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders/messages/OK-1')).status === 'delivered', {
+      what: 'OK-1 delivered',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/failed-events?flowId=orders')).items.length === 1, {
+      what: 'BAD-1 failed',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     assert.equal((await post(first, apiKey, 'OK-2', 'order 2')).status, 202);
-    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders/messages/OK-2')).status === 'delivered', { what: 'OK-2 delivered', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders/messages/OK-2')).status === 'delivered', {
+      what: 'OK-2 delivered',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
 
     // A corrected payload, uploaded through the presigned URL before the restart.
     const corrected = `fixed ${'y'.repeat(100 * 1024)}`;
@@ -180,7 +197,10 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     const rest = await ok(first, 'GET', `/v1/flows/orders/messages?limit=10&cursor=${encodeURIComponent(page.cursor)}`);
     const before = await snapshot(first);
     assert.ok(before.flowLog.entries.length >= 2, JSON.stringify(before.flowLog));
-    assert.ok(before.delivered.report.some((e: { event: string }) => e.event === 'delivered'), JSON.stringify(before.delivered.report));
+    assert.ok(
+      before.delivered.report.some((e: { event: string }) => e.event === 'delivered'),
+      JSON.stringify(before.delivered.report),
+    );
     assert.equal(before.failedEvents.items[0].payload.corrected, true);
 
     assert.equal(await first.stop(), 0, first.output.stderr);
@@ -201,12 +221,20 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     const download = await ok(second, 'POST', '/v1/failed-events/orders~BAD-1~erp/download-url');
     assert.equal(await (await fetch(download.url)).text(), corrected);
     assert.equal((await call(second, 'POST', '/v1/failed-events/orders~BAD-1~erp/restart')).status, 202);
-    await waitFor(async () => (await ok(second, 'GET', '/v1/flows/orders/messages/BAD-1')).status === 'delivered', { what: 'BAD-1 delivered', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(second, 'GET', '/v1/flows/orders/messages/BAD-1')).status === 'delivered', {
+      what: 'BAD-1 delivered',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     assert.equal(target.byId('BAD-1').at(-1)?.body.toString(), corrected);
 
     // The partner's key still works.
     assert.equal((await post(second, apiKey, 'OK-3', 'order 3')).status, 202);
-    await waitFor(async () => (await ok(second, 'GET', '/v1/flows/orders/messages/OK-3')).status === 'delivered', { what: 'OK-3 delivered', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(second, 'GET', '/v1/flows/orders/messages/OK-3')).status === 'delivered', {
+      what: 'OK-3 delivered',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     assert.deepEqual(
       target.delivered().map((r) => r.headers['x-aux-system-msg-id']),
       ['OK-1', 'OK-2', 'BAD-1', 'OK-3'],

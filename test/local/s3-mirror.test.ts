@@ -64,16 +64,32 @@ describe('the S3 mirror of local mode', () => {
     assert.equal(first.mirror.restored, 0);
     first.server.createBucket('payloads');
     const binary = Buffer.from([0, 10, 13, 255, 0x7b, 10]);
-    await first.s3.send(new PutObjectCommand({ Bucket: 'payloads', Key: 'failed/orders/A-1/erp', Body: binary, ContentType: 'application/octet-stream', Metadata: { sha256: 'abc' } }));
-    await first.s3.send(new PutObjectCommand({ Bucket: 'payloads', Key: 'payloads/orders/A-2', Body: 'first version', ContentType: 'text/plain' }));
-    await first.s3.send(new PutObjectCommand({ Bucket: 'payloads', Key: 'payloads/orders/A-2', Body: 'second version', ContentType: 'text/csv' }));
+    await first.s3.send(
+      new PutObjectCommand({
+        Bucket: 'payloads',
+        Key: 'failed/orders/A-1/erp',
+        Body: binary,
+        ContentType: 'application/octet-stream',
+        Metadata: { sha256: 'abc' },
+      }),
+    );
+    await first.s3.send(
+      new PutObjectCommand({ Bucket: 'payloads', Key: 'payloads/orders/A-2', Body: 'first version', ContentType: 'text/plain' }),
+    );
+    await first.s3.send(
+      new PutObjectCommand({ Bucket: 'payloads', Key: 'payloads/orders/A-2', Body: 'second version', ContentType: 'text/csv' }),
+    );
     await first.s3.send(new PutObjectCommand({ Bucket: 'payloads', Key: 'payloads/orders/gone', Body: 'x' }));
     await first.s3.send(new DeleteObjectCommand({ Bucket: 'payloads', Key: 'payloads/orders/gone' }));
     await first.s3.send(new PutObjectCommand({ Bucket: 'payloads', Key: 'payloads/orders/gone-too', Body: 'x' }));
     await first.s3.send(new DeleteObjectsCommand({ Bucket: 'payloads', Delete: { Objects: [{ Key: 'payloads/orders/gone-too' }] } }));
     await first.s3.send(new CopyObjectCommand({ Bucket: 'payloads', Key: 'copies/A-2', CopySource: 'payloads/payloads/orders/A-2' }));
     // An operator's upload comes in through a presigned URL, not through the SDK.
-    const url = await getSignedUrl(first.s3, new PutObjectCommand({ Bucket: 'payloads', Key: 'corrections/orders/A-1/erp', ContentType: 'application/json' }), { expiresIn: 60 });
+    const url = await getSignedUrl(
+      first.s3,
+      new PutObjectCommand({ Bucket: 'payloads', Key: 'corrections/orders/A-1/erp', ContentType: 'application/json' }),
+      { expiresIn: 60 },
+    );
     assert.equal((await fetch(url, { method: 'PUT', body: '{"qty":7}', headers: { 'content-type': 'application/json' } })).status, 200);
     // Keys of any shape: the file name does not depend on them.
     const odd = `odd/${'ü/'.repeat(200)}end`;
@@ -86,8 +102,16 @@ describe('the S3 mirror of local mode', () => {
     running.push(second);
     assert.equal(second.mirror.restored, expected.length);
     assert.deepEqual(await keys(second.s3, 'payloads'), expected);
-    assert.deepEqual(await read(second.s3, 'payloads', 'failed/orders/A-1/erp'), { body: binary, contentType: 'application/octet-stream', metadata: { sha256: 'abc' } });
-    assert.deepEqual(await read(second.s3, 'payloads', 'payloads/orders/A-2'), { body: Buffer.from('second version'), contentType: 'text/csv', metadata: {} });
+    assert.deepEqual(await read(second.s3, 'payloads', 'failed/orders/A-1/erp'), {
+      body: binary,
+      contentType: 'application/octet-stream',
+      metadata: { sha256: 'abc' },
+    });
+    assert.deepEqual(await read(second.s3, 'payloads', 'payloads/orders/A-2'), {
+      body: Buffer.from('second version'),
+      contentType: 'text/csv',
+      metadata: {},
+    });
     assert.equal((await read(second.s3, 'payloads', 'copies/A-2')).body.toString(), 'second version');
     assert.equal((await read(second.s3, 'payloads', 'corrections/orders/A-1/erp')).body.toString(), '{"qty":7}');
     assert.equal((await read(second.s3, 'payloads', odd)).body.toString(), 'odd');
@@ -100,7 +124,10 @@ describe('the S3 mirror of local mode', () => {
 
     const third = await start(directory);
     running.push(third);
-    assert.deepEqual(await keys(third.s3, 'payloads'), expected.filter((key) => key !== 'copies/A-2'));
+    assert.deepEqual(
+      await keys(third.s3, 'payloads'),
+      expected.filter((key) => key !== 'copies/A-2'),
+    );
     await third.stop();
   });
 });

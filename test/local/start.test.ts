@@ -71,11 +71,21 @@ describe('npm start', () => {
         at(new RegExp(`^\\[\\d+\\.\\d s\\] Starting the API on port ${port}…$`)),
         at(/^Sluice is running in local mode/),
       ];
-      assert.ok(steps.every((index) => index >= 0), run.output.stdout);
-      assert.deepEqual([...steps].sort((a, b) => a - b), steps, 'progress lines come in start-up order');
+      assert.ok(
+        steps.every((index) => index >= 0),
+        run.output.stdout,
+      );
+      assert.deepEqual(
+        [...steps].sort((a, b) => a - b),
+        steps,
+        'progress lines come in start-up order',
+      );
       assert.match(run.output.stdout, new RegExp(`export SLUICE_ENDPOINT=http://127\\.0\\.0\\.1:${port} `));
       assert.ok(!run.output.stdout.includes('start-test-token'), 'a token from the environment is not printed');
-      assert.match(run.output.stdout, new RegExp(`Operator console +http://127\\.0\\.0\\.1:${port}/console#token=<your SLUICE_OPERATOR_TOKEN>`));
+      assert.match(
+        run.output.stdout,
+        new RegExp(`Operator console +http://127\\.0\\.0\\.1:${port}/console#token=<your SLUICE_OPERATOR_TOKEN>`),
+      );
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       assert.equal(health.status, 200);
     } finally {

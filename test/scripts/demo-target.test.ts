@@ -32,7 +32,8 @@ describe('demo target (npm run target)', () => {
     }
   });
 
-  const post = async () => (await fetch(`${url}/orders`, { method: 'POST', body: '{"order":1}', headers: { 'x-aux-system-msg-id': 'PO-1' } })).status;
+  const post = async () =>
+    (await fetch(`${url}/orders`, { method: 'POST', body: '{"order":1}', headers: { 'x-aux-system-msg-id': 'PO-1' } })).status;
 
   it('answers with --status, then changes its answer over HTTP without a restart', async () => {
     assert.match(output, /curl -X PUT http:\/\/127\.0\.0\.1:\d+\/_target\/status -d 200/);

@@ -46,7 +46,10 @@ describe('connection health and flow control (probes run when the test says so)'
     assert.ok(events().some((e) => e.type === 'connection.offline' && e.detail.connectionId === 'erp'));
     assert.ok(events().some((e) => e.type === 'flow.paused' && e.detail.flowId === 'orders'));
     const listed = await gw.request('GET', '/local/events');
-    assert.ok(listed.body.events.some((e: { type: string }) => e.type === 'connection.offline'), 'observable over HTTP locally');
+    assert.ok(
+      listed.body.events.some((e: { type: string }) => e.type === 'connection.offline'),
+      'observable over HTTP locally',
+    );
     assert.equal((await gw.request('GET', '/local/events', { token: null })).status, 401);
     // Just over one deliverer batch (10 records): the hold must span batch boundaries.
     const ids = Array.from({ length: 12 }, (_, i) => `M-${String(i + 1).padStart(3, '0')}`);
@@ -62,7 +65,10 @@ describe('connection health and flow control (probes run when the test says so)'
     assert.equal((await connection('erp')).status, 'offline', 'still offline until a probe finds it');
     await gw.gateway.probeNow();
     const delivered = await t.waitForDelivered(13, 60_000);
-    assert.deepEqual(delivered.map((r) => r.headers['x-aux-system-msg-id']), ['M-000', ...ids]);
+    assert.deepEqual(
+      delivered.map((r) => r.headers['x-aux-system-msg-id']),
+      ['M-000', ...ids],
+    );
     for (const id of ids) assert.equal(t.byId(id).length, 1, `${id} received once`);
     assert.equal((await connection('erp')).status, 'online');
     assert.equal((await flow('orders')).status, 'enabled');
@@ -115,7 +121,10 @@ describe('connection health and flow control (probes run when the test says so)'
       await t.up();
       await hourly.gateway.probeNow();
       const delivered = await t.waitForDelivered(10, 30_000);
-      assert.deepEqual(delivered.map((r) => r.headers['x-aux-system-msg-id']), ids);
+      assert.deepEqual(
+        delivered.map((r) => r.headers['x-aux-system-msg-id']),
+        ids,
+      );
       // Per hold: the head is received at most once per probe cycle (plus its first receive and
       // the one after release); nothing behind it is received while it is held.
       assert.ok(duringOutage <= cycles.count, `D-0 received ${duringOutage} times in ${cycles.count} probe cycles`);
@@ -124,7 +133,10 @@ describe('connection health and flow control (probes run when the test says so)'
       for (const id of ids.slice(1)) assert.deepEqual(receives.get(id), [1], `${id} was received once, when its turn came`);
       // At one receive per hourly cycle, a message held for the queue's whole retention stays below the redrive count.
       const cyclesInRetention = DELIVERY_QUEUE.retentionPeriodSeconds / 3600;
-      assert.ok(cyclesInRetention + 3 < DEAD_LETTER_QUEUE.maxReceiveCount, `${cyclesInRetention} cycles fit under ${DEAD_LETTER_QUEUE.maxReceiveCount}`);
+      assert.ok(
+        cyclesInRetention + 3 < DEAD_LETTER_QUEUE.maxReceiveCount,
+        `${cyclesInRetention} cycles fit under ${DEAD_LETTER_QUEUE.maxReceiveCount}`,
+      );
       const { Attributes } = await hourly.runtime.clients.sqs.send(
         new GetQueueAttributesCommand({
           QueueUrl: hourly.gateway.resources.deadLetterQueueUrl,
@@ -156,7 +168,10 @@ describe('connection health and flow control (probes run when the test says so)'
       return { good };
     });
     assert.match(output, /connection reauthorized/, 'the capture does see the structured logs');
-    assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['C-1', 'C-2']);
+    assert.deepEqual(
+      t.delivered().map((r) => r.headers['x-aux-system-msg-id']),
+      ['C-1', 'C-2'],
+    );
     for (const secret of ['old-token', 'still-wrong', 'good-token']) {
       assert.ok(!output.includes(secret), `${secret} not in logs`);
       assert.ok(!JSON.stringify(result.good.body).includes(secret), `${secret} not in the response`);

@@ -23,7 +23,7 @@ describe('the deliverer on batches as AWS hands them out (real emulator, local p
     await targets.stopAll();
   });
 
-  it("a head that must wait for its retry keeps its place; the rest of its batch comes back behind it, in order, each attempted once", async () => {
+  it('a head that must wait for its retry keeps its place; the rest of its batch comes back behind it, in order, each attempted once', async () => {
     const key = await gw.partner('acme');
     let refusedHead = false;
     const t = await targets.start((request) => {
@@ -65,13 +65,18 @@ describe('the deliverer on batches as AWS hands them out (real emulator, local p
       t.received.map((r) => `${r.headers['x-aux-system-msg-id']}:${r.status}`),
       ['L-1:503', 'L-1:200', 'L-2:200', 'L-3:200', 'L-4:200', 'L-5:200'],
     );
-    assert.deepEqual(delivered.map((r) => r.headers['x-aux-system-msg-id']), ids);
+    assert.deepEqual(
+      delivered.map((r) => r.headers['x-aux-system-msg-id']),
+      ids,
+    );
     // Only the head's second attempt is flagged (SPEC 3: every attempt after the first); the
     // followers were given back before any attempt, so theirs is a first one.
     assert.deepEqual(
       t.received.map((r) => r.headers['x-sluice-possible-duplicate']),
       [undefined, 'true', undefined, undefined, undefined, undefined],
     );
-    await waitFor(async () => (await gw.request('GET', '/v1/flows/orders/messages/L-5')).body?.status === 'delivered', { what: 'L-5 recorded delivered' });
+    await waitFor(async () => (await gw.request('GET', '/v1/flows/orders/messages/L-5')).body?.status === 'delivered', {
+      what: 'L-5 recorded delivered',
+    });
   });
 });

@@ -37,7 +37,10 @@ describe('failure classification, retries and the failed store', () => {
     await t.waitForDelivered(1, 30_000);
     const attempts = t.byId('R-1');
     assert.equal(attempts.length, 4, 'one attempt plus three retries');
-    assert.deepEqual(attempts.map((a) => a.headers['x-sluice-attempt']), ['1', '2', '3', '4']);
+    assert.deepEqual(
+      attempts.map((a) => a.headers['x-sluice-attempt']),
+      ['1', '2', '3', '4'],
+    );
     for (let i = 1; i < attempts.length; i++) {
       assert.ok(attempts[i]!.at - attempts[i - 1]!.answeredAt! >= 990, `retry ${i} waited the interval`);
     }
@@ -99,7 +102,9 @@ describe('failure classification, retries and the failed store', () => {
     assert.ok(stored!.heldReceipt, 'receipt kept for release');
     // A message in the other lane is received while the connection is unauthorized (A-1's lane is
     // blocked by A-1 itself). Once the deliverer has parked it, "not attempted" means something.
-    const otherLane = Array.from({ length: 50 }, (_, i) => `A-${i + 2}`).find((id) => laneFor({ messageId: id }, 2) !== laneFor({ messageId: 'A-1' }, 2))!;
+    const otherLane = Array.from({ length: 50 }, (_, i) => `A-${i + 2}`).find(
+      (id) => laneFor({ messageId: id }, 2) !== laneFor({ messageId: 'A-1' }, 2),
+    )!;
     await gw.post('auth', key, otherLane, 'y');
     await waitFor(async () => (await delivery('auth', otherLane)).deliveries[0].status === 'paused', { what: `${otherLane} held` });
     assert.equal((await delivery('auth', otherLane)).deliveries[0].attempts, 0);
@@ -140,11 +145,20 @@ describe('failure classification, retries and the failed store', () => {
     });
     for (const id of ['FR-2', 'FR-3']) await gw.post('fanout-retry', key, id, id);
     await good.waitForDelivered(3);
-    assert.deepEqual(good.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['FR-1', 'FR-2', 'FR-3']);
+    assert.deepEqual(
+      good.delivered().map((r) => r.headers['x-aux-system-msg-id']),
+      ['FR-1', 'FR-2', 'FR-3'],
+    );
     assert.equal((await gw.runtime.deliveries.get('fanout-retry', 'FR-1', 'bad-2'))?.status, 'retrying', 'still retrying meanwhile');
-    assert.deepEqual(bad.received.map((r) => r.headers['x-aux-system-msg-id']), ['FR-1'], 'the bad lane held FR-2 and FR-3 behind its head');
+    assert.deepEqual(
+      bad.received.map((r) => r.headers['x-aux-system-msg-id']),
+      ['FR-1'],
+      'the bad lane held FR-2 and FR-3 behind its head',
+    );
     const body = await delivery('fanout-retry', 'FR-3');
-    const byConnection = Object.fromEntries(body.deliveries.map((d: { connectionId: string; status: string }) => [d.connectionId, d.status]));
+    const byConnection = Object.fromEntries(
+      body.deliveries.map((d: { connectionId: string; status: string }) => [d.connectionId, d.status]),
+    );
     assert.equal(byConnection['good-2'], 'delivered');
     assert.notEqual(byConnection['bad-2'], 'delivered');
   });
@@ -161,9 +175,14 @@ describe('failure classification, retries and the failed store', () => {
       what: 'both branches settled',
     });
     const body = await delivery('fanout', 'F-3');
-    const byConnection = Object.fromEntries(body.deliveries.map((d: { connectionId: string; status: string }) => [d.connectionId, d.status]));
+    const byConnection = Object.fromEntries(
+      body.deliveries.map((d: { connectionId: string; status: string }) => [d.connectionId, d.status]),
+    );
     assert.deepEqual(byConnection, { good: 'delivered', bad: 'failed' });
     assert.equal(body.status, 'failed', 'a message reads failed while any branch failed');
-    assert.deepEqual(good.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['F-1', 'F-2', 'F-3']);
+    assert.deepEqual(
+      good.delivered().map((r) => r.headers['x-aux-system-msg-id']),
+      ['F-1', 'F-2', 'F-3'],
+    );
   });
 });

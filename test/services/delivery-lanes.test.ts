@@ -63,7 +63,10 @@ describe('lanes, holds, chains and signatures', () => {
     clearTimeout(giveUp);
     assert.equal(maxInFlight, 4, 'four lanes were open at the target at once');
     for (const lane of lanes) {
-      const order = t.delivered().map((r) => r.headers['x-aux-system-msg-id']).filter((id) => lane.includes(id as string));
+      const order = t
+        .delivered()
+        .map((r) => r.headers['x-aux-system-msg-id'])
+        .filter((id) => lane.includes(id as string));
       assert.deepEqual(order, lane, 'order holds within each lane');
     }
   });
@@ -71,7 +74,7 @@ describe('lanes, holds, chains and signatures', () => {
   // Both tests assert the order of events at the target (one monotonic clock), never how long
   // something took: the head's retry is answered only once the test has seen what it needs.
 
-  it('hold-all: other lanes start only after the head\'s slow retry is answered', async () => {
+  it("hold-all: other lanes start only after the head's slow retry is answered", async () => {
     const t = await newTarget();
     const lanes = idsByLane('hold-all', 4, 2);
     const head = lanes[0]![0]!;
@@ -87,7 +90,13 @@ describe('lanes, holds, chains and signatures', () => {
       return { status: 200, delayMs: 1500 };
     };
     // The longest timeout: the retry is held open while the test posts, which a busy machine makes slow.
-    await gw.connection('c-hold-all', { url: t.url, threads: 4, onError: 'hold-all', timeoutMs: 60_000, retry: { count: 3, intervalSeconds: 1 } });
+    await gw.connection('c-hold-all', {
+      url: t.url,
+      threads: 4,
+      onError: 'hold-all',
+      timeoutMs: 60_000,
+      retry: { count: 3, intervalSeconds: 1 },
+    });
     await gw.flow('f-hold-all', { partnerId: 'acme', destinations: ['c-hold-all'] });
     await gw.post('f-hold-all', key, head, 'head');
     await waitFor(async () => (await gw.runtime.deliveries.get('f-hold-all', head, 'c-hold-all'))?.status === 'retrying', {
@@ -109,7 +118,7 @@ describe('lanes, holds, chains and signatures', () => {
     assert.equal(connection?.heldBy, undefined, 'the hold is gone once the head is delivered');
   });
 
-  it('hold-lane: while one lane\'s head retries, only that lane waits', async () => {
+  it("hold-lane: while one lane's head retries, only that lane waits", async () => {
     const t = await newTarget();
     const lanes = idsByLane('hold-lane', 4, 2);
     const head = lanes[0]![0]!;
@@ -124,7 +133,13 @@ describe('lanes, holds, chains and signatures', () => {
       await waitFor(othersDelivered, { timeoutMs: 50_000, what: 'the other lanes' }).catch(() => undefined);
       return { status: 200 };
     };
-    await gw.connection('c-hold-lane', { url: t.url, threads: 4, onError: 'hold-lane', timeoutMs: 60_000, retry: { count: 3, intervalSeconds: 1 } });
+    await gw.connection('c-hold-lane', {
+      url: t.url,
+      threads: 4,
+      onError: 'hold-lane',
+      timeoutMs: 60_000,
+      retry: { count: 3, intervalSeconds: 1 },
+    });
     await gw.flow('f-hold-lane', { partnerId: 'acme', destinations: ['c-hold-lane'] });
     await gw.post('f-hold-lane', key, head, 'head');
     await waitFor(async () => (await gw.runtime.deliveries.get('f-hold-lane', head, 'c-hold-lane'))?.status === 'retrying', {
@@ -155,13 +170,20 @@ describe('lanes, holds, chains and signatures', () => {
       assert.equal(body.status, 'suspended');
       assert.equal(t.byId(id).length, 0, `${id} never reached the target`);
     }
-    assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['OTHER-1', 'LONE-1']);
+    assert.deepEqual(
+      t.delivered().map((r) => r.headers['x-aux-system-msg-id']),
+      ['OTHER-1', 'LONE-1'],
+    );
   });
 
   it('signs deliveries per Standard Webhooks when the connection has a signing secret', async () => {
     const t = await newTarget();
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
-    await gw.connection('signed', { url: t.url, signingSecret: secret, auth: { type: 'header', headerName: 'X-Api-Token', value: 'tok-1' } });
+    await gw.connection('signed', {
+      url: t.url,
+      signingSecret: secret,
+      auth: { type: 'header', headerName: 'X-Api-Token', value: 'tok-1' },
+    });
     await gw.flow('signing', { partnerId: 'acme', destinations: ['signed'] });
     await gw.post('signing', key, 'S-1', '{"hello":"world"}', { 'content-type': 'application/json', 'x-correlation-id': 'corr-9' });
     const [request] = await t.waitForDelivered(1);

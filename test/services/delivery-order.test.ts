@@ -24,7 +24,7 @@ describe('ordered delivery through the local event source', () => {
   it('delivers 60 messages in acceptance order while the target fails 30% of the time', async () => {
     // A seeded pseudo-random failure pattern keeps the test reproducible.
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     target.behaviour = () => (random() < 0.3 ? { status: 503, body: 'busy' } : { status: 200 });
     await gw.connection('erp', { url: `${target.url}/orders`, retry: { count: 50, intervalSeconds: 0 } });
     await gw.flow('orders', { partnerId: 'acme', destinations: ['erp'] });

@@ -63,7 +63,10 @@ describe('delivery semantics end to end: retries, auth holds, probes, success st
 
     jitter = 0;
     const u = await newTarget((req) => (req.headers['x-sluice-attempt'] === '1' ? { status: 503 } : { status: 200 }));
-    await gw.connection('expo-low', { url: u.url, retry: { count: 1, intervalSeconds: 4, backoff: 'exponential', maxIntervalSeconds: 60 } });
+    await gw.connection('expo-low', {
+      url: u.url,
+      retry: { count: 1, intervalSeconds: 4, backoff: 'exponential', maxIntervalSeconds: 60 },
+    });
     await gw.flow('backoff-low', { partnerId: 'acme', destinations: ['expo-low'] });
     await gw.post('backoff-low', key, 'EX-2', 'x');
     await u.waitForDelivered(1);
@@ -145,9 +148,13 @@ describe('delivery semantics end to end: retries, auth holds, probes, success st
     await gw.connection('strict200', { url: `${t.url}/strict`, successStatuses: [200], retry: { count: 3, intervalSeconds: 0 } });
     await gw.flow('statuses', { partnerId: 'acme', destinations: ['lenient', 'strict200'] });
     await gw.post('statuses', key, 'SS-1', 'x');
-    await waitFor(async () => (await message('statuses', 'SS-1')).deliveries.every((d: { status: string }) => ['delivered', 'failed'].includes(d.status)), {
-      what: 'both branches settled',
-    });
+    await waitFor(
+      async () =>
+        (await message('statuses', 'SS-1')).deliveries.every((d: { status: string }) => ['delivered', 'failed'].includes(d.status)),
+      {
+        what: 'both branches settled',
+      },
+    );
     const body = await message('statuses', 'SS-1');
     const byConnection = Object.fromEntries(body.deliveries.map((d: { connectionId: string }) => [d.connectionId, d]));
     assert.equal(byConnection.lenient.status, 'delivered');
@@ -174,7 +181,10 @@ describe('delivery semantics end to end: retries, auth holds, probes, success st
     assert.equal(refused.status, 401);
     assert.equal(refused.body.code, 'unauthenticated');
     await t.waitForDelivered(1);
-    assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['AK-1']);
+    assert.deepEqual(
+      t.delivered().map((r) => r.headers['x-aux-system-msg-id']),
+      ['AK-1'],
+    );
     assert.equal((await gw.request('GET', '/v1/flows/api-key/messages/AK-2')).status, 404, 'the refused post stored nothing');
   });
 

@@ -72,6 +72,9 @@ describe('the prober publishes the age of the oldest held delivery (the long-hol
     await t.waitForDelivered(3, 30_000);
     await waitFor(async () => (await gw.runtime.deliveries.held('erp')).length === 0, { what: 'nothing held' });
     const after = await captureOutput(() => runProber(withMetrics(), { kind: 'hourly' }));
-    assert.deepEqual(heldAges(after.output).map((m) => m.value), [0]);
+    assert.deepEqual(
+      heldAges(after.output).map((m) => m.value),
+      [0],
+    );
   });
 });

@@ -56,7 +56,9 @@ describe('internal errors and backout (through the queue emulator and the local 
       await waitFor(async () => (await delivery('debugging', 'DBG-2', 'dbg'))?.status === 'delivered', { what: 'DBG-2 recorded' });
     });
     const logs = logEntries(entries);
-    const internal = logs.findIndex((e) => e.level === 'ERROR' && /internal error while delivering/.test(e.message) && mentions(e, 'DBG-1'));
+    const internal = logs.findIndex(
+      (e) => e.level === 'ERROR' && /internal error while delivering/.test(e.message) && mentions(e, 'DBG-1'),
+    );
     assert.ok(internal >= 0, 'the internal error is logged');
     const debug = logs.map((e, i) => ({ e, i })).filter(({ e }) => e.level === 'DEBUG');
     assert.ok(
@@ -67,7 +69,10 @@ describe('internal errors and backout (through the queue emulator and the local 
       debug.some(({ e, i }) => i > internal && e.message === 'attempt finished' && mentions(e, 'DBG-1')),
       'the retry logs its attempt at DEBUG',
     );
-    assert.ok(debug.every(({ i }) => i > internal), 'nothing was logged at DEBUG before the internal error');
+    assert.ok(
+      debug.every(({ i }) => i > internal),
+      'nothing was logged at DEBUG before the internal error',
+    );
     assert.deepEqual(
       debug.filter(({ e }) => mentions(e, 'DBG-2')).map(({ e }) => e.message),
       [],
@@ -77,7 +82,10 @@ describe('internal errors and backout (through the queue emulator and the local 
     const [first, retry] = t.byId('DBG-1');
     assert.equal(first!.headers['x-sluice-possible-duplicate'], undefined);
     assert.equal(retry!.headers['x-sluice-possible-duplicate'], 'true', 'the target may have seen the first POST');
-    assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['DBG-1', 'DBG-1', 'DBG-2']);
+    assert.deepEqual(
+      t.delivered().map((r) => r.headers['x-aux-system-msg-id']),
+      ['DBG-1', 'DBG-1', 'DBG-2'],
+    );
   });
 
   it('at the backout threshold: stops the flow, publishes flow.stopped, backs the delivery out as internal; start and restart deliver the rest in order', async () => {
@@ -113,8 +121,14 @@ describe('internal errors and backout (through the queue emulator and the local 
     await t.waitForDelivered(3);
     assert.equal((await gw.request('POST', `/v1/failed-events/${failed[0].id}/restart`)).status, 202);
     await t.waitForDelivered(4);
-    assert.deepEqual(t.delivered().map((r) => r.headers['x-aux-system-msg-id']), ['BO-1', 'BO-1', 'BO-2', 'BO-1']);
-    assert.deepEqual(t.byId('BO-1').map((r) => r.headers['x-sluice-possible-duplicate']), [undefined, 'true', 'true']);
+    assert.deepEqual(
+      t.delivered().map((r) => r.headers['x-aux-system-msg-id']),
+      ['BO-1', 'BO-1', 'BO-2', 'BO-1'],
+    );
+    assert.deepEqual(
+      t.byId('BO-1').map((r) => r.headers['x-sluice-possible-duplicate']),
+      [undefined, 'true', 'true'],
+    );
     await waitFor(async () => (await gw.request('GET', '/v1/flows/backout')).body.counts.delivered === 2, { what: 'both recorded' });
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { SQSRecord } from 'aws-lambda';
 import { processLaneBatch } from '../../services/lane-batch';
 
-const record = (id: string, group: string) => ({ messageId: id, receiptHandle: `r-${id}`, attributes: { MessageGroupId: group } }) as unknown as SQSRecord;
+const record = (id: string, group: string) =>
+  ({ messageId: id, receiptHandle: `r-${id}`, attributes: { MessageGroupId: group } }) as unknown as SQSRecord;
 
 describe('processLaneBatch (FIFO lanes, partial batch responses)', () => {
   it('runs each lane in order and stops a lane at its first kept record, giving its followers back', async () => {
@@ -23,10 +24,21 @@ describe('processLaneBatch (FIFO lanes, partial batch responses)', () => {
         onKept: () => kept++,
       },
     );
-    assert.deepEqual(seen.filter((id) => id.startsWith('a')), ['a1', 'a2'], 'a3 never started');
-    assert.deepEqual(seen.filter((id) => id.startsWith('b')), ['b1', 'b2'], 'the other lane went on');
+    assert.deepEqual(
+      seen.filter((id) => id.startsWith('a')),
+      ['a1', 'a2'],
+      'a3 never started',
+    );
+    assert.deepEqual(
+      seen.filter((id) => id.startsWith('b')),
+      ['b1', 'b2'],
+      'the other lane went on',
+    );
     assert.deepEqual(givenBack, ['a3']);
-    assert.deepEqual(response.batchItemFailures.map((f) => f.itemIdentifier), ['a2', 'a3']);
+    assert.deepEqual(
+      response.batchItemFailures.map((f) => f.itemIdentifier),
+      ['a2', 'a3'],
+    );
     assert.equal(kept, 1);
   });
 
@@ -48,7 +60,10 @@ describe('processLaneBatch (FIFO lanes, partial batch responses)', () => {
     );
     assert.equal(processed, 0);
     assert.deepEqual(givenBack, ['a1', 'a2']);
-    assert.deepEqual(response.batchItemFailures.map((f) => f.itemIdentifier), ['a1', 'a2']);
+    assert.deepEqual(
+      response.batchItemFailures.map((f) => f.itemIdentifier),
+      ['a1', 'a2'],
+    );
   });
 
   it('a failing give-back does not lose the failure report', async () => {
@@ -56,6 +71,9 @@ describe('processLaneBatch (FIFO lanes, partial batch responses)', () => {
       { Records: [record('a1', 'A'), record('a2', 'A')] },
       { process: async () => 'keep', giveBack: async () => Promise.reject(new Error('gone')) },
     );
-    assert.deepEqual(response.batchItemFailures.map((f) => f.itemIdentifier), ['a1', 'a2']);
+    assert.deepEqual(
+      response.batchItemFailures.map((f) => f.itemIdentifier),
+      ['a1', 'a2'],
+    );
   });
 });

@@ -36,7 +36,9 @@ describe('lean state: one record per message, one write per step', () => {
     // The first post warms the ingest container's configuration reads.
     assert.equal((await gw.post('orders', key, 'WARM-1', 'x')).status, 202);
     await target.waitForDelivered(1);
-    await waitFor(async () => (await gw.runtime.deliveries.get('orders', 'WARM-1', 'erp'))?.status === 'delivered', { what: 'warm-up delivered' });
+    await waitFor(async () => (await gw.runtime.deliveries.get('orders', 'WARM-1', 'erp'))?.status === 'delivered', {
+      what: 'warm-up delivered',
+    });
 
     const start = calls.length;
     const accepted = await gw.post('orders', key, 'LEAN-1', 'p'.repeat(1024));
@@ -47,18 +49,28 @@ describe('lean state: one record per message, one write per step', () => {
     await target.waitForDelivered(2);
     await waitFor(async () => (await gw.runtime.deliveries.get('orders', 'LEAN-1', 'erp'))?.status === 'delivered', { what: 'delivered' });
     const writes = dynamo(start).filter((c) => WRITES.test(c.operation));
-    assert.deepEqual(writes.map((c) => c.operation.replace(/Item$/, '')), ['Put', 'Update'], 'accepted with one put, delivered with one update');
+    assert.deepEqual(
+      writes.map((c) => c.operation.replace(/Item$/, '')),
+      ['Put', 'Update'],
+      'accepted with one put, delivered with one update',
+    );
     assert.ok(!dynamo(start).some((c) => /Transact|Batch/.test(c.operation)), 'no transaction, no batch write');
     assert.equal(target.byId('LEAN-1')[0]!.headers['x-sluice-possible-duplicate'], undefined);
 
     // Nothing else was written for the message: no index entry, no report item, no counter.
     const items = (await gw.tableItems()).filter((item) => String(item.pk).includes('LEAN-1'));
-    assert.deepEqual(items.map((item) => item.sk), ['MESSAGE']);
+    assert.deepEqual(
+      items.map((item) => item.sk),
+      ['MESSAGE'],
+    );
     assert.equal(items[0]!.gsi1pk, undefined);
     assert.equal(items[0]!.gsi2pk, undefined);
 
     const detail = await gw.request('GET', '/v1/flows/orders/messages/LEAN-1');
-    assert.deepEqual(detail.body.report.map((e: { event: string }) => e.event), ['received', 'queued', 'attempt', 'delivered']);
+    assert.deepEqual(
+      detail.body.report.map((e: { event: string }) => e.event),
+      ['received', 'queued', 'attempt', 'delivered'],
+    );
   });
 
   it('lane counts travel with the flow: ingest reads no connection, and a new thread count reaches the flow', async () => {
@@ -71,7 +83,14 @@ describe('lean state: one record per message, one write per step', () => {
     assert.equal((await gw.post('orders', key, 'LANES-1', 'x')).status, 202);
     // The connection save dropped the cached flow: ingest reads the flow again, and nothing else, before its put.
     const beforePut = dynamo(start).map((c) => c.operation);
-    assert.deepEqual(beforePut.slice(0, beforePut.findIndex((op) => /^Put/.test(op))), ['GetItem'], JSON.stringify(beforePut));
+    assert.deepEqual(
+      beforePut.slice(
+        0,
+        beforePut.findIndex((op) => /^Put/.test(op)),
+      ),
+      ['GetItem'],
+      JSON.stringify(beforePut),
+    );
     const lanes = (await gw.request('GET', '/v1/flows/orders/messages/LANES-1')).body.deliveries.map((d: { lane: number }) => d.lane);
     assert.ok(lanes.every((lane: number) => lane >= 0 && lane < 3));
   });
@@ -92,7 +111,13 @@ describe('lean state: one record per message, one write per step', () => {
     assert.ok((record.report as unknown[]).length <= REPORT_CAP, 'the record keeps a bounded report');
     const report = (await gw.request('GET', '/v1/flows/orders/messages/LONG-1')).body.report as { event: string; detail: string }[];
     const notes = report.filter((e) => e.event === 'warning').map((e) => e.detail);
-    assert.deepEqual(notes, Array.from({ length: total }, (_, i) => `note ${i}`));
-    assert.deepEqual(report.slice(0, 4).map((e) => e.event), ['received', 'queued', 'attempt', 'delivered']);
+    assert.deepEqual(
+      notes,
+      Array.from({ length: total }, (_, i) => `note ${i}`),
+    );
+    assert.deepEqual(
+      report.slice(0, 4).map((e) => e.event),
+      ['received', 'queued', 'attempt', 'delivered'],
+    );
   });
 });

@@ -52,9 +52,13 @@ describe('bulk restart of failed events', () => {
     const deliverMs = performance.now() - started;
 
     const perId = new Map<string, number>();
-    for (const r of t.delivered()) perId.set(String(r.headers['x-aux-system-msg-id']), (perId.get(String(r.headers['x-aux-system-msg-id'])) ?? 0) + 1);
+    for (const r of t.delivered())
+      perId.set(String(r.headers['x-aux-system-msg-id']), (perId.get(String(r.headers['x-aux-system-msg-id'])) ?? 0) + 1);
     assert.equal(perId.size, total);
-    assert.ok([...perId.values()].every((n) => n === 1), 'each delivered exactly once');
+    assert.ok(
+      [...perId.values()].every((n) => n === 1),
+      'each delivered exactly once',
+    );
     assert.ok(t.delivered().every((r) => r.headers['x-sluice-possible-duplicate'] === 'true'));
     assert.equal((await gw.request('GET', '/v1/failed-events?flowId=bulk')).body.items.length, 0);
     await waitFor(async () => (await counts('bulk')).delivered === total, { what: 'delivered count' });
@@ -62,8 +66,17 @@ describe('bulk restart of failed events', () => {
     assert.equal(c.failed, 0);
     assert.equal(c.queued, 0);
     const audit = await gw.runtime.audit.list(new Date().toISOString().slice(0, 10));
-    assert.ok(audit.some((a) => a.action === 'failed-event.bulk-restart' && a.detail === `restarted ${total}, skipped 0` && a.target === 'failed-events?flowId=bulk'));
-    console.log(`bulk: fail phase ${Math.round(failPhase)} ms, restart call ${Math.round(restartMs)} ms, redelivery ${Math.round(deliverMs)} ms`);
+    assert.ok(
+      audit.some(
+        (a) =>
+          a.action === 'failed-event.bulk-restart' &&
+          a.detail === `restarted ${total}, skipped 0` &&
+          a.target === 'failed-events?flowId=bulk',
+      ),
+    );
+    console.log(
+      `bulk: fail phase ${Math.round(failPhase)} ms, restart call ${Math.round(restartMs)} ms, redelivery ${Math.round(deliverMs)} ms`,
+    );
   });
 
   it('filters by connection and type and skips events with an invalid correction', async () => {
@@ -88,10 +101,10 @@ describe('bulk restart of failed events', () => {
     assert.equal(onA.status, 202);
     assert.deepEqual(onA.body, { restarted: 2, skipped: 1 });
     await a.waitForDelivered(2);
-    assert.deepEqual(
-      (await gw.request('GET', '/v1/failed-events?flowId=filtered')).body.items.map((i: any) => i.id).sort(),
-      ['filtered~F-1~filter-b', 'filtered~F-2~filter-a'],
-    );
+    assert.deepEqual((await gw.request('GET', '/v1/failed-events?flowId=filtered')).body.items.map((i: any) => i.id).sort(), [
+      'filtered~F-1~filter-b',
+      'filtered~F-2~filter-a',
+    ]);
 
     const onB = await gw.request('POST', '/v1/failed-events/restart', { body: { flowId: 'filtered', connectionId: 'filter-b' } });
     assert.deepEqual(onB.body, { restarted: 1, skipped: 0 });

@@ -1,6 +1,21 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, call, consoleFetch, type FailedEvent, type FailureType } from '../api/client';
-import { Button, Definitions, Empty, Field, Notice, errorText, PageHeader, ProblemAlert, Section, StatusBadge, Time, formatBytes, useAction, useAsync } from '../components';
+import {
+  Button,
+  Definitions,
+  Empty,
+  Field,
+  Notice,
+  errorText,
+  PageHeader,
+  ProblemAlert,
+  Section,
+  StatusBadge,
+  Time,
+  formatBytes,
+  useAction,
+  useAsync,
+} from '../components';
 import { href } from '../router';
 
 const TYPES: FailureType[] = ['business', 'timeout', 'unavailable', 'expired', 'configuration', 'internal'];
@@ -157,12 +172,21 @@ function BulkRestart({ filters, onDone }: { filters: Filters; onDone: () => void
     });
   return (
     <Section title="Bulk restart">
-      <p class="hint">Restarts every failed event that matches the filters above. Run the dry run first: it changes nothing and shows how many would restart.</p>
+      <p class="hint">
+        Restarts every failed event that matches the filters above. Run the dry run first: it changes nothing and shows how many would
+        restart.
+      </p>
       <div class="button-row">
         <Button onClick={dryRun} busy={action.busy === 'dry-run'}>
           Dry run
         </Button>
-        <Button variant="primary" onClick={restart} busy={action.busy === 'restart'} disabled={!current || current.items.length === 0} aria-describedby="bulk-result">
+        <Button
+          variant="primary"
+          onClick={restart}
+          busy={action.busy === 'restart'}
+          disabled={!current || current.items.length === 0}
+          aria-describedby="bulk-result"
+        >
           {current ? `Restart ${current.items.length} failed event${current.items.length === 1 ? '' : 's'}` : 'Restart (dry run first)'}
         </Button>
       </div>
@@ -189,7 +213,10 @@ export function FailedEventsPage() {
   const items = pages.items.filter((event) => inWindow(filters, event));
   return (
     <>
-      <PageHeader title="Failed events" subtitle="Deliveries that failed or are held in error: repair the payload, restart, recover or discard." />
+      <PageHeader
+        title="Failed events"
+        subtitle="Deliveries that failed or are held in error: repair the payload, restart, recover or discard."
+      />
       <Section title="Filters">
         <FilterForm value={filters} onApply={setFilters} />
       </Section>
@@ -207,7 +234,9 @@ export function FailedEventsPage() {
                   <th scope="col">Flow → connection</th>
                   <th scope="col">Type</th>
                   <th scope="col">Error</th>
-                  <th scope="col" class="num">Attempts</th>
+                  <th scope="col" class="num">
+                    Attempts
+                  </th>
                   <th scope="col">Payload</th>
                 </tr>
               </thead>
@@ -337,7 +366,18 @@ export function FailedEventPage({ id }: { id: string }) {
 
   return (
     <>
-      <PageHeader title="Failed event" subtitle={event ? <>Message {event.messageId} in flow {event.flowId}</> : id}>
+      <PageHeader
+        title="Failed event"
+        subtitle={
+          event ? (
+            <>
+              Message {event.messageId} in flow {event.flowId}
+            </>
+          ) : (
+            id
+          )
+        }
+      >
         {event ? <StatusBadge status={event.status} /> : null}
       </PageHeader>
       <ProblemAlert problem={state.problem} />
@@ -356,7 +396,12 @@ export function FailedEventPage({ id }: { id: string }) {
           <Section title="What failed">
             <Definitions
               items={[
-                ['Status', <span id="event-status"><StatusBadge status={event.status} /></span>],
+                [
+                  'Status',
+                  <span id="event-status">
+                    <StatusBadge status={event.status} />
+                  </span>,
+                ],
                 ['Type', event.type],
                 ['Error', errorText(event.error)],
                 ['Target said', event.error.bodyExcerpt ? <pre class="excerpt">{event.error.bodyExcerpt}</pre> : undefined],
@@ -416,7 +461,9 @@ export function FailedEventPage({ id }: { id: string }) {
                 </Button>
               )}
             </div>
-            {event.status !== 'inError' ? <p class="hint">Recover applies to deliveries held in error (flows with auto retry off).</p> : null}
+            {event.status !== 'inError' ? (
+              <p class="hint">Recover applies to deliveries held in error (flows with auto retry off).</p>
+            ) : null}
           </Section>
         </>
       ) : null}

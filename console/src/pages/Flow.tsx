@@ -1,6 +1,20 @@
 import { useState } from 'preact/hooks';
 import { api, call, type MessageStatus } from '../api/client';
-import { Button, Definitions, Empty, Field, Notice, PageHeader, ProblemAlert, Section, StatusBadge, Time, formatBytes, useAction, useAsync } from '../components';
+import {
+  Button,
+  Definitions,
+  Empty,
+  Field,
+  Notice,
+  PageHeader,
+  ProblemAlert,
+  Section,
+  StatusBadge,
+  Time,
+  formatBytes,
+  useAction,
+  useAsync,
+} from '../components';
 import { href } from '../router';
 
 const ACTIONS = [
@@ -131,7 +145,9 @@ function FlowLog({ flowId }: { flowId: string }) {
                     <code>{entry.code}</code>
                   </td>
                   <td>{entry.detail}</td>
-                  <td>{entry.messageId ? <a href={href.message(flowId, entry.messageId)}>{entry.messageId}</a> : <span class="muted">—</span>}</td>
+                  <td>
+                    {entry.messageId ? <a href={href.message(flowId, entry.messageId)}>{entry.messageId}</a> : <span class="muted">—</span>}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -165,7 +181,12 @@ export function FlowPage({ flowId }: { flowId: string }) {
             actions={
               <div class="button-row" role="group" aria-label="Flow actions">
                 {ACTIONS.map((a) => (
-                  <Button key={a.name} variant={a.name === 'disable' ? 'danger' : 'secondary'} busy={action.busy === a.name} onClick={() => act(a.name, a.done)}>
+                  <Button
+                    key={a.name}
+                    variant={a.name === 'disable' ? 'danger' : 'secondary'}
+                    busy={action.busy === a.name}
+                    onClick={() => act(a.name, a.done)}
+                  >
                     {a.label}
                   </Button>
                 ))}
@@ -176,7 +197,12 @@ export function FlowPage({ flowId }: { flowId: string }) {
             <Notice text={action.notice} />
             <Definitions
               items={[
-                ['Status', <span id="flow-status"><StatusBadge status={flow.status} /></span>],
+                [
+                  'Status',
+                  <span id="flow-status">
+                    <StatusBadge status={flow.status} />
+                  </span>,
+                ],
                 ['Reason', flow.statusReason],
                 ['Since', <Time at={flow.statusSince} />],
                 [
@@ -192,6 +218,7 @@ export function FlowPage({ flowId }: { flowId: string }) {
                 ['On failure', flow.onFailure],
                 ['Auto retry', flow.autoRetry ? 'yes' : 'no'],
                 ['Max payload', formatBytes(flow.maxPayloadBytes)],
+                ['Retention', `${flow.retentionDays} days after final`],
               ]}
             />
             <div class="tiles tiles-compact">

@@ -1,6 +1,20 @@
 import { useState } from 'preact/hooks';
 import { api, call, ProblemError, type MessageDetail } from '../api/client';
-import { Button, Definitions, Empty, Field, PageHeader, errorText, ProblemAlert, Section, StatusBadge, Time, formatBytes, toProblem, useAsync } from '../components';
+import {
+  Button,
+  Definitions,
+  Empty,
+  Field,
+  PageHeader,
+  errorText,
+  ProblemAlert,
+  Section,
+  StatusBadge,
+  Time,
+  formatBytes,
+  toProblem,
+  useAsync,
+} from '../components';
 import { href } from '../router';
 import type { Problem } from '../api/client';
 
@@ -44,6 +58,7 @@ export function MessageView({ message }: { message: MessageDetail }) {
             ['Correlation id', <code>{message.correlationId}</code>],
             ['Chain', message.chainId],
             ['Expires', message.expiresAt ? <Time at={message.expiresAt} /> : undefined],
+            ['Kept until', message.retainedUntil ? <Time at={message.retainedUntil} /> : undefined],
           ]}
         />
       </Section>
@@ -55,7 +70,9 @@ export function MessageView({ message }: { message: MessageDetail }) {
                 <th scope="col">Connection</th>
                 <th scope="col">Lane</th>
                 <th scope="col">Status</th>
-                <th scope="col" class="num">Attempts</th>
+                <th scope="col" class="num">
+                  Attempts
+                </th>
                 <th scope="col">Last error</th>
                 <th scope="col">Next attempt / delivered</th>
               </tr>
@@ -72,13 +89,7 @@ export function MessageView({ message }: { message: MessageDetail }) {
                     {delivery.failureType ? <span class="chip">{delivery.failureType}</span> : null}
                   </td>
                   <td class="num">{delivery.attempts}</td>
-                  <td>
-                    {delivery.lastError ? (
-                      errorText(delivery.lastError)
-                    ) : (
-                      <span class="muted">—</span>
-                    )}
-                  </td>
+                  <td>{delivery.lastError ? errorText(delivery.lastError) : <span class="muted">—</span>}</td>
                   <td>{delivery.deliveredAt ? <Time at={delivery.deliveredAt} /> : <Time at={delivery.nextAttemptAt} />}</td>
                 </tr>
               ))}
@@ -101,7 +112,14 @@ export function MessagePage({ flowId, messageId }: { flowId: string; messageId: 
   const state = useAsync(() => loadMessage(flowId, messageId), [flowId, messageId]);
   return (
     <>
-      <PageHeader title={`Message ${messageId}`} subtitle={<>in flow <a href={href.flow(flowId)}>{flowId}</a></>}>
+      <PageHeader
+        title={`Message ${messageId}`}
+        subtitle={
+          <>
+            in flow <a href={href.flow(flowId)}>{flowId}</a>
+          </>
+        }
+      >
         <Button onClick={() => void state.reload()}>Refresh</Button>
       </PageHeader>
       <ProblemAlert problem={state.problem} />
@@ -148,7 +166,13 @@ export function SearchPage() {
       <Section title="Search">
         <form class="form form-inline" onSubmit={search} role="search">
           <Field label="Message GUID" id="search-guid">
-            <input id="search-guid" required value={guid} onInput={(e) => setGuid((e.target as HTMLInputElement).value)} placeholder="e.g. order-4711" />
+            <input
+              id="search-guid"
+              required
+              value={guid}
+              onInput={(e) => setGuid((e.target as HTMLInputElement).value)}
+              placeholder="e.g. order-4711"
+            />
           </Field>
           <Field label="Flow" id="search-flow">
             <select id="search-flow" value={flowId} onChange={(e) => setFlowId((e.target as HTMLSelectElement).value)}>
@@ -167,7 +191,12 @@ export function SearchPage() {
           </div>
         </form>
         <ProblemAlert problem={problem ?? flows.problem} />
-        {found && found.length === 0 ? <Empty>No message with GUID {guid.trim()}{flowId ? ` in flow ${flowId}` : ' in any flow'}.</Empty> : null}
+        {found && found.length === 0 ? (
+          <Empty>
+            No message with GUID {guid.trim()}
+            {flowId ? ` in flow ${flowId}` : ' in any flow'}.
+          </Empty>
+        ) : null}
       </Section>
       {found?.map((message) => (
         <div key={`${message.flowId}/${message.messageId}`}>

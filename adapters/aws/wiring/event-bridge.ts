@@ -1,0 +1,10 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { RuntimeWiring } from '../../runtime';
+import { EventBridgePublisher, InMemoryEventPublisher } from '../event-publisher';
+
+/** Operational events on the deployment's bus (kept in memory without one). */
+export const eventBridgeWiring: RuntimeWiring = {
+  clients: { eventBridge: EventBridgeClient },
+  events: (clients, config) =>
+    config.eventBusName ? new EventBridgePublisher(clients.eventBridge, config.eventBusName) : new InMemoryEventPublisher(),
+};

@@ -1,0 +1,109 @@
+// Each Lambda function bundled as the construct bundles it (infra/function-bundling.ts),
+// with esbuild's metafile: the AWS SDK clients in each bundle are exactly those its
+// function calls, and no bundle carries the API's schema generator or zod's locales
+// (`import { z } from 'zod'` keeps every translation; `import * as z` lets them go).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleFunction, ENTRY_ENV, FUNCTIONS, type FunctionBundle, type FunctionName } from '../../bench/cold-start';
+
+/** The SDK clients each function may bundle: what it calls, and nothing else. */
+const ALLOWED_CLIENTS: Record<FunctionName, string[]> = {
+  // Records (DynamoDB), tickets (SQS), payloads over the inline limit (S3).
+  ingest: ['client-dynamodb', 'client-s3', 'client-sqs'],
+  // Everything: repair (S3 and presigned URLs), connection secrets, probes, events.
+  operator: ['client-dynamodb', 'client-eventbridge', 'client-kms', 'client-s3', 'client-scheduler', 'client-sqs'],
+  // Claim checks and the failed store (S3), secrets (KMS), pause events and probe schedules.
+  deliverer: ['client-dynamodb', 'client-eventbridge', 'client-kms', 'client-s3', 'client-scheduler', 'client-sqs'],
+  // Probes with the connection's secrets, resume events and schedules, re-queueing sweeps; no payloads.
+  prober: ['client-dynamodb', 'client-eventbridge', 'client-kms', 'client-scheduler', 'client-sqs'],
+  // Counts and listings from the table's stream; retention tags on a final message's objects (S3).
+  aggregator: ['client-dynamodb', 'client-s3'],
+};
+
+const packagesIn = (bundle: FunctionBundle, pattern: RegExp): string[] => {
+  const found = new Set<string>();
+  for (const output of Object.values(bundle.metafile.outputs)) {
+    for (const input of Object.keys(output.inputs)) {
+      const match = pattern.exec(input);
+      if (match) found.add(match[1]!);
+    }
+  }
+  return [...found].sort();
+};
+
+describe('Lambda bundles', () => {
+  let outDir: string;
+  const bundles = new Map<FunctionName, FunctionBundle>();
+
+  before(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'sluice-bundles-test-'));
+    for (const name of FUNCTIONS) bundles.set(name, await bundleFunction(name, outDir));
+  });
+  after(() => rmSync(outDir, { recursive: true, force: true }));
+
+  for (const name of FUNCTIONS) {
+    it(`${name} bundles only the SDK clients it calls`, () => {
+      assert.deepEqual(packagesIn(bundles.get(name)!, /node_modules\/@aws-sdk\/(client-[^/]+)\//), ALLOWED_CLIENTS[name]);
+    });
+  }
+
+  it('the ingest bundle loads neither the presigners nor KMS, Scheduler or EventBridge', () => {
+    const ingest = bundles.get('ingest')!;
+    assert.deepEqual(packagesIn(ingest, /node_modules\/@aws-sdk\/(s3-[^/]+|client-(?:kms|scheduler|eventbridge))\//), []);
+  });
+
+  it('the ingest bundle carries the partner routes and none of the operator API', () => {
+    const inputs = Object.values(bundles.get('ingest')!.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
+    const operatorOnly = [
+      'api/resources/connections.ts',
+      'api/resources/flows.ts',
+      'api/resources/failed-events.ts',
+      'api/resources/partners.ts',
+      'services/repair.ts',
+    ];
+    assert.deepEqual(
+      inputs.filter((input) => operatorOnly.some((path) => input.endsWith(path))),
+      [],
+    );
+    for (const partnerRoute of ['api/resources/partner-messages.ts', 'api/resources/partner-batches.ts']) {
+      assert.ok(
+        inputs.some((input) => input.endsWith(partnerRoute)),
+        partnerRoute,
+      );
+    }
+  });
+
+  it('the ingest bundle carries no zod: partner requests are checked by hand, their schemas live in api/resources/partner-schemas.ts', () => {
+    assert.deepEqual(packagesIn(bundles.get('ingest')!, /node_modules\/(zod)\//), []);
+  });
+
+  it('no bundle carries the OpenAPI generator or zod’s translations', () => {
+    // The generator and what only it imports: the partner API's schemas, zod to JSON Schema, problem examples.
+    const generator = ['api/openapi.ts', 'api/json-schema.ts', 'api/problem-docs.ts', 'api/resources/partner-schemas.ts'];
+    for (const bundle of bundles.values()) {
+      const inputs = Object.values(bundle.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
+      const unwanted = inputs.filter(
+        (input) => generator.some((path) => input.endsWith(path)) || (/zod\/v4\/locales\//.test(input) && !input.endsWith('locales/en.js')),
+      );
+      assert.deepEqual(unwanted, [], `${bundle.name} bundles ${unwanted.slice(0, 3).join(', ')}…`);
+    }
+  });
+
+  it('every bundle loads in a fresh Node process and exports its handler', async () => {
+    for (const bundle of bundles.values()) {
+      const stdout = await new Promise<string>((resolve, reject) =>
+        execFile(
+          process.execPath,
+          ['-e', `process.stdout.write(typeof require(${JSON.stringify(bundle.outfile)}).handler)`],
+          { env: { PATH: process.env.PATH ?? '', ...ENTRY_ENV } },
+          (error, out, stderr) => (error ? reject(new Error(`${bundle.name}: ${stderr || error.message}`)) : resolve(out)),
+        ),
+      );
+      assert.equal(stdout, 'function', bundle.name);
+    }
+  });
+});
