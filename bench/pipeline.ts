@@ -180,7 +180,11 @@ export class Pipeline {
       partnerHandler: (event, context) => {
         // The gateway is down for a restart: the partner gets a 503 and posts again.
         if (!pipeline || pipeline.restarting) {
-          return Promise.resolve({ statusCode: 503, headers: { 'content-type': 'application/problem+json' }, body: '{"status":503,"code":"internal"}' });
+          return Promise.resolve({
+            statusCode: 503,
+            headers: { 'content-type': 'application/problem+json' },
+            body: '{"status":503,"code":"internal"}',
+          });
         }
         const ingest = pipeline.ingest;
         return meter.invoke('ingest', () => ingest(event, context));
@@ -188,7 +192,16 @@ export class Pipeline {
       operatorHandler: async () => ({ statusCode: 404, headers: { 'content-type': 'application/problem+json' }, body: '{"status":404}' }),
       isPartnerRequest: () => true,
     });
-    pipeline = new Pipeline(gateway, meter, publisher.events, options, observer, partnerApi, gatewayOptions, createIngestHandler(gateway.runtime));
+    pipeline = new Pipeline(
+      gateway,
+      meter,
+      publisher.events,
+      options,
+      observer,
+      partnerApi,
+      gatewayOptions,
+      createIngestHandler(gateway.runtime),
+    );
     return pipeline;
   }
 

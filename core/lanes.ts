@@ -28,7 +28,14 @@ export function parseLaneGroupId(groupId: string): { connectionId: string; lane:
  * round of a parked lane's release (`epoch` and `round`, left out while 0 so first
  * tickets keep their id).
  */
-export function deliveryDeduplicationId(flowId: string, messageId: string, connectionId: string, restarts: number, epoch = 0, round = 0): string {
+export function deliveryDeduplicationId(
+  flowId: string,
+  messageId: string,
+  connectionId: string,
+  restarts: number,
+  epoch = 0,
+  round = 0,
+): string {
   const parts = [flowId, messageId, connectionId, String(restarts), ...(epoch > 0 ? [`e${epoch}r${round}`] : [])];
   return createHash('sha256').update(parts.join('\n')).digest('hex');
 }

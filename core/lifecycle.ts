@@ -356,7 +356,10 @@ export function failed(
 }
 
 /** `autoRetry: false`: a transient failure blocks the lane until an operator recovers it. */
-export function inError(d: Delivery, f: AttemptFacts & { error: DeliveryError; type: FailureType; receipt: string; ticketAt: string }): Step {
+export function inError(
+  d: Delivery,
+  f: AttemptFacts & { error: DeliveryError; type: FailureType; receipt: string; ticketAt: string },
+): Step {
   return step(
     'inError',
     d,

@@ -181,7 +181,10 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       await streamPoller.drain();
     }
     progress('Queuing again what was queued, retrying or held when the gateway last stopped');
-    await (options.reconcile ?? (({ runtime: r }) => reconcileSweep(r, { queueReplaced: true }).then(() => undefined)))({ runtime, resources });
+    await (options.reconcile ?? (({ runtime: r }) => reconcileSweep(r, { queueReplaced: true }).then(() => undefined)))({
+      runtime,
+      resources,
+    });
     // Only now: the hourly run's own reconcile sweep must not start while this one still rebuilds the queue.
     scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
     // Operational events: logged as they happen and listed at GET /local/events (AWS: the event bus).

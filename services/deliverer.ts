@@ -26,7 +26,16 @@ import { DELIVERY_QUEUE } from '../adapters/aws/definitions';
 import { markConnectionDown } from './connection-health';
 import { messagePayload } from './payloads';
 import { processLaneBatch, type RecordResult } from './lane-batch';
-import { acceptancePosition, ageSeconds, endsRound, laneVerdict, needsTicket, parkAfterSeconds, ticketSentAt, type LaneState } from '../core/parking';
+import {
+  acceptancePosition,
+  ageSeconds,
+  endsRound,
+  laneVerdict,
+  needsTicket,
+  parkAfterSeconds,
+  ticketSentAt,
+  type LaneState,
+} from '../core/parking';
 import { parkInLane, parkLane, releaseLane } from './parking';
 
 /**
@@ -222,7 +231,17 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
   ) {
     const receipt = s.record.receiptHandle;
     if (s.delivery.status !== status || s.delivery.heldReceipt !== receipt || extra.report || extra.attempt) {
-      await apply(s, lifecycle.held(s.delivery, { at: iso(), status, receipt, ticketAt: ticketSentAt(s.ticket, s.message.receivedAt), reason, ...extra }));
+      await apply(
+        s,
+        lifecycle.held(s.delivery, {
+          at: iso(),
+          status,
+          receipt,
+          ticketAt: ticketSentAt(s.ticket, s.message.receivedAt),
+          reason,
+          ...extra,
+        }),
+      );
     }
     await runtime.queue.delay(receipt, seconds, receiveOf(s.record));
     return 'keep' as const;

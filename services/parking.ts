@@ -126,7 +126,7 @@ export async function releaseLane(runtime: Runtime, connectionId: string, lane: 
 /** Releases the parked lanes of a connection (all, or `lanes`) when it is online. Returns the rounds sent. */
 export async function releaseParkedLanes(runtime: Runtime, connectionId: string, lanes?: number[]): Promise<number> {
   const connection = await runtime.connections.get(connectionId, true);
-  if (!connection || connection.status !== 'online') return 0;
+  if (connection?.status !== 'online') return 0;
   let sent = 0;
   for (const lane of lanes ?? connection.parkedLanes ?? []) {
     if ((await releaseLane(runtime, connectionId, lane)) === 'sent') sent += 1;
@@ -141,7 +141,11 @@ export async function releaseParkedLanes(runtime: Runtime, connectionId: string,
  * order, and the lanes of online connections are released. Reads every flow's listing.
  * Returns the deliveries parked.
  */
-export async function requeueFromState(runtime: Runtime, scope: { connectionId?: string; lanes?: number[] } = {}, reason = 'tickets lost'): Promise<number> {
+export async function requeueFromState(
+  runtime: Runtime,
+  scope: { connectionId?: string; lanes?: number[] } = {},
+  reason = 'tickets lost',
+): Promise<number> {
   const byLane = new Map<string, (Parkable & { delivery: LoadedDelivery })[]>();
   for (const flow of await runtime.flows.list()) {
     for await (const page of runtime.messages.walk(flow.flowId)) {
@@ -180,7 +184,8 @@ export async function requeueFromState(runtime: Runtime, scope: { connectionId?:
     }
   });
   for (const connectionId of connections) await releaseParkedLanes(runtime, connectionId);
-  if (parked > 0) runtime.logger.warn('deliveries queued again from the recorded state', { deliveries: parked, lanes: byLane.size, reason });
+  if (parked > 0)
+    runtime.logger.warn('deliveries queued again from the recorded state', { deliveries: parked, lanes: byLane.size, reason });
   return parked;
 }
 
@@ -219,7 +224,10 @@ export interface ReconcileReport {
 async function heldLanes(runtime: Runtime, connection: StoredConnection) {
   const held = await runtime.deliveries.held(connection.connectionId);
   const missing = held.filter((h) => !h.heldTicketAt);
-  const records = missing.length > 0 ? await runtime.messages.records(missing, 'flowId, messageId, receivedAt') : new Map<string, Record<string, unknown>>();
+  const records =
+    missing.length > 0
+      ? await runtime.messages.records(missing, 'flowId, messageId, receivedAt')
+      : new Map<string, Record<string, unknown>>();
   const lanes = new Map<number, { oldest: string; receipts: string[] }>();
   for (const h of held) {
     const at = h.heldTicketAt ?? String(records.get(`${h.flowId}#${h.messageId}`)?.receivedAt ?? '');
@@ -249,7 +257,11 @@ export async function reconcileSweep(runtime: Runtime, options: ReconcileOptions
   const generation = await runtime.queue.generation();
   const known = await runtime.lanes.queueGeneration();
   if (options.queueReplaced || (known !== undefined && known !== generation)) {
-    report.requeued += await requeueFromState(runtime, {}, options.queueReplaced ? 'the queue was replaced at start' : 'the queue was replaced');
+    report.requeued += await requeueFromState(
+      runtime,
+      {},
+      options.queueReplaced ? 'the queue was replaced at start' : 'the queue was replaced',
+    );
   }
   if (known !== generation) await runtime.lanes.setQueueGeneration(generation, now);
 
@@ -266,12 +278,18 @@ export async function reconcileSweep(runtime: Runtime, options: ReconcileOptions
         report.parked += 1;
         // Woken, the held ticket comes back at once and the deliverer takes the lane in.
         for (const receipt of receipts) {
-          await runtime.queue.delay(receipt, 0).catch((error) => runtime.logger.debug('held receipt no longer in flight', { error: error as Error }));
+          await runtime.queue
+            .delay(receipt, 0)
+            .catch((error) => runtime.logger.debug('held receipt no longer in flight', { error: error as Error }));
         }
       }
     }
     if (lost.length > 0) {
-      report.requeued += await requeueFromState(runtime, { connectionId: connection.connectionId, lanes: lost }, 'held tickets older than the queue keeps them');
+      report.requeued += await requeueFromState(
+        runtime,
+        { connectionId: connection.connectionId, lanes: lost },
+        'held tickets older than the queue keeps them',
+      );
     }
   }
 

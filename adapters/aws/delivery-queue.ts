@@ -59,7 +59,14 @@ export class SqsDeliveryQueue implements DeliveryQueue {
             Id: String(index),
             MessageBody: JSON.stringify(ticket),
             MessageGroupId: laneGroupId(ticket.connectionId, ticket.lane),
-            MessageDeduplicationId: deliveryDeduplicationId(ticket.flowId, ticket.messageId, ticket.connectionId, ticket.restarts, ticket.epoch, ticket.round),
+            MessageDeduplicationId: deliveryDeduplicationId(
+              ticket.flowId,
+              ticket.messageId,
+              ticket.connectionId,
+              ticket.restarts,
+              ticket.epoch,
+              ticket.round,
+            ),
           })),
         }),
       );

@@ -1,4 +1,11 @@
-import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../../core/concurrency';
 import { acceptancePosition, type LaneState, type ParkedEntry } from '../../core/parking';
 import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
@@ -83,7 +90,14 @@ export class LaneStore {
                     '#round = if_not_exists(#round, :zero) + :one, #parks = if_not_exists(#parks, :zero), #since = :at ' +
                     'REMOVE #through, #sentParks, #roundAt',
                   ExpressionAttributeNames: NAMES,
-                  ExpressionAttributeValues: { ':c': connectionId, ':l': lane, ':parked': 'parked', ':zero': 0, ':one': 1, ':at': at.toISOString() },
+                  ExpressionAttributeValues: {
+                    ':c': connectionId,
+                    ':l': lane,
+                    ':parked': 'parked',
+                    ':zero': 0,
+                    ':one': 1,
+                    ':at': at.toISOString(),
+                  },
                 },
               },
               {
@@ -274,7 +288,9 @@ export class LaneStore {
 
   /** The queue generation the table's tickets were last reconciled with, if any. */
   async queueGeneration(): Promise<string | undefined> {
-    const { Item } = await this.documents.send(new GetCommand({ TableName: this.tableName, Key: keys.queueGeneration, ConsistentRead: true }));
+    const { Item } = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: keys.queueGeneration, ConsistentRead: true }),
+    );
     return Item ? String(Item.generation) : undefined;
   }
 

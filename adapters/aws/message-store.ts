@@ -199,7 +199,9 @@ export class MessageStore {
           UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }>;
         } = await this.documents.send(
           new BatchGetCommand({
-            RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) } },
+            RequestItems: {
+              [this.tableName]: { Keys: pending, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) },
+            },
           }),
         );
         for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.flowId}#${item.messageId}`, item);
@@ -287,7 +289,9 @@ export class MessageStore {
    * read without payload or report), a hundred at a time. The listing trails the records
    * by the stream's lag.
    */
-  async *walk(flowId: string): AsyncGenerator<{ message: Pick<Message, 'flowId' | 'messageId' | 'receivedAt'>; deliveries: LoadedDelivery[] }[]> {
+  async *walk(
+    flowId: string,
+  ): AsyncGenerator<{ message: Pick<Message, 'flowId' | 'messageId' | 'receivedAt'>; deliveries: LoadedDelivery[] }[]> {
     let chunk: ListingEntry[] = [];
     const read = async (entries: ListingEntry[]) => {
       const records = await this.records(
@@ -297,7 +301,10 @@ export class MessageStore {
       return entries
         .map((e) => records.get(`${flowId}#${e.messageId}`))
         .filter((item): item is Record<string, unknown> => item !== undefined)
-        .map((item) => ({ message: { flowId, messageId: String(item.messageId), receivedAt: String(item.receivedAt) }, deliveries: deliveriesOf(item) }));
+        .map((item) => ({
+          message: { flowId, messageId: String(item.messageId), receivedAt: String(item.receivedAt) },
+          deliveries: deliveriesOf(item),
+        }));
     };
     for await (const entry of this.listing(flowId, { from: new Date(0).toISOString(), until: '9999-12-31T23:59:59.999Z' })) {
       chunk.push(entry);

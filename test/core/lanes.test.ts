@@ -90,7 +90,14 @@ describe('deliveryDeduplicationId', () => {
 
   it('differs per release round of a parked lane, and is unchanged for first tickets (epoch 0)', () => {
     assert.equal(deliveryDeduplicationId('f', 'm', 'c', 0, 0, 0), deliveryDeduplicationId('f', 'm', 'c', 0));
-    const ids = new Set([[1, 1], [1, 2], [2, 3], [0, 0]].map(([epoch, round]) => deliveryDeduplicationId('f', 'm', 'c', 0, epoch, round)));
+    const ids = new Set(
+      [
+        [1, 1],
+        [1, 2],
+        [2, 3],
+        [0, 0],
+      ].map(([epoch, round]) => deliveryDeduplicationId('f', 'm', 'c', 0, epoch, round)),
+    );
     assert.equal(ids.size, 4);
   });
 

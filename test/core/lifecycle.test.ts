@@ -173,7 +173,13 @@ describe('lifecycle: the deliverer steps', () => {
   });
 
   it('inError and suspended move the count to their buckets', () => {
-    const inError = lifecycle.inError(delivery(), { ...attempt(), error: { message: 'timeout' }, type: 'timeout', receipt: 'r', ticketAt: LATER });
+    const inError = lifecycle.inError(delivery(), {
+      ...attempt(),
+      error: { message: 'timeout' },
+      type: 'timeout',
+      receipt: 'r',
+      ticketAt: LATER,
+    });
     assert.deepEqual(inError.counts, { queued: -1, inError: 1 });
     assert.equal(inError.set.heldReceipt, 'r');
     assert.deepEqual(lifecycle.suspended(delivery(), LATER, 'chain').counts, { queued: -1, suspended: 1 });

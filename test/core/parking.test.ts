@@ -1,8 +1,25 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { acceptancePosition, ageSeconds, endsRound, laneVerdict, needsTicket, parkAfterSeconds, ticketSentAt, type LaneState } from '../../core/parking';
+import {
+  acceptancePosition,
+  ageSeconds,
+  endsRound,
+  laneVerdict,
+  needsTicket,
+  parkAfterSeconds,
+  ticketSentAt,
+  type LaneState,
+} from '../../core/parking';
 
-const lane = (over: Partial<LaneState>): LaneState => ({ connectionId: 'erp', lane: 0, mode: 'parked', epoch: 2, round: 3, parks: 5, ...over });
+const lane = (over: Partial<LaneState>): LaneState => ({
+  connectionId: 'erp',
+  lane: 0,
+  mode: 'parked',
+  epoch: 2,
+  round: 3,
+  parks: 5,
+  ...over,
+});
 
 describe('lane parking (SPEC delivery semantics 15)', () => {
   it('an open lane (or none recorded) delivers every ticket', () => {

@@ -39,7 +39,8 @@ export class RetentionQueue implements DeliveryQueue {
   }
 
   async delay(...args: Parameters<DeliveryQueue['delay']>): Promise<void> {
-    if (this.droppedReceipts.has(args[0])) throw Object.assign(new Error('The receipt handle has expired'), { name: 'ReceiptHandleIsInvalid' });
+    if (this.droppedReceipts.has(args[0]))
+      throw Object.assign(new Error('The receipt handle has expired'), { name: 'ReceiptHandleIsInvalid' });
     await this.inner.delay(...args);
   }
 
@@ -48,17 +49,19 @@ export class RetentionQueue implements DeliveryQueue {
   }
 
   /** For `wrapDeliverer`: hands the deliverer only the records the queue still keeps. */
-  readonly wrapDeliverer = (handler: SqsBatchHandler): SqsBatchHandler => async (event: SQSEvent) => {
-    const now = this.clock.now().getTime();
-    const kept = event.Records.filter((record) => {
-      const ticket = JSON.parse(record.body) as DeliveryTicket;
-      const sent = this.sentAt.get(idOf(ticket));
-      if (sent === undefined || now - sent < this.retentionSeconds * 1000) return true;
-      this.dropped.push(`${ticket.messageId}/${ticket.connectionId}`);
-      this.droppedReceipts.add(record.receiptHandle);
-      return false;
-    });
-    if (kept.length === 0) return { batchItemFailures: [] };
-    return handler({ Records: kept });
-  };
+  readonly wrapDeliverer =
+    (handler: SqsBatchHandler): SqsBatchHandler =>
+    async (event: SQSEvent) => {
+      const now = this.clock.now().getTime();
+      const kept = event.Records.filter((record) => {
+        const ticket = JSON.parse(record.body) as DeliveryTicket;
+        const sent = this.sentAt.get(idOf(ticket));
+        if (sent === undefined || now - sent < this.retentionSeconds * 1000) return true;
+        this.dropped.push(`${ticket.messageId}/${ticket.connectionId}`);
+        this.droppedReceipts.add(record.receiptHandle);
+        return false;
+      });
+      if (kept.length === 0) return { batchItemFailures: [] };
+      return handler({ Records: kept });
+    };
 }

@@ -266,36 +266,65 @@ describe('npm start with SLUICE_DATA_DIR', () => {
         body: `payload of ${messageId}`,
         headers: { 'content-type': 'text/plain', 'x-aux-system-msg-id': messageId },
       });
-    const status = async (run: Run, flowId: string, messageId: string) => (await ok(run, 'GET', `/v1/flows/${flowId}/messages/${messageId}`)).deliveries[0];
+    const status = async (run: Run, flowId: string, messageId: string) =>
+      (await ok(run, 'GET', `/v1/flows/${flowId}/messages/${messageId}`)).deliveries[0];
 
     // E-0 first (lane 1), then messages in both lanes of erp (E-10 in lane 1, the others in lane 0); W-0.. to wms.
     const erpIds = ['E-0', 'E-1', 'E-10', 'E-2', 'E-11', 'E-3'];
     const wmsIds = ['W-0', 'W-1', 'W-2'];
     assert.equal((await postTo(first, 'orders', 'E-0')).status, 202);
-    await waitFor(async () => (await status(first, 'orders', 'E-0')).status === 'retrying', { what: 'E-0 retrying', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await status(first, 'orders', 'E-0')).status === 'retrying', {
+      what: 'E-0 retrying',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     for (const id of erpIds.slice(1)) assert.equal((await postTo(first, 'orders', id)).status, 202);
     for (const id of wmsIds) assert.equal((await postTo(first, 'stock', id)).status, 202);
-    await waitFor(async () => (await ok(first, 'GET', '/v1/connections/wms')).status === 'offline', { what: 'wms offline', timeoutMs: 60_000, intervalMs: 50 });
-    await waitFor(async () => (await status(first, 'stock', 'W-0')).status === 'paused', { what: 'W-0 held', timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/connections/wms')).status === 'offline', {
+      what: 'wms offline',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
+    await waitFor(async () => (await status(first, 'stock', 'W-0')).status === 'paused', {
+      what: 'W-0 held',
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     for (const id of erpIds.slice(1)) assert.equal((await status(first, 'orders', id)).status, 'queued', `${id} queued behind E-0`);
     assert.equal((await status(first, 'orders', 'E-0')).status, 'retrying');
     assert.deepEqual(erp.delivered(), []);
     // The flow logs and counts come from the stream: wait until they show everything.
-    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders')).counts.accepted === erpIds.length, { what: 'counts', timeoutMs: 60_000 });
+    await waitFor(async () => (await ok(first, 'GET', '/v1/flows/orders')).counts.accepted === erpIds.length, {
+      what: 'counts',
+      timeoutMs: 60_000,
+    });
     // Health changes by itself (probes, holds); the settings must not.
     const strip = (c: Record<string, unknown>) => ({
       ...c,
-      ...Object.fromEntries(['status', 'statusReason', 'statusSince', 'lastProbeAt', 'nextProbeAt', 'heldBy', 'holdUntil', 'consecutiveFailures'].map((k) => [k, undefined])),
+      ...Object.fromEntries(
+        ['status', 'statusReason', 'statusSince', 'lastProbeAt', 'nextProbeAt', 'heldBy', 'holdUntil', 'consecutiveFailures'].map((k) => [
+          k,
+          undefined,
+        ]),
+      ),
     });
     const before = {
       connections: (await ok(first, 'GET', '/v1/connections')).items.map(strip),
       flows: (await ok(first, 'GET', '/v1/flows')).items.map((f: Record<string, unknown>) => ({ ...f, counts: undefined })),
       reports: Object.fromEntries(
-        await Promise.all([...erpIds.map((id) => ['orders', id]), ...wmsIds.map((id) => ['stock', id])].map(async ([flowId, id]) => [id, (await ok(first, 'GET', `/v1/flows/${flowId}/messages/${id}`)).report])),
+        await Promise.all(
+          [...erpIds.map((id) => ['orders', id]), ...wmsIds.map((id) => ['stock', id])].map(async ([flowId, id]) => [
+            id,
+            (await ok(first, 'GET', `/v1/flows/${flowId}/messages/${id}`)).report,
+          ]),
+        ),
       ),
       stockLog: (await ok(first, 'GET', '/v1/flows/stock/log')).entries,
     };
-    assert.ok(before.stockLog.some((e: { code: string }) => e.code === 'flow-paused'), JSON.stringify(before.stockLog));
+    assert.ok(
+      before.stockLog.some((e: { code: string }) => e.code === 'flow-paused'),
+      JSON.stringify(before.stockLog),
+    );
 
     assert.equal(await first.stop(), 0, first.output.stderr);
     const second = await startNpm({ SLUICE_DATA_DIR: dataDir });
@@ -303,7 +332,10 @@ describe('npm start with SLUICE_DATA_DIR', () => {
 
     // Configuration, reports and flow logs are as they were (reports only grow from here).
     assert.deepEqual((await ok(second, 'GET', '/v1/connections')).items.map(strip), before.connections);
-    assert.deepEqual((await ok(second, 'GET', '/v1/flows')).items.map((f: Record<string, unknown>) => ({ ...f, counts: undefined })), before.flows);
+    assert.deepEqual(
+      (await ok(second, 'GET', '/v1/flows')).items.map((f: Record<string, unknown>) => ({ ...f, counts: undefined })),
+      before.flows,
+    );
     for (const [id, report] of Object.entries(before.reports)) {
       const flowId = id.startsWith('E-') ? 'orders' : 'stock';
       const after = (await ok(second, 'GET', `/v1/flows/${flowId}/messages/${id}`)).report;
@@ -323,7 +355,11 @@ describe('npm start with SLUICE_DATA_DIR', () => {
     const order = (target: TestTarget) => target.delivered().map((r) => String(r.headers['x-aux-system-msg-id']));
     for (const lane of [0, 1]) {
       const expected = erpIds.filter((id) => laneFor({ messageId: id }, 2) === lane);
-      assert.deepEqual(order(erp).filter((id) => expected.includes(id)), expected, `erp lane ${lane} in acceptance order`);
+      assert.deepEqual(
+        order(erp).filter((id) => expected.includes(id)),
+        expected,
+        `erp lane ${lane} in acceptance order`,
+      );
     }
     assert.deepEqual(order(wms), wmsIds);
     for (const id of [...erpIds, ...wmsIds]) {

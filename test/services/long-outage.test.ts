@@ -57,7 +57,13 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
     const key = await gw.partner('acme');
     const target = await targets.start();
     await target.down();
-    await gw.connection('erp', { url: target.url, threads: THREADS, offlineAfter: 1, retry: { count: 3, intervalSeconds: 0 }, timeoutMs: 500 });
+    await gw.connection('erp', {
+      url: target.url,
+      threads: THREADS,
+      offlineAfter: 1,
+      retry: { count: 3, intervalSeconds: 0 },
+      timeoutMs: 500,
+    });
     await gw.flow('orders', { partnerId: 'acme', destinations: ['erp'] });
     const posted: Posted[] = [];
     const post = async (day: number) => {
@@ -87,21 +93,39 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
   /** Everything posted reached the target once, in acceptance order per lane, and nothing was dead-lettered. */
   async function assertAllDeliveredInOrder(gw: TestGateway, target: TestTarget, posted: Posted[]) {
     await target.waitForDelivered(posted.length, 120_000);
-    await waitFor(async () => (await gw.runtime.connections.get('erp', true))?.parkedLanes === undefined, { what: 'every lane open again' }).catch(async (e) => {
-      for (let lane = 0; lane < THREADS; lane++) console.error('DEBUG', lane, JSON.stringify(await gw.runtime.lanes.get('erp', lane)), JSON.stringify(await gw.runtime.lanes.entries('erp', lane)));
+    await waitFor(async () => (await gw.runtime.connections.get('erp', true))?.parkedLanes === undefined, {
+      what: 'every lane open again',
+    }).catch(async (e) => {
+      for (let lane = 0; lane < THREADS; lane++)
+        console.error(
+          'DEBUG',
+          lane,
+          JSON.stringify(await gw.runtime.lanes.get('erp', lane)),
+          JSON.stringify(await gw.runtime.lanes.entries('erp', lane)),
+        );
       throw e;
     });
     const delivered = target.delivered().map((r) => String(r.headers['x-aux-system-msg-id']));
     for (let lane = 0; lane < THREADS; lane++) {
       const expected = posted.filter((p) => p.lane === lane).map((p) => p.messageId);
-      assert.deepEqual(delivered.filter((id) => expected.includes(id)), expected, `lane ${lane} in acceptance order`);
+      assert.deepEqual(
+        delivered.filter((id) => expected.includes(id)),
+        expected,
+        `lane ${lane} in acceptance order`,
+      );
     }
     const chain = delivered.filter((id) => id.startsWith(CHAIN));
-    assert.deepEqual(chain, posted.filter((p) => p.messageId.startsWith(CHAIN)).map((p) => p.messageId), 'the chain in order');
+    assert.deepEqual(
+      chain,
+      posted.filter((p) => p.messageId.startsWith(CHAIN)).map((p) => p.messageId),
+      'the chain in order',
+    );
     for (const { messageId } of posted) {
       const requests = target.byId(messageId);
       // A request after the first must say it may be a duplicate.
-      requests.slice(1).forEach((r) => assert.equal(r.headers['x-sluice-possible-duplicate'], 'true', `${messageId} again without the flag`));
+      requests
+        .slice(1)
+        .forEach((r) => assert.equal(r.headers['x-sluice-possible-duplicate'], 'true', `${messageId} again without the flag`));
       assert.equal(requests.filter((r) => r.status === 200).length, 1, `${messageId} delivered once`);
     }
     const { Attributes = {} } = await gw.runtime.clients.sqs.send(
@@ -110,7 +134,11 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
         AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
       }),
     );
-    assert.equal(Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible), 0, 'nothing dead-lettered');
+    assert.equal(
+      Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible),
+      0,
+      'nothing dead-lettered',
+    );
     assert.deepEqual((await gw.request('GET', '/v1/failed-events?flowId=orders')).body.items, []);
   }
 
@@ -154,7 +182,10 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
     // The execution report tells the whole story of a head held for 30 days.
     const report = (await gw.request('GET', `/v1/flows/orders/messages/${posted[0]!.messageId}`)).body.report as { event: string }[];
     assert.deepEqual([report[0]?.event, report.at(-1)?.event], ['received', 'delivered']);
-    assert.ok(report.some((e) => e.event === 'paused'), JSON.stringify(report));
+    assert.ok(
+      report.some((e) => e.event === 'paused'),
+      JSON.stringify(report),
+    );
   });
 
   it('tickets the queue already dropped (no sweep for 15 days) are queued again from the recorded state, in order', async () => {
@@ -208,14 +239,19 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
     const sqs = gw.runtime.clients.sqs;
     const { resources } = gw.gateway;
     const created = async () =>
-      Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['CreatedTimestamp'] }))).Attributes?.CreatedTimestamp);
+      Number(
+        (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['CreatedTimestamp'] }))).Attributes
+          ?.CreatedTimestamp,
+      );
     const before = await created();
     const dlq = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: resources.deadLetterQueueUrl, AttributeNames: ['QueueArn'] }));
     await sqs.send(new DeleteQueueCommand({ QueueUrl: resources.queueUrl }));
     // A queue's creation time is in whole seconds: the new one must not share the old one's.
     await waitFor(() => Math.floor(Date.now() / 1000) > before, { what: 'the next second', intervalMs: 20 });
     const name = resources.queueUrl.slice(resources.queueUrl.lastIndexOf('/') + 1);
-    const again = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: deliveryQueueAttributes(dlq.Attributes!.QueueArn!) }));
+    const again = await sqs.send(
+      new CreateQueueCommand({ QueueName: name, Attributes: deliveryQueueAttributes(dlq.Attributes!.QueueArn!) }),
+    );
     assert.equal(again.QueueUrl, resources.queueUrl);
     assert.notEqual(await created(), before);
 
