@@ -95,15 +95,15 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
     await target.waitForDelivered(posted.length, 120_000);
     await waitFor(async () => (await gw.runtime.connections.get('erp', true))?.parkedLanes === undefined, {
       what: 'every lane open again',
-    }).catch(async (e) => {
-      for (let lane = 0; lane < THREADS; lane++)
-        console.error(
-          'DEBUG',
-          lane,
-          JSON.stringify(await gw.runtime.lanes.get('erp', lane)),
-          JSON.stringify(await gw.runtime.lanes.entries('erp', lane)),
-        );
-      throw e;
+    }).catch(async (error: Error) => {
+      // Say where the lanes stand: a round that never ended shows here.
+      const lanes = await Promise.all(
+        [0, 1, 2].map(async (lane) => ({
+          state: await gw.runtime.lanes.get('erp', lane),
+          entries: await gw.runtime.lanes.entries('erp', lane),
+        })),
+      );
+      throw new Error(`${error.message}; lanes: ${JSON.stringify(lanes)}`);
     });
     const delivered = target.delivered().map((r) => String(r.headers['x-aux-system-msg-id']));
     for (let lane = 0; lane < THREADS; lane++) {
