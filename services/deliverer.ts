@@ -36,7 +36,7 @@ import {
   ticketSentAt,
   type LaneState,
 } from '../core/parking';
-import { parkInLane, parkLane, releaseLane } from './parking';
+import { parkInLane, parkLane, releaseLane, releaseParkedLanes } from './parking';
 
 /**
  * The delivery worker: per-record orchestration of the lifecycle (load one record,
@@ -558,7 +558,11 @@ export function createDeliverer(runtime: Runtime, options: DelivererOptions = {}
     if (age < parkAfterSeconds(runtime.queueRetentionSeconds)) return false;
     const parked = await parkLane(runtime, s.ticket.connectionId, s.ticket.lane, `a held ticket is ${Math.floor(age / 86_400)} days old`);
     if (!parked) return false;
-    return parkInLane(runtime, { ...s.delivery, receivedAt: s.message.receivedAt }, s.ticket.epoch, parked);
+    if (!(await parkInLane(runtime, { ...s.delivery, receivedAt: s.message.receivedAt }, s.ticket.epoch, parked))) return false;
+    // With its connection online (a long retry, a paused flow), the lane is queued again at
+    // once: fresh tickets, in order, instead of a lane that waits for the sweep.
+    await releaseParkedLanes(runtime, s.ticket.connectionId, [s.ticket.lane]);
+    return true;
   }
 
   /** A delivery whose flow or connection is gone: failed as `configuration` without a snapshot of either. */

@@ -126,7 +126,7 @@ export async function releaseLane(runtime: Runtime, connectionId: string, lane: 
 /** Releases the parked lanes of a connection (all, or `lanes`) when it is online. Returns the rounds sent. */
 export async function releaseParkedLanes(runtime: Runtime, connectionId: string, lanes?: number[]): Promise<number> {
   const connection = await runtime.connections.get(connectionId, true);
-  if (!connection || connection.status !== 'online') return 0;
+  if (connection?.status !== 'online') return 0;
   let sent = 0;
   for (const lane of lanes ?? connection.parkedLanes ?? []) {
     if ((await releaseLane(runtime, connectionId, lane)) === 'sent') sent += 1;

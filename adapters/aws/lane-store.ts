@@ -6,6 +6,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '../../core/concurrency';
 import { acceptancePosition, type LaneState, type ParkedEntry } from '../../core/parking';
 import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
@@ -268,8 +269,8 @@ export class LaneStore {
 
   /** Removes entries whose tickets were sent, unless parked again in a later round meanwhile. */
   async removeEntries(entries: ParkedEntry[]): Promise<void> {
-    for (const entry of entries) {
-      await this.documents
+    await mapLimit(entries, 16, (entry) =>
+      this.documents
         .send(
           new DeleteCommand({
             TableName: this.tableName,
@@ -281,8 +282,8 @@ export class LaneStore {
         )
         .catch((error) => {
           if (!isConditionFailure(error)) throw error;
-        });
-    }
+        }),
+    );
   }
 
   /** The queue generation the table's tickets were last reconciled with, if any. */

@@ -286,42 +286,34 @@ export class MessageStore {
 
   /**
    * Every message of a flow's listing, in acceptance order, with its deliveries (records
-   * read without payload or report). The listing trails the records by the stream's lag.
+   * read without payload or report), a hundred at a time. The listing trails the records
+   * by the stream's lag.
    */
   async *walk(
     flowId: string,
-    pageSize = 100,
   ): AsyncGenerator<{ message: Pick<Message, 'flowId' | 'messageId' | 'receivedAt'>; deliveries: LoadedDelivery[] }[]> {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page: { Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> } = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :p',
-          ExpressionAttributeValues: { ':p': listings.flowMessages(flowId) },
-          ExclusiveStartKey: start,
-          Limit: 25,
-        }),
+    let chunk: ListingEntry[] = [];
+    const read = async (entries: ListingEntry[]) => {
+      const records = await this.records(
+        entries.map((e) => ({ flowId, messageId: e.messageId })),
+        'flowId, messageId, receivedAt, chainId, destinations, dlv',
       );
-      start = page.LastEvaluatedKey;
-      const ids = (page.Items ?? []).flatMap((item) =>
-        ((item.entries as string[] | undefined) ?? []).map((e) => e.slice(e.indexOf('#') + 1)),
-      );
-      for (let i = 0; i < ids.length; i += pageSize) {
-        const chunk = ids.slice(i, i + pageSize);
-        const records = await this.records(
-          chunk.map((messageId) => ({ flowId, messageId })),
-          'flowId, messageId, receivedAt, chainId, destinations, dlv',
-        );
-        yield chunk
-          .map((messageId) => records.get(`${flowId}#${messageId}`))
-          .filter((item): item is Record<string, unknown> => item !== undefined)
-          .map((item) => ({
-            message: { flowId, messageId: String(item.messageId), receivedAt: String(item.receivedAt) },
-            deliveries: deliveriesOf(item),
-          }));
+      return entries
+        .map((e) => records.get(`${flowId}#${e.messageId}`))
+        .filter((item): item is Record<string, unknown> => item !== undefined)
+        .map((item) => ({
+          message: { flowId, messageId: String(item.messageId), receivedAt: String(item.receivedAt) },
+          deliveries: deliveriesOf(item),
+        }));
+    };
+    for await (const entry of this.listing(flowId, { from: new Date(0).toISOString(), until: '9999-12-31T23:59:59.999Z' })) {
+      chunk.push(entry);
+      if (chunk.length === 100) {
+        yield await read(chunk);
+        chunk = [];
       }
-    } while (start);
+    }
+    if (chunk.length > 0) yield await read(chunk);
   }
 
   /** The message, its deliveries and its whole execution report (spilled entries first). */

@@ -8,6 +8,7 @@ import { ProblemError } from '../../core/problems';
 import { ConnectionAuthSchema, PutConnectionBody, ReauthorizeBody, ResourceId, RetryPolicySchema, Rfc3339 } from '../schemas';
 import { markConnectionDown, markConnectionOnline } from '../../services/connection-health';
 import { probeConnection } from '../../services/prober';
+import { releaseLane } from '../../services/parking';
 import { REPLAY_MAX_PER_CALL, replayDeliveries, type ReplayPosition } from '../../services/replay';
 import { cursorCodec } from '../cursors';
 import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
@@ -185,7 +186,7 @@ async function reauthorize(runtime: Runtime, request: HttpRequest, connectionId:
 
 /** SPEC: 204, or 409 `conflict` while a flow uses the connection. */
 async function deleteConnection(runtime: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResponse> {
-  await requireConnection(runtime, connectionId);
+  const connection = await requireConnection(runtime, connectionId);
   const flows = await flowsUsing(runtime, connectionId);
   if (flows.length > 0) {
     fail('conflict', `Connection ${connectionId} is used by flow ${flows.join(', ')}; remove it from those flows first.`, { flows });
@@ -193,6 +194,8 @@ async function deleteConnection(runtime: Runtime, request: HttpRequest, connecti
   await runtime.connections.delete(connectionId);
   // No probe may run for a connection that no longer exists.
   await runtime.probes.connectionUp(connectionId);
+  // Work parked in its lanes is queued again: with the connection gone it fails as `configuration`.
+  for (const lane of connection.parkedLanes ?? []) await releaseLane(runtime, connectionId, lane);
   runtime.logger.info('connection deleted', { connectionId, by: request.principal });
   return noContent();
 }

@@ -95,15 +95,15 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
     await target.waitForDelivered(posted.length, 120_000);
     await waitFor(async () => (await gw.runtime.connections.get('erp', true))?.parkedLanes === undefined, {
       what: 'every lane open again',
-    }).catch(async (e) => {
-      for (let lane = 0; lane < THREADS; lane++)
-        console.error(
-          'DEBUG',
-          lane,
-          JSON.stringify(await gw.runtime.lanes.get('erp', lane)),
-          JSON.stringify(await gw.runtime.lanes.entries('erp', lane)),
-        );
-      throw e;
+    }).catch(async (error: Error) => {
+      // Say where the lanes stand: a round that never ended shows here.
+      const lanes = await Promise.all(
+        [0, 1, 2].map(async (lane) => ({
+          state: await gw.runtime.lanes.get('erp', lane),
+          entries: await gw.runtime.lanes.entries('erp', lane),
+        })),
+      );
+      throw new Error(`${error.message}; lanes: ${JSON.stringify(lanes)}`);
     });
     const delivered = target.delivered().map((r) => String(r.headers['x-aux-system-msg-id']));
     for (let lane = 0; lane < THREADS; lane++) {
@@ -258,5 +258,44 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
     await target.up();
     await gw.gateway.probeNow();
     await assertAllDeliveredInOrder(gw, target, posted);
+  });
+
+  it('a head retrying for 12 days with its connection online: its lane gets fresh tickets at once, in order', async () => {
+    let offsetMs = 0;
+    const clock = { now: () => new Date(Date.now() + offsetMs) };
+    const queue = new RetentionQueue(clock, DELIVERY_QUEUE.retentionPeriodSeconds);
+    gw = await TestGateway.start({
+      fastProbeDelaysSeconds: [],
+      overrides: { clock, wrapQueue: queue.wrapQueue },
+      wrapDeliverer: queue.wrapDeliverer,
+    });
+    const key = await gw.partner('acme');
+    let healthy = false;
+    const target = await targets.start((request) =>
+      healthy || request.headers['x-aux-system-msg-id'] !== 'R-0' ? { status: 200 } : { status: 503 },
+    );
+    await gw.connection('erp', { url: target.url, retry: { count: 100, intervalSeconds: 1 } });
+    await gw.flow('orders', { partnerId: 'acme', destinations: ['erp'] });
+    const ids = ['R-0', 'R-1', 'R-2', 'R-3'];
+    for (const id of ids) assert.equal((await gw.post('orders', key, id, id)).status, 202);
+    await waitFor(async () => (await gw!.request('GET', '/v1/flows/orders/messages/R-0')).body.deliveries[0].status === 'retrying', {
+      what: 'R-0 retrying',
+    });
+    // Twelve days on, its next retry finds the ticket near the queue's retention.
+    offsetMs = 12.5 * DAY_MS;
+    await waitFor(async () => ((await gw!.runtime.lanes.get('erp', 0))?.epoch ?? 0) >= 1, { what: 'the lane parked', timeoutMs: 30_000 });
+    healthy = true;
+    await target.waitForDelivered(ids.length, 60_000);
+    assert.deepEqual(
+      target.delivered().map((r) => r.headers['x-aux-system-msg-id']),
+      ids,
+    );
+    for (const id of ids)
+      target
+        .byId(id)
+        .slice(1)
+        .forEach((r) => assert.equal(r.headers['x-sluice-possible-duplicate'], 'true', id));
+    await waitFor(async () => (await gw!.runtime.connections.get('erp', true))?.parkedLanes === undefined, { what: 'the lane open again' });
+    assert.deepEqual(queue.dropped, []);
   });
 });
