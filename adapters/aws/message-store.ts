@@ -3,6 +3,7 @@ import { messageStatus } from '../../core/message-status';
 import type { Delivery, DeliveryStatus, Message, MessageStatus, ReportEntry } from '../../core/model';
 import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
 import { isConditionFailure } from './dynamo-errors';
+import { inlinePayloadAttribute, inlinePayloadOf } from './inline-payload';
 import { queryAll } from './dynamo-query';
 import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
 import { TABLE } from './definitions';
@@ -89,6 +90,7 @@ interface RecordItem extends Record<string, unknown> {
   dlv?: Record<string, DeliveryState>;
   report?: ReportEntry[];
   body?: Uint8Array;
+  bodyDeflated?: Uint8Array;
   enqueue?: 'pending';
   spills?: string[];
 }
@@ -122,7 +124,15 @@ export function deliveriesOf(item: Record<string, unknown>): LoadedDelivery[] {
 }
 
 export function messageOf(item: Record<string, unknown>, withBody = false): StoredMessage {
-  const { dlv: _dlv, report: _report, body, enqueue, spills: _spills, ...rest } = withoutKeys<RecordItem>(item);
+  const {
+    dlv: _dlv,
+    report: _report,
+    body: _body,
+    bodyDeflated: _bodyDeflated,
+    enqueue,
+    spills: _spills,
+    ...rest
+  } = withoutKeys<RecordItem>(item);
   const ttl = item[TABLE.timeToLiveAttribute];
   const message = {
     ...rest,
@@ -130,7 +140,8 @@ export function messageOf(item: Record<string, unknown>, withBody = false): Stor
     ...(typeof ttl === 'number' ? { retainedUntil: new Date(ttl * 1000).toISOString() } : {}),
   } as unknown as StoredMessage;
   message.status = messageStatus(message.enqueue, deliveriesOf(item));
-  if (withBody && body) message.inlineBody = Buffer.from(body);
+  const body = withBody ? inlinePayloadOf(item) : undefined;
+  if (body) message.inlineBody = body;
   return message;
 }
 
@@ -160,7 +171,7 @@ export class MessageStore {
             ...keys.message(message.flowId, message.messageId),
             ...fields,
             dlv,
-            ...(inlinePayload ? { body: inlinePayload } : {}),
+            ...(inlinePayload ? inlinePayloadAttribute(inlinePayload) : {}),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
