@@ -17,14 +17,7 @@
  * the difference in size between them, which is bytes for the counters this concerns.
  */
 import { marshall } from '@aws-sdk/util-dynamodb';
-import {
-  BatchGetItemCommand,
-  DescribeTableCommand,
-  GetItemCommand,
-  QueryCommand,
-  ScanCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { BatchGetItemCommand, DescribeTableCommand, QueryCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   imageOf,
   itemKey,
