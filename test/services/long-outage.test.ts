@@ -44,16 +44,30 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
   });
   after(() => targets.stopAll());
 
-  /** A gateway on a clock the test moves, over a queue that drops what is older than 14 days. */
-  async function start() {
+  /** A gateway on a clock the test moves (`setClockOffset`), over a queue that drops what is older than 14 days. */
+  async function clockedGateway(): Promise<{ gw: TestGateway; queue: RetentionQueue; setClockOffset: (ms: number) => void }> {
     let offsetMs = 0;
     const clock = { now: () => new Date(Date.now() + offsetMs) };
     const queue = new RetentionQueue(clock, DELIVERY_QUEUE.retentionPeriodSeconds);
-    gw = await TestGateway.start({
+    const started = await TestGateway.start({
       fastProbeDelaysSeconds: [],
       overrides: { clock, wrapQueue: queue.wrapQueue },
       wrapDeliverer: queue.wrapDeliverer,
     });
+    return {
+      gw: started,
+      queue,
+      setClockOffset: (ms) => {
+        offsetMs = ms;
+      },
+    };
+  }
+
+  /** The 30-day scene: a target that is down, three lanes and a chain, on a clocked gateway. */
+  async function start() {
+    const clocked = await clockedGateway();
+    const { queue } = clocked;
+    gw = clocked.gw;
     const key = await gw.partner('acme');
     const target = await targets.start();
     await target.down();
@@ -85,7 +99,7 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
       post,
       /** Moves the test's clock to `day` days after the start. */
       toDay: (day: number) => {
-        offsetMs = day * DAY_MS;
+        clocked.setClockOffset(day * DAY_MS);
       },
     };
   }
@@ -261,14 +275,9 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
   });
 
   it('a head retrying for 12 days with its connection online: its lane gets fresh tickets at once, in order', async () => {
-    let offsetMs = 0;
-    const clock = { now: () => new Date(Date.now() + offsetMs) };
-    const queue = new RetentionQueue(clock, DELIVERY_QUEUE.retentionPeriodSeconds);
-    gw = await TestGateway.start({
-      fastProbeDelaysSeconds: [],
-      overrides: { clock, wrapQueue: queue.wrapQueue },
-      wrapDeliverer: queue.wrapDeliverer,
-    });
+    const clocked = await clockedGateway();
+    const { queue } = clocked;
+    gw = clocked.gw;
     const key = await gw.partner('acme');
     let healthy = false;
     const target = await targets.start((request) =>
@@ -282,7 +291,7 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
       what: 'R-0 retrying',
     });
     // Twelve days on, its next retry finds the ticket near the queue's retention.
-    offsetMs = 12.5 * DAY_MS;
+    clocked.setClockOffset(12.5 * DAY_MS);
     await waitFor(async () => ((await gw!.runtime.lanes.get('erp', 0))?.epoch ?? 0) >= 1, { what: 'the lane parked', timeoutMs: 30_000 });
     healthy = true;
     await target.waitForDelivered(ids.length, 60_000);
