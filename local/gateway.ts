@@ -187,6 +187,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     });
     // Only now: the hourly run's own reconcile sweep must not start while this one still rebuilds the queue.
     scheduler.every('hourly-probe', intervalSeconds * 1000, () => prober({ kind: 'hourly' }));
+    probes.resumeAfterRestart(await runtime.connections.list(), runtime.clock.now());
     // Operational events: logged as they happen and listed at GET /local/events (AWS: the event bus).
     const sink = runtime.events instanceof InMemoryEventPublisher ? runtime.events : undefined;
     sink?.subscribe((event) => runtime.logger.info('operational event', { event }));
