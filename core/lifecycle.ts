@@ -169,10 +169,28 @@ function step(
     status,
     set: { ...set, status, updatedAt: at },
     clear: [...new Set(clear)].filter((name) => !setNames.has(name) && name !== 'status'),
-    report,
+    report: withResumed(d, report),
     counts: countDeltas(d.status, status),
     retention: RETENTION_EFFECTS[transition],
   };
+}
+
+/**
+ * The first attempt after a hold (flow paused, connection offline or unauthorized) opens
+ * with `resumed` in the execution report, so the report shows where the hold ended. It
+ * rides on the attempt's own write.
+ */
+function withResumed(d: Pick<Delivery, 'status'>, report: ReportEntry[]): ReportEntry[] {
+  const attempt = report.find((entry) => entry.event === 'attempt');
+  if (d.status !== 'paused' || !attempt) return report;
+  const resumed: ReportEntry = {
+    at: attempt.at,
+    event: 'resumed',
+    level: 'info',
+    detail: 'the hold ended: delivery resumed',
+    ...(attempt.connectionId ? { connectionId: attempt.connectionId } : {}),
+  };
+  return [resumed, ...report];
 }
 
 /** The next state of a delivery after a step, as the store will have written it. */
@@ -397,7 +415,8 @@ export function held(
     attempt?: AttemptFacts & { error?: DeliveryError };
   },
 ): Step {
-  const entering = d.status !== f.status;
+  // An attempt after a hold opened with `resumed`: holding again is reported again.
+  const entering = d.status !== f.status || f.attempt !== undefined;
   const report =
     f.report ??
     (entering

@@ -172,6 +172,24 @@ describe('lifecycle: the deliverer steps', () => {
     assert.deepEqual(again.report, []);
   });
 
+  it('the first attempt after a hold opens with resumed; holding again after it is reported again', () => {
+    const events = (step: lifecycle.Step) => step.report.map((e) => e.event);
+    assert.deepEqual(events(lifecycle.delivered(delivery(), attempt())), ['attempt', 'delivered']);
+    const afterHold = lifecycle.delivered(delivery({ status: 'paused', heldReceipt: 'r1' }), attempt());
+    assert.deepEqual(events(afterHold), ['resumed', 'attempt', 'delivered']);
+    assert.equal(afterHold.report[0]!.connectionId, 'erp');
+    assert.equal(afterHold.report[0]!.at, LATER);
+    const heldAgain = lifecycle.held(delivery({ status: 'paused', heldReceipt: 'r1' }), {
+      at: LATER,
+      status: 'paused',
+      receipt: 'r2',
+      ticketAt: LATER,
+      reason: 'connection erp unauthorized',
+      attempt: attempt(),
+    });
+    assert.deepEqual(events(heldAgain), ['resumed', 'attempt', 'paused']);
+  });
+
   it('inError and suspended move the count to their buckets', () => {
     const inError = lifecycle.inError(delivery(), {
       ...attempt(),
