@@ -140,6 +140,16 @@ describe('delivery semantics end to end: retries, auth holds, probes, success st
     );
     await t.waitForDelivered(1);
     assert.equal((await gw.request('GET', '/v1/flows/probing')).body.status, 'enabled');
+    const report = await waitFor(async () => {
+      const m = await message('probing', 'PR-1');
+      return m.status === 'delivered' ? (m.report as { event: string }[]) : undefined;
+    });
+    const events = report.map((e) => e.event);
+    assert.deepEqual(
+      events.slice(events.indexOf('paused')),
+      ['paused', 'resumed', 'attempt', 'delivered'],
+      'the report shows where the hold ended',
+    );
   });
 
   it('successStatuses decides what counts as delivered', async () => {
