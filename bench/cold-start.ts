@@ -33,9 +33,14 @@ export interface ColdStartResult {
   bundling: string;
 }
 
-/** `summary.bundles` of the benchmark's results. */
-export function bundlesSummary(result: ColdStartResult): { name: string; bytes: number; importMedianMs: number }[] {
-  return result.functions.map((f) => ({ name: f.name, bytes: f.bundleBytes, importMedianMs: f.importMedianMs }));
+/** `summary.bundles` of the benchmark's results; each median names the Node version that timed it. */
+export function bundlesSummary(result: ColdStartResult): { name: string; bytes: number; importMedianMs: number; nodeVersion: string }[] {
+  return result.functions.map((f) => ({
+    name: f.name,
+    bytes: f.bundleBytes,
+    importMedianMs: f.importMedianMs,
+    nodeVersion: result.nodeVersion,
+  }));
 }
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -98,7 +103,7 @@ function timedRequire(file: string): string {
 export interface ColdStartOptions {
   /** Fresh processes per function. @default 5 */
   runs?: number;
-  /** The Node binary to time with (Lambda runs nodejs22.x). @default SLUICE_BENCH_NODE, else this process's */
+  /** The Node binary to time with (Lambda runs nodejs22.x). @default SLUICE_BENCH_NODE (`npm run bench -- --node-binary`), else this process's */
   node?: string;
 }
 

@@ -27,8 +27,8 @@ import { markdownReport } from './report';
 import { probeDynamoDbLocal } from './emulator-probe';
 
 const USAGE = `usage: npm run bench -- [--messages N] [--flows 20] [--batch N] [--api http|rest] [--batch-size 10] [--memory 512] [--ingest-memory 256]
-       [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--out bench/results] [--verbose]
-       SLUICE_BENCH_NODE=<path to node> times the cold start with that binary (Lambda runs Node 22)`;
+       [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--node-binary PATH] [--out bench/results] [--verbose]
+       --node-binary (or SLUICE_BENCH_NODE=PATH) times the cold start with that Node binary (Lambda runs Node 22)`;
 
 const flags = commandLineFlags(
   {
@@ -43,6 +43,7 @@ const flags = commandLineFlags(
     'payload-bytes': 'number',
     'cold-start-runs': 'number',
     'skip-cold-start': 'boolean',
+    'node-binary': 'string',
     'timeout-seconds': 'number',
     out: 'string',
     verbose: 'boolean',
@@ -296,7 +297,10 @@ try {
   if (!flags['skip-cold-start']) {
     log();
     log('cold start: bundling the Lambda functions with esbuild…');
-    cold = await coldStart({ runs: Number(flags['cold-start-runs'] ?? 5) });
+    cold = await coldStart({
+      runs: Number(flags['cold-start-runs'] ?? 5),
+      ...(flags['node-binary'] ? { node: String(flags['node-binary']) } : {}),
+    });
     for (const f of cold.functions) {
       log(
         `  ${f.name.padEnd(10)} ${(f.bundleBytes / 1024).toFixed(0).padStart(6)} KiB minified; import median ${f.importMedianMs} ms wall, ${f.importCpuMedianMs} ms CPU (Node ${cold.nodeVersion}; its own start-up, ${cold.nodeBaselineMedianMs} ms, not included)`,

@@ -1,11 +1,12 @@
 // Each Lambda function bundled as the construct bundles it (infra/function-bundling.ts),
 // with esbuild's metafile: the AWS SDK clients in each bundle are exactly those its
 // function calls, and no bundle carries the API's schema generator or zod's locales
-// (`import { z } from 'zod'` keeps every translation; `import * as z` lets them go).
+// (`import { z } from 'zod'` keeps every translation; `import * as z` lets them go), and
+// no bundle carries the SDK's credential providers for sources a Lambda function never has.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFunction, ENTRY_ENV, FUNCTIONS, type FunctionBundle, type FunctionName } from '../../bench/cold-start';
@@ -90,6 +91,31 @@ describe('Lambda bundles', () => {
         (input) => generator.some((path) => input.endsWith(path)) || (/zod\/v4\/locales\//.test(input) && !input.endsWith('locales/en.js')),
       );
       assert.deepEqual(unwanted, [], `${bundle.name} bundles ${unwanted.slice(0, 3).join(', ')}…`);
+    }
+  });
+
+  it('every bundle takes its credentials from the Lambda environment, without the profile, SSO and STS providers', () => {
+    for (const bundle of bundles.values()) {
+      const inputs = Object.values(bundle.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
+      assert.ok(
+        inputs.some((input) => input.endsWith('adapters/aws/lambda-credentials.ts')),
+        bundle.name,
+      );
+      assert.deepEqual(
+        packagesIn(
+          bundle,
+          /node_modules\/@aws-sdk\/(credential-provider-(?:node|ini|sso|process|web-identity|login)|nested-clients|token-providers)\//,
+        ),
+        [],
+        bundle.name,
+      );
+    }
+  });
+
+  it('no bundle’s source map carries the sources (stack traces map without them)', () => {
+    for (const bundle of bundles.values()) {
+      const map = JSON.parse(readFileSync(`${bundle.outfile}.map`, 'utf8')) as { sourcesContent?: unknown[] };
+      assert.equal(map.sourcesContent, undefined, bundle.name);
     }
   });
 
