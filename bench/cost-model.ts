@@ -31,12 +31,15 @@ export interface Prices {
   scheduler: { invocationsPerMillion: number; checked: string; source: string };
   kms: { requestsPer10k: number; checked: string; source: string };
   cloudWatchLogs: { ingestionPerGb: number; bytesPerGb: number; checked: string; source: string };
+  xray: { tracesRecordedPerMillion: number; checked: string; source: string };
 }
 
 /** The bench's model of what local runs cannot measure (bench/aws-latency-model.json). */
 export interface AwsModel extends LatencyModel {
   date: string;
   notes: string[];
+  /** X-Ray's default sampling rule: the share of invocations traced beyond the reservoir. */
+  xraySampling: { fixedRate: number; reservoirPerSecond: number; source: string };
   lambda: {
     /** Memory at which a function gets one full vCPU. */
     fullVcpuMemoryMb: number;
@@ -301,6 +304,12 @@ export function costPerMillion(
   line('ingest', 'CloudWatch Logs', 'ingest START/END/REPORT lines', 'byte', usage.apiRequests * platform, perByte);
   line('deliverer', 'CloudWatch Logs', 'deliverer log lines (incl. EMF metrics)', 'byte', usage.logBytes.deliverer ?? 0, perByte);
   line('deliverer', 'CloudWatch Logs', 'deliverer START/END/REPORT lines', 'byte', invocations * platform, perByte);
+
+  // Active tracing: every sampled invocation is one trace recorded.
+  const traced = model.xraySampling.fixedRate;
+  const perTrace = prices.xray.tracesRecordedPerMillion / 1e6;
+  line('ingest', 'X-Ray', 'ingest traces recorded (sampled)', 'trace', usage.apiRequests * traced, perTrace);
+  line('deliverer', 'X-Ray', 'deliverer traces recorded (sampled)', 'trace', invocations * traced, perTrace);
 
   const byService: Record<string, number> = {};
   for (const l of lines) byService[l.service] = (byService[l.service] ?? 0) + l.usdPerMillionMessages;

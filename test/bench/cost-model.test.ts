@@ -70,6 +70,8 @@ describe('cost model', () => {
     // Logs: 500 + 100 bytes per message of the handlers, plus START/END/REPORT per invocation.
     const logBytes = 600 + platformLogBytes(model) * (1 + 0.2);
     assert.ok(Math.abs(cost.byService['CloudWatch Logs']! - logBytes * (0.5 / 2 ** 30) * 1e6) < 1e-9);
+    // X-Ray: 5 % of the invocations (one ingest per message, one deliverer per 5) traced at $5 per million.
+    assert.ok(Math.abs(cost.byService['X-Ray']! - 0.05 * (1 + 0.2) * 5) < 1e-9);
   });
 
   it('a smaller batch size costs more: more deliverer invocations, receives and deletes', () => {
@@ -153,6 +155,7 @@ describe('cost model', () => {
       prices.scheduler,
       prices.kms,
       prices.cloudWatchLogs,
+      prices.xray,
     ]) {
       assert.match(section.source, /^https:\/\/aws\.amazon\.com\//);
       assert.match(section.checked, /^\d{4}-\d{2}-\d{2}$/);
