@@ -30,6 +30,14 @@ const USAGE = `usage: npm run bench -- [--messages N] [--flows 20] [--batch N] [
        [--concurrency 4] [--payload-bytes 1024] [--cold-start-runs 5] [--skip-cold-start] [--node-binary PATH] [--out bench/results] [--verbose]
        --node-binary (or SLUICE_BENCH_NODE=PATH) times the cold start with that Node binary (Lambda runs Node 22)`;
 
+/** The command that repeats this run, as the results record it: a Node binary's path belongs to one machine. */
+function benchCommand(args: string[]): string {
+  const shown = args.map((arg, i) =>
+    args[i - 1] === '--node-binary' ? 'PATH' : arg.startsWith('--node-binary=') ? '--node-binary=PATH' : arg,
+  );
+  return `npm run bench -- ${shown.join(' ')}`.trim();
+}
+
 const flags = commandLineFlags(
   {
     messages: 'number',
@@ -312,7 +320,7 @@ try {
   const totalSeconds = (performance.now() - runStarted) / 1000;
   const results = {
     generatedAt: new Date().toISOString(),
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: benchCommand(process.argv.slice(2)),
     summary,
     machine: { ...machine, loadAverage1mAtEnd: machineInfo().loadAverage1m },
     emulator,
