@@ -76,10 +76,10 @@ function makeFunction(
     depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
-    environment,
+    // Powertools Tracer in the handlers records segments for every AWS call, when tracing is on.
+    environment: { ...environment, POWERTOOLS_TRACE_ENABLED: String(props.tracing) },
     logGroup,
-    // Powertools Tracer in the handlers records segments for every AWS call.
-    tracing: lambda.Tracing.ACTIVE,
+    tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
     // How every function is bundled (local esbuild, never Docker): the one place to change it.
     bundling: functionBundling(),
     ...options,

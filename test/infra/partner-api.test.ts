@@ -26,6 +26,9 @@ const rest = new SluiceGateway(restStack, 'Gateway', {
 // Without a web ACL, cdk-nag's WAF rule (APIG3) applies: checked below.
 const plainRestStack = new Stack(app, 'PlainRestPartner');
 new SluiceGateway(plainRestStack, 'Gateway', { partnerApi: 'rest' });
+// Tracing off: checked below against the default stacks, which trace.
+const untracedStack = new Stack(app, 'Untraced');
+new SluiceGateway(untracedStack, 'Gateway', { partnerApi: 'rest', tracing: false });
 const httpTemplate = Template.fromStack(httpStack);
 const restTemplate = Template.fromStack(restStack);
 const httpResources = httpTemplate.toJSON().Resources as Record<string, Resource>;
@@ -227,5 +230,41 @@ describe("partner API with partnerApi: 'rest'", () => {
         stack.stackName,
       );
     }
+  });
+});
+
+describe('tracing: on by default, off with tracing: false', () => {
+  const functionsOf = (stack: Stack) =>
+    ofType(Template.fromStack(stack).toJSON().Resources as Record<string, Resource>, 'AWS::Lambda::Function');
+  const xrayActions = (stack: Stack) =>
+    ofType(Template.fromStack(stack).toJSON().Resources as Record<string, Resource>, 'AWS::IAM::Policy').flatMap(([, policy]) =>
+      (policy.Properties!.PolicyDocument.Statement as { Action: string | string[] }[])
+        .flatMap((statement) => statement.Action)
+        .filter((action) => action.startsWith('xray:')),
+    );
+  const stageTracing = (stack: Stack) =>
+    ofType(Template.fromStack(stack).toJSON().Resources as Record<string, Resource>, 'AWS::ApiGateway::Stage').map(
+      ([, stage]) => stage.Properties!.TracingEnabled,
+    );
+
+  test('by default every function and the REST stage are traced, and the Powertools tracer is on', () => {
+    for (const [id, fn] of [...functionsOf(httpStack), ...functionsOf(restStack)]) {
+      assert.deepEqual(fn.Properties!.TracingConfig, { Mode: 'Active' }, id);
+      assert.equal(fn.Properties!.Environment.Variables.POWERTOOLS_TRACE_ENABLED, 'true', id);
+    }
+    assert.ok(xrayActions(restStack).length > 0);
+    assert.ok(stageTracing(restStack).every((enabled) => enabled === true));
+  });
+
+  test('with tracing: false nothing is traced and no role may write to X-Ray', () => {
+    const functions = functionsOf(untracedStack);
+    assert.equal(functions.length, 5);
+    for (const [id, fn] of functions) {
+      assert.notDeepEqual(fn.Properties!.TracingConfig, { Mode: 'Active' }, id);
+      assert.equal(fn.Properties!.Environment.Variables.POWERTOOLS_TRACE_ENABLED, 'false', id);
+    }
+    assert.deepEqual(xrayActions(untracedStack), []);
+    const stages = stageTracing(untracedStack);
+    assert.ok(stages.length > 0 && stages.every((enabled) => enabled !== true));
   });
 });
