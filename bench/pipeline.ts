@@ -7,6 +7,7 @@ import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from '../adapters/aws/clients';
 import { createAwsClients } from '../adapters/all-services';
 import { keys } from '../adapters/aws/keys';
+import { deliveriesOf } from '../adapters/aws/message-store';
 import type { RuntimeOverrides } from '../adapters/runtime';
 import type { OperationalEvent } from '../core/ports';
 import { createDelivererHandler } from '../functions/deliverer/handler';
@@ -395,11 +396,8 @@ export class Pipeline {
       };
       while (request && Object.keys(request).length > 0) {
         const result: any = await this.observer.documents.send(new BatchGetCommand({ RequestItems: request }));
-        // One record per message: its deliveries' states are in `dlv`, by connection.
         for (const item of result.Responses?.[table] ?? []) {
-          for (const [connectionId, state] of Object.entries((item.dlv ?? {}) as Record<string, { status: string }>)) {
-            statuses.set(deliveryKey(connectionId, String(item.messageId)), String(state.status));
-          }
+          for (const d of deliveriesOf(item)) statuses.set(deliveryKey(d.connectionId, d.messageId), d.status);
         }
         request = result.UnprocessedKeys;
       }

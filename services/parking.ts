@@ -224,13 +224,10 @@ export interface ReconcileReport {
 async function heldLanes(runtime: Runtime, connection: StoredConnection) {
   const held = await runtime.deliveries.held(connection.connectionId);
   const missing = held.filter((h) => !h.heldTicketAt);
-  const records =
-    missing.length > 0
-      ? await runtime.messages.records(missing, 'flowId, messageId, receivedAt')
-      : new Map<string, Record<string, unknown>>();
+  const received = missing.length > 0 ? await runtime.messages.receivedTimes(missing) : new Map<string, string>();
   const lanes = new Map<number, { oldest: string; receipts: string[] }>();
   for (const h of held) {
-    const at = h.heldTicketAt ?? String(records.get(`${h.flowId}#${h.messageId}`)?.receivedAt ?? '');
+    const at = h.heldTicketAt ?? received.get(`${h.flowId}#${h.messageId}`) ?? '';
     if (!at || h.lane === undefined) continue;
     const lane = lanes.get(h.lane) ?? { oldest: at, receipts: [] };
     if (at < lane.oldest) lane.oldest = at;

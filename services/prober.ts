@@ -172,11 +172,11 @@ export const HELD_DELIVERY_AGE_METRIC = 'OldestHeldDeliveryAge';
 export async function publishHeldDeliveryAge(runtime: Runtime): Promise<number> {
   const connections = await runtime.connections.list();
   const held = (await mapLimit(connections, 8, (c) => runtime.deliveries.held(c.connectionId))).flat();
-  const records = held.length > 0 ? await runtime.messages.records(held) : new Map<string, Record<string, unknown>>();
+  const received = held.length > 0 ? await runtime.messages.receivedTimes(held) : new Map<string, string>();
   const now = runtime.clock.now().getTime();
   let oldest = now;
-  for (const record of records.values()) {
-    const receivedAt = Date.parse(String(record.receivedAt));
+  for (const at of received.values()) {
+    const receivedAt = Date.parse(at);
     if (Number.isFinite(receivedAt)) oldest = Math.min(oldest, receivedAt);
   }
   const ageSeconds = Math.max(0, Math.floor((now - oldest) / 1000));

@@ -1,7 +1,7 @@
 import { mapLimit } from '../core/concurrency';
 import * as lifecycle from '../core/lifecycle';
 import type { Delivery } from '../core/model';
-import { compareListingEntries, deliveryOf, type ListingEntry } from '../adapters/aws/message-store';
+import { compareListingEntries, type ListingEntry } from '../adapters/aws/message-store';
 import type { Runtime } from '../adapters/runtime';
 import { ticketOf } from './enqueue';
 import { move } from './repair';
@@ -143,12 +143,11 @@ export async function replayDeliveries(runtime: Runtime, request: ReplayRequest,
       if (!ref) break;
       refs.push(ref);
     }
-    const records = await runtime.messages.records(refs);
+    const deliveries = await runtime.messages.deliveriesTo(refs, request.connectionId);
     const candidates: Delivery[] = [];
     let through = refs.length;
     for (const [index, ref] of refs.entries()) {
-      const record = records.get(`${ref.flowId}#${ref.messageId}`);
-      const delivery = record ? deliveryOf(record, request.connectionId) : undefined;
+      const delivery = deliveries.get(`${ref.flowId}#${ref.messageId}`);
       if (delivery?.status !== 'delivered') continue;
       candidates.push(delivery);
       if (replayed + candidates.length >= max) {

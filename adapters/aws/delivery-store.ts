@@ -13,6 +13,7 @@ import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
 import { queryAll } from './dynamo-query';
 import type { FlowStore } from './flow-store';
 import { keys, withoutKeys } from './keys';
+import { DELIVERIES_ATTRIBUTE, deliveryAttribute, encodeEntries, isDefaultDeliveryValue, REPORT_ATTRIBUTE } from './record-codec';
 import {
   deliveryOf,
   RECORD_REPORT,
@@ -155,13 +156,7 @@ export class DeliveryStore {
       messageId: String(item.messageId),
       connectionId: String(item.connectionId),
     }));
-    const records = await this.messages.records(refs);
-    return refs
-      .map((r) => {
-        const record = records.get(`${r.flowId}#${r.messageId}`);
-        return record ? deliveryOf(record, r.connectionId) : undefined;
-      })
-      .filter((d): d is LoadedDelivery => d !== undefined);
+    return this.messages.deliveries(refs);
   }
 
   /**
@@ -207,21 +202,31 @@ export class DeliveryStore {
     const version = delivery.version ?? 0;
     const next = { ...applyStep(delivery, step), version: version + 1 } as LoadedDelivery;
     const key = keys.message(delivery.flowId, delivery.messageId);
-    const names: Record<string, string> = { '#dlv': 'dlv', '#c': delivery.connectionId, '#version': 'version', '#report': 'report' };
+    const names: Record<string, string> = {
+      '#dlv': DELIVERIES_ATTRIBUTE,
+      '#c': delivery.connectionId,
+      '#version': deliveryAttribute('version'),
+      '#report': REPORT_ATTRIBUTE,
+    };
     const values: Record<string, unknown> = { ':v': version, ':nv': version + 1 };
     const sets: string[] = ['#dlv.#c.#version = :nv'];
     const removes: string[] = [];
     let field = 0;
     for (const [name, value] of Object.entries(step.set)) {
       if (value === undefined || name === 'version') continue;
-      names[`#f${field}`] = name;
-      values[`:f${field}`] = value;
-      sets.push(`#dlv.#c.#f${field} = :f${field}`);
+      names[`#f${field}`] = deliveryAttribute(name);
+      // A default value is not stored: removing the attribute writes it.
+      if (isDefaultDeliveryValue(name, value)) {
+        removes.push(`#dlv.#c.#f${field}`);
+      } else {
+        values[`:f${field}`] = value;
+        sets.push(`#dlv.#c.#f${field} = :f${field}`);
+      }
       field += 1;
     }
     for (const name of step.clear) {
       if (!(name in delivery)) continue;
-      names[`#f${field}`] = name;
+      names[`#f${field}`] = deliveryAttribute(name);
       removes.push(`#dlv.#c.#f${field}`);
       field += 1;
     }
@@ -239,7 +244,7 @@ export class DeliveryStore {
     let expiresAfter = state.expiresAt;
     // Another delivery's status in a condition (names and values are added only when used).
     const otherStatus = (connectionId: string, i: number) => {
-      names['#status'] = 'status';
+      names['#status'] = deliveryAttribute('status');
       names[`#o${i}`] = connectionId;
       return `#dlv.#o${i}.#status`;
     };
@@ -278,29 +283,35 @@ export class DeliveryStore {
 
     const report = delivery[RECORD_REPORT];
     let spilledKey: string | undefined;
+    let keptReport: ReportEntry[] | undefined;
     if (step.report.length > 0) {
       if (report && report.length + step.report.length > REPORT_CAP) {
         // Spill the oldest entries into an item of their own; the record keeps the newest.
         const all = [...report, ...step.report];
         const keep = all.slice(all.length - Math.floor(REPORT_CAP / 2));
+        keptReport = keep;
         const spill = all.slice(0, all.length - keep.length);
         const spillKey = keys.reportSpill(delivery.flowId, delivery.messageId, spill[0]!.at);
         spilledKey = spillKey.sk;
         transact.push({
           Put: {
             TableName: this.tableName,
-            Item: { ...spillKey, entries: spill, ...(expiresAfter !== undefined ? { [TABLE.timeToLiveAttribute]: expiresAfter } : {}) },
+            Item: {
+              ...spillKey,
+              entries: encodeEntries(spill),
+              ...(expiresAfter !== undefined ? { [TABLE.timeToLiveAttribute]: expiresAfter } : {}),
+            },
           },
         });
         names['#spills'] = SPILLS_ATTRIBUTE;
-        values[':report'] = keep;
+        values[':report'] = encodeEntries(keep);
         values[':reportSize'] = report.length;
         values[':spilled'] = [spillKey.sk];
         values[':empty'] = [];
         sets.push('#report = :report', '#spills = list_append(if_not_exists(#spills, :empty), :spilled)');
         conditions.push('size(#report) = :reportSize');
       } else {
-        values[':report'] = step.report;
+        values[':report'] = encodeEntries(step.report);
         values[':empty'] = [];
         sets.push('#report = list_append(if_not_exists(#report, :empty), :report)');
       }
@@ -344,12 +355,7 @@ export class DeliveryStore {
     }
     // More spilled items than one transaction holds (a report of thousands of entries): the rest follow.
     for (const rest of spillUpdates.slice(room)) await this.documents.send(new UpdateCommand(rest.Update as never));
-    const reportAfter =
-      step.report.length === 0
-        ? report
-        : report && values[':reportSize'] !== undefined
-          ? (values[':report'] as ReportEntry[])
-          : [...(report ?? []), ...step.report];
+    const reportAfter = step.report.length === 0 ? report : keptReport ? keptReport : [...(report ?? []), ...step.report];
     Object.defineProperty(next, RECORD_REPORT, { value: reportAfter, enumerable: true });
     const stateAfter: RecordState = {
       others: state.others,

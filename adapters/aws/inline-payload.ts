@@ -10,9 +10,9 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
  */
 
 /** The attribute of a payload kept as posted. */
-export const RAW_BODY_ATTRIBUTE = 'body';
+export const RAW_BODY_ATTRIBUTE = 'b';
 /** The attribute of a payload kept deflated (raw DEFLATE, RFC 1951). */
-export const DEFLATED_BODY_ATTRIBUTE = 'bodyDeflated';
+export const DEFLATED_BODY_ATTRIBUTE = 'bz';
 
 /** Smaller payloads are kept as they are: their record fits in one unit either way. */
 const MIN_DEFLATE_BYTES = 256;

@@ -7,6 +7,18 @@ import { inlinePayloadAttribute, inlinePayloadOf } from './inline-payload';
 import { queryAll } from './dynamo-query';
 import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
 import { TABLE } from './definitions';
+import {
+  DELIVERIES_ATTRIBUTE,
+  decodeDeliveryState,
+  decodeEntries,
+  decodeMessageFields,
+  encodeDeliveryState,
+  encodeEntries,
+  encodeMessageFields,
+  messageAttribute,
+  messageRef,
+  REPORT_ATTRIBUTE,
+} from './record-codec';
 
 /**
  * One record per message (see docs/data-model.md): the message, its inline payload,
@@ -87,55 +99,61 @@ type DeliveryState = DeliveryFields & { lane: number };
 export const SPILLS_ATTRIBUTE = 'spills';
 
 interface RecordItem extends Record<string, unknown> {
-  dlv?: Record<string, DeliveryState>;
-  report?: ReportEntry[];
-  body?: Uint8Array;
-  bodyDeflated?: Uint8Array;
+  dlv?: Record<string, Record<string, unknown>>;
+  report?: unknown[];
   enqueue?: 'pending';
+  enqueueLeaseUntil?: number;
   spills?: string[];
+}
+
+/** The delivery states of a record, by connection, as the domain names their fields. */
+function statesOf(item: Record<string, unknown>): Record<string, DeliveryState> {
+  const states: Record<string, DeliveryState> = {};
+  for (const [id, stored] of Object.entries((item as RecordItem).dlv ?? {})) {
+    states[id] = decodeDeliveryState(stored as Record<string, unknown>) as unknown as DeliveryState;
+  }
+  return states;
+}
+
+/** The record's own report entries (spilled ones are items of their own). */
+export function reportOf(item: Record<string, unknown>): ReportEntry[] {
+  return decodeEntries(item[REPORT_ATTRIBUTE]);
 }
 
 function recordState(item: Record<string, unknown>, connectionId: string): RecordState {
   const others: Record<string, DeliveryStatus> = {};
-  for (const [id, state] of Object.entries((item as RecordItem).dlv ?? {})) if (id !== connectionId) others[id] = state.status;
+  for (const [id, state] of Object.entries(statesOf(item))) if (id !== connectionId) others[id] = state.status;
   const ttl = item[TABLE.timeToLiveAttribute];
   return { others, ...(typeof ttl === 'number' ? { expiresAt: ttl } : {}), spills: (item as RecordItem).spills ?? [] };
 }
 
 /** The delivery of `connectionId` in a record, as the domain sees it. */
 export function deliveryOf(item: Record<string, unknown>, connectionId: string): LoadedDelivery | undefined {
-  const state = (item as RecordItem).dlv?.[connectionId];
-  if (!state) return undefined;
+  const stored = (item as RecordItem).dlv?.[connectionId];
+  if (!stored) return undefined;
+  const chainId = item[messageAttribute('chainId')];
   const delivery: LoadedDelivery = {
-    ...state,
-    flowId: String(item.flowId),
-    messageId: String(item.messageId),
+    ...(decodeDeliveryState(stored as Record<string, unknown>) as unknown as DeliveryState),
+    ...messageRef(item),
     connectionId,
-    ...(item.chainId ? { chainId: String(item.chainId) } : {}),
+    ...(chainId ? { chainId: String(chainId) } : {}),
   };
-  Object.defineProperty(delivery, RECORD_REPORT, { value: (item as RecordItem).report ?? [], enumerable: true });
+  Object.defineProperty(delivery, RECORD_REPORT, { value: reportOf(item), enumerable: true });
   Object.defineProperty(delivery, RECORD_STATE, { value: recordState(item, connectionId), enumerable: true });
   return delivery;
 }
 
 export function deliveriesOf(item: Record<string, unknown>): LoadedDelivery[] {
-  const destinations = (item.destinations as Message['destinations'] | undefined) ?? [];
+  const { destinations } = decodeMessageFields(item);
   return destinations.map((d) => deliveryOf(item, d.connectionId)).filter((d): d is LoadedDelivery => d !== undefined);
 }
 
 export function messageOf(item: Record<string, unknown>, withBody = false): StoredMessage {
-  const {
-    dlv: _dlv,
-    report: _report,
-    body: _body,
-    bodyDeflated: _bodyDeflated,
-    enqueue,
-    spills: _spills,
-    ...rest
-  } = withoutKeys<RecordItem>(item);
+  const { enqueue, enqueueLeaseUntil } = withoutKeys<RecordItem>(item);
   const ttl = item[TABLE.timeToLiveAttribute];
   const message = {
-    ...rest,
+    ...decodeMessageFields(item),
+    ...(typeof enqueueLeaseUntil === 'number' ? { enqueueLeaseUntil } : {}),
     enqueue: enqueue ?? 'done',
     ...(typeof ttl === 'number' ? { retainedUntil: new Date(ttl * 1000).toISOString() } : {}),
   } as unknown as StoredMessage;
@@ -157,11 +175,11 @@ export class MessageStore {
    * when the GUID was already recorded.
    */
   async accept(message: Message, deliveries: Delivery[], inlinePayload?: Buffer): Promise<boolean> {
-    const { enqueue: _enqueue, ...fields } = message;
-    const dlv: Record<string, DeliveryState> = {};
+    const { enqueue: _enqueue, flowId: _flowId, messageId: _messageId, ...fields } = message;
+    const dlv: Record<string, Record<string, unknown>> = {};
     for (const d of deliveries) {
       const { flowId: _f, messageId: _m, connectionId, chainId: _c, ...state } = d;
-      dlv[connectionId] = state;
+      dlv[connectionId] = encodeDeliveryState(state);
     }
     try {
       await this.documents.send(
@@ -169,8 +187,8 @@ export class MessageStore {
           TableName: this.tableName,
           Item: {
             ...keys.message(message.flowId, message.messageId),
-            ...fields,
-            dlv,
+            ...encodeMessageFields(fields),
+            [DELIVERIES_ATTRIBUTE]: dlv,
             ...(inlinePayload ? inlinePayloadAttribute(inlinePayload) : {}),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -199,7 +217,16 @@ export class MessageStore {
   }
 
   /** Records by key, in one BatchGet per hundred (records that are gone are absent). */
-  async records(refs: { flowId: string; messageId: string }[], projection?: string): Promise<Map<string, Record<string, unknown>>> {
+  private async records(
+    refs: { flowId: string; messageId: string }[],
+    projection?: string[],
+  ): Promise<Map<string, Record<string, unknown>>> {
+    const projected = projection
+      ? {
+          ProjectionExpression: projection.map((_, i) => `#a${i}`).join(', '),
+          ExpressionAttributeNames: Object.fromEntries(projection.map((name, i) => [`#a${i}`, name])),
+        }
+      : {};
     const found = new Map<string, Record<string, unknown>>();
     const unique = [...new Map(refs.map((r) => [`${r.flowId}#${r.messageId}`, r])).values()];
     for (let i = 0; i < unique.length; i += 100) {
@@ -211,13 +238,43 @@ export class MessageStore {
         } = await this.documents.send(
           new BatchGetCommand({
             RequestItems: {
-              [this.tableName]: { Keys: pending, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) },
+              [this.tableName]: { Keys: pending, ConsistentRead: true, ...projected },
             },
           }),
         );
-        for (const item of result.Responses?.[this.tableName] ?? []) found.set(`${item.flowId}#${item.messageId}`, item);
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          const ref = messageRef(item);
+          found.set(`${ref.flowId}#${ref.messageId}`, item);
+        }
         pending = result.UnprocessedKeys?.[this.tableName]?.Keys;
       }
+    }
+    return found;
+  }
+
+  /** When each message was received, by `flow#GUID` (gone ones absent). */
+  async receivedTimes(refs: { flowId: string; messageId: string }[]): Promise<Map<string, string>> {
+    const records = await this.records(refs, ['pk', messageAttribute('receivedAt')]);
+    return new Map([...records].map(([id, item]) => [id, String(item[messageAttribute('receivedAt')])]));
+  }
+
+  /** Deliveries by key, in the order asked (gone ones skipped). */
+  async deliveries(refs: { flowId: string; messageId: string; connectionId: string }[]): Promise<LoadedDelivery[]> {
+    const records = await this.records(refs);
+    return refs
+      .map((r) => {
+        const record = records.get(`${r.flowId}#${r.messageId}`);
+        return record ? deliveryOf(record, r.connectionId) : undefined;
+      })
+      .filter((d): d is LoadedDelivery => d !== undefined);
+  }
+
+  /** The delivery to one connection of each message, by `flow#GUID` (gone ones absent). */
+  async deliveriesTo(refs: { flowId: string; messageId: string }[], connectionId: string): Promise<Map<string, LoadedDelivery>> {
+    const found = new Map<string, LoadedDelivery>();
+    for (const [id, item] of await this.records(refs)) {
+      const delivery = deliveryOf(item, connectionId);
+      if (delivery) found.set(id, delivery);
     }
     return found;
   }
@@ -307,13 +364,13 @@ export class MessageStore {
     const read = async (entries: ListingEntry[]) => {
       const records = await this.records(
         entries.map((e) => ({ flowId, messageId: e.messageId })),
-        'flowId, messageId, receivedAt, chainId, destinations, dlv',
+        ['pk', ...(['receivedAt', 'chainId', 'destinations'] as const).map(messageAttribute), DELIVERIES_ATTRIBUTE],
       );
       return entries
         .map((e) => records.get(`${flowId}#${e.messageId}`))
         .filter((item): item is Record<string, unknown> => item !== undefined)
         .map((item) => ({
-          message: { flowId, messageId: String(item.messageId), receivedAt: String(item.receivedAt) },
+          message: { flowId, messageId: messageRef(item).messageId, receivedAt: String(item[messageAttribute('receivedAt')]) },
           deliveries: deliveriesOf(item),
         }));
     };
@@ -337,11 +394,9 @@ export class MessageStore {
     });
     const record = items.find((item) => item.sk === keys.message(flowId, messageId).sk);
     if (!record) return undefined;
-    const spilled = items
-      .filter((item) => String(item.sk).startsWith(keys.reportPrefix))
-      .flatMap((item) => (item.entries as ReportEntry[] | undefined) ?? []);
+    const spilled = items.filter((item) => String(item.sk).startsWith(keys.reportPrefix)).flatMap((item) => decodeEntries(item.entries));
     const message = messageOf(record);
-    const stored = [...spilled, ...((record as RecordItem).report ?? [])];
+    const stored = [...spilled, ...reportOf(record)];
     return { message, deliveries: deliveriesOf(record), report: [...acceptanceReport(message, stored), ...stored] };
   }
 
@@ -353,8 +408,8 @@ export class MessageStore {
         Key: keys.message(flowId, messageId),
         UpdateExpression: 'SET #report = list_append(if_not_exists(#report, :empty), :entries)',
         ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#report': 'report' },
-        ExpressionAttributeValues: { ':entries': entries, ':empty': [] },
+        ExpressionAttributeNames: { '#report': REPORT_ATTRIBUTE },
+        ExpressionAttributeValues: { ':entries': encodeEntries(entries), ':empty': [] },
       }),
     );
   }
@@ -371,12 +426,12 @@ export class MessageStore {
         UpdateExpression:
           'SET enqueue = :pending, gsi2pk = :p, gsi2sk = :s, #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueueLeaseUntil',
         ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#report': 'report' },
+        ExpressionAttributeNames: { '#report': REPORT_ATTRIBUTE },
         ExpressionAttributeValues: {
           ':pending': 'pending',
           ':p': listings.pendingEnqueue,
           ':s': `${entry.at}#${flowId}#${messageId}`,
-          ':entry': [entry],
+          ':entry': encodeEntries([entry]),
           ':empty': [],
         },
       }),
@@ -431,8 +486,8 @@ export class MessageStore {
           UpdateExpression:
             'SET #report = list_append(if_not_exists(#report, :empty), :entry) REMOVE enqueue, enqueueLeaseUntil, gsi2pk, gsi2sk',
           ConditionExpression: 'enqueue = :pending',
-          ExpressionAttributeNames: { '#report': 'report' },
-          ExpressionAttributeValues: { ':pending': 'pending', ':entry': [queued], ':empty': [] },
+          ExpressionAttributeNames: { '#report': REPORT_ATTRIBUTE },
+          ExpressionAttributeValues: { ':pending': 'pending', ':entry': encodeEntries([queued]), ':empty': [] },
         }),
       );
     } catch (error) {
@@ -452,7 +507,7 @@ export class MessageStore {
         Limit: limit,
       }),
     );
-    return Items.map((item) => ({ flowId: String(item.flowId), messageId: String(item.messageId) }));
+    return Items.map(messageRef);
   }
 
   /**

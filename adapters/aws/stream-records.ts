@@ -2,9 +2,10 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { RecordChange } from '../../core/message-status';
-import type { Delivery, DeliveryStatus, Message } from '../../core/model';
+import type { Delivery, DeliveryStatus } from '../../core/model';
 import { TABLE } from './definitions';
 import { keys, objectKeys } from './keys';
+import { DELIVERIES_ATTRIBUTE, decodeDeliveryState, decodeMessageFields, messageAttribute, messageRef } from './record-codec';
 
 type Image = Record<string, AttributeValue>;
 
@@ -14,8 +15,18 @@ function isMessageRecord(image: Image | undefined): boolean {
 
 function deliveries(image: Image | undefined): { status: DeliveryStatus }[] | undefined {
   if (!image) return undefined;
-  const dlv = image.dlv ? (unmarshall({ dlv: image.dlv } as never).dlv as Record<string, { status: DeliveryStatus }>) : {};
-  return Object.values(dlv).map((d) => ({ status: d.status }));
+  return Object.values(statesOf(image)).map((d) => ({ status: d.status as DeliveryStatus }));
+}
+
+/** The delivery states of a record image, by connection, as the domain names their fields. */
+function statesOf(image: Image): Record<string, Partial<Delivery>> {
+  const stored = image[DELIVERIES_ATTRIBUTE];
+  const dlv = stored ? (unmarshall({ dlv: stored } as never).dlv as Record<string, Record<string, unknown>>) : {};
+  return Object.fromEntries(Object.entries(dlv).map(([id, state]) => [id, decodeDeliveryState(state) as Partial<Delivery>]));
+}
+
+function receivedAtOf(image: Image): string {
+  return image[messageAttribute('receivedAt')]?.S ?? '';
 }
 
 /** The stream records of message records (every other item of the table skipped), with their images and keys. */
@@ -25,8 +36,7 @@ function* messageRecords(records: DynamoDBRecord[]) {
     const newImage = record.dynamodb?.NewImage as Image | undefined;
     const image = newImage ?? oldImage;
     if (!isMessageRecord(image)) continue;
-    const flowId = image!.flowId?.S;
-    const messageId = image!.messageId?.S;
+    const { flowId, messageId } = messageRef({ pk: image!.pk?.S });
     if (!flowId || !messageId) continue;
     yield { oldImage, newImage, image: image!, flowId, messageId };
   }
@@ -41,7 +51,7 @@ export function messageChanges(records: DynamoDBRecord[]): RecordChange[] {
   for (const { oldImage, newImage, image, flowId, messageId } of messageRecords(records)) {
     const before = deliveries(oldImage);
     const after = deliveries(newImage);
-    changes.push({ flowId, messageId, receivedAt: image.receivedAt?.S ?? '', ...(before ? { before } : {}), ...(after ? { after } : {}) });
+    changes.push({ flowId, messageId, receivedAt: receivedAtOf(image), ...(before ? { before } : {}), ...(after ? { after } : {}) });
   }
   return changes;
 }
@@ -64,13 +74,13 @@ function expiryOf(image: Image): { expiresAt?: number } {
 
 /** The objects a record points at, or may (an operator's upload not yet applied). */
 function objectsOf(image: Image, flowId: string, messageId: string): string[] {
-  const record = unmarshall({ payload: image.payload ?? { NULL: true }, dlv: image.dlv ?? { M: {} } } as never) as {
-    payload?: Message['payload'];
-    dlv: Record<string, Pick<Delivery, 'failedPayload' | 'payloadOverride'>>;
-  };
+  const payloadAttribute = messageAttribute('payload');
+  const { payload } = decodeMessageFields(
+    unmarshall({ pk: image.pk ?? { S: '' }, ...(image[payloadAttribute] ? { [payloadAttribute]: image[payloadAttribute] } : {}) } as never),
+  );
   const found = new Set<string>();
-  if (record.payload?.kind === 'object') found.add(record.payload.key);
-  for (const [connectionId, d] of Object.entries(record.dlv)) {
+  if (payload.kind === 'object') found.add(payload.key);
+  for (const [connectionId, d] of Object.entries(statesOf(image))) {
     if (d.payloadOverride) found.add(d.payloadOverride.key);
     if (d.failedPayload) {
       found.add(d.failedPayload.key);
@@ -93,7 +103,7 @@ export function retentionChanges(records: DynamoDBRecord[]): RetentionChange[] {
     changes.set(id, {
       flowId,
       messageId,
-      receivedAt: image.receivedAt?.S ?? '',
+      receivedAt: receivedAtOf(image),
       ...(first ? (first.before ? { before: first.before } : {}) : oldImage ? { before: expiryOf(oldImage) } : {}),
       ...(newImage ? { after: expiryOf(newImage) } : {}),
       objects: [...new Set([...(first?.objects ?? []), ...objectsOf(image, flowId, messageId)])],

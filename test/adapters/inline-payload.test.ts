@@ -7,6 +7,7 @@ import { itemSize, writeUnits } from '../../bench/dynamodb-units';
 import { TestGateway } from '../helpers/gateway';
 import { waitFor } from '../helpers/emulator-wait';
 import { TargetPool } from '../helpers/target';
+import { messageRef } from '../../adapters/aws/record-codec';
 
 /** A purchase order of `bytes` bytes, as partners send them: JSON with varied values. */
 function order(seed: number, bytes = 1024): string {
@@ -82,8 +83,8 @@ describe('inline payloads: deflated in the record when that makes it smaller, de
 
       const records = new Map(
         (await gw.tableItems())
-          .filter((item) => item.flowId === 'orders' && item.messageId !== undefined && item.dlv !== undefined)
-          .map((item) => [String(item.messageId), item]),
+          .filter((item) => String(item.pk).startsWith('MSG#orders#') && item.sk === 'MESSAGE')
+          .map((item) => [messageRef(item).messageId, item]),
       );
       const delivered = records.get('PO-1')!;
       assert.ok(delivered[DEFLATED_BODY_ATTRIBUTE] && !delivered[RAW_BODY_ATTRIBUTE], 'the text payload is kept deflated');
@@ -94,7 +95,7 @@ describe('inline payloads: deflated in the record when that makes it smaller, de
         },
         { what: 'PO-1 delivered' },
       );
-      const final = (await gw.tableItems()).find((item) => item.flowId === 'orders' && item.messageId === 'PO-1' && item.dlv)!;
+      const final = (await gw.tableItems()).find((item) => item.pk === 'MSG#orders#PO-1' && item.sk === 'MESSAGE')!;
       // A 4 KiB order kept as posted makes a record of five units; deflated, it takes two.
       const units = writeUnits(itemSize(marshall(final, { removeUndefinedValues: true })));
       assert.ok(units <= 2, `the delivered record of a 4 KiB order is billed ${units} units per write`);

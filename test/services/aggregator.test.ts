@@ -4,18 +4,38 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { Runtime } from '../../adapters/runtime';
 import { createAggregator } from '../../services/aggregator';
+import { encodeDeliveryState, messageAttribute } from '../../adapters/aws/record-codec';
+
+/** A message record as the store spells it (only the fields the stream reader needs). */
+function recordItem(fields: {
+  flowId: string;
+  messageId: string;
+  receivedAt: string;
+  payload?: unknown;
+  deliveries: Record<string, Record<string, unknown>>;
+  ttl?: number;
+}): Record<string, unknown> {
+  return {
+    pk: `MSG#${fields.flowId}#${fields.messageId}`,
+    sk: 'MESSAGE',
+    [messageAttribute('receivedAt')]: fields.receivedAt,
+    ...(fields.payload ? { [messageAttribute('payload')]: fields.payload } : {}),
+    dlv: Object.fromEntries(Object.entries(fields.deliveries).map(([id, state]) => [id, encodeDeliveryState(state)])),
+    ...(fields.ttl !== undefined ? { ttl: fields.ttl } : {}),
+  };
+}
 
 /** A stream record of a message record, as DynamoDB Streams delivers it (NEW_AND_OLD_IMAGES). */
 function change(seq: number, flowId: string, messageId: string, before?: string[], after?: string[]): DynamoDBRecord {
   const image = (statuses: string[]) =>
-    marshall({
-      pk: `MSG#${flowId}#${messageId}`,
-      sk: 'MESSAGE',
-      flowId,
-      messageId,
-      receivedAt: `2026-01-01T00:00:0${seq}.000Z`,
-      dlv: Object.fromEntries(statuses.map((status, i) => [`c${i}`, { status }])),
-    }) as never;
+    marshall(
+      recordItem({
+        flowId,
+        messageId,
+        receivedAt: `2026-01-01T00:00:0${seq}.000Z`,
+        deliveries: Object.fromEntries(statuses.map((status, i) => [`c${i}`, { status }])),
+      }),
+    ) as never;
   return {
     eventName: before ? (after ? 'MODIFY' : 'REMOVE') : 'INSERT',
     dynamodb: { SequenceNumber: String(seq), ...(before ? { OldImage: image(before) } : {}), ...(after ? { NewImage: image(after) } : {}) },
@@ -80,14 +100,12 @@ describe('stream aggregator: payload retention', () => {
   /** A message record image with a claim check, and on `erp` a failed copy and an applied correction. */
   const image = (ttl?: number) =>
     marshall(
-      {
-        pk: 'MSG#orders#m1',
-        sk: 'MESSAGE',
+      recordItem({
         flowId: 'orders',
         messageId: 'm1',
         receivedAt: '2026-01-01T00:00:00.000Z',
         payload: { kind: 'object', key: 'payloads/orders/m1' },
-        dlv: {
+        deliveries: {
           erp: {
             status: 'delivered',
             failedPayload: { key: 'failed/orders/m1/erp' },
@@ -96,7 +114,7 @@ describe('stream aggregator: payload retention', () => {
           crm: { status: 'delivered' },
         },
         ...(ttl !== undefined ? { ttl } : {}),
-      },
+      }),
       { removeUndefinedValues: true },
     ) as never;
   const record = (seq: number, before: number | null | undefined, after: number | null | undefined): DynamoDBRecord => ({

@@ -7,6 +7,7 @@ import { TargetPool } from '../helpers/target';
 import { waitFor } from '../helpers/emulator-wait';
 import { retentionClass, TABLE } from '../../adapters/aws/definitions';
 import { objectKeys } from '../../adapters/aws/keys';
+import { deliveriesOf, messageOf } from '../../adapters/aws/message-store';
 import * as lifecycle from '../../core/lifecycle';
 import type { Delivery, DeliveryStatus } from '../../core/model';
 
@@ -44,7 +45,12 @@ describe('retention', () => {
       }),
     );
     assert.ok(Item, `record of ${messageId}`);
-    return Item as Record<string, any>;
+    // The record as the domain reads it, with its TTL: deliveries by connection.
+    const dlv = Object.fromEntries(deliveriesOf(Item).map((d) => [d.connectionId, d]));
+    return { ...messageOf(Item), dlv, spills: Item.spills, [TABLE.timeToLiveAttribute]: Item[TABLE.timeToLiveAttribute] } as Record<
+      string,
+      any
+    >;
   };
   const ttlOf = async (flowId: string, messageId: string) =>
     (await record(flowId, messageId))[TABLE.timeToLiveAttribute] as number | undefined;
