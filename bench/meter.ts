@@ -35,9 +35,19 @@ export interface FunctionUsage {
   awsCalls: number;
   /** Sequential AWS round trips of each invocation, in order. */
   sequentialCalls: number[];
+  /** Each invocation's own CPU time and modelled AWS waits, in order: its latency on AWS. */
+  perInvocation: { cpuMs: number; awsWaitMs: number }[];
 }
 
-const emptyUsage = (): FunctionUsage => ({ invocations: 0, cpuMs: 0, cpuSwitches: 0, awsWaitMs: 0, awsCalls: 0, sequentialCalls: [] });
+const emptyUsage = (): FunctionUsage => ({
+  invocations: 0,
+  cpuMs: 0,
+  cpuSwitches: 0,
+  awsWaitMs: 0,
+  awsCalls: 0,
+  sequentialCalls: [],
+  perInvocation: [],
+});
 
 /**
  * Counts what a run would cost on AWS, from what the gateway does, by component:
@@ -101,10 +111,13 @@ export class UsageMeter {
     } finally {
       const waves = sequentialWaves(invocation.spans);
       const usage = this.functions[component];
+      const cpuMs = this.cpu.netCpuMs(invocation);
+      const awsWaitMs = modelledWaitMs(waves, this.latency);
       usage.invocations += 1;
-      usage.cpuMs += this.cpu.netCpuMs(invocation);
+      usage.cpuMs += cpuMs;
       usage.cpuSwitches += invocation.switches ?? 0;
-      usage.awsWaitMs += modelledWaitMs(waves, this.latency);
+      usage.awsWaitMs += awsWaitMs;
+      usage.perInvocation.push({ cpuMs, awsWaitMs });
       usage.awsCalls += invocation.spans.length;
       usage.sequentialCalls.push(waves.length);
     }

@@ -20,7 +20,15 @@ export function markdownReport(r: any): string {
     `| DynamoDB Local PutItem, 1 KiB items, ${r.emulator.putItem.concurrency} at a time (same run) | ${r.emulator.putItem.perSecond} /s |`,
   );
   lines.push(`| Ingest / DynamoDB Local PutItem | ${r.summary.ingestToPutItemRatio} |`);
-  lines.push(`| Ingest latency p50 / p95 / p99 | ${r.ingest.p50} / ${r.ingest.p95} / ${r.ingest.p99} ms |`);
+  lines.push(
+    `| Ingest latency p50 / p95 / p99 (local, as the load generator saw it) | ${r.ingest.p50} / ${r.ingest.p95} / ${r.ingest.p99} ms |`,
+  );
+  const modelled = r.summary.ingestHandlerLatencyMs?.modelledOnAws;
+  if (modelled) {
+    lines.push(
+      `| Ingest handler latency on AWS p50 / p99 (modelled: CPU at ${modelled.memoryMb} MB + round trips × the latency model) | ${modelled.p50} / ${modelled.p99} ms |`,
+    );
+  }
   lines.push(`| End-to-end delivery latency p50 / p99 | ${r.endToEnd.p50} / ${r.endToEnd.p99} ms |`);
   lines.push(`| Delivered / failed / lost | ${r.delivery.delivered} / ${r.delivery.failed} / ${r.delivery.lost} |`);
   lines.push(`| Order violations / duplicates without flag | ${r.delivery.orderViolations} / ${r.delivery.duplicatesWithoutFlag} |`);

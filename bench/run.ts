@@ -241,6 +241,9 @@ try {
     functions,
     ingestThroughputPerSecond: ingest.throughputPerSecond,
     dynamodbLocalPutItemPerSecond: emulator.putItem.perSecond,
+    ingestLocalLatencyMs: { p50: ingest.p50, p99: ingest.p99 },
+    ingestMemoryMb: settings.functionMemoryMb,
+    awsModel,
   });
   log();
   log(

@@ -2,7 +2,7 @@
  * The headline figures of a bench run (`summary` in bench/results/latest.json): what later
  * runs, the README and the issue targets compare.
  */
-import type { CostBreakdown, MeasuredUsage } from './cost-model';
+import { lambdaBilledMs, type AwsModel, type CostBreakdown, type MeasuredUsage } from './cost-model';
 import type { FunctionUsage } from './meter';
 import { percentile, round } from './pipeline';
 
@@ -25,6 +25,25 @@ export interface SummaryInput {
   ingestThroughputPerSecond: number;
   /** DynamoDB Local's own PutItem rate (1 KiB items, same concurrency, same run). */
   dynamodbLocalPutItemPerSecond: number;
+  /** Partner request latency as the load generator saw it here (emulators on the same machine), ms. */
+  ingestLocalLatencyMs: { p50: number; p99: number };
+  /** The ingest function's memory and the AWS model, for its modelled latency. */
+  ingestMemoryMb: number;
+  awsModel: AwsModel;
+}
+
+/**
+ * The ingest handler's latency on AWS, per invocation: its CPU time stretched by the share
+ * of a vCPU its memory buys, plus its sequential AWS round trips at the model's latency
+ * per call (what `lambdaBilledMs` bills). API Gateway's own overhead is not in it.
+ */
+export function modelledHandlerLatency(
+  invocations: readonly { cpuMs: number; awsWaitMs: number }[],
+  memoryMb: number,
+  model: AwsModel,
+): { p50: number; p99: number } {
+  const latencies = invocations.map((i) => lambdaBilledMs({ invocations: 1, ...i }, memoryMb, model));
+  return { p50: round(percentile(latencies, 50), 1), p99: round(percentile(latencies, 99), 1) };
 }
 
 export function benchSummary(input: SummaryInput): Record<string, unknown> {
@@ -71,5 +90,12 @@ export function benchSummary(input: SummaryInput): Record<string, unknown> {
     ingestThroughputPerSecond: input.ingestThroughputPerSecond,
     dynamodbLocalPutItemPerSecond: input.dynamodbLocalPutItemPerSecond,
     ingestToPutItemRatio: round(input.ingestThroughputPerSecond / input.dynamodbLocalPutItemPerSecond, 3),
+    ingestHandlerLatencyMs: {
+      modelledOnAws: {
+        ...modelledHandlerLatency(functions.ingest.perInvocation, input.ingestMemoryMb, input.awsModel),
+        memoryMb: input.ingestMemoryMb,
+      },
+      local: input.ingestLocalLatencyMs,
+    },
   };
 }

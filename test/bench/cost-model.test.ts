@@ -12,6 +12,7 @@ import {
   type MeasuredUsage,
   type Prices,
 } from '../../bench/cost-model';
+import { modelledHandlerLatency } from '../../bench/summary';
 
 const prices = loadPrices();
 const model = loadAwsModel();
@@ -179,5 +180,18 @@ describe('cost model', () => {
     assert.match(functions, /Architecture\.ARM_64/);
     // The partner API's kind decides the API Gateway price.
     assert.equal(/partnerApi:\s*'(http|rest)'/.exec(defaults)?.[1], INFRA_DEFAULTS.apiType);
+  });
+});
+
+describe('modelled ingest handler latency', () => {
+  it('is each invocation’s CPU stretched to its memory’s share of a vCPU plus its modelled AWS waits, as percentiles', () => {
+    const stretch = model.lambda.fullVcpuMemoryMb / 256;
+    // 100 invocations: CPU 1..100 ms, each waiting 15 ms on AWS (a put and a send in sequence).
+    const invocations = Array.from({ length: 100 }, (_, i) => ({ cpuMs: i + 1, awsWaitMs: 15 }));
+    const latency = modelledHandlerLatency(invocations, 256, model);
+    assert.equal(latency.p50, Math.round((50 * stretch + 15) * 10) / 10);
+    assert.equal(latency.p99, Math.round((99 * stretch + 15) * 10) / 10);
+    // At a full vCPU the CPU time is not stretched.
+    assert.deepEqual(modelledHandlerLatency([{ cpuMs: 4, awsWaitMs: 15 }], model.lambda.fullVcpuMemoryMb, model), { p50: 19, p99: 19 });
   });
 });
