@@ -2,6 +2,9 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type DynamoDBClient,
@@ -10,6 +13,8 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, TABLE, type TableDefinition } from '../adapters/aws/definitions';
+import { keys } from '../adapters/aws/keys';
+import { RECORD_FORMAT } from '../adapters/aws/record-codec';
 
 export interface LocalResourceNames {
   tableName: string;
@@ -112,6 +117,50 @@ async function checkKeptTable(dynamodb: DynamoDBClient, tableName: string): Prom
   }
 }
 
+const RECORD_FORMAT_KEY = { pk: { S: keys.recordFormat.pk }, sk: { S: keys.recordFormat.sk } };
+
+async function markRecordFormat(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  await dynamodb.send(new PutItemCommand({ TableName: tableName, Item: { ...RECORD_FORMAT_KEY, format: { N: String(RECORD_FORMAT) } } }));
+}
+
+/** Whether the table holds any message record (a scan that stops at the first one). */
+async function holdsMessages(dynamodb: DynamoDBClient, tableName: string): Promise<boolean> {
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await dynamodb.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'sk = :message AND begins_with(pk, :prefix)',
+        ExpressionAttributeValues: { ':message': { S: keys.message('', '').sk }, ':prefix': { S: 'MSG#' } },
+        ProjectionExpression: 'pk',
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    if ((page.Items ?? []).length > 0) return true;
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  return false;
+}
+
+/**
+ * Checks that a kept table's message records are spelled the way this version reads them
+ * (adapters/aws/record-codec.ts): a table from a version that spelled them otherwise would be
+ * misread, so it is refused. A kept table without messages is simply marked.
+ */
+async function checkRecordFormat(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  const { Item } = await dynamodb.send(new GetItemCommand({ TableName: tableName, Key: RECORD_FORMAT_KEY, ConsistentRead: true }));
+  const format = Item?.format?.N !== undefined ? Number(Item.format.N) : undefined;
+  if (format === RECORD_FORMAT) return;
+  if (format === undefined && !(await holdsMessages(dynamodb, tableName))) return markRecordFormat(dynamodb, tableName);
+  const found =
+    format === undefined
+      ? 'holds messages written by an earlier version, in a record format this version does not read'
+      : `holds messages in record format ${format}; this version reads format ${RECORD_FORMAT}`;
+  throw new LocalTableMismatchError(
+    `The kept table ${tableName} ${found}. Start with another data directory (SLUICE_DATA_DIR), or delete this one to start empty.`,
+  );
+}
+
 /**
  * The table's change stream (the counts aggregator reads it), turned on for a table kept
  * from a version that had none.
@@ -135,9 +184,11 @@ export async function provisionLocalResources(
 ): Promise<ProvisionedResources> {
   try {
     await clients.dynamodb.send(new CreateTableCommand(createTableInput(names.tableName)));
+    await markRecordFormat(clients.dynamodb, names.tableName);
   } catch (error) {
     if (errorName(error) !== 'ResourceInUseException') throw error;
     await checkKeptTable(clients.dynamodb, names.tableName);
+    await checkRecordFormat(clients.dynamodb, names.tableName);
   }
   const ttl = await clients.dynamodb.send(new DescribeTimeToLiveCommand({ TableName: names.tableName }));
   const { AttributeName, TimeToLiveStatus } = ttl.TimeToLiveDescription ?? {};

@@ -29,6 +29,8 @@ export const keys = {
   /** A delivery parked in its lane, sorted by acceptance position. */
   parkedEntry: (connectionId: string, lane: number, position: string) => ({ pk: `LANE#${connectionId}#${lane}`, sk: `P#${position}` }),
   parkedPrefix: 'P#',
+  /** Which spelling of message records the table holds (RECORD_FORMAT in record-codec.ts). */
+  recordFormat: { pk: 'TABLE', sk: 'RECORD_FORMAT' },
   /** The delivery queue this table's tickets were last reconciled with. */
   queueGeneration: { pk: 'QUEUE', sk: 'GENERATION' },
 } as const;

@@ -255,7 +255,12 @@ export class MessageStore {
   /** When each message was received, by `flow#GUID` (gone ones absent). */
   async receivedTimes(refs: { flowId: string; messageId: string }[]): Promise<Map<string, string>> {
     const records = await this.records(refs, ['pk', messageAttribute('receivedAt')]);
-    return new Map([...records].map(([id, item]) => [id, String(item[messageAttribute('receivedAt')])]));
+    const times = new Map<string, string>();
+    for (const [id, item] of records) {
+      const at = item[messageAttribute('receivedAt')];
+      if (typeof at === 'string') times.set(id, at);
+    }
+    return times;
   }
 
   /** Deliveries by key, in the order asked (gone ones skipped). */

@@ -11,6 +11,12 @@ import type { Delivery, Message, ReportEntry } from '../../core/model';
  * bookkeeping attributes (`pk`, `sk`, `gsi*`, `ttl`, `enqueue`, `spills`…) keep their names.
  */
 
+/**
+ * The spelling this module writes. A table kept from a version that spelled records out
+ * (local mode's data directory) is refused rather than misread; there is no migration.
+ */
+export const RECORD_FORMAT = 2;
+
 /** Stored names of a message's fields. `flowId` and `messageId` are read from the key. */
 const MESSAGE_NAMES = {
   partnerId: 'p',
@@ -23,7 +29,7 @@ const MESSAGE_NAMES = {
   expiresAt: 'x',
   receivedAt: 'r',
   destinations: 'ds',
-} as const satisfies Partial<Record<keyof Message, string>>;
+} as const satisfies Record<Exclude<keyof Message, 'flowId' | 'messageId' | 'enqueue'>, string>;
 
 /** Stored names of a delivery's state fields (in the record's `dlv` map, by connection). */
 const DELIVERY_NAMES = {
@@ -82,7 +88,7 @@ function standardDetail(entry: Pick<ReportEntry, 'event' | 'connectionId' | 'htt
 }
 
 function invert<T extends Record<string, string>>(names: T): Record<string, string> {
-  return Object.fromEntries(Object.entries(names).map(([field, stored]) => [stored, field]));
+  return Object.assign(Object.create(null), Object.fromEntries(Object.entries(names).map(([field, stored]) => [stored, field])));
 }
 
 const MESSAGE_FIELDS = invert(MESSAGE_NAMES);
@@ -91,18 +97,19 @@ const ENTRY_FIELDS = invert(ENTRY_NAMES);
 
 function rename(source: Record<string, unknown>, names: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(source)) if (value !== undefined) out[names[name] ?? name] = value;
+  for (const [name, value] of Object.entries(source))
+    if (value !== undefined) out[Object.hasOwn(names, name) ? names[name]! : name] = value;
   return out;
 }
 
 /** The stored name of a delivery state field, for update and condition expressions. */
 export function deliveryAttribute(field: string): string {
-  return (DELIVERY_NAMES as Record<string, string>)[field] ?? field;
+  return Object.hasOwn(DELIVERY_NAMES, field) ? (DELIVERY_NAMES as Record<string, string>)[field]! : field;
 }
 
 /** Whether a state value is left out of the record (it is its field's default). */
 export function isDefaultDeliveryValue(field: string, value: unknown): boolean {
-  return field in DELIVERY_DEFAULTS && DELIVERY_DEFAULTS[field as keyof typeof DELIVERY_DEFAULTS] === value;
+  return Object.hasOwn(DELIVERY_DEFAULTS, field) && DELIVERY_DEFAULTS[field as keyof typeof DELIVERY_DEFAULTS] === value;
 }
 
 export function encodeDeliveryState(state: Record<string, unknown>): Record<string, unknown> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { sharedEmulators, startEmulators, type Emulators } from '../../local/emulators';
 import { createTableInput, LocalTableMismatchError, provisionLocalResources } from '../../local/provision';
 import { startLocalGateway } from '../../local/gateway';
@@ -11,6 +11,8 @@ import { DataDirInUseError } from '../../local/data-dir';
 import type { AwsClients } from '../../adapters/aws/clients';
 import { emulatorClients } from '../helpers/emulator-clients';
 import { TABLE } from '../../adapters/aws/definitions';
+import { keys } from '../../adapters/aws/keys';
+import { RECORD_FORMAT } from '../../adapters/aws/record-codec';
 import { uniqueResourceNames } from '../helpers/gateway';
 
 /** Provisioning against resources that exist (a kept table), and the gateway's data-directory options. */
@@ -55,6 +57,39 @@ describe('provisionLocalResources on resources that exist', () => {
       assert.match(error.message, /another data directory \(SLUICE_DATA_DIR\)/);
       return true;
     });
+  });
+
+  it('refuses a kept table whose messages an earlier version spelled out, and marks one without messages', async () => {
+    const names = uniqueResourceNames();
+    await clients.dynamodb.send(new CreateTableCommand(createTableInput(names.tableName)));
+    // A record as the first versions wrote it: long attribute names this version does not read.
+    await clients.dynamodb.send(
+      new PutItemCommand({
+        TableName: names.tableName,
+        Item: {
+          pk: { S: 'MSG#orders#PO-1' },
+          sk: { S: 'MESSAGE' },
+          flowId: { S: 'orders' },
+          messageId: { S: 'PO-1' },
+          receivedAt: { S: '2026-11-01T00:00:00.000Z' },
+          dlv: { M: { erp: { M: { status: { S: 'queued' }, version: { N: '0' } } } } },
+        },
+      }),
+    );
+    await assert.rejects(provisionLocalResources(clients, names), (error: unknown) => {
+      assert.ok(error instanceof LocalTableMismatchError);
+      assert.match(error.message, /earlier version, in a record format/);
+      assert.match(error.message, /another data directory \(SLUICE_DATA_DIR\)/);
+      return true;
+    });
+
+    const empty = uniqueResourceNames();
+    await clients.dynamodb.send(new CreateTableCommand(createTableInput(empty.tableName)));
+    await provisionLocalResources(clients, empty);
+    const { Item } = await clients.dynamodb.send(
+      new GetItemCommand({ TableName: empty.tableName, Key: { pk: { S: keys.recordFormat.pk }, sk: { S: keys.recordFormat.sk } } }),
+    );
+    assert.equal(Item?.format?.N, String(RECORD_FORMAT));
   });
 
   it('refuses a kept table with other keys, saying what to do', async () => {
