@@ -31,6 +31,21 @@ const message: Omit<Message, 'enqueue'> = {
   ],
 };
 
+/** What a first attempt that delivers writes to the report. */
+const HAPPY_PATH_REPORT: ReportEntry[] = [
+  {
+    at: '2026-11-23T16:31:26.979Z',
+    event: 'attempt',
+    level: 'info',
+    detail: 'delivered with HTTP 200',
+    connectionId: 'erp',
+    attempt: 1,
+    httpStatus: 200,
+    durationMs: 3,
+  },
+  { at: '2026-11-23T16:31:26.979Z', event: 'delivered', level: 'info', detail: 'delivered to erp', connectionId: 'erp' },
+];
+
 const record = (fields: Record<string, unknown>) => ({ ...keys.message('orders', 'PO-1001'), ...fields });
 
 describe('record codec: short stored names, defaults left out, nothing lost', () => {
@@ -76,17 +91,7 @@ describe('record codec: short stored names, defaults left out, nothing lost', ()
 
   it('keeps report entries whole, leaving out only the standard text and the info level', () => {
     const entries: ReportEntry[] = [
-      {
-        at: '2026-11-23T16:31:26.979Z',
-        event: 'attempt',
-        level: 'info',
-        detail: 'delivered with HTTP 200',
-        connectionId: 'erp',
-        attempt: 1,
-        httpStatus: 200,
-        durationMs: 3,
-      },
-      { at: '2026-11-23T16:31:26.979Z', event: 'delivered', level: 'info', detail: 'delivered to erp', connectionId: 'erp' },
+      ...HAPPY_PATH_REPORT,
       {
         at: '2026-11-23T16:32:00.000Z',
         event: 'attempt',
@@ -133,19 +138,7 @@ describe('record codec: short stored names, defaults left out, nothing lost', ()
           updatedAt: '2026-11-23T16:31:26.979Z',
         }),
       },
-      report: encodeEntries([
-        {
-          at: '2026-11-23T16:31:26.979Z',
-          event: 'attempt',
-          level: 'info',
-          detail: 'delivered with HTTP 200',
-          connectionId: 'erp',
-          attempt: 1,
-          httpStatus: 200,
-          durationMs: 3,
-        },
-        { at: '2026-11-23T16:31:26.979Z', event: 'delivered', level: 'info', detail: 'delivered to erp', connectionId: 'erp' },
-      ]),
+      report: encodeEntries(HAPPY_PATH_REPORT),
     });
     const bytes = itemSize(marshall(record(delivered), { removeUndefinedValues: true }) as never);
     assert.ok(bytes <= 1024, `${bytes} bytes`);
