@@ -94,7 +94,11 @@ function carriedCosts(file: string, summary: Record<string, unknown>): Record<st
     const previous = JSON.parse(readFileSync(file, 'utf8')) as { command?: string; summary?: Record<string, unknown> };
     const carried = Object.entries(previous.summary ?? {}).filter(([key]) => /^usdPerMillion(Batch\d+)?$/.test(key) && !(key in summary));
     if (carried.length === 0) return {};
-    return { ...Object.fromEntries(carried), carriedFrom: { command: previous.command, keys: carried.map(([key]) => key) } };
+    // A figure the earlier file carried itself keeps the command that measured it.
+    const earlier = previous.summary?.carriedFrom as { command?: string; keys?: string[] } | undefined;
+    const keys = carried.map(([key]) => key);
+    const command = earlier?.keys && keys.every((key) => earlier.keys!.includes(key)) ? earlier.command : previous.command;
+    return { ...Object.fromEntries(carried), carriedFrom: { command, keys } };
   } catch {
     return {};
   }
