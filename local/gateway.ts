@@ -111,7 +111,11 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
   const progress = options.onProgress ?? (() => undefined);
   const dataDir = await openDataDir(options.dataDir ?? MEMORY_DATA_DIR);
   const stops: (() => Promise<void>)[] = [() => dataDir.close()];
+  // Ctrl-C reaches DynamoDB Local's JVM (same process group) as it reaches us: once stopping,
+  // a poller that finds the emulator gone is not an error worth showing.
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const step of stops.reverse()) await step().catch(() => undefined);
   };
   try {
@@ -170,7 +174,9 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
         batchSize: COUNTS_STREAM.batchSize,
         // A kept table's stream is read on from where the last run stopped, never twice.
         ...(dataDir.path ? { checkpointFile: join(dataDir.path, 'stream-checkpoint.json') } : {}),
-        onError: (error) => runtime.logger.error('local stream poller', { error: error as Error }),
+        onError: (error) => {
+          if (!stopping) runtime.logger.error('local stream poller', { error: error as Error });
+        },
       });
       const started = streamPoller;
       stops.push(async () => {
