@@ -355,7 +355,7 @@ export class DeliveryStore {
     }
     // More spilled items than one transaction holds (a report of thousands of entries): the rest follow.
     for (const rest of spillUpdates.slice(room)) await this.documents.send(new UpdateCommand(rest.Update as never));
-    const reportAfter = step.report.length === 0 ? report : keptReport ? keptReport : [...(report ?? []), ...step.report];
+    const reportAfter = step.report.length === 0 ? report : (keptReport ?? [...(report ?? []), ...step.report]);
     Object.defineProperty(next, RECORD_REPORT, { value: reportAfter, enumerable: true });
     const stateAfter: RecordState = {
       others: state.others,

@@ -5,11 +5,12 @@ import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
 import { isConditionFailure } from './dynamo-errors';
 import { inlinePayloadAttribute, inlinePayloadOf } from './inline-payload';
 import { queryAll } from './dynamo-query';
-import { decodeCursor, encodeCursor, keys, listings, withoutKeys } from './keys';
+import { decodeCursor, encodeCursor, keys, listings } from './keys';
 import { TABLE } from './definitions';
 import {
   DELIVERIES_ATTRIBUTE,
   decodeDeliveryState,
+  decodeDeliveryStates,
   decodeEntries,
   decodeMessageFields,
   encodeDeliveryState,
@@ -106,15 +107,6 @@ interface RecordItem extends Record<string, unknown> {
   spills?: string[];
 }
 
-/** The delivery states of a record, by connection, as the domain names their fields. */
-function statesOf(item: Record<string, unknown>): Record<string, DeliveryState> {
-  const states: Record<string, DeliveryState> = {};
-  for (const [id, stored] of Object.entries((item as RecordItem).dlv ?? {})) {
-    states[id] = decodeDeliveryState(stored as Record<string, unknown>) as unknown as DeliveryState;
-  }
-  return states;
-}
-
 /** The record's own report entries (spilled ones are items of their own). */
 export function reportOf(item: Record<string, unknown>): ReportEntry[] {
   return decodeEntries(item[REPORT_ATTRIBUTE]);
@@ -122,7 +114,8 @@ export function reportOf(item: Record<string, unknown>): ReportEntry[] {
 
 function recordState(item: Record<string, unknown>, connectionId: string): RecordState {
   const others: Record<string, DeliveryStatus> = {};
-  for (const [id, state] of Object.entries(statesOf(item))) if (id !== connectionId) others[id] = state.status;
+  for (const [id, state] of Object.entries(decodeDeliveryStates(item)))
+    if (id !== connectionId) others[id] = state.status as DeliveryStatus;
   const ttl = item[TABLE.timeToLiveAttribute];
   return { others, ...(typeof ttl === 'number' ? { expiresAt: ttl } : {}), spills: (item as RecordItem).spills ?? [] };
 }
@@ -149,7 +142,7 @@ export function deliveriesOf(item: Record<string, unknown>): LoadedDelivery[] {
 }
 
 export function messageOf(item: Record<string, unknown>, withBody = false): StoredMessage {
-  const { enqueue, enqueueLeaseUntil } = withoutKeys<RecordItem>(item);
+  const { enqueue, enqueueLeaseUntil } = item as RecordItem;
   const ttl = item[TABLE.timeToLiveAttribute];
   const message = {
     ...decodeMessageFields(item),
@@ -276,12 +269,8 @@ export class MessageStore {
 
   /** The delivery to one connection of each message, by `flow#GUID` (gone ones absent). */
   async deliveriesTo(refs: { flowId: string; messageId: string }[], connectionId: string): Promise<Map<string, LoadedDelivery>> {
-    const found = new Map<string, LoadedDelivery>();
-    for (const [id, item] of await this.records(refs)) {
-      const delivery = deliveryOf(item, connectionId);
-      if (delivery) found.set(id, delivery);
-    }
-    return found;
+    const found = await this.deliveries(refs.map((r) => ({ ...r, connectionId })));
+    return new Map(found.map((d) => [`${d.flowId}#${d.messageId}`, d]));
   }
 
   /** Messages with their deliveries, by key (gone ones skipped). */

@@ -121,6 +121,12 @@ export function decodeDeliveryState(stored: Record<string, unknown>): Record<str
   return { ...DELIVERY_DEFAULTS, ...rename(stored, DELIVERY_FIELDS) };
 }
 
+/** A record's delivery states by connection, as the domain names their fields. */
+export function decodeDeliveryStates(item: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  const stored = (item[DELIVERIES_ATTRIBUTE] ?? {}) as Record<string, Record<string, unknown>>;
+  return Object.fromEntries(Object.entries(stored).map(([connectionId, state]) => [connectionId, decodeDeliveryState(state)]));
+}
+
 export function encodeEntries(entries: ReportEntry[]): Record<string, unknown>[] {
   return entries.map((entry) => {
     const { level, detail, ...rest } = entry;

@@ -5,7 +5,7 @@ import type { RecordChange } from '../../core/message-status';
 import type { Delivery, DeliveryStatus } from '../../core/model';
 import { TABLE } from './definitions';
 import { keys, objectKeys } from './keys';
-import { DELIVERIES_ATTRIBUTE, decodeDeliveryState, decodeMessageFields, messageAttribute, messageRef } from './record-codec';
+import { DELIVERIES_ATTRIBUTE, decodeDeliveryStates, decodeMessageFields, messageAttribute, messageRef } from './record-codec';
 
 type Image = Record<string, AttributeValue>;
 
@@ -15,14 +15,13 @@ function isMessageRecord(image: Image | undefined): boolean {
 
 function deliveries(image: Image | undefined): { status: DeliveryStatus }[] | undefined {
   if (!image) return undefined;
-  return Object.values(statesOf(image)).map((d) => ({ status: d.status as DeliveryStatus }));
+  return Object.values(decodeDeliveryStates(recordOf(image))).map((d) => ({ status: d.status as DeliveryStatus }));
 }
 
-/** The delivery states of a record image, by connection, as the domain names their fields. */
-function statesOf(image: Image): Record<string, Partial<Delivery>> {
-  const stored = image[DELIVERIES_ATTRIBUTE];
-  const dlv = stored ? (unmarshall({ dlv: stored } as never).dlv as Record<string, Record<string, unknown>>) : {};
-  return Object.fromEntries(Object.entries(dlv).map(([id, state]) => [id, decodeDeliveryState(state) as Partial<Delivery>]));
+/** The attributes of a record image the stream readers use, unmarshalled (the payload is left in the image). */
+function recordOf(image: Image): Record<string, unknown> {
+  const used = ['pk', messageAttribute('payload'), DELIVERIES_ATTRIBUTE].filter((name) => image[name] !== undefined);
+  return unmarshall(Object.fromEntries(used.map((name) => [name, image[name]!])));
 }
 
 function receivedAtOf(image: Image): string {
@@ -74,13 +73,11 @@ function expiryOf(image: Image): { expiresAt?: number } {
 
 /** The objects a record points at, or may (an operator's upload not yet applied). */
 function objectsOf(image: Image, flowId: string, messageId: string): string[] {
-  const payloadAttribute = messageAttribute('payload');
-  const { payload } = decodeMessageFields(
-    unmarshall({ pk: image.pk ?? { S: '' }, ...(image[payloadAttribute] ? { [payloadAttribute]: image[payloadAttribute] } : {}) } as never),
-  );
+  const record = recordOf(image);
+  const { payload } = decodeMessageFields(record);
   const found = new Set<string>();
   if (payload.kind === 'object') found.add(payload.key);
-  for (const [connectionId, d] of Object.entries(statesOf(image))) {
+  for (const [connectionId, d] of Object.entries(decodeDeliveryStates(record) as Record<string, Partial<Delivery>>)) {
     if (d.payloadOverride) found.add(d.payloadOverride.key);
     if (d.failedPayload) {
       found.add(d.failedPayload.key);
