@@ -19,5 +19,5 @@ export function createRuntime(config: SluiceConfig, overrides: RuntimeOverrides 
 }
 
 export function createAwsClients(config: SluiceConfig, recorder?: AwsCallRecorder): AwsClients {
-  return buildAwsClients(config, ALL_SERVICES.clients ?? {}, recorder);
+  return buildAwsClients(config, ALL_SERVICES.protocols ?? {}, recorder);
 }

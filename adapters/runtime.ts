@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock';
 import { systemClock } from '../core/clock';
 import type { CredentialSealer, DeliveryQueue, EventPublisher, PayloadStore, ProbeScheduler } from '../core/ports';
 import { DeliveryStore } from './aws/delivery-store';
-import { buildAwsClients, NotWiredError, type AwsCallRecorder, type AwsClients, type ClientClasses } from './aws/clients';
+import { buildAwsClients, NotWiredError, type AwsCallRecorder, type AwsClients, type ServiceProtocols } from './aws/clients';
 import type { SluiceConfig } from './aws/config';
 import { ConnectionStore } from './aws/connection-store';
 import { FlowStore } from './aws/flow-store';
@@ -67,13 +67,13 @@ export interface RuntimeOverrides {
 }
 
 /**
- * The ports a function builds besides its DynamoDB stores, and the client classes they
+ * The ports a function builds besides its DynamoDB stores, and the service protocols they
  * call. Each piece lives in its own module under `adapters/aws/wiring/`, so a function's
- * bundle holds exactly the SDK clients of the pieces its entry point imports. A port left
+ * bundle holds exactly the operations of the pieces its entry point imports. A port left
  * out is a stand-in that throws {@link NotWiredError} at its first use.
  */
 export interface RuntimeWiring {
-  clients?: ClientClasses;
+  protocols?: ServiceProtocols;
   queue?: PortFactory<DeliveryQueue>;
   /** The payload bucket (claim checks, the failed store, corrections). */
   objects?: PortFactory<S3PayloadStore>;
@@ -88,9 +88,9 @@ export type PortFactory<T> = (clients: AwsClients, config: SluiceConfig, overrid
 
 /** One wiring from several pieces; a later piece's port wins. */
 export function wire(...pieces: RuntimeWiring[]): RuntimeWiring {
-  const clients: ClientClasses = {};
-  const all: RuntimeWiring = { clients };
-  for (const piece of pieces) Object.assign(all, piece, { clients: Object.assign(clients, piece.clients) });
+  const protocols: ServiceProtocols = {};
+  const all: RuntimeWiring = { protocols };
+  for (const piece of pieces) Object.assign(all, piece, { protocols: Object.assign(protocols, piece.protocols) });
   return all;
 }
 
@@ -114,7 +114,7 @@ export function assembleRuntime(
   overrides: RuntimeOverrides = {},
   serviceName = 'sluice',
 ): Runtime {
-  const clients = buildAwsClients(config, wiring.clients ?? {}, overrides.recorder);
+  const clients = buildAwsClients(config, wiring.protocols ?? {}, overrides.recorder);
   const port = <T extends object>(name: string, make?: PortFactory<T>): T => (make ? make(clients, config, overrides) : notWired<T>(name));
   const sealer = overrides.sealer ?? port('sealer', wiring.sealer);
   // Ingest reuses recent configuration reads for this long (a warm container then needs no read).

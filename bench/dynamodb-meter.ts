@@ -112,7 +112,7 @@ export class DynamoDbMeter {
    * ReturnValues billing needs (and hides them from the caller); one at the build step bills
    * from the wire form of the request (the document client has marshalled it by then).
    */
-  instrument(client: DynamoDBClient): void {
+  instrument(client: { middlewareStack: unknown }): void {
     const stack = client.middlewareStack as unknown as { add: (m: Middleware, o: object) => void };
     stack.add(
       (next, context) => async (args) => {

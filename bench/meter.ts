@@ -158,7 +158,15 @@ export class UsageMeter {
    * for the meter's own reads; `unseenItemsAreAbsent` when the table is new and metered from
    * its creation (dynamodb-meter.ts).
    */
-  instrument(clients: AwsClients, raw: DynamoDBClient, options: { unseenItemsAreAbsent?: boolean } = {}): void {
+  instrument(
+    clients: AwsClients,
+    raw: DynamoDBClient,
+    options: {
+      unseenItemsAreAbsent?: boolean;
+      /** The SDK client local mode's event source polls the queue with (Lambda's own calls on AWS). */
+      eventSource?: AnyClient;
+    } = {},
+  ): void {
     this.dynamo = new DynamoDbMeter({
       raw,
       onUnits: (operation, units) => this.addUnits(operation, units),
@@ -180,7 +188,16 @@ export class UsageMeter {
     ] as const) {
       this.timeCalls(client, service);
     }
-    (clients.sqs.middlewareStack as unknown as Stack).add(
+    this.meterSqsRequests(clients.sqs);
+    if (options.eventSource) {
+      this.instrumentExtra(options.eventSource, 'SQS');
+      this.meterSqsRequests(options.eventSource);
+    }
+  }
+
+  /** SQS bills a request per started 64 KiB of payload, and an empty receive is the event source's fixed cost. */
+  private meterSqsRequests(client: AnyClient): void {
+    (client.middlewareStack as unknown as Stack).add(
       (next, context) => async (args) => {
         const operation = operationOf(context);
         const body = args.request?.body;

@@ -4,8 +4,7 @@ import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import type { AwsClients } from '../adapters/aws/clients';
-import { createAwsClients } from '../adapters/all-services';
+import { destroySdkClients, sdkClients, type SdkClients } from '../local/sdk-clients';
 import { keys } from '../adapters/aws/keys';
 import { deliveriesOf } from '../adapters/aws/message-store';
 import type { RuntimeOverrides } from '../adapters/runtime';
@@ -123,7 +122,7 @@ export class Pipeline {
     meter: UsageMeter,
     events: OperationalEvent[],
     private readonly options: PipelineOptions,
-    private clients: AwsClients,
+    private clients: SdkClients,
     private readonly partnerApi: LocalApiServer,
     private readonly gatewayOptions: LocalGatewayOptions,
     private ingest: ReturnType<typeof createIngestHandler>,
@@ -137,7 +136,7 @@ export class Pipeline {
   }
 
   /** Clients without the meter or any fault injection, for the bench's own reads. */
-  get observer(): AwsClients {
+  get observer(): SdkClients {
     return this.clients;
   }
 
@@ -169,10 +168,10 @@ export class Pipeline {
       },
     };
     const gateway = await startLocalGateway(gatewayOptions);
-    const observer = createAwsClients(gateway.runtime.config);
+    const observer = sdkClients(gateway.runtime.config);
     if (billing) {
       // The emulator keeps its table in memory and was started just now: the meter sees every write.
-      meter.instrument(gateway.runtime.clients, observer.dynamodb, { unseenItemsAreAbsent: true });
+      meter.instrument(gateway.runtime.clients, observer.dynamodb, { unseenItemsAreAbsent: true, eventSource: gateway.sdk.sqs });
       countMetricBytes(gateway.runtime.metrics, meter);
     }
     let pipeline: Pipeline | undefined;
@@ -221,11 +220,9 @@ export class Pipeline {
       const polling = this.poller?.isRunning ?? false;
       await this.stopPoller();
       await this.current.stop();
-      this.clients.dynamodb.destroy();
-      this.clients.sqs.destroy();
-      this.clients.s3.destroy();
+      destroySdkClients(this.clients);
       this.current = await startLocalGateway(this.gatewayOptions);
-      this.clients = createAwsClients(this.current.runtime.config);
+      this.clients = sdkClients(this.current.runtime.config);
       onRuntime?.(this.current.runtime);
       this.ingest = createIngestHandler(this.current.runtime);
       this.gatewayRestarts += 1;
@@ -264,7 +261,7 @@ export class Pipeline {
       }
     };
     this.poller = new LocalEventSourcePoller({
-      sqs: this.runtime.clients.sqs,
+      sqs: this.gateway.sdk.sqs,
       queueUrl: this.gateway.resources.queueUrl,
       handler,
       batchSize: this.batchSize,
@@ -452,9 +449,7 @@ export class Pipeline {
     await this.stopPoller();
     this.agent.destroy();
     await this.partnerApi.close();
-    this.observer.dynamodb.destroy();
-    this.observer.sqs.destroy();
-    this.observer.s3.destroy();
+    destroySdkClients(this.observer);
     await this.gateway.stop();
   }
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { isPartnerRequest, operatorTokenMatches } from '../api/apis';
 import type { SluiceConfig } from '../adapters/aws/config';
 import type { Runtime, RuntimeOverrides } from '../adapters/runtime';
-import { createAwsClients, createRuntime } from '../adapters/all-services';
+import { createRuntime } from '../adapters/all-services';
 import { InMemoryEventPublisher } from '../adapters/aws/event-publisher';
 import { LocalCredentialSealer } from '../adapters/aws/credential-sealer';
 import { createIngestHandler } from '../functions/ingest/handler';
@@ -25,6 +25,7 @@ import { DEFAULT_PROBE_PLAN } from '../core/probe-plan';
 import { createDelivererHandler } from '../functions/deliverer/handler';
 import type { DelivererOptions } from '../services/deliverer';
 import { sweepExpired, type SweepResult } from './retention-sweeper';
+import { destroySdkClients, sdkClients, type SdkClients } from './sdk-clients';
 
 /** How often local mode deletes what retention let go of (AWS does it on its own). */
 const RETENTION_SWEEP_MS = 3600 * 1000;
@@ -90,6 +91,8 @@ export interface LocalGateway {
   url: string;
   operatorToken: string;
   runtime: Runtime;
+  /** The AWS SDK's clients on the same emulators, for local mode's own plumbing and for looking at what the handlers stored. */
+  sdk: SdkClients;
   emulators: Emulators;
   resources: ProvisionedResources;
   /** Absolute path of the data directory; undefined in memory mode. */
@@ -136,7 +139,9 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       endpoints,
     };
     progress('Creating the table, queue and bucket');
-    const resources = await provisionLocalResources(createAwsClients(bootstrap), names);
+    const sdk = sdkClients(bootstrap);
+    stops.push(async () => destroySdkClients(sdk));
+    const resources = await provisionLocalResources(sdk, names);
     const config: SluiceConfig = { ...bootstrap, queueUrl: resources.queueUrl };
     const intervalSeconds = options.probeIntervalSeconds ?? DEFAULT_PROBE_PLAN.intervalSeconds;
     const scheduler = new LocalScheduler({ unref: true });
@@ -155,7 +160,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     const prober = createProberHandler(runtime);
     probes.probe = (connectionId) => prober({ kind: 'probe', connectionIds: [connectionId] });
     // DynamoDB Local never applies TTL and the emulator no lifecycle rules: local mode deletes expired data itself.
-    const sweepRetention = (now?: Date) => sweepExpired(runtime, now);
+    const sweepRetention = (now?: Date) => sweepExpired(runtime, sdk, now);
     scheduler.every('retention-sweep', RETENTION_SWEEP_MS, () => sweepRetention());
     const operatorToken = options.operatorToken ?? (await dataDir.secret('operator-token'));
     let streamPoller: LocalStreamPoller | undefined;
@@ -163,7 +168,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       const streams = new DynamoDBStreamsClient({
         region: config.region,
         endpoint: emulators.dynamodbEndpoint,
-        credentials: await runtime.clients.dynamodb.config.credentials(),
+        credentials: await sdk.dynamodb.config.credentials(),
       });
       streamPoller = new LocalStreamPoller({
         streams,
@@ -224,7 +229,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
     let poller: LocalEventSourcePoller | undefined;
     if (options.deliver ?? true) {
       poller = new LocalEventSourcePoller({
-        sqs: runtime.clients.sqs,
+        sqs: sdk.sqs,
         queueUrl: resources.queueUrl,
         handler: (options.wrapDeliverer ?? ((handler) => handler))(createDelivererHandler(runtime, options.deliverer)),
         concurrency: options.pollerConcurrency ?? 4,
@@ -246,6 +251,7 @@ export async function startLocalGateway(options: LocalGatewayOptions = {}): Prom
       url: server.url,
       operatorToken,
       runtime,
+      sdk,
       emulators,
       resources,
       dataDir: dataDir.path,

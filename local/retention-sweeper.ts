@@ -2,6 +2,7 @@ import { DeleteObjectCommand, GetObjectTaggingCommand, ListObjectsV2Command } fr
 import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { BUCKET, TABLE } from '../adapters/aws/definitions';
 import type { Runtime } from '../adapters/runtime';
+import type { SdkClients } from './sdk-clients';
 import { isMissing } from '../adapters/aws/payload-store';
 
 /**
@@ -29,8 +30,7 @@ const TAG_RULES = new Map(
     .map((rule) => [rule.tag!.value, rule.expirationDays!]),
 );
 
-async function sweepTable(runtime: Runtime, now: Date): Promise<number> {
-  const { documents } = runtime.clients;
+async function sweepTable(runtime: Runtime, { documents }: SdkClients, now: Date): Promise<number> {
   const tableName = runtime.config.tableName;
   let deleted = 0;
   let start: Record<string, unknown> | undefined;
@@ -59,8 +59,7 @@ async function sweepTable(runtime: Runtime, now: Date): Promise<number> {
   return deleted;
 }
 
-async function sweepBucket(runtime: Runtime, now: Date): Promise<number> {
-  const { s3 } = runtime.clients;
+async function sweepBucket(runtime: Runtime, { s3 }: SdkClients, now: Date): Promise<number> {
   const bucket = runtime.config.bucketName;
   let deleted = 0;
   let token: string | undefined;
@@ -86,8 +85,8 @@ async function sweepBucket(runtime: Runtime, now: Date): Promise<number> {
 }
 
 /** Deletes what retention let go of by `now` (the runtime's clock by default). */
-export async function sweepExpired(runtime: Runtime, now: Date = runtime.clock.now()): Promise<SweepResult> {
-  const [items, objects] = await Promise.all([sweepTable(runtime, now), sweepBucket(runtime, now)]);
+export async function sweepExpired(runtime: Runtime, clients: SdkClients, now: Date = runtime.clock.now()): Promise<SweepResult> {
+  const [items, objects] = await Promise.all([sweepTable(runtime, clients, now), sweepBucket(runtime, clients, now)]);
   if (items > 0 || objects > 0) runtime.logger.info('retention sweep', { items, objects });
   return { items, objects };
 }

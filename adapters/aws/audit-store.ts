@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, TransactWriteCommand, type DocumentClient } from './protocol/dynamodb-documents';
 
 /** One operator action: who did what to which target, and when. Never carries secrets. */
 export interface AuditEntry {
@@ -23,7 +23,7 @@ export interface PutRequest {
 /** The audit trail: one partition per UTC day, items in time order. */
 export class AuditStore {
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
+    private readonly documents: DocumentClient,
     private readonly tableName: string,
   ) {}
 

@@ -1,10 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { SchedulerClient } from '@aws-sdk/client-scheduler';
-import type { KMSClient } from '@aws-sdk/client-kms';
+import { AwsClient, type AwsClientOptions, type CallArgs, type CallContext, type CallResult } from './protocol/client';
+import { dynamodbService } from './protocol/dynamodb';
+import { DocumentClient } from './protocol/dynamodb-documents';
+import type { ServiceProtocol } from './protocol/operation';
 import type { SluiceConfig } from './config';
 
 /**
@@ -22,90 +19,80 @@ export class NotWiredError extends Error {
 export type AwsCallRecorder = (service: string, operation: string) => void;
 
 export interface AwsClients {
-  readonly dynamodb: DynamoDBClient;
-  readonly documents: DynamoDBDocumentClient;
-  readonly sqs: SQSClient;
-  readonly s3: S3Client;
-  readonly eventBridge: EventBridgeClient;
-  readonly scheduler: SchedulerClient;
-  readonly kms: KMSClient;
+  readonly dynamodb: AwsClient;
+  readonly documents: DocumentClient;
+  readonly sqs: AwsClient;
+  readonly s3: AwsClient;
+  readonly eventBridge: AwsClient;
+  readonly scheduler: AwsClient;
+  readonly kms: AwsClient;
 }
 
 /**
- * The client classes of the services besides DynamoDB (which every function calls).
- * A Lambda function passes only the ones it calls, so its bundle holds no other client:
- * the classes are values, and a value never imported is never bundled.
+ * The protocols of the services besides DynamoDB (which every function calls). A Lambda
+ * function passes only the ones it calls, so its bundle holds no other service's
+ * operations: a module never imported is never bundled.
  */
-export interface ClientClasses {
-  sqs?: typeof SQSClient;
-  s3?: typeof S3Client;
-  eventBridge?: typeof EventBridgeClient;
-  scheduler?: typeof SchedulerClient;
-  kms?: typeof KMSClient;
+export interface ServiceProtocols {
+  sqs?: ServiceProtocol;
+  s3?: ServiceProtocol;
+  eventBridge?: ServiceProtocol;
+  scheduler?: ServiceProtocol;
+  kms?: ServiceProtocol;
 }
 
-export type OptionalService = keyof ClientClasses;
+export type OptionalService = keyof ServiceProtocols;
 
-/** The names the recorder and the tracer know each client by. */
-const SERVICE_LABELS: Record<OptionalService, string> = {
-  sqs: 'SQS',
-  s3: 'S3',
-  eventBridge: 'EventBridge',
-  scheduler: 'Scheduler',
-  kms: 'KMS',
-};
+const OPTIONAL_SERVICES: OptionalService[] = ['sqs', 's3', 'eventBridge', 'scheduler', 'kms'];
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-/** The part of a client the recorder and the tracer touch. */
-export type AnyClient = { middlewareStack: { add: (...args: any[]) => void } };
+/** The emulator endpoint of a service in local mode (fauxqs serves SQS and S3; DynamoDB Local the table). */
+function endpointOf(config: SluiceConfig, service: OptionalService | 'dynamodb'): string | undefined {
+  if (service === 'dynamodb' || service === 'sqs' || service === 's3') return config.endpoints[service];
+  return undefined;
+}
 
-function recordCalls(client: AnyClient, service: string, recorder: AwsCallRecorder): void {
+function recordCalls(client: AwsClient, recorder: AwsCallRecorder): void {
   client.middlewareStack.add(
-    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
-      recorder(service, (context.commandName ?? 'Unknown').replace(/Command$/, ''));
+    ((next: (args: CallArgs) => Promise<CallResult>, context: CallContext) => async (args: CallArgs) => {
+      recorder(client.service.label, context.commandName.replace(/Command$/, ''));
       return next(args);
-    },
-    { step: 'initialize', name: 'sluiceCallRecorder' },
+    }) as never,
+    { step: 'initialize', name: 'sluiceCallRecorder' } as never,
   );
 }
 
-/** The clients each set was built with, for the tracer (the document client shares DynamoDB's stack). */
-const BUILT = new WeakMap<AwsClients, AnyClient[]>();
+/** The clients each set was built with, for the tracer (the document client shares DynamoDB's). */
+const BUILT = new WeakMap<AwsClients, AwsClient[]>();
 
-/** The clients a set actually holds: DynamoDB's and those of the classes it was given. */
-export function builtClients(clients: AwsClients): AnyClient[] {
+/** The clients a set actually holds: DynamoDB's and those of the protocols it was given. */
+export function builtClients(clients: AwsClients): AwsClient[] {
   return BUILT.get(clients) ?? [];
 }
 
 /**
- * Builds DynamoDB's clients and one client per class given. Reading a client that was not
- * given throws {@link NotWiredError}: a function that calls a service it did not
+ * Builds DynamoDB's clients and one client per protocol given. Reading a client that was
+ * not given throws {@link NotWiredError}: a function that calls a service it did not
  * declare fails loudly at the call, not with a bundle that quietly grew.
  */
-export function buildAwsClients(config: SluiceConfig, classes: ClientClasses, recorder?: AwsCallRecorder): AwsClients {
+export function buildAwsClients(config: SluiceConfig, protocols: ServiceProtocols, recorder?: AwsCallRecorder): AwsClients {
   const local = config.endpoints.dynamodb !== undefined;
-  const base = { region: config.region, ...(local ? { credentials: LOCAL_CREDENTIALS } : {}) };
-  const dynamodb = new DynamoDBClient({ ...base, endpoint: config.endpoints.dynamodb });
-  const documents = DynamoDBDocumentClient.from(dynamodb, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  const options = (service: OptionalService | 'dynamodb'): AwsClientOptions => ({
+    region: config.region,
+    endpoint: endpointOf(config, service),
+    ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),
   });
-  const built: Partial<Record<OptionalService, AnyClient>> = {};
-  if (classes.sqs) built.sqs = new classes.sqs({ ...base, endpoint: config.endpoints.sqs });
-  if (classes.s3) {
-    built.s3 = new classes.s3({
-      ...base,
-      endpoint: config.endpoints.s3,
-      // The emulator serves path-style URLs on loopback; AWS uses virtual-hosted style.
-      forcePathStyle: config.endpoints.s3 !== undefined,
-    });
+  const dynamodb = new AwsClient(dynamodbService, options('dynamodb'));
+  const documents = new DocumentClient(dynamodb);
+  const built: Partial<Record<OptionalService, AwsClient>> = {};
+  for (const service of OPTIONAL_SERVICES) {
+    const protocol = protocols[service];
+    if (protocol) built[service] = new AwsClient(protocol, options(service));
   }
-  if (classes.eventBridge) built.eventBridge = new classes.eventBridge(base);
-  if (classes.scheduler) built.scheduler = new classes.scheduler(base);
-  if (classes.kms) built.kms = new classes.kms(base);
 
   const clients = { dynamodb, documents } as AwsClients;
-  for (const service of Object.keys(SERVICE_LABELS) as OptionalService[]) {
+  for (const service of OPTIONAL_SERVICES) {
     Object.defineProperty(clients, service, {
       enumerable: true,
       get: () => {
@@ -115,12 +102,8 @@ export function buildAwsClients(config: SluiceConfig, classes: ClientClasses, re
       },
     });
   }
-  if (recorder) {
-    recordCalls(dynamodb, 'DynamoDB', recorder);
-    for (const [service, client] of Object.entries(built) as [OptionalService, AnyClient][]) {
-      recordCalls(client, SERVICE_LABELS[service], recorder);
-    }
-  }
-  BUILT.set(clients, [dynamodb, ...Object.values(built)]);
+  const all = [dynamodb, ...Object.values(built)];
+  if (recorder) for (const client of all) recordCalls(client, recorder);
+  BUILT.set(clients, all);
   return clients;
 }

@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand, type DocumentClient } from './protocol/dynamodb-documents';
 import { incrementCounter, queryAll, resetCounter } from './dynamo-query';
 import { isConditionFailure } from './dynamo-errors';
 import type { Connection, ConnectionAuth, ConnectionSettings } from '../../core/model';
@@ -54,7 +54,7 @@ export class ConnectionStore {
   private readonly recent: TtlCache<StoredConnection | undefined>;
 
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
+    private readonly documents: DocumentClient,
     private readonly tableName: string,
     private readonly sealer: CredentialSealer,
     cacheMs = 0,

@@ -1,5 +1,6 @@
+import type { AwsClient } from './protocol/client';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, GenerateDataKeyCommand } from './protocol/kms';
 import type { CredentialSealer } from '../../core/ports';
 
 /** AES-256-GCM sizes: 96-bit nonce, 128-bit tag. */
@@ -46,7 +47,7 @@ export class SealedValueError extends Error {
  */
 export class KmsCredentialSealer implements CredentialSealer {
   constructor(
-    private readonly kms: KMSClient,
+    private readonly kms: AwsClient,
     private readonly keyId: string,
   ) {}
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DocumentClient } from './protocol/dynamodb-documents';
 import type { CredentialSealer } from '../../core/ports';
 import { isConditionFailure } from './dynamo-errors';
 
@@ -12,7 +12,7 @@ const CONTEXT = { purpose: 'cursor-secret' };
  * the table, so every container signs with the same key and nobody can derive it from the
  * deployment's resource names. A container opens it once (one read, one KMS Decrypt).
  */
-export async function loadCursorSecret(documents: DynamoDBDocumentClient, tableName: string, sealer: CredentialSealer): Promise<Buffer> {
+export async function loadCursorSecret(documents: DocumentClient, tableName: string, sealer: CredentialSealer): Promise<Buffer> {
   const read = async () =>
     (await documents.send(new GetCommand({ TableName: tableName, Key: KEY, ConsistentRead: true }))).Item as { sealed: string } | undefined;
   const existing = await read();

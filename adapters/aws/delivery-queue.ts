@@ -1,4 +1,5 @@
-import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { AwsClient } from './protocol/client';
+import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, SendMessageBatchCommand } from './protocol/sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { deliveryDeduplicationId, laneGroupId } from '../../core/lanes';
 import type { DeliveryQueue, DeliveryTicket, ReceiveInfo } from '../../core/ports';
@@ -40,7 +41,7 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   private readonly now: () => number;
 
   constructor(
-    private readonly sqs: SQSClient,
+    private readonly sqs: AwsClient,
     private readonly queueUrl: string,
     options: SqsDeliveryQueueOptions = {},
   ) {

@@ -4,8 +4,8 @@ import {
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+  type DocumentClient,
+} from './protocol/dynamodb-documents';
 import { applyStep, expiryPlan, FINAL_STATUSES, isFinal, listingsOf, type Step } from '../../core/lifecycle';
 import { DEFAULT_RETENTION_DAYS, type Delivery, type DeliveryStatus, type FailureType, type ReportEntry } from '../../core/model';
 import { TABLE } from './definitions';
@@ -135,7 +135,7 @@ const chainBlockKey = (flowId: string, chainId: string, connectionId: string) =>
 
 export class DeliveryStore {
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
+    private readonly documents: DocumentClient,
     private readonly tableName: string,
     private readonly flows: FlowStore,
     private readonly messages: MessageStore,

@@ -1,9 +1,10 @@
-import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DocumentClient } from './protocol/dynamodb-documents';
 import { isConditionFailure } from './dynamo-errors';
 
 /** Every item a query matches, following DynamoDB's pages. */
 export async function queryAll(
-  documents: DynamoDBDocumentClient,
+  documents: DocumentClient,
   input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
@@ -18,7 +19,7 @@ export async function queryAll(
 
 /** Sets a counter attribute back to zero, writing only when it is above zero. */
 export async function resetCounter(
-  documents: DynamoDBDocumentClient,
+  documents: DocumentClient,
   tableName: string,
   key: Record<string, string>,
   attribute: string,
@@ -41,7 +42,7 @@ export async function resetCounter(
 
 /** Adds one to a counter attribute of an existing item; returns the new value. */
 export async function incrementCounter(
-  documents: DynamoDBDocumentClient,
+  documents: DocumentClient,
   tableName: string,
   key: Record<string, string>,
   attribute: string,

@@ -1,11 +1,12 @@
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { AwsClient } from './protocol/client';
+import { PutEventsCommand } from './protocol/event-bridge';
 import type { EventPublisher, OperationalEvent } from '../../core/ports';
 
 export const EVENT_SOURCE = 'sluice';
 
 export class EventBridgePublisher implements EventPublisher {
   constructor(
-    private readonly eventBridge: EventBridgeClient,
+    private readonly eventBridge: AwsClient,
     private readonly eventBusName: string,
   ) {}
 

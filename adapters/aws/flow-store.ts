@@ -6,8 +6,8 @@ import {
   PutCommand,
   QueryCommand,
   UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+  type DocumentClient,
+} from './protocol/dynamodb-documents';
 import {
   DEFAULT_RETENTION_DAYS,
   EMPTY_COUNTS,
@@ -39,7 +39,7 @@ export class FlowStore {
   private readonly recent: TtlCache<Flow | undefined>;
 
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
+    private readonly documents: DocumentClient,
     private readonly tableName: string,
     cacheMs = 0,
   ) {

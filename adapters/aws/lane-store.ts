@@ -4,8 +4,8 @@ import {
   PutCommand,
   TransactWriteCommand,
   UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+  type DocumentClient,
+} from './protocol/dynamodb-documents';
 import { mapLimit } from '../../core/concurrency';
 import { acceptancePosition, type LaneState, type ParkedEntry } from '../../core/parking';
 import { isConditionFailure, isTransactionConflict } from './dynamo-errors';
@@ -60,7 +60,7 @@ function stateOf(item: Record<string, unknown>): LaneState {
 
 export class LaneStore {
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
+    private readonly documents: DocumentClient,
     private readonly tableName: string,
   ) {}
 

@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DocumentClient } from './protocol/dynamodb-documents';
 import { messageStatus } from '../../core/message-status';
 import type { Delivery, DeliveryStatus, Message, MessageStatus, ReportEntry } from '../../core/model';
 import { acceptanceReport, type DeliveryFields } from '../../core/lifecycle';
@@ -158,7 +158,7 @@ export function messageOf(item: Record<string, unknown>, withBody = false): Stor
 
 export class MessageStore {
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
+    private readonly documents: DocumentClient,
     private readonly tableName: string,
   ) {}
 

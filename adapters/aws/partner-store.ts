@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, type DocumentClient } from './protocol/dynamodb-documents';
 import type { Partner } from '../../core/model';
 import { isConditionFailure } from './dynamo-errors';
 import { TtlCache } from './ttl-cache';
@@ -37,7 +37,7 @@ export class PartnerStore {
   private readonly validKeys: TtlCache<string | undefined>;
 
   constructor(
-    private readonly documents: DynamoDBDocumentClient,
+    private readonly documents: DocumentClient,
     private readonly tableName: string,
     cacheMs = 0,
   ) {

@@ -7,8 +7,8 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   PutObjectTaggingCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+} from './protocol/s3';
+import type { AwsClient } from './protocol/client';
 import type { PayloadStore } from '../../core/ports';
 import { BUCKET, retentionClass } from './definitions';
 
@@ -29,7 +29,7 @@ export function isMissing(error: unknown): boolean {
 
 export class S3PayloadStore implements PayloadStore {
   constructor(
-    private readonly s3: S3Client,
+    private readonly s3: AwsClient,
     readonly bucketName: string,
   ) {}
 

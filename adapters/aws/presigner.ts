@@ -1,5 +1,6 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { credentialsFromEnvironment, type CredentialSource } from './protocol/client';
+import type { EndpointContext } from './protocol/operation';
+import { presignObjectUrl } from './protocol/presign';
 import type { SluiceConfig } from './config';
 
 /** SPEC: presigned URLs expire in at most 15 minutes. */
@@ -19,38 +20,27 @@ export class PresignExpiryError extends RangeError {
 }
 
 /**
- * The S3 client that signs operator URLs. Its own client because the SDK's default
- * (`requestChecksumCalculation: WHEN_SUPPORTED`) bakes the CRC32 of an empty body
- * into a presigned PUT, which S3 then enforces against the operator's upload.
- */
-export function presignClient(config: SluiceConfig): S3Client {
-  const local = config.endpoints.s3 !== undefined;
-  return new S3Client({
-    region: config.region,
-    endpoint: config.endpoints.s3,
-    forcePathStyle: local,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-  });
-}
-
-/**
  * Presigned GET and PUT URLs for exactly one object each, signed for `host` only:
  * a plain HTTP client (curl, fetch, a browser) can use them as they are.
  */
 export class S3Presigner {
   constructor(
-    private readonly s3: S3Client,
+    private readonly endpoint: EndpointContext,
+    private readonly credentials: CredentialSource,
     readonly bucketName: string,
   ) {}
 
   static forConfig(config: SluiceConfig): S3Presigner {
-    return new S3Presigner(presignClient(config), config.bucketName);
+    const local = config.endpoints.s3 !== undefined;
+    return new S3Presigner(
+      { region: config.region, ...(local ? { endpoint: new URL(config.endpoints.s3!) } : {}) },
+      local ? () => ({ accessKeyId: 'local', secretAccessKey: 'local' }) : credentialsFromEnvironment,
+      config.bucketName,
+    );
   }
 
   download(key: string, options: { now: Date; expiresInSeconds?: number }): Promise<PresignedUrl> {
-    return this.sign(new GetObjectCommand({ Bucket: this.bucketName, Key: key }), options);
+    return this.sign('GET', key, options);
   }
 
   /**
@@ -58,11 +48,12 @@ export class S3Presigner {
    * upload checks it (Sluice's restart does, before anything is delivered).
    */
   upload(key: string, options: { now: Date; expiresInSeconds?: number }): Promise<PresignedUrl> {
-    return this.sign(new PutObjectCommand({ Bucket: this.bucketName, Key: key }), options);
+    return this.sign('PUT', key, options);
   }
 
   private async sign(
-    command: GetObjectCommand | PutObjectCommand,
+    method: 'GET' | 'PUT',
+    key: string,
     { now, expiresInSeconds = DEFAULT_PRESIGN_SECONDS }: { now: Date; expiresInSeconds?: number },
   ): Promise<PresignedUrl> {
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_PRESIGN_SECONDS) {
@@ -70,7 +61,15 @@ export class S3Presigner {
     }
     // Signed at `now` so the URL's lifetime and the reported `expiresAt` agree.
     const signingDate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-    const url = await getSignedUrl(this.s3, command, { expiresIn: expiresInSeconds, signingDate });
+    const url = await presignObjectUrl({
+      ...this.endpoint,
+      method,
+      bucket: this.bucketName,
+      key,
+      credentials: this.credentials,
+      expiresInSeconds,
+      signingDate,
+    });
     return { url, expiresAt: new Date(signingDate.getTime() + expiresInSeconds * 1000).toISOString() };
   }
 }

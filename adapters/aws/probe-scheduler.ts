@@ -1,5 +1,6 @@
+import type { AwsClient } from './protocol/client';
 import { createHash } from 'node:crypto';
-import { CreateScheduleCommand, DeleteScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
+import { CreateScheduleCommand, DeleteScheduleCommand } from './protocol/scheduler';
 import { DEFAULT_PROBE_PLAN, nextProbe, type ProbePlan } from '../../core/probe-plan';
 import type { ProbeScheduler } from '../../core/ports';
 
@@ -17,7 +18,7 @@ export interface ProbeTarget {
  */
 export class EventBridgeProbeScheduler implements ProbeScheduler {
   constructor(
-    private readonly scheduler: SchedulerClient,
+    private readonly scheduler: AwsClient,
     private readonly target: ProbeTarget,
     private readonly plan: ProbePlan = DEFAULT_PROBE_PLAN,
   ) {}

@@ -24,7 +24,7 @@ describe('cursor secret sealed in the state store', () => {
     for (const secret of secrets) assert.deepEqual(secret, secrets[0]);
     assert.deepEqual(await loadCursorSecret(documents, table, sealer), secrets[0]);
 
-    const items = (await documents.send(new ScanCommand({ TableName: table }))).Items ?? [];
+    const items = (await gw.sdk.documents.send(new ScanCommand({ TableName: table }))).Items ?? [];
     const stored = items.filter((item) => item.pk === 'SETTINGS');
     assert.equal(stored.length, 1);
     const text = JSON.stringify(stored[0]);

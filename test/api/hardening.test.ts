@@ -483,7 +483,7 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
       await gw.connection('refused', { url: `${healthy.url}/in` });
       for (const id of ['comes-back', 'broken', 'refused']) await markConnectionDown(gw.runtime, id, 'offline', 'test: target down');
       // `broken`: its sealed credentials cannot be opened (a bug or a corrupted record).
-      await gw.runtime.clients.documents.send(
+      await gw.sdk.documents.send(
         new UpdateCommand({
           TableName: gw.runtime.config.tableName,
           Key: keys.connection('broken'),
@@ -492,7 +492,7 @@ describe('hardening: the gateway as an attacker sees it (issue 10)', () => {
         }),
       );
       // `refused`: its URL became one the policy refuses (set before the rule).
-      await gw.runtime.clients.documents.send(
+      await gw.sdk.documents.send(
         new UpdateCommand({
           TableName: gw.runtime.config.tableName,
           Key: keys.connection('refused'),

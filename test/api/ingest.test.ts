@@ -86,7 +86,7 @@ describe('partner ingestion', () => {
     assert.equal(message?.payload.kind, 'object');
     assert.equal(message?.bytes, payload.length);
     const key = (message!.payload as { key: string }).key;
-    const object = await gw.runtime.clients.s3.send(new GetObjectCommand({ Bucket: gw.runtime.config.bucketName, Key: key }));
+    const object = await gw.sdk.s3.send(new GetObjectCommand({ Bucket: gw.runtime.config.bucketName, Key: key }));
     assert.equal(object.ContentType, 'application/octet-stream');
     assert.ok(Buffer.from(await object.Body!.transformToByteArray()).equals(payload));
     // Small payloads stay inline in the record.

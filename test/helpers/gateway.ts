@@ -44,6 +44,11 @@ export class TestGateway {
     return this.gateway.url;
   }
 
+  /** The AWS SDK's clients on the gateway's emulators, to look at what the handlers stored. */
+  get sdk() {
+    return this.gateway.sdk;
+  }
+
   get runtime() {
     return this.gateway.runtime;
   }
@@ -113,7 +118,7 @@ export class TestGateway {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.runtime.clients.documents.send(
+      const page = await this.gateway.sdk.documents.send(
         new ScanCommand({ TableName: this.runtime.config.tableName, ExclusiveStartKey: start, ConsistentRead: true }),
       );
       items.push(...(page.Items ?? []));
@@ -124,7 +129,7 @@ export class TestGateway {
 
   /** Messages in the delivery queue: visible, in flight and delayed. */
   async queueDepth(): Promise<number> {
-    const { Attributes = {} } = await this.runtime.clients.sqs.send(
+    const { Attributes = {} } = await this.gateway.sdk.sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: this.runtime.config.queueUrl,
         AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
@@ -138,7 +143,7 @@ export class TestGateway {
   }
 
   async bucketKeys(prefix = ''): Promise<string[]> {
-    const result = await this.runtime.clients.s3.send(new ListObjectsV2Command({ Bucket: this.runtime.config.bucketName, Prefix: prefix }));
+    const result = await this.gateway.sdk.s3.send(new ListObjectsV2Command({ Bucket: this.runtime.config.bucketName, Prefix: prefix }));
     return (result.Contents ?? []).map((object) => object.Key!);
   }
 }

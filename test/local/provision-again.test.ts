@@ -8,7 +8,7 @@ import { sharedEmulators, startEmulators, type Emulators } from '../../local/emu
 import { createTableInput, LocalTableMismatchError, provisionLocalResources } from '../../local/provision';
 import { startLocalGateway } from '../../local/gateway';
 import { DataDirInUseError } from '../../local/data-dir';
-import type { AwsClients } from '../../adapters/aws/clients';
+import type { SdkClients } from '../../local/sdk-clients';
 import { emulatorClients } from '../helpers/emulator-clients';
 import { TABLE } from '../../adapters/aws/definitions';
 import { keys } from '../../adapters/aws/keys';
@@ -19,7 +19,7 @@ import { uniqueResourceNames } from '../helpers/gateway';
 
 let emulators: Emulators;
 let ownEmulators: Emulators | undefined;
-let clients: AwsClients;
+let clients: SdkClients;
 let workDir: string;
 
 before(async () => {

@@ -6,7 +6,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { startEmulators, type Emulators } from '../../local/emulators';
 import { provisionLocalResources, type ProvisionedResources } from '../../local/provision';
-import type { AwsClients } from '../../adapters/aws/clients';
+import type { SdkClients } from '../../local/sdk-clients';
 import { emulatorClients } from '../helpers/emulator-clients';
 import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, LOCAL_RESOURCE_NAMES, TABLE } from '../../adapters/aws/definitions';
 
@@ -25,7 +25,7 @@ const keySchema = (partitionKey: string, sortKey: string) => [
 ];
 
 let emulators: Emulators | undefined;
-let clients: AwsClients;
+let clients: SdkClients;
 let resources: ProvisionedResources;
 
 before(async () => {

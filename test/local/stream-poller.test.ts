@@ -6,14 +6,14 @@ import { CreateTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { sharedEmulators, startEmulators, type Emulators } from '../../local/emulators';
 import { LocalStreamPoller } from '../../local/stream-poller';
-import type { AwsClients } from '../../adapters/aws/clients';
+import type { SdkClients } from '../../local/sdk-clients';
 import { emulatorClients } from '../helpers/emulator-clients';
 
 /** The local stand-in for the stream event source mapping, against DynamoDB Local's own Streams API. */
 describe('local stream poller', () => {
   let emulators: Emulators;
   let ownEmulators: Emulators | undefined;
-  let clients: AwsClients;
+  let clients: SdkClients;
   let streams: DynamoDBStreamsClient;
 
   before(async () => {

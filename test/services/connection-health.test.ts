@@ -81,7 +81,7 @@ describe('connection health and flow control (probes run when the test says so)'
     // seconds, so this is the fastest real probe cycle.
     const hourly = await TestGateway.start({ probeIntervalSeconds: 1, fastProbeDelaysSeconds: [] });
     const receives = new Map<string, number[]>();
-    hourly.runtime.clients.sqs.middlewareStack.add(
+    hourly.sdk.sqs.middlewareStack.add(
       (next) => async (args) => {
         const result = await next(args);
         const output = result.output as { Messages?: { Body?: string; Attributes?: Record<string, string> }[] } | undefined;
@@ -137,7 +137,7 @@ describe('connection health and flow control (probes run when the test says so)'
         cyclesInRetention + 3 < DEAD_LETTER_QUEUE.maxReceiveCount,
         `${cyclesInRetention} cycles fit under ${DEAD_LETTER_QUEUE.maxReceiveCount}`,
       );
-      const { Attributes } = await hourly.runtime.clients.sqs.send(
+      const { Attributes } = await hourly.sdk.sqs.send(
         new GetQueueAttributesCommand({
           QueueUrl: hourly.gateway.resources.deadLetterQueueUrl,
           AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],

@@ -41,7 +41,7 @@ describe('the deliverer on batches as AWS hands them out (real emulator, local p
     const deliver = createDelivererHandler(gw.runtime);
     const batches: { messages: string[]; receives: string[] }[] = [];
     poller = new LocalEventSourcePoller({
-      sqs: gw.runtime.clients.sqs,
+      sqs: gw.sdk.sqs,
       queueUrl: gw.gateway.resources.queueUrl,
       concurrency: 1,
       handler: (event: SQSEvent) => {

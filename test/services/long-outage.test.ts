@@ -142,7 +142,7 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
         .forEach((r) => assert.equal(r.headers['x-sluice-possible-duplicate'], 'true', `${messageId} again without the flag`));
       assert.equal(requests.filter((r) => r.status === 200).length, 1, `${messageId} delivered once`);
     }
-    const { Attributes = {} } = await gw.runtime.clients.sqs.send(
+    const { Attributes = {} } = await gw.sdk.sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: gw.gateway.resources.deadLetterQueueUrl,
         AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
@@ -250,7 +250,7 @@ describe('an outage longer than the queue keeps messages (semantics 15)', () => 
       timeoutMs: 30_000,
     });
     await gw.countsSettled();
-    const sqs = gw.runtime.clients.sqs;
+    const sqs = gw.sdk.sqs;
     const { resources } = gw.gateway;
     const created = async () =>
       Number(

@@ -37,7 +37,7 @@ describe('retention', () => {
   });
 
   const record = async (flowId: string, messageId: string) => {
-    const { Item } = await gw.runtime.clients.documents.send(
+    const { Item } = await gw.sdk.documents.send(
       new GetCommand({
         TableName: gw.runtime.config.tableName,
         Key: { pk: `MSG#${flowId}#${messageId}`, sk: 'MESSAGE' },
@@ -55,7 +55,7 @@ describe('retention', () => {
   const ttlOf = async (flowId: string, messageId: string) =>
     (await record(flowId, messageId))[TABLE.timeToLiveAttribute] as number | undefined;
   const spills = async (flowId: string, messageId: string) => {
-    const { Items = [] } = await gw.runtime.clients.documents.send(
+    const { Items = [] } = await gw.sdk.documents.send(
       new QueryCommand({
         TableName: gw.runtime.config.tableName,
         KeyConditionExpression: 'pk = :p AND begins_with(sk, :rpt)',

@@ -1,10 +1,10 @@
-import { KMSClient } from '@aws-sdk/client-kms';
+import { kmsService } from '../protocol/kms';
 import type { RuntimeWiring } from '../../runtime';
 import { KmsCredentialSealer, LocalCredentialSealer } from '../credential-sealer';
 
 /** Connection secrets sealed with the deployment's KMS key (a local key without one). */
 export const kmsWiring: RuntimeWiring = {
-  clients: { kms: KMSClient },
+  protocols: { kms: kmsService },
   sealer: (clients, config) =>
     config.credentialsKeyId ? new KmsCredentialSealer(clients.kms, config.credentialsKeyId) : new LocalCredentialSealer(),
 };

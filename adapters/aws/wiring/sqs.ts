@@ -1,9 +1,9 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { sqsService } from '../protocol/sqs';
 import type { RuntimeWiring } from '../../runtime';
 import { SqsDeliveryQueue } from '../delivery-queue';
 
 /** The delivery queue (SQS FIFO). */
 export const sqsWiring: RuntimeWiring = {
-  clients: { sqs: SQSClient },
+  protocols: { sqs: sqsService },
   queue: (clients, config) => new SqsDeliveryQueue(clients.sqs, config.queueUrl),
 };
