@@ -1,0 +1,105 @@
+import type {
+  AttributeValue,
+  BatchGetItemCommandInput,
+  BatchGetItemCommandOutput,
+  BatchWriteItemCommandInput,
+  BatchWriteItemCommandOutput,
+  DeleteItemCommandInput,
+  DeleteItemCommandOutput,
+  GetItemCommandInput,
+  GetItemCommandOutput,
+  PutItemCommandInput,
+  PutItemCommandOutput,
+  QueryCommandInput,
+  QueryCommandOutput,
+  ScanCommandInput,
+  ScanCommandOutput,
+  TransactWriteItemsCommandInput,
+  TransactWriteItemsCommandOutput,
+  UpdateItemCommandInput,
+  UpdateItemCommandOutput,
+} from '@aws-sdk/client-dynamodb';
+import { blobOf, jsonService } from './json-protocol';
+import { commandFor } from './operation';
+
+/** DynamoDB's JSON protocol; binary attributes travel as base64. */
+export const dynamodbService = jsonService({
+  label: 'DynamoDB',
+  signingName: 'dynamodb',
+  host: (region) => `dynamodb.${region}.amazonaws.com`,
+  version: '1.0',
+  targetPrefix: 'DynamoDB_20120810',
+});
+
+/** An attribute value from the wire: binary members back to bytes, maps and lists walked. */
+function attributeOf(value: any): AttributeValue {
+  if (value === null || typeof value !== 'object') return value;
+  if ('B' in value) return { B: blobOf(value.B)! };
+  if ('BS' in value) return { BS: (value.BS as string[]).map((b) => blobOf(b)!) };
+  if ('M' in value) return { M: itemOf(value.M)! };
+  if ('L' in value) return { L: (value.L as unknown[]).map(attributeOf) };
+  return value;
+}
+
+function itemOf(item: any): Record<string, AttributeValue> | undefined {
+  if (!item) return item;
+  const out: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(item)) out[name] = attributeOf(value);
+  return out;
+}
+
+const itemsOf = (items: any) => (Array.isArray(items) ? items.map(itemOf) : items);
+
+function itemsByTable(byTable: any): any {
+  if (!byTable) return byTable;
+  return Object.fromEntries(Object.entries(byTable).map(([table, items]) => [table, itemsOf(items)]));
+}
+
+/** The item-bearing members of any DynamoDB answer, with their binary values restored. */
+function readItems(output: Record<string, any>): any {
+  const read = { ...output };
+  if (read.Item) read.Item = itemOf(read.Item);
+  if (read.Items) read.Items = itemsOf(read.Items);
+  if (read.Attributes) read.Attributes = itemOf(read.Attributes);
+  if (read.LastEvaluatedKey) read.LastEvaluatedKey = itemOf(read.LastEvaluatedKey);
+  if (read.Responses) read.Responses = itemsByTable(read.Responses);
+  if (read.UnprocessedKeys) {
+    read.UnprocessedKeys = Object.fromEntries(
+      Object.entries(read.UnprocessedKeys as Record<string, any>).map(([table, request]) => [
+        table,
+        { ...request, Keys: itemsOf(request.Keys) },
+      ]),
+    );
+  }
+  if (read.UnprocessedItems) {
+    read.UnprocessedItems = Object.fromEntries(
+      Object.entries(read.UnprocessedItems as Record<string, any[]>).map(([table, requests]) => [
+        table,
+        requests.map((r) => ({
+          ...(r.PutRequest ? { PutRequest: { Item: itemOf(r.PutRequest.Item) } } : {}),
+          ...(r.DeleteRequest ? { DeleteRequest: { Key: itemOf(r.DeleteRequest.Key) } } : {}),
+        })),
+      ]),
+    );
+  }
+  return read;
+}
+
+/** A transaction's cancellation reasons carry the items it found; their binary values are restored too. */
+export function cancellationReasonsOf(reasons: unknown): unknown {
+  return Array.isArray(reasons) ? reasons.map((r) => (r?.Item ? { ...r, Item: itemOf(r.Item) } : r)) : reasons;
+}
+
+const op = <I, O>(name: string) => dynamodbService.operation<I, O>(name, readItems);
+
+export const PutItemCommand = commandFor(op<PutItemCommandInput, PutItemCommandOutput>('PutItem'));
+export const GetItemCommand = commandFor(op<GetItemCommandInput, GetItemCommandOutput>('GetItem'));
+export const UpdateItemCommand = commandFor(op<UpdateItemCommandInput, UpdateItemCommandOutput>('UpdateItem'));
+export const DeleteItemCommand = commandFor(op<DeleteItemCommandInput, DeleteItemCommandOutput>('DeleteItem'));
+export const QueryCommand = commandFor(op<QueryCommandInput, QueryCommandOutput>('Query'));
+export const ScanCommand = commandFor(op<ScanCommandInput, ScanCommandOutput>('Scan'));
+export const BatchGetItemCommand = commandFor(op<BatchGetItemCommandInput, BatchGetItemCommandOutput>('BatchGetItem'));
+export const BatchWriteItemCommand = commandFor(op<BatchWriteItemCommandInput, BatchWriteItemCommandOutput>('BatchWriteItem'));
+export const TransactWriteItemsCommand = commandFor(
+  op<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>('TransactWriteItems'),
+);
