@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -6,12 +6,15 @@ import * as sdkEvents from '@aws-sdk/client-eventbridge';
 import * as sdkKms from '@aws-sdk/client-kms';
 import * as sdkScheduler from '@aws-sdk/client-scheduler';
 import * as sdkSqs from '@aws-sdk/client-sqs';
+import { AwsClient } from '../../adapters/aws/protocol/client';
 import { AwsServiceError } from '../../adapters/aws/protocol/errors';
 import * as events from '../../adapters/aws/protocol/event-bridge';
 import * as kms from '../../adapters/aws/protocol/kms';
 import type { Command, EndpointContext, WireResponse } from '../../adapters/aws/protocol/operation';
 import * as scheduler from '../../adapters/aws/protocol/scheduler';
 import * as sqs from '../../adapters/aws/protocol/sqs';
+import { enableAwsFifoBatches } from '../../local/fifo-batches';
+import { startTestSqs, type TestSqs } from '../helpers/emulator-sqs';
 
 /**
  * The AWS SDK's clients are the oracle: each operation's request must be the one the
@@ -681,5 +684,116 @@ describe('answers read as the AWS SDK reads them', () => {
     const output = operation.deserialize({ statusCode: 200, headers: {}, body: new TextEncoder().encode('{"Plaintext":"AQID"}') });
     assert.ok(output.Plaintext instanceof Uint8Array);
     assert.deepEqual([...output.Plaintext], [1, 2, 3]);
+  });
+});
+
+describe('SQS through the client, against the SQS emulator', () => {
+  let env: TestSqs;
+  let client: AwsClient;
+
+  before(async () => {
+    env = await startTestSqs();
+    // A receive then hands out a group's messages together, as AWS does (local/fifo-batches.ts).
+    await enableAwsFifoBatches();
+    client = new AwsClient(sqs.sqsService, {
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${env.server.port}`,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  });
+  after(() => env.stop());
+
+  test('a FIFO queue round trip: send a batch, receive, change visibility, delete, read the attributes', async () => {
+    const queue = await env.createDeliveryQueue('protocol');
+    const bytes = new Uint8Array([0, 1, 2, 254, 255]);
+    const sent = await client.send(
+      new sqs.SendMessageBatchCommand({
+        QueueUrl: queue.queueUrl,
+        Entries: [
+          { Id: 'a1', MessageBody: 'A-1', MessageGroupId: 'A', MessageDeduplicationId: 'a1' },
+          { Id: 'a2', MessageBody: 'A-2', MessageGroupId: 'A', MessageDeduplicationId: 'a2' },
+          {
+            Id: 'b1',
+            MessageBody: 'B-1 ünïcode',
+            MessageGroupId: 'B',
+            MessageDeduplicationId: 'b1',
+            MessageAttributes: { raw: { DataType: 'Binary', BinaryValue: bytes } },
+          },
+        ],
+      }),
+    );
+    assert.deepEqual(sent.Failed ?? [], []);
+    assert.deepEqual(sent.Successful?.map((entry) => [entry.Id, entry.MD5OfMessageBody]).sort(), [
+      ['a1', md5('A-1')],
+      ['a2', md5('A-2')],
+      ['b1', md5('B-1 ünïcode')],
+    ]);
+
+    const receive = async () => {
+      const { Messages = [] } = await client.send(
+        new sqs.ReceiveMessageCommand({
+          QueueUrl: queue.queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      return Messages;
+    };
+    const received = new Map<string, Awaited<ReturnType<typeof receive>>[number]>();
+    for (let round = 0; round < 5 && received.size < 3; round++)
+      for (const message of await receive()) received.set(message.Body!, message);
+    assert.deepEqual([...received.keys()].sort(), ['A-1', 'A-2', 'B-1 ünïcode']);
+    const b1 = received.get('B-1 ünïcode')!;
+    assert.equal(b1.Attributes?.MessageGroupId, 'B');
+    assert.ok(b1.MessageAttributes?.raw?.BinaryValue instanceof Uint8Array);
+    assert.deepEqual([...b1.MessageAttributes.raw.BinaryValue], [...bytes]);
+    assert.deepEqual(await receive(), [], 'every message is in flight');
+
+    // Visible again at once: the next receive hands B-1 out a second time.
+    await client.send(
+      new sqs.ChangeMessageVisibilityCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: b1.ReceiptHandle, VisibilityTimeout: 0 }),
+    );
+    const again = await receive();
+    assert.deepEqual(
+      again.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount]),
+      [['B-1 ünïcode', '2']],
+    );
+
+    await client.send(new sqs.DeleteMessageCommand({ QueueUrl: queue.queueUrl, ReceiptHandle: again[0]!.ReceiptHandle }));
+    const deleted = await client.send(
+      new sqs.DeleteMessageBatchCommand({
+        QueueUrl: queue.queueUrl,
+        Entries: [
+          { Id: 'a1', ReceiptHandle: received.get('A-1')!.ReceiptHandle },
+          { Id: 'a2', ReceiptHandle: received.get('A-2')!.ReceiptHandle },
+        ],
+      }),
+    );
+    assert.deepEqual(deleted.Failed ?? [], []);
+    assert.deepEqual(deleted.Successful?.map((entry) => entry.Id).sort(), ['a1', 'a2']);
+    assert.equal(env.remaining(queue.name).total, 0);
+
+    const { Attributes } = await client.send(
+      new sqs.GetQueueAttributesCommand({
+        QueueUrl: queue.queueUrl,
+        AttributeNames: ['FifoQueue', 'CreatedTimestamp', 'ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    assert.equal(Attributes?.FifoQueue, 'true');
+    assert.equal(Attributes?.ApproximateNumberOfMessages, '0');
+    assert.equal(Attributes?.ApproximateNumberOfMessagesNotVisible, '0');
+    assert.match(Attributes?.CreatedTimestamp ?? '', /^\d+$/);
+  });
+
+  test('a missing queue fails as the SDK names it', async () => {
+    const missing = `http://127.0.0.1:${env.server.port}/000000000000/no-such-queue.fifo`;
+    await assert.rejects(client.send(new sqs.GetQueueAttributesCommand({ QueueUrl: missing, AttributeNames: ['All'] })), (error: any) => {
+      assert.equal(error.name, 'QueueDoesNotExist');
+      assert.equal(error.$metadata.httpStatusCode, 400);
+      assert.equal(error.$metadata.attempts, 1);
+      return true;
+    });
   });
 });

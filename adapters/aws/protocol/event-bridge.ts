@@ -3,7 +3,7 @@ import { jsonService } from './json-protocol';
 import { commandFor, type Operation } from './operation';
 
 /** EventBridge over the AWS JSON 1.1 protocol. */
-const events = jsonService({
+export const eventBridgeService = jsonService({
   label: 'EventBridge',
   signingName: 'events',
   host: (region) => `events.${region}.amazonaws.com`,
@@ -11,7 +11,7 @@ const events = jsonService({
   targetPrefix: 'AWSEvents',
 });
 
-const putEvents = events.operation<unknown, PutEventsResponse>('PutEvents');
+const putEvents = eventBridgeService.operation<unknown, PutEventsResponse>('PutEvents');
 
 /** The AWS JSON protocol's timestamps are epoch seconds (milliseconds as the fraction), not the ISO string of `Date#toJSON`. */
 const putEventsOperation: Operation<PutEventsRequest, PutEventsResponse> = {

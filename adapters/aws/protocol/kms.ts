@@ -3,7 +3,7 @@ import { blobOf, jsonService } from './json-protocol';
 import { commandFor } from './operation';
 
 /** KMS over the AWS JSON 1.1 protocol; its keys and ciphertexts are base64 blobs on the wire. */
-const kms = jsonService({
+export const kmsService = jsonService({
   label: 'KMS',
   signingName: 'kms',
   host: (region) => `kms.${region}.amazonaws.com`,
@@ -20,6 +20,6 @@ function withBlobs<O>(output: Record<string, unknown>): O {
 }
 
 export const GenerateDataKeyCommand = commandFor(
-  kms.operation<GenerateDataKeyRequest, GenerateDataKeyResponse>('GenerateDataKey', withBlobs<GenerateDataKeyResponse>),
+  kmsService.operation<GenerateDataKeyRequest, GenerateDataKeyResponse>('GenerateDataKey', withBlobs<GenerateDataKeyResponse>),
 );
-export const DecryptCommand = commandFor(kms.operation<DecryptRequest, DecryptResponse>('Decrypt', withBlobs<DecryptResponse>));
+export const DecryptCommand = commandFor(kmsService.operation<DecryptRequest, DecryptResponse>('Decrypt', withBlobs<DecryptResponse>));

@@ -7,7 +7,7 @@ import { commandFor, textOf, type EndpointContext, type Operation, type ServiceP
  * the idempotency token of a delete in the query, the rest of a create in a JSON body.
  * Its errors are JSON errors named by `X-Amzn-ErrorType` (or the body's `code`/`__type`).
  */
-const service: ServiceProtocol = { label: 'Scheduler', signingName: 'scheduler', error: jsonServiceError };
+export const schedulerService: ServiceProtocol = { label: 'Scheduler', signingName: 'scheduler', error: jsonServiceError };
 
 /** A path label as the SDK encodes it: everything but RFC 3986's unreserved characters. */
 const label = (value: string): string =>
@@ -28,7 +28,7 @@ const epochSeconds = (value: Date | undefined): number | undefined => value && v
 const idempotencyToken = (token: string | undefined): string => token ?? crypto.randomUUID();
 
 const createSchedule: Operation<CreateScheduleInput, CreateScheduleOutput> = {
-  service,
+  service: schedulerService,
   name: 'CreateSchedule',
   serialize: ({ Name, StartDate, EndDate, ClientToken, ...body }, context) => ({
     method: 'POST',
@@ -45,7 +45,7 @@ const createSchedule: Operation<CreateScheduleInput, CreateScheduleOutput> = {
 };
 
 const deleteSchedule: Operation<DeleteScheduleInput, DeleteScheduleOutput> = {
-  service,
+  service: schedulerService,
   name: 'DeleteSchedule',
   serialize: ({ Name, GroupName, ClientToken }, context) => {
     const url = scheduleUrl(Name, context);

@@ -61,7 +61,7 @@ export function sqsServiceError(response: WireResponse): AwsServiceError {
   return Object.assign(error, { Code: code, Type: type });
 }
 
-const service: ServiceProtocol = { label: json.label, signingName: json.signingName, error: sqsServiceError };
+export const sqsService: ServiceProtocol = { label: json.label, signingName: json.signingName, error: sqsServiceError };
 
 /**
  * Without a custom endpoint the SDK sends to the host of the queue's URL, whatever the
@@ -73,7 +73,7 @@ function operation<I extends { QueueUrl?: string | undefined }, O>(
 ): Operation<I, O> {
   const base = json.operation<I, O>(name, read);
   return {
-    service,
+    service: sqsService,
     name,
     serialize(input, context) {
       const request = base.serialize(input, context);
