@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { KMSClient } from '@aws-sdk/client-kms';
+import { AwsClient } from '../adapters/aws/protocol/client';
+import { kmsService } from '../adapters/aws/protocol/kms';
 
 type Middleware = (next: (args: any) => Promise<any>, context: { commandName?: string }) => (args: any) => Promise<any>;
 
@@ -18,9 +19,9 @@ const canonicalContext = (context: Record<string, string> | undefined) =>
  * other client. The answer is produced at the end of the finalizeRequest step: middleware of
  * earlier steps (the meter's recorder and timer) sees a normal call.
  */
-export function createLocalKmsClient(region = 'us-east-1'): KMSClient {
+export function createLocalKmsClient(region = 'us-east-1'): AwsClient {
   const key = randomBytes(32);
-  const client = new KMSClient({ region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new AwsClient(kmsService, { region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const answer: Middleware = (_next, context) => async (args) => {
     const input = args.input;
     const aad = Buffer.from(canonicalContext(input.EncryptionContext));

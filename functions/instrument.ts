@@ -54,7 +54,10 @@ function traceCalls(tracer: Tracer, client: AwsClient): void {
       const subsegment = parent?.addNewSubsegment(client.service.label);
       if (!subsegment) return next(args);
       subsegment.addAttribute('namespace', 'aws');
-      const aws: Record<string, unknown> = { operation: context.commandName.replace(/Command$/, ''), region: client.endpointContext.region };
+      const aws: Record<string, unknown> = {
+        operation: context.commandName.replace(/Command$/, ''),
+        region: client.endpointContext.region,
+      };
       try {
         const result = await next(args);
         const requestId = result.response?.headers['x-amzn-requestid'] ?? result.response?.headers['x-amz-request-id'];

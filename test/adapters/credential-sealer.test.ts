@@ -1,28 +1,37 @@
-// No KMS emulator runs here: a stand-in on aws-sdk-client-mock behaves like KMS where
-// it matters (Encrypt refuses more than 4,096 bytes of plaintext; ciphertexts open
-// only under the same encryption context), and the exact requests are asserted.
-import { beforeEach, describe, it } from 'node:test';
+// No KMS emulator runs here: a stand-in KMS endpoint (a real HTTP server the sealer's
+// client sends its signed requests to) behaves like KMS where it matters (Encrypt refuses
+// more than 4,096 bytes of plaintext; ciphertexts open only under the same encryption
+// context), and the exact requests are asserted as they arrived.
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mockClient } from 'aws-sdk-client-mock';
-import {
-  DecryptCommand,
-  EncryptCommand,
-  GenerateDataKeyCommand,
-  InvalidCiphertextException,
-  KMSClient,
-  KMSServiceException,
-} from '@aws-sdk/client-kms';
+import type { EncryptRequest, EncryptResponse } from '@aws-sdk/client-kms';
 import { KmsCredentialSealer, LocalCredentialSealer } from '../../adapters/aws/credential-sealer';
+import type { AwsClient } from '../../adapters/aws/protocol/client';
+import { blobOf } from '../../adapters/aws/protocol/json-protocol';
+import { kmsService } from '../../adapters/aws/protocol/kms';
+import { commandFor } from '../../adapters/aws/protocol/operation';
+import { AwsEndpoint, type ScriptedAnswer } from '../helpers/aws-endpoint';
 
 const KEY_ID = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
 /** AWS KMS: "Plaintext ... Length Constraints: Minimum length of 1. Maximum length of 4096." */
 const KMS_PLAINTEXT_LIMIT = 4096;
 
-/** What KMS answers for an out-of-range parameter (a generic ValidationException). */
-class ValidationException extends KMSServiceException {
-  constructor(message: string) {
-    super({ name: 'ValidationException', $fault: 'client', message, $metadata: { httpStatusCode: 400 } });
+/** KMS's Encrypt, which the sealer no longer calls: values sealed by its earlier format were made with it. */
+const EncryptCommand = commandFor(
+  kmsService.operation<EncryptRequest, EncryptResponse>('Encrypt', (output) => ({
+    ...output,
+    CiphertextBlob: blobOf(output.CiphertextBlob),
+  })),
+);
+
+/** What KMS answers for an out-of-range parameter or a ciphertext it cannot open. */
+class KmsRefusal extends Error {
+  constructor(
+    readonly errorType: string,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
@@ -32,7 +41,8 @@ class KmsStandIn {
 
   wrap(plaintext: Uint8Array, context: Record<string, string> = {}): Uint8Array {
     if (plaintext.length < 1 || plaintext.length > KMS_PLAINTEXT_LIMIT) {
-      throw new ValidationException(
+      throw new KmsRefusal(
+        'ValidationException',
         `1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096 (got ${plaintext.length})`,
       );
     }
@@ -51,30 +61,55 @@ class KmsStandIn {
       decipher.setAuthTag(raw.subarray(12, 28));
       return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
     } catch {
-      throw new InvalidCiphertextException({ message: 'invalid ciphertext or encryption context', $metadata: {} });
+      throw new KmsRefusal('InvalidCiphertextException', 'invalid ciphertext or encryption context');
     }
   }
 }
 
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+/** A KMS answer from the stand-in: its output, or the error KMS would send. */
+function answer(produce: () => Record<string, unknown>): ScriptedAnswer {
+  try {
+    return { body: produce() };
+  } catch (error) {
+    if (error instanceof KmsRefusal) return { errorType: error.errorType, body: { message: error.message } };
+    throw error;
+  }
+}
+
 describe('KMS credential sealer', () => {
-  const client = new KMSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const kms = mockClient(client);
+  let kms: AwsEndpoint;
+  let client: AwsClient;
   let standIn: KmsStandIn;
+
+  before(async () => {
+    kms = await AwsEndpoint.start();
+    client = kms.client(kmsService);
+  });
+  after(() => kms.close());
 
   beforeEach(() => {
     kms.reset();
     standIn = new KmsStandIn();
-    kms
-      .on(EncryptCommand)
-      .callsFake((input) => ({ CiphertextBlob: standIn.wrap(input.Plaintext, input.EncryptionContext), KeyId: input.KeyId }));
-    kms.on(GenerateDataKeyCommand).callsFake((input) => {
-      assert.equal(input.KeySpec, 'AES_256');
+    kms.on('Encrypt', ({ body }) =>
+      answer(() => ({
+        CiphertextBlob: b64(standIn.wrap(Buffer.from(body.Plaintext, 'base64'), body.EncryptionContext)),
+        KeyId: body.KeyId,
+      })),
+    );
+    kms.on('GenerateDataKey', ({ body }) => {
+      assert.equal(body.KeySpec, 'AES_256');
       const plaintext = randomBytes(32);
-      return { Plaintext: Buffer.from(plaintext), CiphertextBlob: standIn.wrap(plaintext, input.EncryptionContext), KeyId: input.KeyId };
+      return answer(() => ({
+        Plaintext: b64(plaintext),
+        CiphertextBlob: b64(standIn.wrap(plaintext, body.EncryptionContext)),
+        KeyId: body.KeyId,
+      }));
     });
-    kms
-      .on(DecryptCommand)
-      .callsFake((input) => ({ Plaintext: standIn.unwrap(input.CiphertextBlob, input.EncryptionContext), KeyId: KEY_ID }));
+    kms.on('Decrypt', ({ body }) =>
+      answer(() => ({ Plaintext: b64(standIn.unwrap(Buffer.from(body.CiphertextBlob, 'base64'), body.EncryptionContext)), KeyId: KEY_ID })),
+    );
   });
 
   const context = { connectionId: 'erp' };
@@ -87,10 +122,10 @@ describe('KMS credential sealer', () => {
 
   it('the stand-in refuses what KMS refuses: more than 4,096 bytes for Encrypt', async () => {
     assert.ok(Buffer.byteLength(largest) > 3 * KMS_PLAINTEXT_LIMIT);
-    await assert.rejects(
-      client.send(new EncryptCommand({ KeyId: KEY_ID, Plaintext: Buffer.from(largest), EncryptionContext: context })),
-      ValidationException,
-    );
+    await assert.rejects(client.send(new EncryptCommand({ KeyId: KEY_ID, Plaintext: Buffer.from(largest), EncryptionContext: context })), {
+      name: 'ValidationException',
+      $metadata: { httpStatusCode: 400, requestId: 'req-1', attempts: 1 },
+    });
     await client.send(new EncryptCommand({ KeyId: KEY_ID, Plaintext: Buffer.alloc(KMS_PLAINTEXT_LIMIT, 1) }));
   });
 
@@ -99,15 +134,15 @@ describe('KMS credential sealer', () => {
     const sealed = await sealer.seal(largest, context);
     assert.equal(await sealer.open(sealed, context), largest);
 
-    assert.equal(kms.commandCalls(EncryptCommand).length, 0, 'no direct Encrypt of the credentials');
-    const generate = kms.commandCalls(GenerateDataKeyCommand).map((call) => call.args[0].input);
+    assert.equal(kms.of('Encrypt').length, 0, 'no direct Encrypt of the credentials');
+    const generate = kms.of('GenerateDataKey').map((request) => request.body);
     assert.deepEqual(generate, [{ KeyId: KEY_ID, KeySpec: 'AES_256', EncryptionContext: context }]);
-    const decrypts = kms.commandCalls(DecryptCommand).map((call) => call.args[0].input);
+    const decrypts = kms.of('Decrypt').map((request) => request.body);
     assert.equal(decrypts.length, 1);
     assert.deepEqual(Object.keys(decrypts[0]!).sort(), ['CiphertextBlob', 'EncryptionContext', 'KeyId']);
     assert.equal(decrypts[0]!.KeyId, KEY_ID);
     assert.deepEqual(decrypts[0]!.EncryptionContext, context);
-    assert.ok(decrypts[0]!.CiphertextBlob!.length <= KMS_PLAINTEXT_LIMIT, 'only the wrapped data key goes to KMS');
+    assert.ok(Buffer.from(decrypts[0]!.CiphertextBlob, 'base64').length <= KMS_PLAINTEXT_LIMIT, 'only the wrapped data key goes to KMS');
     assert.ok(!sealed.includes('€') && !sealed.includes('whsec_'), 'nothing of the plaintext is stored in clear');
   });
 

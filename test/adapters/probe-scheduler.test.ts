@@ -1,8 +1,8 @@
-import { describe, it, beforeEach } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mockClient } from 'aws-sdk-client-mock';
-import { CreateScheduleCommand, DeleteScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { EventBridgeProbeScheduler } from '../../adapters/aws/probe-scheduler';
+import { schedulerService } from '../../adapters/aws/protocol/scheduler';
+import { AwsEndpoint, type RecordedRequest } from '../helpers/aws-endpoint';
 
 const target = {
   groupName: 'sluice-probes',
@@ -10,15 +10,32 @@ const target = {
   proberArn: 'arn:aws:lambda:us-east-1:123456789012:function:sluice-prober',
 };
 
-describe('EventBridge Scheduler one-time probes', () => {
-  const scheduler = mockClient(SchedulerClient);
+const scheduleName = (request: RecordedRequest) => decodeURIComponent(request.path.slice('/schedules/'.length));
+
+describe('EventBridge Scheduler one-time probes (requests to a stand-in Scheduler endpoint)', () => {
+  let scheduler: AwsEndpoint;
+  before(async () => {
+    scheduler = await AwsEndpoint.start();
+  });
   beforeEach(() => scheduler.reset());
+  after(() => scheduler.close());
+
+  /** CreateSchedule as the adapter asked for it: the name from the path, the rest from the body. */
+  const created = () =>
+    scheduler.of('CreateSchedule').map((request) => {
+      const { ClientToken, ...rest } = request.body;
+      assert.match(ClientToken, /^[0-9a-f-]{36}$/, 'an idempotency token');
+      return { Name: scheduleName(request), ...rest };
+    });
+  const deleted = () =>
+    scheduler.of('DeleteSchedule').map((request) => ({ Name: scheduleName(request), GroupName: request.query.groupName }));
 
   it('creates one self-deleting at() schedule per fast probe when a connection goes down', async () => {
-    scheduler.on(CreateScheduleCommand).resolves({ ScheduleArn: 'arn:schedule' });
-    const probes = new EventBridgeProbeScheduler(new SchedulerClient({ region: 'us-east-1' }), target);
+    scheduler.on('CreateSchedule', { body: { ScheduleArn: 'arn:schedule' } });
+    const probes = new EventBridgeProbeScheduler(scheduler.client(schedulerService), target);
     await probes.connectionDown('erp', new Date('2026-11-22T10:00:00.000Z'));
-    const calls = scheduler.commandCalls(CreateScheduleCommand).map((call) => call.args[0].input);
+    const calls = created();
+    for (const request of scheduler.of('CreateSchedule')) assert.equal(request.method, 'POST');
     const expected = (delay: number, at: string) => ({
       Name: EventBridgeProbeScheduler.scheduleName('erp', delay),
       GroupName: 'sluice-probes',
@@ -51,31 +68,24 @@ describe('EventBridge Scheduler one-time probes', () => {
   });
 
   it('replaces a schedule left over from an earlier outage', async () => {
-    scheduler
-      .on(CreateScheduleCommand)
-      .rejectsOnce(Object.assign(new Error('exists'), { name: 'ConflictException' }))
-      .resolves({});
-    scheduler.on(DeleteScheduleCommand).resolves({});
-    await new EventBridgeProbeScheduler(new SchedulerClient({ region: 'us-east-1' }), target, {
+    scheduler.on('CreateSchedule', { status: 409, errorType: 'ConflictException' }, {});
+    await new EventBridgeProbeScheduler(scheduler.client(schedulerService), target, {
       fastProbeDelaysSeconds: [60],
       intervalSeconds: 3600,
     }).connectionDown('erp', new Date('2026-11-22T10:00:00Z'));
-    assert.equal(scheduler.commandCalls(CreateScheduleCommand).length, 2);
+    assert.equal(created().length, 2);
+    assert.deepEqual(deleted(), [{ Name: EventBridgeProbeScheduler.scheduleName('erp', 60), GroupName: 'sluice-probes' }]);
     assert.deepEqual(
-      scheduler.commandCalls(DeleteScheduleCommand).map((c) => c.args[0].input),
-      [{ Name: EventBridgeProbeScheduler.scheduleName('erp', 60), GroupName: 'sluice-probes' }],
+      scheduler.requests.map((r) => r.operation),
+      ['CreateSchedule', 'DeleteSchedule', 'CreateSchedule'],
     );
   });
 
   it('deletes the pending one-time schedules when the connection is back, ignoring ones already gone', async () => {
-    scheduler
-      .on(DeleteScheduleCommand)
-      .resolvesOnce({})
-      .rejectsOnce(Object.assign(new Error('gone'), { name: 'ResourceNotFoundException' }))
-      .resolves({});
-    await new EventBridgeProbeScheduler(new SchedulerClient({ region: 'us-east-1' }), target).connectionUp('erp');
+    scheduler.on('DeleteSchedule', {}, { status: 404, errorType: 'ResourceNotFoundException' }, {});
+    await new EventBridgeProbeScheduler(scheduler.client(schedulerService), target).connectionUp('erp');
     assert.deepEqual(
-      scheduler.commandCalls(DeleteScheduleCommand).map((c) => c.args[0].input),
+      deleted(),
       [60, 300, 900].map((delay) => ({ Name: EventBridgeProbeScheduler.scheduleName('erp', delay), GroupName: 'sluice-probes' })),
     );
   });

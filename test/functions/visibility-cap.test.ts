@@ -3,8 +3,6 @@
 // anything, so these tests assert the exact requests sent to a mocked SQS client.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mockClient } from 'aws-sdk-client-mock';
-import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { createRuntime } from '../../adapters/all-services';
 import type { Runtime } from '../../adapters/runtime';
 import { SqsDeliveryQueue } from '../../adapters/aws/delivery-queue';
@@ -13,6 +11,8 @@ import type { DeliveryTicket } from '../../core/ports';
 import { deliveryTicket as ticket, sqsRecord } from '../helpers/aws-events';
 import { TestGateway } from '../helpers/gateway';
 import { TestTarget } from '../helpers/target';
+import { AwsEndpoint } from '../helpers/aws-endpoint';
+import { sqsService } from '../../adapters/aws/protocol/sqs';
 
 /** SQS's documented rule (see test/core/visibility.test.ts): 12 hours in total from the receive. */
 const sqsAccepts = (secondsSinceReceive: number, visibility: number): boolean =>
@@ -30,29 +30,30 @@ describe('deliverer visibility changes stay within what SQS accepts', () => {
   let target: TestTarget;
   let key: string;
   let runtime: Runtime;
-  // A client of its own, so the gateway's real emulator traffic is not mocked.
-  const sqs = new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const sqsMock = mockClient(sqs);
+  // A queue endpoint of its own (the emulator accepts visibility past the 12-hour cap that
+  // SQS enforces), so the gateway's emulator traffic is left alone.
+  let sqs: AwsEndpoint;
 
   before(async () => {
+    sqs = await AwsEndpoint.start();
     gw = await TestGateway.start({ deliver: false });
     target = await TestTarget.start();
     key = await gw.partner('acme');
-    const queue = new SqsDeliveryQueue(sqs, QUEUE_URL, { now: () => NOW });
+    const queue = new SqsDeliveryQueue(sqs.client(sqsService), QUEUE_URL, { now: () => NOW });
     runtime = createRuntime(gw.runtime.config, { queue, sealer: gw.runtime.sealer, logger: gw.runtime.logger });
   });
 
   after(async () => {
     await gw?.stop();
     await target?.stop();
+    await sqs?.close();
   });
 
   beforeEach(() => {
-    sqsMock.reset();
-    sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
+    sqs.reset();
   });
 
-  const visibilityRequests = () => sqsMock.commandCalls(ChangeMessageVisibilityCommand).map((call) => call.args[0].input);
+  const visibilityRequests = () => sqs.of('ChangeMessageVisibility').map((request) => request.body);
 
   it('a Retry-After of a day, 10 minutes into the receive, asks for the 12 hours that are left, less the margin', async () => {
     target.behaviour = () => ({ status: 503, headers: { 'Retry-After': '86400' } });

@@ -4,8 +4,8 @@ import { describe, test } from 'node:test';
 import { App, Stack, aws_events as events, aws_sns as sns } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import cdkNag from 'cdk-nag'; // CommonJS: Node's ESM loader sees only its default export
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { mockClient } from 'aws-sdk-client-mock';
+import { eventBridgeService } from '../../adapters/aws/protocol/event-bridge';
+import { AwsEndpoint } from '../helpers/aws-endpoint';
 import type { IConstruct } from 'constructs';
 import { EventBridgePublisher } from '../../adapters/aws/event-publisher';
 import { OPERATIONAL_EVENT_TYPES, SluiceAlerts } from '../../infra/alerts';
@@ -85,18 +85,18 @@ describe('SluiceAlerts', () => {
   });
 
   test('matches exactly what the gateway publishes (source and detail type of PutEvents)', async () => {
-    const mock = mockClient(EventBridgeClient);
-    mock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
-    const publisher = new EventBridgePublisher(new EventBridgeClient({ region: 'eu-west-1' }), 'bus');
+    const bus = await AwsEndpoint.start();
+    bus.on('PutEvents', { body: { FailedEntryCount: 0, Entries: [{ EventId: '1' }] } });
+    const publisher = new EventBridgePublisher(bus.client(eventBridgeService), 'bus');
     const { template } = standalone({});
     const pattern = Object.values(template.findResources('AWS::Events::Rule'))[0]!.Properties.EventPattern;
     for (const type of OPERATIONAL_EVENT_TYPES) {
       await publisher.publish({ type, at: '2026-01-01T00:00:00.000Z', detail: {} } as never);
-      const entry = mock.commandCalls(PutEventsCommand).at(-1)!.args[0].input.Entries![0]!;
+      const entry = bus.of('PutEvents').at(-1)!.body.Entries[0];
       assert.ok(pattern.source.includes(entry.Source), `source ${entry.Source}`);
       assert.ok(pattern['detail-type'].includes(entry.DetailType), `detail type ${entry.DetailType}`);
     }
-    mock.restore();
+    await bus.close();
   });
 
   test('SluiceGateway `alerts` wires its own event bus to the alerts', () => {

@@ -55,9 +55,7 @@ describe('failure classification, retries and the failed store', () => {
     assert.deepEqual(events.filter((e: string) => e === 'attempt').length, 4);
     assert.ok(events.includes('failed'));
     const stored = await gw.runtime.deliveries.get('retry', 'R-1', 'always503');
-    const object = await gw.sdk.s3.send(
-      new GetObjectCommand({ Bucket: gw.runtime.config.bucketName, Key: stored!.failedPayload!.key }),
-    );
+    const object = await gw.sdk.s3.send(new GetObjectCommand({ Bucket: gw.runtime.config.bucketName, Key: stored!.failedPayload!.key }));
     assert.equal(Buffer.from(await object.Body!.transformToByteArray()).toString(), 'first');
     await gw.countsSettled();
     const flow = (await gw.request('GET', '/v1/flows/retry')).body;

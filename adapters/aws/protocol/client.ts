@@ -1,4 +1,6 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { constructStack } from '@smithy/core/client';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { MiddlewareStack } from '@smithy/types';
@@ -63,7 +65,7 @@ export interface MiddlewareOptions {
 export type CallMiddleware = [Middleware, MiddlewareOptions][];
 
 /** node:crypto behind the hashing interface SignatureV4 takes (the SDK's Node build does the same). */
-class NodeSha256 {
+export class NodeSha256 {
   private hash: Hash | Hmac;
   constructor(private readonly secret?: string | Uint8Array) {
     this.hash = this.fresh();
@@ -164,7 +166,7 @@ export class AwsClient {
         next({ ...args, request: operation.serialize(args.input, this.context) })) as never,
       { step: 'serialize', name: 'sluiceSerializer', priority: 'low' } as never,
     );
-    stack.add(this.retry(operation.name) as never, { step: 'finalizeRequest', name: 'sluiceRetry', priority: 'high' } as never);
+    stack.add(this.retry() as never, { step: 'finalizeRequest', name: 'sluiceRetry', priority: 'high' } as never);
     stack.add(
       ((next: (args: CallArgs) => Promise<CallResult>) => async (args: CallArgs) =>
         next({ ...args, request: await this.sign(args.request!) })) as never,
@@ -188,7 +190,7 @@ export class AwsClient {
     return output as O;
   }
 
-  private retry(operation: string): Middleware {
+  private retry(): Middleware {
     return (next) => async (args) => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -232,23 +234,54 @@ export class AwsClient {
   }
 
   private async transmit(operation: string, request: WireRequest): Promise<CallResult> {
-    const { host: _host, ...headers } = request.headers;
-    let response: Response;
     try {
-      response = await fetch(request.url, {
-        method: request.method,
-        headers,
-        body: request.body,
-        signal: AbortSignal.timeout(this.attemptTimeoutMs),
-      });
+      return { output: undefined, response: await exchange(request, this.attemptTimeoutMs) };
     } catch (cause) {
       throw new AwsNetworkError(operation, cause);
     }
-    const body = request.method === 'HEAD' ? new Uint8Array() : new Uint8Array(await response.arrayBuffer());
-    const responseHeaders: Record<string, string> = {};
-    response.headers.forEach((value, name) => {
-      responseHeaders[name] = value;
-    });
-    return { output: undefined, response: { statusCode: response.status, headers: responseHeaders, body } };
   }
+}
+
+/** Connections stay open between calls and invocations, as the SDK's own handler keeps them. */
+const AGENTS = { http: new HttpAgent({ keepAlive: true, maxSockets: 50 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 50 }) };
+
+const flatHeaders = (headers: IncomingHttpHeaders): Record<string, string> => {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  return flat;
+};
+
+/**
+ * One request and its answer over node:http(s), bytes as they are: no content decoding
+ * (fetch would unzip an object stored with `Content-Encoding: gzip`, which S3 serves as stored).
+ */
+function exchange(request: WireRequest, timeoutMs: number): Promise<WireResponse> {
+  return new Promise((resolve, reject) => {
+    const https = request.url.protocol === 'https:';
+    const body = request.body ?? '';
+    const outgoing = (https ? httpsRequest : httpRequest)(
+      request.url,
+      {
+        method: request.method,
+        headers: { ...request.headers, 'content-length': String(Buffer.byteLength(body)) },
+        agent: https ? AGENTS.https : AGENTS.http,
+      },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.on('error', reject);
+        incoming.on('end', () =>
+          resolve({
+            statusCode: incoming.statusCode ?? 0,
+            headers: flatHeaders(incoming.headers),
+            body: new Uint8Array(Buffer.concat(chunks)),
+          }),
+        );
+      },
+    );
+    outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
 }

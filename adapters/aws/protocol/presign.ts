@@ -1,6 +1,5 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentials, CredentialSource } from './client';
+import { NodeSha256, type AwsCredentials, type CredentialSource } from './client';
 import type { EndpointContext } from './operation';
 import { objectUrl, queryString } from './s3';
 
@@ -28,7 +27,7 @@ export async function presignObjectUrl(options: PresignObjectOptions): Promise<s
     service: 's3',
     region: options.region,
     credentials: async () => (typeof credentials === 'function' ? credentials() : credentials),
-    sha256: Sha256,
+    sha256: NodeSha256 as never,
     // S3 signs the path as sent (already escaped once), unlike the other services.
     uriEscapePath: false,
     applyChecksum: false,
