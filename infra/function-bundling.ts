@@ -1,7 +1,5 @@
 import type { BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 
-const LAMBDA_CREDENTIALS = './adapters/aws/lambda-credentials.ts';
-
 /**
  * How every Lambda function is bundled. The construct passes this to `NodejsFunction`;
  * the bundle test and the cold-start benchmark run esbuild with the same options through
@@ -16,14 +14,13 @@ export function functionBundling(): BundlingOptions {
     sourcesContent: false,
     target: 'node22',
     format: 'cjs' as OutputFormat,
-    // The SDK's ES module builds tree-shake; their CommonJS builds (esbuild's default
-    // for platform node) bring every command of a client along.
+    // ES module builds tree-shake; CommonJS builds (esbuild's default for platform node)
+    // bring every export of a package along.
     mainFields: ['module', 'main'],
-    // Ship the SDK versions from package-lock.json instead of the runtime's.
+    // The handlers call AWS through adapters/aws/protocol, not the SDK's clients; the few
+    // AWS packages they use (the SigV4 signer, DynamoDB's marshaller) ship at the versions
+    // in package-lock.json rather than the runtime's.
     bundleAwsSDK: true,
-    // The SDK's default credential chain, cut to the sources a Lambda function has
-    // (adapters/aws/lambda-credentials.ts). Relative to the project root, where esbuild runs.
-    esbuildArgs: { '--alias': [`@aws-sdk/credential-provider-node=${LAMBDA_CREDENTIALS}`] },
     forceDockerBundling: false,
   };
 }
@@ -41,23 +38,11 @@ export interface EsbuildOptions {
   sourcesContent: boolean;
   mainFields?: string[];
   external: string[];
-  alias: Record<string, string>;
-}
-
-/** `--alias` entries of `esbuildArgs` (`from=to`); any other argument has no counterpart here yet. */
-function aliasesOf(esbuildArgs: BundlingOptions['esbuildArgs'] = {}): Record<string, string> {
-  const alias: Record<string, string> = {};
-  for (const [key, value] of Object.entries(esbuildArgs)) {
-    if (key !== '--alias') throw new Error(`esbuildOptionsOf does not translate esbuild argument ${key}`);
-    for (const entry of Array.isArray(value) ? value : [String(value)]) {
-      const at = entry.indexOf('=');
-      alias[entry.slice(0, at)] = entry.slice(at + 1);
-    }
-  }
-  return alias;
 }
 
 export function esbuildOptionsOf(bundling: BundlingOptions, entry: string, outfile: string): EsbuildOptions {
+  if (bundling.esbuildArgs)
+    throw new Error('esbuildOptionsOf does not translate esbuildArgs: add each one here when the construct starts using it');
   return {
     entryPoints: [entry],
     outfile,
@@ -70,6 +55,5 @@ export function esbuildOptionsOf(bundling: BundlingOptions, entry: string, outfi
     sourcesContent: bundling.sourcesContent ?? true,
     ...(bundling.mainFields ? { mainFields: bundling.mainFields } : {}),
     external: [...(bundling.bundleAwsSDK ? [] : ['@aws-sdk/*']), ...(bundling.externalModules ?? [])],
-    alias: aliasesOf(bundling.esbuildArgs),
   };
 }

@@ -1,8 +1,8 @@
 // Each Lambda function bundled as the construct bundles it (infra/function-bundling.ts),
-// with esbuild's metafile: the AWS SDK clients in each bundle are exactly those its
-// function calls, and no bundle carries the API's schema generator or zod's locales
-// (`import { z } from 'zod'` keeps every translation; `import * as z` lets them go), and
-// no bundle carries the SDK's credential providers for sources a Lambda function never has.
+// with esbuild's metafile: no bundle carries an AWS SDK client or the SDK's runtime (the
+// handlers call AWS through adapters/aws/protocol), the service protocols in each bundle
+// are exactly those its function calls, and no bundle carries the API's schema generator
+// or zod's locales (`import { z } from 'zod'` keeps every translation; `import * as z` lets them go).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,18 +11,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFunction, ENTRY_ENV, FUNCTIONS, type FunctionBundle, type FunctionName } from '../../bench/cold-start';
 
-/** The SDK clients each function may bundle: what it calls, and nothing else. */
-const ALLOWED_CLIENTS: Record<FunctionName, string[]> = {
+/** The service protocols (adapters/aws/protocol/<service>.ts) each function may bundle: what it calls, and nothing else. */
+const ALLOWED_SERVICES: Record<FunctionName, string[]> = {
   // Records (DynamoDB), tickets (SQS), payloads over the inline limit (S3).
-  ingest: ['client-dynamodb', 'client-s3', 'client-sqs'],
+  ingest: ['dynamodb', 's3', 'sqs'],
   // Everything: repair (S3 and presigned URLs), connection secrets, probes, events.
-  operator: ['client-dynamodb', 'client-eventbridge', 'client-kms', 'client-s3', 'client-scheduler', 'client-sqs'],
+  operator: ['dynamodb', 'event-bridge', 'kms', 's3', 'scheduler', 'sqs'],
   // Claim checks and the failed store (S3), secrets (KMS), pause events and probe schedules.
-  deliverer: ['client-dynamodb', 'client-eventbridge', 'client-kms', 'client-s3', 'client-scheduler', 'client-sqs'],
+  deliverer: ['dynamodb', 'event-bridge', 'kms', 's3', 'scheduler', 'sqs'],
   // Probes with the connection's secrets, resume events and schedules, re-queueing sweeps; no payloads.
-  prober: ['client-dynamodb', 'client-eventbridge', 'client-kms', 'client-scheduler', 'client-sqs'],
+  prober: ['dynamodb', 'event-bridge', 'kms', 'scheduler', 'sqs'],
   // Counts and listings from the table's stream; retention tags on a final message's objects (S3).
-  aggregator: ['client-dynamodb', 'client-s3'],
+  aggregator: ['dynamodb', 's3'],
 };
 
 const packagesIn = (bundle: FunctionBundle, pattern: RegExp): string[] => {
@@ -47,14 +47,33 @@ describe('Lambda bundles', () => {
   after(() => rmSync(outDir, { recursive: true, force: true }));
 
   for (const name of FUNCTIONS) {
-    it(`${name} bundles only the SDK clients it calls`, () => {
-      assert.deepEqual(packagesIn(bundles.get(name)!, /node_modules\/@aws-sdk\/(client-[^/]+)\//), ALLOWED_CLIENTS[name]);
+    it(`${name} bundles only the service protocols it calls`, () => {
+      assert.deepEqual(
+        packagesIn(bundles.get(name)!, /adapters\/aws\/protocol\/(dynamodb|s3|sqs|kms|event-bridge|scheduler)\.ts$/),
+        ALLOWED_SERVICES[name],
+      );
     });
   }
 
-  it('the ingest bundle loads neither the presigners nor KMS, Scheduler or EventBridge', () => {
+  it('no bundle carries an AWS SDK client, the SDK’s runtime or its credential providers', () => {
+    for (const bundle of bundles.values()) {
+      assert.deepEqual(
+        packagesIn(
+          bundle,
+          /node_modules\/(@aws-sdk\/(?:client-[^/]+|core|lib-dynamodb|credential-provider[^/]*|middleware-[^/]+|s3-[^/]+)|@smithy\/(?:node-http-handler|credential-provider-imds))\//,
+        ),
+        [],
+        bundle.name,
+      );
+    }
+  });
+
+  it('the ingest bundle loads neither the presigner nor KMS, Scheduler or EventBridge', () => {
     const ingest = bundles.get('ingest')!;
-    assert.deepEqual(packagesIn(ingest, /node_modules\/@aws-sdk\/(s3-[^/]+|client-(?:kms|scheduler|eventbridge))\//), []);
+    assert.deepEqual(
+      packagesIn(ingest, /adapters\/aws\/(protocol\/presign|protocol\/kms|protocol\/scheduler|protocol\/event-bridge|presigner)\.ts$/),
+      [],
+    );
   });
 
   it('the ingest bundle carries the partner routes and none of the operator API', () => {
@@ -91,24 +110,6 @@ describe('Lambda bundles', () => {
         (input) => generator.some((path) => input.endsWith(path)) || (/zod\/v4\/locales\//.test(input) && !input.endsWith('locales/en.js')),
       );
       assert.deepEqual(unwanted, [], `${bundle.name} bundles ${unwanted.slice(0, 3).join(', ')}…`);
-    }
-  });
-
-  it('every bundle takes its credentials from the Lambda environment, without the profile, SSO and STS providers', () => {
-    for (const bundle of bundles.values()) {
-      const inputs = Object.values(bundle.metafile.outputs).flatMap((output) => Object.keys(output.inputs));
-      assert.ok(
-        inputs.some((input) => input.endsWith('adapters/aws/lambda-credentials.ts')),
-        bundle.name,
-      );
-      assert.deepEqual(
-        packagesIn(
-          bundle,
-          /node_modules\/@aws-sdk\/(credential-provider-(?:node|ini|sso|process|web-identity|login)|nested-clients|token-providers)\//,
-        ),
-        [],
-        bundle.name,
-      );
     }
   });
 
