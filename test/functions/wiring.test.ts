@@ -3,7 +3,9 @@
 // call through a client that quietly came along.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { sqsService } from '../../adapters/aws/protocol/sqs';
+import { s3Service } from '../../adapters/aws/protocol/s3';
+import { dynamodbService } from '../../adapters/aws/protocol/dynamodb';
 import { builtClients, NotWiredError } from '../../adapters/aws/clients';
 import type { SluiceConfig } from '../../adapters/aws/config';
 import { sqsWiring } from '../../adapters/aws/wiring/sqs';
@@ -27,8 +29,11 @@ const config: SluiceConfig = {
 describe('function wiring', () => {
   it("ingest's wiring builds DynamoDB, SQS and S3 clients only", () => {
     const runtime = assembleRuntime(config, wire(sqsWiring, s3Wiring), {}, 'test');
-    assert.equal(builtClients(runtime.clients).length, 3);
-    assert.ok(runtime.clients.sqs instanceof SQSClient);
+    assert.deepEqual(
+      builtClients(runtime.clients).map((client) => client.service),
+      [dynamodbService, sqsService, s3Service],
+    );
+    assert.equal(runtime.clients.sqs.service, sqsService);
     for (const service of ['kms', 'scheduler', 'eventBridge'] as const) {
       assert.throws(
         () => runtime.clients[service],
