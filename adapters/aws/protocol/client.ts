@@ -2,8 +2,9 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { constructStack } from '@smithy/core/client';
+import { DEFAULT_MAX_ATTEMPTS, isServerError, isThrottlingError, isTransientError, StandardRetryStrategy } from '@smithy/core/retry';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { MiddlewareStack } from '@smithy/types';
+import type { MiddlewareStack, RetryErrorType, SdkError } from '@smithy/types';
 import { AwsNetworkError } from './errors';
 import type { Command, EndpointContext, ServiceProtocol, WireRequest, WireResponse } from './operation';
 
@@ -31,7 +32,7 @@ export interface AwsClientOptions {
   endpoint?: string;
   /** @default credentialsFromEnvironment */
   credentials?: AwsCredentials | CredentialSource;
-  /** Attempts per call, the first included. @default 3 (the AWS SDK's standard mode) */
+  /** Attempts per call, the first included. @default the service's SDK default (DynamoDB 4), else 3 */
   maxAttempts?: number;
   /** Time out one attempt after this long without an answer. @default 30000 */
   attemptTimeoutMs?: number;
@@ -90,42 +91,33 @@ export const payloadSha256 = (body: Uint8Array | string | undefined): string =>
     .update(body ?? '')
     .digest('hex');
 
-/** Error names the AWS SDK's standard retry mode retries (throttling and transient faults). */
-const THROTTLING = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'RequestThrottledException',
-  'TooManyRequestsException',
-  'ProvisionedThroughputExceededException',
-  'TransactionInProgressException',
-  'RequestLimitExceeded',
-  'BandwidthLimitExceeded',
-  'LimitExceededException',
-  'RequestThrottled',
-  'SlowDown',
-  'PriorRequestNotComplete',
-  'EC2ThrottledException',
-]);
-const TRANSIENT = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'AwsNetworkError']);
-const TRANSIENT_STATUS = new Set([500, 502, 503, 504]);
-
-/** Whether the AWS SDK's standard retry mode would try a failed call again, and how long it waits at first. */
-export function retryBaseDelayMs(error: unknown): number | undefined {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
-  if (e?.name && THROTTLING.has(e.name)) return 500;
-  if (e?.$retryable) return 100;
-  if (e?.name && TRANSIENT.has(e.name)) return 100;
-  const status = e?.$metadata?.httpStatusCode;
-  if (status !== undefined && TRANSIENT_STATUS.has(status)) return 100;
-  return undefined;
+/** How the AWS SDK's retry strategy classifies a failed attempt (its `getRetryErrorInfo`). */
+export function retryErrorType(error: unknown): RetryErrorType {
+  const e = error as SdkError;
+  if (isThrottlingError(e)) return 'THROTTLING';
+  if (isTransientError(e)) return 'TRANSIENT';
+  if (isServerError(e)) return 'SERVER_ERROR';
+  return 'CLIENT_ERROR';
 }
 
-/** The AWS SDK's backoff: full jitter over an exponentially growing window, at most 20 s. */
-export const backoffMs = (attempt: number, baseMs: number, random = Math.random): number =>
-  Math.floor(random() * Math.min(20_000, baseMs * 2 ** (attempt - 1)));
+/** The invocation's trace header: the runtime's invoke store when it has one, else the environment. */
+function lambdaTraceId(): string | undefined {
+  const store = (globalThis as { awslambda?: { InvokeStore?: { getXRayTraceId?: () => string | undefined } } }).awslambda?.InvokeStore;
+  return store?.getXRayTraceId?.() ?? process.env._X_AMZN_TRACE_ID;
+}
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * In Lambda, every call carries the invocation's trace header, as the SDK's recursion
+ * detection sends it: X-Ray links the services a message passes through, and Lambda
+ * stops a function that keeps invoking itself through a queue. A header already set
+ * (a traced call's own subsegment) stays.
+ */
+const recursionDetection: Middleware = (next) => (args) => {
+  const request = args.request;
+  const traceId = process.env.AWS_LAMBDA_FUNCTION_NAME ? lambdaTraceId() : undefined;
+  if (!request || !traceId || request.headers['x-amzn-trace-id'] !== undefined) return next(args);
+  return next({ ...args, request: { ...request, headers: { ...request.headers, 'x-amzn-trace-id': traceId } } });
+};
 
 /**
  * One service's client: `send(new XCommand(input))` as with the AWS SDK, and the SDK's
@@ -137,7 +129,8 @@ export class AwsClient {
   readonly middlewareStack: MiddlewareStack<any, any> = constructStack<any, any>();
   private readonly context: EndpointContext;
   private readonly credentials: CredentialSource;
-  private readonly maxAttempts: number;
+  /** The AWS SDK's standard retry strategy: its backoff, its retry quota, its attempt count. */
+  private readonly retryStrategy: StandardRetryStrategy;
   private readonly attemptTimeoutMs: number;
   private signer?: SignatureV4;
 
@@ -148,7 +141,7 @@ export class AwsClient {
     this.context = { region: options.region, ...(options.endpoint ? { endpoint: new URL(options.endpoint) } : {}) };
     const credentials = options.credentials ?? credentialsFromEnvironment;
     this.credentials = typeof credentials === 'function' ? credentials : () => credentials;
-    this.maxAttempts = options.maxAttempts ?? 3;
+    this.retryStrategy = new StandardRetryStrategy(options.maxAttempts ?? service.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000;
   }
 
@@ -166,6 +159,7 @@ export class AwsClient {
         next({ ...args, request: operation.serialize(args.input, this.context) })) as never,
       { step: 'serialize', name: 'sluiceSerializer', priority: 'low' } as never,
     );
+    stack.add(recursionDetection as never, { step: 'build', name: 'sluiceRecursionDetection', priority: 'low' } as never);
     stack.add(this.retry() as never, { step: 'finalizeRequest', name: 'sluiceRetry', priority: 'high' } as never);
     stack.add(
       ((next: (args: CallArgs) => Promise<CallResult>) => async (args: CallArgs) =>
@@ -190,17 +184,26 @@ export class AwsClient {
     return output as O;
   }
 
+  /** The SDK's retry loop: a token per call, refreshed (after its backoff) while the strategy allows another attempt. */
   private retry(): Middleware {
     return (next) => async (args) => {
-      for (let attempt = 1; ; attempt++) {
+      let token = await this.retryStrategy.acquireInitialRetryToken('');
+      for (;;) {
         try {
-          return await next(args);
+          const result = await next(args);
+          this.retryStrategy.recordSuccess(token);
+          return result;
         } catch (error) {
-          const base = retryBaseDelayMs(error);
           const metadata = (error as { $metadata?: { attempts?: number } })?.$metadata;
-          if (metadata) metadata.attempts = attempt;
-          if (base === undefined || attempt >= this.maxAttempts) throw error;
-          await sleep(backoffMs(attempt, base));
+          if (metadata) metadata.attempts = token.getRetryCount() + 1;
+          try {
+            token = await this.retryStrategy.refreshRetryTokenForRetry(token, {
+              errorType: retryErrorType(error),
+              error: error as SdkError,
+            });
+          } catch {
+            throw error;
+          }
         }
       }
     };
@@ -280,7 +283,10 @@ function exchange(request: WireRequest, timeoutMs: number): Promise<WireResponse
         );
       },
     );
-    outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    // ETIMEDOUT: the SDK's retry strategy counts a timed-out attempt as transient.
+    outgoing.setTimeout(timeoutMs, () =>
+      outgoing.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+    );
     outgoing.on('error', reject);
     outgoing.end(body);
   });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   AttributeValue,
   BatchGetItemCommandInput,
@@ -20,15 +21,17 @@ import type {
   UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { blobOf, jsonService } from './json-protocol';
-import { commandFor } from './operation';
+import { commandFor, regionalHost } from './operation';
 
 /** DynamoDB's JSON protocol; binary attributes travel as base64. */
 export const dynamodbService = jsonService({
   label: 'DynamoDB',
   signingName: 'dynamodb',
-  host: (region) => `dynamodb.${region}.amazonaws.com`,
+  host: (region) => regionalHost('dynamodb', region),
   version: '1.0',
   targetPrefix: 'DynamoDB_20120810',
+  // The SDK's default for DynamoDB in the version this project locks.
+  defaultMaxAttempts: 4,
 });
 
 /** An attribute value from the wire: binary members back to bytes, maps and lists walked. */
@@ -85,11 +88,6 @@ function readItems(output: Record<string, any>): any {
   return read;
 }
 
-/** A transaction's cancellation reasons carry the items it found; their binary values are restored too. */
-export function cancellationReasonsOf(reasons: unknown): unknown {
-  return Array.isArray(reasons) ? reasons.map((r) => (r?.Item ? { ...r, Item: itemOf(r.Item) } : r)) : reasons;
-}
-
 const op = <I, O>(name: string) => dynamodbService.operation<I, O>(name, readItems);
 
 export const PutItemCommand = commandFor(op<PutItemCommandInput, PutItemCommandOutput>('PutItem'));
@@ -100,6 +98,14 @@ export const QueryCommand = commandFor(op<QueryCommandInput, QueryCommandOutput>
 export const ScanCommand = commandFor(op<ScanCommandInput, ScanCommandOutput>('Scan'));
 export const BatchGetItemCommand = commandFor(op<BatchGetItemCommandInput, BatchGetItemCommandOutput>('BatchGetItem'));
 export const BatchWriteItemCommand = commandFor(op<BatchWriteItemCommandInput, BatchWriteItemCommandOutput>('BatchWriteItem'));
-export const TransactWriteItemsCommand = commandFor(
-  op<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>('TransactWriteItems'),
-);
+/**
+ * A transaction carries an idempotency token, as the SDK fills one in: an attempt retried
+ * after a lost answer then finds the transaction done instead of failing its own conditions.
+ * The token is drawn once per call (serialization runs outside the retry loop).
+ */
+const transactWriteItems = op<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>('TransactWriteItems');
+export const TransactWriteItemsCommand = commandFor<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>({
+  ...transactWriteItems,
+  serialize: (input, context) =>
+    transactWriteItems.serialize({ ...input, ClientRequestToken: input.ClientRequestToken ?? randomUUID() }, context),
+});

@@ -1,12 +1,12 @@
 import type { PutEventsRequest, PutEventsResponse } from '@aws-sdk/client-eventbridge';
 import { jsonService } from './json-protocol';
-import { commandFor, type Operation } from './operation';
+import { commandFor, regionalHost, type Operation } from './operation';
 
 /** EventBridge over the AWS JSON 1.1 protocol. */
 export const eventBridgeService = jsonService({
   label: 'EventBridge',
   signingName: 'events',
-  host: (region) => `events.${region}.amazonaws.com`,
+  host: (region) => regionalHost('events', region),
   version: '1.1',
   targetPrefix: 'AWSEvents',
 });

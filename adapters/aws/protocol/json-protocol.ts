@@ -16,6 +16,8 @@ export interface JsonServiceOptions {
   targetPrefix: string;
   /** Extra headers on every request (SQS's `x-amzn-query-mode`). */
   headers?: Record<string, string>;
+  /** Attempts per call: the SDK's default for the service. @default 3 */
+  defaultMaxAttempts?: number;
 }
 
 export interface JsonService extends ServiceProtocol {
@@ -41,19 +43,38 @@ export function sanitizeErrorName(raw: string): string {
   return withoutSuffix.slice(withoutSuffix.lastIndexOf('#') + 1);
 }
 
-function parseJson(response: WireResponse): Record<string, unknown> {
+/**
+ * The JSON of an answer. A success whose body does not parse is an error (a truncated
+ * GetItem answer must not read as "no item"); an error answer's body is read as far as it goes.
+ */
+function parseJson(response: WireResponse, strict: boolean): Record<string, unknown> {
   const text = textOf(response.body);
   if (text.trim() === '') return {};
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as unknown;
-    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
-  } catch {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    if (strict)
+      throw new AwsServiceError({
+        name: 'SerializationException',
+        message: `the answer is not JSON: ${(error as Error).message}`,
+        statusCode: response.statusCode,
+        requestId: response.headers['x-amzn-requestid'],
+      });
     return {};
   }
+  if (parsed && typeof parsed === 'object') return parsed as Record<string, unknown>;
+  if (strict)
+    throw new AwsServiceError({
+      name: 'SerializationException',
+      message: 'the answer is not a JSON object',
+      statusCode: response.statusCode,
+    });
+  return {};
 }
 
 export function jsonServiceError(response: WireResponse): AwsServiceError {
-  const body = parseJson(response);
+  const body = parseJson(response, false);
   const rawName = response.headers['x-amzn-errortype'] ?? (body.__type as string | undefined) ?? (body.code as string | undefined);
   const name = rawName ? sanitizeErrorName(rawName) : response.statusCode >= 500 ? 'InternalServerError' : 'UnknownError';
   const message = (body.message ?? body.Message ?? body.errorMessage ?? `${name} (HTTP ${response.statusCode})`) as string;
@@ -72,6 +93,7 @@ export function jsonService(options: JsonServiceOptions): JsonService {
   const service: JsonService = {
     label: options.label,
     signingName: options.signingName,
+    ...(options.defaultMaxAttempts ? { defaultMaxAttempts: options.defaultMaxAttempts } : {}),
     error: jsonServiceError,
     operation<I, O>(name: string, read?: (output: Record<string, unknown>) => O): Operation<I, O> {
       return {
@@ -84,7 +106,7 @@ export function jsonService(options: JsonServiceOptions): JsonService {
           body: jsonWithBlobs(input ?? {}),
         }),
         deserialize: (response: WireResponse) => {
-          const output = parseJson(response);
+          const output = parseJson(response, true);
           return (read ? read(output) : output) as O;
         },
       };

@@ -1,12 +1,12 @@
 import type { DecryptRequest, DecryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse } from '@aws-sdk/client-kms';
 import { blobOf, jsonService } from './json-protocol';
-import { commandFor } from './operation';
+import { commandFor, regionalHost } from './operation';
 
 /** KMS over the AWS JSON 1.1 protocol; its keys and ciphertexts are base64 blobs on the wire. */
 export const kmsService = jsonService({
   label: 'KMS',
   signingName: 'kms',
-  host: (region) => `kms.${region}.amazonaws.com`,
+  host: (region) => regionalHost('kms', region),
   version: '1.1',
   targetPrefix: 'TrentService',
 });

@@ -36,6 +36,8 @@ export interface ServiceProtocol {
   readonly label: string;
   /** The SigV4 signing name ('dynamodb', 's3', 'sqs', 'kms', 'events', 'scheduler'). */
   readonly signingName: string;
+  /** Attempts per call when the client sets none: the SDK's default for this service (DynamoDB's is 4). @default 3 */
+  readonly defaultMaxAttempts?: number;
   /** S3 signs the payload's digest into a header of its own; the others leave it out. */
   readonly signedPayloadHeader?: boolean;
   /** The service error a non-2xx answer carries (see errors.ts). */
@@ -64,6 +66,10 @@ export function commandFor<I, O>(operation: Operation<I, O>) {
     constructor(readonly input: I) {}
   };
 }
+
+/** A service's regional host: `{service}.{region}.amazonaws.com`, `.com.cn` in the China regions. */
+export const regionalHost = (service: string, region: string): string =>
+  `${service}.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 
 const textDecoder = new TextDecoder();
 

@@ -70,11 +70,18 @@ const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.
 const dnsSuffix = (region: string) => (region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com');
 
 /**
- * Where an object (or, with an empty key, its bucket) is: virtual-hosted on AWS
+ * Where an object is: virtual-hosted on AWS
  * (`https://{bucket}.s3.{region}.amazonaws.com/{key}`), path style on a custom endpoint
  * (`{endpoint}/{bucket}/{key}`), as the SDK addresses it with `forcePathStyle` there.
  */
 export function objectUrl(context: EndpointContext, bucket: string, key: string, query: Record<string, string | undefined> = {}): URL {
+  // An empty key addresses the bucket itself: a PutObject would become a CreateBucket.
+  if (key === '') throw new RangeError('S3 object key is empty');
+  return addressOf(context, bucket, key, query);
+}
+
+/** An object's address, or with an empty key its bucket's (ListObjectsV2). */
+function addressOf(context: EndpointContext, bucket: string, key: string, query: Record<string, string | undefined>): URL {
   const path = keyPath(key);
   const search = queryString(query);
   const tail = search ? `?${search}` : '';
@@ -269,7 +276,7 @@ export const listObjectsV2 = operation<ListObjectsV2Input, ListObjectsV2CommandO
   'ListObjectsV2',
   (input, context) => ({
     method: 'GET',
-    url: objectUrl(context, input.Bucket, '', {
+    url: addressOf(context, input.Bucket, '', {
       'list-type': '2',
       prefix: input.Prefix,
       'continuation-token': input.ContinuationToken,

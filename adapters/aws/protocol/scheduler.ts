@@ -1,6 +1,14 @@
 import type { CreateScheduleInput, CreateScheduleOutput, DeleteScheduleInput, DeleteScheduleOutput } from '@aws-sdk/client-scheduler';
 import { jsonServiceError } from './json-protocol';
-import { commandFor, textOf, type EndpointContext, type Operation, type ServiceProtocol, type WireResponse } from './operation';
+import {
+  commandFor,
+  textOf,
+  type EndpointContext,
+  type Operation,
+  type ServiceProtocol,
+  type WireResponse,
+  regionalHost,
+} from './operation';
 
 /**
  * EventBridge Scheduler over restJson1: the schedule's name is in the path, the group and
@@ -15,7 +23,7 @@ const label = (value: string): string =>
 
 function scheduleUrl(name: string | undefined, context: EndpointContext): URL {
   if (!name) throw new Error('No value provided for input HTTP label: Name.');
-  return new URL(`/schedules/${label(name)}`, context.endpoint ?? `https://scheduler.${context.region}.amazonaws.com`);
+  return new URL(`/schedules/${label(name)}`, context.endpoint ?? `https://${regionalHost('scheduler', context.region)}`);
 }
 
 /** restJson1's timestamps in a body are epoch seconds, milliseconds as the fraction (not the ISO string of `Date#toJSON`). */

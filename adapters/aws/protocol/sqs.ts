@@ -12,7 +12,7 @@ import type {
 } from '@aws-sdk/client-sqs';
 import type { AwsServiceError } from './errors';
 import { blobOf, jsonService, jsonServiceError } from './json-protocol';
-import { commandFor, type Operation, type ServiceProtocol, type WireResponse } from './operation';
+import { commandFor, type Operation, type ServiceProtocol, type WireResponse, regionalHost } from './operation';
 
 /**
  * SQS over the AWS JSON 1.0 protocol. SQS spoke the query protocol first and still
@@ -23,7 +23,7 @@ import { commandFor, type Operation, type ServiceProtocol, type WireResponse } f
 const json = jsonService({
   label: 'SQS',
   signingName: 'sqs',
-  host: (region) => `sqs.${region}.amazonaws.com`,
+  host: (region) => regionalHost('sqs', region),
   version: '1.0',
   targetPrefix: 'AmazonSQS',
   headers: { 'x-amzn-query-mode': 'true' },
