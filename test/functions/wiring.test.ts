@@ -3,8 +3,8 @@
 // call through a client that quietly came along.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { builtClients, NotWiredError } from '../../adapters/aws/clients';
+import { sqsService } from '../../adapters/aws/protocol/sqs';
 import type { SluiceConfig } from '../../adapters/aws/config';
 import { sqsWiring } from '../../adapters/aws/wiring/sqs';
 import { s3Wiring } from '../../adapters/aws/wiring/s3';
@@ -28,7 +28,7 @@ describe('function wiring', () => {
   it("ingest's wiring builds DynamoDB, SQS and S3 clients only", () => {
     const runtime = assembleRuntime(config, wire(sqsWiring, s3Wiring), {}, 'test');
     assert.equal(builtClients(runtime.clients).length, 3);
-    assert.ok(runtime.clients.sqs instanceof SQSClient);
+    assert.equal(runtime.clients.sqs.service, sqsService);
     for (const service of ['kms', 'scheduler', 'eventBridge'] as const) {
       assert.throws(
         () => runtime.clients[service],
