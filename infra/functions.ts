@@ -76,8 +76,8 @@ function makeFunction(
     depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
-    // Powertools Tracer in the handlers records segments for every AWS call, when tracing is on.
-    environment: { ...environment, POWERTOOLS_TRACE_ENABLED: String(props.tracing) },
+    // With tracing on, the handlers add subsegments for their AWS calls and HTTP requests (adapters/aws/x-ray.ts).
+    environment: { ...environment, [ENVIRONMENT.tracing]: String(props.tracing) },
     logGroup,
     tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
     // How every function is bundled (local esbuild, never Docker): the one place to change it.

@@ -172,8 +172,8 @@ export interface SluiceGatewayProps {
   readonly alerts?: AlertsOptions;
 
   /**
-   * X-Ray active tracing of every function (Powertools Tracer segments for each AWS and
-   * HTTP call) and of a REST partner API's stage. Sampled by X-Ray's default rule, it costs
+   * X-Ray active tracing of every function (with subsegments for each AWS and HTTP
+   * call) and of a REST partner API's stage. Sampled by X-Ray's default rule, it costs
    * about $0.28 per million messages posted one by one (`npm run bench`); `false` turns it off.
    * @default true
    */

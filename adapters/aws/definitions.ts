@@ -199,4 +199,6 @@ export const ENVIRONMENT = {
   localMode: 'SLUICE_LOCAL_MODE',
   /** Seconds ingest may reuse a read API key, flow or connection (0: never). @default 5 */
   configCacheSeconds: 'SLUICE_CONFIG_CACHE_SECONDS',
+  /** `false` when the stack turns tracing off: the functions send no X-Ray subsegments. @default on */
+  tracing: 'SLUICE_TRACING',
 } as const;

@@ -1,4 +1,4 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import { XRay } from '../../adapters/aws/x-ray';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { assembleRuntime, wire } from '../../adapters/runtime';
 import { s3Wiring } from '../../adapters/aws/wiring/s3';
@@ -10,4 +10,4 @@ const serviceName = 'sluice-aggregator';
 // final message's payload objects (S3)): its bundle holds no other SDK client.
 const runtime = assembleRuntime(configFromEnvironment(), wire(s3Wiring), {}, serviceName);
 
-export const handler = instrument(runtime, new Tracer({ serviceName }), createAggregatorHandler(runtime));
+export const handler = instrument(runtime, new XRay(serviceName), createAggregatorHandler(runtime));

@@ -1,4 +1,4 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import { XRay } from '../../adapters/aws/x-ray';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { assembleRuntime, wire } from '../../adapters/runtime';
 import { sqsWiring } from '../../adapters/aws/wiring/sqs';
@@ -19,4 +19,4 @@ const runtime = assembleRuntime(
   serviceName,
 );
 
-export const handler = instrument(runtime, new Tracer({ serviceName }), createDelivererHandler(runtime));
+export const handler = instrument(runtime, new XRay(serviceName), createDelivererHandler(runtime));

@@ -1,4 +1,4 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import { XRay } from '../../adapters/aws/x-ray';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { assembleRuntime, wire } from '../../adapters/runtime';
 import { sqsWiring } from '../../adapters/aws/wiring/sqs';
@@ -11,4 +11,4 @@ const serviceName = 'sluice-ingest';
 // payloads in S3): its bundle holds no other SDK client.
 const runtime = assembleRuntime(configFromEnvironment(), wire(sqsWiring, s3Wiring), {}, serviceName);
 
-export const handler = instrument(runtime, new Tracer({ serviceName }), createIngestHandler(runtime));
+export const handler = instrument(runtime, new XRay(serviceName), createIngestHandler(runtime));

@@ -1,4 +1,4 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import { XRay } from '../../adapters/aws/x-ray';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { assembleRuntime, wire } from '../../adapters/runtime';
 import { sqsWiring } from '../../adapters/aws/wiring/sqs';
@@ -20,4 +20,4 @@ const runtime = assembleRuntime(
   serviceName,
 );
 
-export const handler = instrument(runtime, new Tracer({ serviceName }), createOperatorHandler(runtime));
+export const handler = instrument(runtime, new XRay(serviceName), createOperatorHandler(runtime));

@@ -1,4 +1,4 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import { XRay } from '../../adapters/aws/x-ray';
 import { configFromEnvironment } from '../../adapters/aws/config';
 import { assembleRuntime, wire } from '../../adapters/runtime';
 import { sqsWiring } from '../../adapters/aws/wiring/sqs';
@@ -13,4 +13,4 @@ const serviceName = 'sluice-prober';
 // sweeps (SQS); no payloads): its bundle holds no other SDK client.
 const runtime = assembleRuntime(configFromEnvironment(), wire(sqsWiring, kmsWiring, eventBridgeWiring, schedulerWiring), {}, serviceName);
 
-export const handler = instrument(runtime, new Tracer({ serviceName }), createProberHandler(runtime));
+export const handler = instrument(runtime, new XRay(serviceName), createProberHandler(runtime));

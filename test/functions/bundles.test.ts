@@ -1,8 +1,8 @@
 // Each Lambda function bundled as the construct bundles it (infra/function-bundling.ts),
 // with esbuild's metafile: no bundle carries an AWS SDK client or the SDK's runtime (the
-// handlers call AWS through adapters/aws/protocol), the service protocols in each bundle
-// are exactly those its function calls, and no bundle carries the API's schema generator
-// or zod's locales (`import { z } from 'zod'` keeps every translation; `import * as z` lets them go).
+// handlers call AWS through adapters/aws/protocol) nor the X-Ray SDK, the service protocols
+// in each bundle are exactly those its function calls, and no bundle carries the API's schema
+// generator or zod's locales (`import { z } from 'zod'` keeps every translation; `import * as z` lets them go).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -110,6 +110,16 @@ describe('Lambda bundles', () => {
         (input) => generator.some((path) => input.endsWith(path)) || (/zod\/v4\/locales\//.test(input) && !input.endsWith('locales/en.js')),
       );
       assert.deepEqual(unwanted, [], `${bundle.name} bundles ${unwanted.slice(0, 3).join(', ')}…`);
+    }
+  });
+
+  it('no bundle carries the X-Ray SDK: subsegments go to the daemon from adapters/aws/x-ray.ts', () => {
+    for (const bundle of bundles.values()) {
+      assert.deepEqual(
+        packagesIn(bundle, /node_modules\/(aws-xray-sdk-core|cls-hooked|@aws-lambda-powertools\/tracer)\//),
+        [],
+        bundle.name,
+      );
     }
   });
 

@@ -247,10 +247,10 @@ describe('tracing: on by default, off with tracing: false', () => {
       ([, stage]) => stage.Properties!.TracingEnabled,
     );
 
-  test('by default every function and the REST stage are traced, and the Powertools tracer is on', () => {
+  test('by default every function and the REST stage are traced, and the handlers’ subsegments are on', () => {
     for (const [id, fn] of [...functionsOf(httpStack), ...functionsOf(restStack)]) {
       assert.deepEqual(fn.Properties!.TracingConfig, { Mode: 'Active' }, id);
-      assert.equal(fn.Properties!.Environment.Variables.POWERTOOLS_TRACE_ENABLED, 'true', id);
+      assert.equal(fn.Properties!.Environment.Variables.SLUICE_TRACING, 'true', id);
     }
     assert.ok(xrayActions(restStack).length > 0);
     assert.ok(stageTracing(restStack).every((enabled) => enabled === true));
@@ -261,7 +261,7 @@ describe('tracing: on by default, off with tracing: false', () => {
     assert.equal(functions.length, 5);
     for (const [id, fn] of functions) {
       assert.notDeepEqual(fn.Properties!.TracingConfig, { Mode: 'Active' }, id);
-      assert.equal(fn.Properties!.Environment.Variables.POWERTOOLS_TRACE_ENABLED, 'false', id);
+      assert.equal(fn.Properties!.Environment.Variables.SLUICE_TRACING, 'false', id);
     }
     assert.deepEqual(xrayActions(untracedStack), []);
     const stages = stageTracing(untracedStack);
