@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Context } from 'aws-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { createAwsClients } from '../../adapters/all-services';
-import { GetItemCommand } from '../../adapters/aws/protocol/dynamodb';
+import { dynamodbService, GetItemCommand } from '../../adapters/aws/protocol/dynamodb';
 import { daemonAddress, sampledTrace, XRay } from '../../adapters/aws/x-ray';
 import { instrument } from '../../functions/instrument';
 import { waitFor } from '../helpers/emulator-wait';
@@ -292,7 +292,9 @@ describe('Lambda entry instrumentation (logger context, X-Ray subsegments)', () 
       ['DynamoDB', '## index.handler'],
     );
     const [call] = sent;
-    assert.deepEqual(call.aws, { operation: 'GetItem', region: 'us-east-1', retries: 2 });
+    // DynamoDB's SDK default: 4 attempts, so 3 retries of the refused connection.
+    assert.deepEqual(call.aws, { operation: 'GetItem', region: 'us-east-1', retries: dynamodbService.defaultMaxAttempts! - 1 });
+    assert.equal(dynamodbService.defaultMaxAttempts, 4);
     assert.equal(call.http, undefined);
     assert.equal(call.fault, true);
     assert.deepEqual(
