@@ -44,7 +44,8 @@ describe('connection health and flow control (probes run when the test says so)'
     assert.equal(paused.status, 'paused');
     assert.match(paused.statusReason, /connection erp is offline/);
     assert.ok(events().some((e) => e.type === 'connection.offline' && e.detail.connectionId === 'erp'));
-    assert.ok(events().some((e) => e.type === 'flow.paused' && e.detail.flowId === 'orders'));
+    // The flow shows paused once it is; its event follows the flow log entry written after that.
+    await waitFor(() => events().some((e) => e.type === 'flow.paused' && e.detail.flowId === 'orders'), { what: 'flow.paused published' });
     const listed = await gw.request('GET', '/local/events');
     assert.ok(
       listed.body.events.some((e: { type: string }) => e.type === 'connection.offline'),
