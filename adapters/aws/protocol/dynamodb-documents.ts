@@ -24,7 +24,15 @@ import * as raw from './dynamodb';
 import type { Command, Operation } from './operation';
 
 /** Members that hold one item (or key, or value map) in a request or an answer. */
-const ONE_ITEM = new Set(['Item', 'Key', 'ExclusiveStartKey', 'ExpressionAttributeValues', 'Attributes', 'LastEvaluatedKey']);
+const ONE_ITEM = new Set([
+  'Item',
+  'Key',
+  'ExclusiveStartKey',
+  'ExpressionAttributeValues',
+  'Attributes',
+  'LastEvaluatedKey',
+  'ItemCollectionKey',
+]);
 /** Members that hold a list of them. */
 const ITEM_LIST = new Set(['Items', 'Keys']);
 

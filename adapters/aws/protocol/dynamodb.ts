@@ -32,6 +32,7 @@ export const dynamodbService = jsonService({
   targetPrefix: 'DynamoDB_20120810',
   // The SDK's default for DynamoDB in the version this project locks.
   defaultMaxAttempts: 4,
+  readErrorFields: readErrorItems,
 });
 
 /** An attribute value from the wire: binary members back to bytes, maps and lists walked. */
@@ -58,8 +59,15 @@ function itemsByTable(byTable: any): any {
   return Object.fromEntries(Object.entries(byTable).map(([table, items]) => [table, itemsOf(items)]));
 }
 
-/** The item-bearing members of any DynamoDB answer, with their binary values restored. */
-function readItems(output: Record<string, any>): any {
+/** An item collection's metrics, the collection's key with its binary values restored. */
+const metricsOf = (metrics: any) =>
+  metrics?.ItemCollectionKey ? { ...metrics, ItemCollectionKey: itemOf(metrics.ItemCollectionKey) } : metrics;
+
+/**
+ * The item-bearing members of any DynamoDB answer, with their binary values restored.
+ * A batch's or a transaction's item collection metrics come by table (`metricsByTable`).
+ */
+function readItems(output: Record<string, any>, metricsByTable = false): any {
   const read = { ...output };
   if (read.Item) read.Item = itemOf(read.Item);
   if (read.Items) read.Items = itemsOf(read.Items);
@@ -85,10 +93,33 @@ function readItems(output: Record<string, any>): any {
       ]),
     );
   }
+  if (read.ItemCollectionMetrics) {
+    read.ItemCollectionMetrics = metricsByTable
+      ? Object.fromEntries(
+          Object.entries(read.ItemCollectionMetrics as Record<string, unknown[]>).map(([table, metrics]) => [
+            table,
+            metrics.map(metricsOf),
+          ]),
+        )
+      : metricsOf(read.ItemCollectionMetrics);
+  }
   return read;
 }
 
-const op = <I, O>(name: string) => dynamodbService.operation<I, O>(name, readItems);
+/** The items an error carries (a failed condition's, a cancelled transaction's reasons'), read as an answer's. */
+function readErrorItems(fields: Record<string, any>): Record<string, unknown> {
+  const read = { ...fields };
+  if (read.Item) read.Item = itemOf(read.Item);
+  if (Array.isArray(read.CancellationReasons)) {
+    read.CancellationReasons = read.CancellationReasons.map((reason: any) =>
+      reason?.Item ? { ...reason, Item: itemOf(reason.Item) } : reason,
+    );
+  }
+  return read;
+}
+
+const op = <I, O>(name: string, read: (output: Record<string, any>) => any = readItems) => dynamodbService.operation<I, O>(name, read);
+const byTable = (output: Record<string, any>) => readItems(output, true);
 
 export const PutItemCommand = commandFor(op<PutItemCommandInput, PutItemCommandOutput>('PutItem'));
 export const GetItemCommand = commandFor(op<GetItemCommandInput, GetItemCommandOutput>('GetItem'));
@@ -97,13 +128,13 @@ export const DeleteItemCommand = commandFor(op<DeleteItemCommandInput, DeleteIte
 export const QueryCommand = commandFor(op<QueryCommandInput, QueryCommandOutput>('Query'));
 export const ScanCommand = commandFor(op<ScanCommandInput, ScanCommandOutput>('Scan'));
 export const BatchGetItemCommand = commandFor(op<BatchGetItemCommandInput, BatchGetItemCommandOutput>('BatchGetItem'));
-export const BatchWriteItemCommand = commandFor(op<BatchWriteItemCommandInput, BatchWriteItemCommandOutput>('BatchWriteItem'));
+export const BatchWriteItemCommand = commandFor(op<BatchWriteItemCommandInput, BatchWriteItemCommandOutput>('BatchWriteItem', byTable));
 /**
  * A transaction carries an idempotency token, as the SDK fills one in: an attempt retried
  * after a lost answer then finds the transaction done instead of failing its own conditions.
  * The token is drawn once per call (serialization runs outside the retry loop).
  */
-const transactWriteItems = op<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>('TransactWriteItems');
+const transactWriteItems = op<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>('TransactWriteItems', byTable);
 export const TransactWriteItemsCommand = commandFor<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>({
   ...transactWriteItems,
   serialize: (input, context) =>

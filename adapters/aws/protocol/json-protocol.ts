@@ -18,6 +18,8 @@ export interface JsonServiceOptions {
   headers?: Record<string, string>;
   /** Attempts per call: the SDK's default for the service. @default 3 */
   defaultMaxAttempts?: number;
+  /** An error's service fields as the SDK reads them (DynamoDB's items, their blobs back to bytes). */
+  readErrorFields?: (fields: Record<string, unknown>) => Record<string, unknown>;
 }
 
 export interface JsonService extends ServiceProtocol {
@@ -73,7 +75,10 @@ function parseJson(response: WireResponse, strict: boolean): Record<string, unkn
   return {};
 }
 
-export function jsonServiceError(response: WireResponse): AwsServiceError {
+export function jsonServiceError(
+  response: WireResponse,
+  readFields: (fields: Record<string, unknown>) => Record<string, unknown> = (fields) => fields,
+): AwsServiceError {
   const body = parseJson(response, false);
   const rawName = response.headers['x-amzn-errortype'] ?? (body.__type as string | undefined) ?? (body.code as string | undefined);
   const name = rawName ? sanitizeErrorName(rawName) : response.statusCode >= 500 ? 'InternalServerError' : 'UnknownError';
@@ -84,7 +89,7 @@ export function jsonServiceError(response: WireResponse): AwsServiceError {
     message,
     statusCode: response.statusCode,
     requestId: response.headers['x-amzn-requestid'],
-    fields,
+    fields: readFields(fields),
   });
 }
 
@@ -94,7 +99,7 @@ export function jsonService(options: JsonServiceOptions): JsonService {
     label: options.label,
     signingName: options.signingName,
     ...(options.defaultMaxAttempts ? { defaultMaxAttempts: options.defaultMaxAttempts } : {}),
-    error: jsonServiceError,
+    error: (response) => jsonServiceError(response, options.readErrorFields),
     operation<I, O>(name: string, read?: (output: Record<string, unknown>) => O): Operation<I, O> {
       return {
         service,
