@@ -153,7 +153,7 @@ export async function coldStart(options: ColdStartOptions = {}): Promise<ColdSta
       functions,
       bundling:
         `esbuild as the construct runs it (infra/function-bundling.ts): platform node, target ${bundling.target}, ` +
-        `format cjs, minify, main fields ${bundling.mainFields?.join(',')}, AWS SDK bundled, source map beside it and --enable-source-maps`,
+        `format cjs, minify, main fields ${bundling.mainFields?.join(',')}, no AWS SDK client (adapters/aws/protocol), source map beside it and --enable-source-maps`,
     };
   } finally {
     rmSync(outDir, { recursive: true, force: true });
