@@ -123,7 +123,7 @@ const recursionDetection: Middleware = (next) => (args) => {
  * One service's client: `send(new XCommand(input))` as with the AWS SDK, and the SDK's
  * middleware stack (initialize, serialize, build, finalizeRequest, deserialize), so the
  * call recorder, the benchmark's meters and the soak's faults attach the way they attach
- * to an SDK client. Signing is the SDK's own SigV4 signer; the network is `fetch`.
+ * to an SDK client. Signing is the SDK's own SigV4 signer; the network is node:http(s).
  */
 export class AwsClient {
   readonly middlewareStack: MiddlewareStack<any, any> = constructStack<any, any>();
@@ -221,8 +221,12 @@ export class AwsClient {
     });
     const headers: Record<string, string> = { ...request.headers, host: request.url.host };
     if (this.service.signedPayloadHeader) headers['x-amz-content-sha256'] = payloadSha256(request.body);
-    const query: Record<string, string> = {};
-    for (const [key, value] of request.url.searchParams) query[key] = value;
+    // A name given twice is signed with every value it is sent with.
+    const query: Record<string, string | string[]> = {};
+    for (const [key, value] of request.url.searchParams) {
+      const previous = query[key];
+      query[key] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+    }
     const signed = (await this.signer.sign({
       method: request.method,
       protocol: request.url.protocol,
