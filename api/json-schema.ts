@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /** zod to the JSON Schema of the OpenAPI document (3.1: JSON Schema draft 2020-12). */
 
@@ -56,7 +56,7 @@ function tidy(schema: unknown): unknown {
  * `$ref` to it. `input` describes what a handler accepts (defaults optional), `output`
  * what it returns.
  */
-export function convertComponents(schemas: Record<string, z.ZodType>, io: 'input' | 'output'): Record<string, JsonSchema> {
+export function convertComponents(schemas: Record<string, z.ZodMiniType>, io: 'input' | 'output'): Record<string, JsonSchema> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
   const converted = z.toJSONSchema(registry, {
@@ -68,6 +68,6 @@ export function convertComponents(schemas: Record<string, z.ZodType>, io: 'input
 }
 
 /** One schema, inline (a parameter's). */
-export function convert(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+export function convert(schema: z.ZodMiniType, io: 'input' | 'output' = 'input'): JsonSchema {
   return tidy(z.toJSONSchema(schema, { target: 'draft-2020-12', io })) as JsonSchema;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import type { Runtime } from '../adapters/runtime';
 import type { ProblemCode } from '../core/problems';
 import { operatorApiRoutes } from './apis';
@@ -35,9 +35,9 @@ const COMPONENTS: Components[] = [
 ];
 
 /** Every component of one kind by name; a name given to two schemas, or a schema given two names, is an error. */
-function named(kind: 'requests' | 'responses'): Record<string, z.ZodType> {
-  const byName: Record<string, z.ZodType> = {};
-  const names = new Map<z.ZodType, string>();
+function named(kind: 'requests' | 'responses'): Record<string, z.ZodMiniType> {
+  const byName: Record<string, z.ZodMiniType> = {};
+  const names = new Map<z.ZodMiniType, string>();
   for (const components of COMPONENTS) {
     for (const [name, schema] of Object.entries(components[kind] ?? {})) {
       if (byName[name] && byName[name] !== schema) throw new Error(`openapi: two ${kind} schemas are named ${name}`);
@@ -179,7 +179,7 @@ function pathParameters(path: string): JsonSchema[] {
   });
 }
 
-function queryParameters(query: z.ZodObject): JsonSchema[] {
+function queryParameters(query: z.ZodMiniObject): JsonSchema[] {
   const schema = convert(query) as { properties: Record<string, JsonSchema>; required?: string[] };
   return Object.entries(schema.properties).map(([name, property]) => ({
     name,

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { ProblemError, type ProblemCode } from '../core/problems';
 import { fail, type HttpRequest, type HttpResponse } from './http';
 
@@ -27,7 +27,7 @@ export interface OperationDoc {
   /** Header parameters; each becomes a shared component under its name. */
   headers?: HeaderDoc[];
   /** The query validator the handler uses: one parameter per field. */
-  query?: z.ZodObject;
+  query?: z.ZodMiniObject;
   /** A JSON body of a request component; without `schema`, any bytes of any content type (a partner's payload). */
   body?: { schema?: string; required: boolean; description?: string };
   /** By status: what the answer means and the response component it carries, if any. */
@@ -58,8 +58,8 @@ export interface DocumentedRoute extends Route {
  * input) and views as the handlers return them (of the output).
  */
 export interface Components {
-  requests?: Record<string, z.ZodType>;
-  responses?: Record<string, z.ZodType>;
+  requests?: Record<string, z.ZodMiniType>;
+  responses?: Record<string, z.ZodMiniType>;
 }
 
 interface CompiledRoute extends Route {

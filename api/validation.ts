@@ -1,17 +1,17 @@
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import { fail, parseJsonBody, type HttpRequest } from './http';
 
 /** Validates an operator body; the problem detail names every bad field. */
-export function validateBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.infer<S> {
+export function validateBody<S extends z.ZodMiniType>(schema: S, request: HttpRequest): z.infer<S> {
   return validateValue(schema, parseJsonBody(request), 'body');
 }
 
 /** Validates a query string: a bad value (`limit`, `status`, a filter) is `invalid-query`. */
-export function validateQuery<S extends z.ZodType>(schema: S, request: HttpRequest): z.infer<S> {
+export function validateQuery<S extends z.ZodMiniType>(schema: S, request: HttpRequest): z.infer<S> {
   return validateValue(schema, request.query, 'query', 'invalid-query');
 }
 
-export function validateValue<S extends z.ZodType>(
+export function validateValue<S extends z.ZodMiniType>(
   schema: S,
   value: unknown,
   what: string,

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MESSAGE_ID_PATTERN, RESOURCE_ID_PATTERN } from '../core/identifiers';
 import type { ConnectionStatus, DeliveryStatus, FlowStatus, LogLevel, MessageStatus, ReportEvent } from '../core/model';
 import { PROBLEM_STATUS, type ProblemCode } from '../core/problems';
@@ -69,44 +69,44 @@ export const ReportEventSchema = enumOf<ReportEvent>()([
 const PROBLEM_CODES = Object.keys(PROBLEM_STATUS) as [ProblemCode, ...ProblemCode[]];
 export const ProblemCodeSchema = z.enum(PROBLEM_CODES);
 
-export const Timestamp = z.string().meta({ format: 'date-time', description: 'RFC 3339 date-time (UTC).' });
-export const Count = z.number().int().min(0);
+export const Timestamp = z.string().check(z.meta({ format: 'date-time', description: 'RFC 3339 date-time (UTC).' }));
+export const Count = z.int().check(z.minimum(0));
 export const Sha256 = z
   .string()
-  .regex(/^([a-f0-9]{64})?$/)
-  .meta({ description: 'Lower-case hex SHA-256 of the payload bytes.' });
+  .check(z.regex(/^([a-f0-9]{64})?$/), z.meta({ description: 'Lower-case hex SHA-256 of the payload bytes.' }));
 
 export const Problem = z
   .looseObject({
-    type: z.string().meta({ format: 'uri', description: '`urn:sluice:problem:<code>`.' }),
+    type: z.string().check(z.meta({ format: 'uri', description: '`urn:sluice:problem:<code>`.' })),
     title: z.string(),
-    status: z.number().int().min(400).max(599),
-    detail: z.string().meta({ description: 'What went wrong, for a human; never contains a secret.' }),
+    status: z.int().check(z.minimum(400), z.maximum(599)),
+    detail: z.string().check(z.meta({ description: 'What went wrong, for a human; never contains a secret.' })),
     code: ProblemCodeSchema,
-    requestId: z.string().optional().meta({ description: 'With `internal`: quote it to the operator.' }),
+    requestId: z.optional(z.string()).check(z.meta({ description: 'With `internal`: quote it to the operator.' })),
     errors: z
-      .array(z.object({ field: z.string(), message: z.string() }))
-      .optional()
-      .meta({ description: 'With `invalid-body`: every field that failed validation.' }),
+      .optional(z.array(z.object({ field: z.string(), message: z.string() })))
+      .check(z.meta({ description: 'With `invalid-body`: every field that failed validation.' })),
   })
-  .meta({ description: 'RFC 9457 problem details, served as `application/problem+json`.' });
+  .check(z.meta({ description: 'RFC 9457 problem details, served as `application/problem+json`.' }));
 
 export const GatewayMessage = z
   .looseObject({ message: z.string() })
-  .meta({ description: 'Answered by API Gateway itself (IAM denial, stage throttling), before Sluice runs.' });
+  .check(z.meta({ description: 'Answered by API Gateway itself (IAM denial, stage throttling), before Sluice runs.' }));
 
 export const Health = z.object({ status: z.literal('ok') });
 
 export const DeliveryError = z.looseObject({
-  httpStatus: z.number().int().optional(),
+  httpStatus: z.optional(z.int()),
   message: z.string(),
-  bodyExcerpt: z.string().optional(),
+  bodyExcerpt: z.optional(z.string()),
 });
 
-export const Cursor = z.string().nullable().meta({
-  description:
-    'Opaque; pass as `cursor` for the next page of the same listing (same filters), else 400 `invalid-query`. `null` on the last page.',
-});
+export const Cursor = z.nullable(z.string()).check(
+  z.meta({
+    description:
+      'Opaque; pass as `cursor` for the next page of the same listing (same filters), else 400 `invalid-query`. `null` on the last page.',
+  }),
+);
 
 function inner(pattern: RegExp): string {
   return pattern.source.replace(/^\^/, '').replace(/\$$/, '');
@@ -114,11 +114,13 @@ function inner(pattern: RegExp): string {
 
 export const FailedEventId = z
   .string()
-  .regex(new RegExp(`^${inner(RESOURCE_ID_PATTERN)}~${inner(MESSAGE_ID_PATTERN)}~${inner(RESOURCE_ID_PATTERN)}$`))
-  .meta({ description: '`<flowId>~<messageId>~<connectionId>`.' });
+  .check(
+    z.regex(new RegExp(`^${inner(RESOURCE_ID_PATTERN)}~${inner(MESSAGE_ID_PATTERN)}~${inner(RESOURCE_ID_PATTERN)}$`)),
+    z.meta({ description: '`<flowId>~<messageId>~<connectionId>`.' }),
+  );
 
 /** Every path parameter of both APIs, by the name the route templates give it. */
-export const PATH_PARAMETERS: Record<string, { schema: z.ZodType; description: string }> = {
+export const PATH_PARAMETERS: Record<string, { schema: z.ZodMiniType; description: string }> = {
   flowId: { schema: ResourceId, description: 'Flow id.' },
   connectionId: { schema: ResourceId, description: 'Connection id.' },
   partnerId: { schema: ResourceId, description: 'Partner id.' },

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { StoredConnection } from '../../adapters/aws/connection-store';
 import type { ConnectionAuth } from '../../core/model';
 import type { Runtime } from '../../adapters/runtime';
@@ -18,30 +18,29 @@ import { ConnectionStatusSchema, Count, Cursor, enumOf, Timestamp } from '../vie
 
 /** Body of `POST /v1/connections/{id}/replay` (SPEC semantics 17). */
 export const ReplayBody = z
-  .object({
-    since: Rfc3339.meta({ description: 'Replay messages received at or after this time.' }),
-    until: Rfc3339.optional().meta({ description: 'Replay messages received before this time (exclusive). Default: now.' }),
-    flowId: ResourceId.optional().meta({ description: 'Only this flow (it must use the connection). Default: every flow that uses it.' }),
-    limit: z
-      .number()
-      .int()
-      .min(1)
-      .max(REPLAY_MAX_PER_CALL)
-      .optional()
-      .meta({
+  .strictObject({
+    since: Rfc3339.check(z.meta({ description: 'Replay messages received at or after this time.' })),
+    until: z.optional(Rfc3339).check(z.meta({ description: 'Replay messages received before this time (exclusive). Default: now.' })),
+    flowId: z
+      .optional(ResourceId)
+      .check(z.meta({ description: 'Only this flow (it must use the connection). Default: every flow that uses it.' })),
+    limit: z.optional(z.int().check(z.minimum(1), z.maximum(REPLAY_MAX_PER_CALL))).check(
+      z.meta({
         description: `Deliveries this call replays at most (default and maximum ${REPLAY_MAX_PER_CALL}); the rest is left for a continuation.`,
       }),
-    cursor: z
-      .string()
-      .max(2048)
-      .optional()
-      .meta({ description: 'Continue a replay: the `cursor` of the previous answer, sent with the same `since`, `until` and `flowId`.' }),
+    ),
+    cursor: z.optional(z.string().check(z.maxLength(2048))).check(
+      z.meta({
+        description: 'Continue a replay: the `cursor` of the previous answer, sent with the same `since`, `until` and `flowId`.',
+      }),
+    ),
   })
-  .strict()
-  .refine((body) => !body.until || parseRfc3339(body.since)! < parseRfc3339(body.until)!, {
-    message: 'since must be before until',
-    path: ['since'],
-  });
+  .check(
+    z.refine((body) => !body.until || parseRfc3339(body.since)! < parseRfc3339(body.until)!, {
+      message: 'since must be before until',
+      path: ['since'],
+    }),
+  );
 
 /**
  * OpenAPI components: the connection view (`connectionView`), the replay answer and the bodies this
@@ -49,39 +48,51 @@ export const ReplayBody = z
  * answers, so its cold start does not build these schemas.
  */
 export function connectionComponents(): Components {
-  const Connection = PutConnectionBody.omit({ auth: true, signingSecret: true })
-    .extend({
-      connectionId: ResourceId,
-      auth: z
-        .looseObject({ type: enumOf<ConnectionAuth['type']>()(['none', 'bearer', 'basic', 'header']) })
-        .meta({ description: 'Only the credential type; credentials are never returned.' }),
-      signingSecret: z.literal('set').optional().meta({ description: '`set` when requests are signed; the secret is never returned.' }),
-      status: ConnectionStatusSchema,
-      statusReason: z.string().optional(),
-      statusSince: Timestamp,
-      lastProbeAt: Timestamp.optional(),
-      nextProbeAt: Timestamp.optional(),
-      consecutiveFailures: Count.meta({ description: 'Consecutive connection errors or timeouts; `offlineAfter` of them set it offline.' }),
-      manualOffline: z.boolean().optional().meta({ description: 'Set offline by an operator: not probed until set online by hand.' }),
-      heldBy: z.string().optional().meta({ description: '`hold-all`: the failed-event id whose retry holds every lane.' }),
-      holdUntil: Timestamp.optional(),
-      flows: z.array(ResourceId).meta({ description: 'Flows that deliver to this connection.' }),
-      createdAt: Timestamp,
-      updatedAt: Timestamp,
-    })
-    .loose()
-    .meta({ description: 'A connection without its secrets.' });
+  const Connection = z
+    .catchall(
+      z.extend(z.omit(PutConnectionBody, { auth: true, signingSecret: true }), {
+        connectionId: ResourceId,
+        auth: z
+          .looseObject({ type: enumOf<ConnectionAuth['type']>()(['none', 'bearer', 'basic', 'header']) })
+          .check(z.meta({ description: 'Only the credential type; credentials are never returned.' })),
+        signingSecret: z
+          .optional(z.literal('set'))
+          .check(z.meta({ description: '`set` when requests are signed; the secret is never returned.' })),
+        status: ConnectionStatusSchema,
+        statusReason: z.optional(z.string()),
+        statusSince: Timestamp,
+        lastProbeAt: z.optional(Timestamp),
+        nextProbeAt: z.optional(Timestamp),
+        consecutiveFailures: Count.check(
+          z.meta({ description: 'Consecutive connection errors or timeouts; `offlineAfter` of them set it offline.' }),
+        ),
+        manualOffline: z
+          .optional(z.boolean())
+          .check(z.meta({ description: 'Set offline by an operator: not probed until set online by hand.' })),
+        heldBy: z.optional(z.string()).check(z.meta({ description: '`hold-all`: the failed-event id whose retry holds every lane.' })),
+        holdUntil: z.optional(Timestamp),
+        flows: z.array(ResourceId).check(z.meta({ description: 'Flows that deliver to this connection.' })),
+        createdAt: Timestamp,
+        updatedAt: Timestamp,
+      }),
+      z.unknown(),
+    )
+    .check(z.meta({ description: 'A connection without its secrets.' }));
 
   const ConnectionList = z.looseObject({ items: z.array(Connection) });
   const ReplayResult = z.looseObject({
-    replayed: Count.meta({ description: 'Deliveries this call queued again.' }),
-    until: Timestamp.meta({
-      description: 'The end of the window (exclusive): `until` as given, or the time of the first call, never later than it.',
-    }),
-    cursor: Cursor.meta({
-      description:
-        'Present (not null) when the call stopped at its `limit` or time budget before the end of the window: send the same body with this cursor to go on.',
-    }),
+    replayed: Count.check(z.meta({ description: 'Deliveries this call queued again.' })),
+    until: Timestamp.check(
+      z.meta({
+        description: 'The end of the window (exclusive): `until` as given, or the time of the first call, never later than it.',
+      }),
+    ),
+    cursor: Cursor.check(
+      z.meta({
+        description:
+          'Present (not null) when the call stopped at its `limit` or time budget before the end of the window: send the same body with this cursor to go on.',
+      }),
+    ),
   });
 
   return {

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { parseRfc3339 } from '../../core/identifiers';
 import { decodeCursor, encodeCursor } from '../../adapters/aws/keys';
 import { MAX_PRESIGN_SECONDS } from '../../adapters/aws/presigner';
@@ -21,39 +21,37 @@ import { validateBody, validateQuery, validateValue } from '../validation';
 import { cursorCodec } from '../cursors';
 import { Count, Cursor, DeliveryError, DeliveryStatusSchema, FailedEventId, Sha256, Timestamp } from '../view-schemas';
 
-const FailedEventsQuery = ListQuery.extend({
-  flowId: ResourceId.optional(),
-  connectionId: ResourceId.optional(),
-  type: FailureTypeSchema.optional(),
+const FailedEventsQuery = z.extend(ListQuery, {
+  flowId: z.optional(ResourceId),
+  connectionId: z.optional(ResourceId),
+  type: z.optional(FailureTypeSchema),
 });
 
 export const BulkRestartBody = z
-  .object({
-    flowId: ResourceId.optional(),
-    connectionId: ResourceId.optional(),
-    type: FailureTypeSchema.optional(),
-    since: Rfc3339.optional().meta({ description: 'Only events that failed at or after this time.' }),
-    until: Rfc3339.optional().meta({ description: 'Only events that failed at or before this time.' }),
-    dryRun: z.boolean().optional().meta({ description: 'Count the events a restart would take up (200 `{ matched }`); nothing changes.' }),
+  .strictObject({
+    flowId: z.optional(ResourceId),
+    connectionId: z.optional(ResourceId),
+    type: z.optional(FailureTypeSchema),
+    since: z.optional(Rfc3339).check(z.meta({ description: 'Only events that failed at or after this time.' })),
+    until: z.optional(Rfc3339).check(z.meta({ description: 'Only events that failed at or before this time.' })),
+    dryRun: z
+      .optional(z.boolean())
+      .check(z.meta({ description: 'Count the events a restart would take up (200 `{ matched }`); nothing changes.' })),
   })
-  .strict()
-  .refine((body) => !body.since || !body.until || parseRfc3339(body.since)! <= parseRfc3339(body.until)!, {
-    message: 'since must not be after until',
-    path: ['since'],
-  });
+  .check(
+    z.refine((body) => !body.since || !body.until || parseRfc3339(body.since)! <= parseRfc3339(body.until)!, {
+      message: 'since must not be after until',
+      path: ['since'],
+    }),
+  );
 
 /** Optional body of download-url and upload-url. */
-export const PresignBody = z.object({ expiresInSeconds: z.number().int().min(1).max(MAX_PRESIGN_SECONDS).optional() }).strict();
+export const PresignBody = z.strictObject({ expiresInSeconds: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_PRESIGN_SECONDS))) });
 
 /** Optional body of restart: the sha256 the operator expects the uploaded correction to have. */
-export const RestartBody = z
-  .object({
-    sha256: z
-      .string()
-      .regex(/^[a-f0-9]{64}$/, 'must be a lower-case hex sha256')
-      .optional(),
-  })
-  .strict();
+export const RestartBody = z.strictObject({
+  sha256: z.optional(z.string().check(z.regex(/^[a-f0-9]{64}$/, 'must be a lower-case hex sha256'))),
+});
 
 /**
  * OpenAPI components: the failed event (`failedEventView` in services/repair.ts), the answers of its
@@ -67,42 +65,48 @@ export function failedEventComponents(): Components {
     messageId: MessageId,
     partnerId: z.string(),
     connectionId: ResourceId,
-    status: DeliveryStatusSchema.meta({ description: '`failed` or `inError` while open; the new status after an action.' }),
+    status: DeliveryStatusSchema.check(z.meta({ description: '`failed` or `inError` while open; the new status after an action.' })),
     type: FailureTypeSchema,
     suggestedAction: z.string(),
     error: DeliveryError,
-    attempts: Count.meta({ description: 'Requests sent to the target, across restarts (the last `x-sluice-attempt`).' }),
-    attemptsSinceRestart: Count.meta({ description: 'Requests since the last operator restart; equal to `attempts` if never restarted.' }),
+    attempts: Count.check(z.meta({ description: 'Requests sent to the target, across restarts (the last `x-sluice-attempt`).' })),
+    attemptsSinceRestart: Count.check(
+      z.meta({ description: 'Requests since the last operator restart; equal to `attempts` if never restarted.' }),
+    ),
     failedAt: Timestamp,
-    suspendedCount: Count.meta({ description: 'Later messages of its chain suspended behind it.' }),
+    suspendedCount: Count.check(z.meta({ description: 'Later messages of its chain suspended behind it.' })),
     payload: z.looseObject({
       bytes: Count,
       contentType: z.string(),
       sha256: Sha256,
-      corrected: z.boolean().meta({
-        description:
-          'The payload shown is an operator correction: uploaded (and used by the next restart) or already applied. bytes, contentType and sha256 describe it, as the download URL serves it.',
-      }),
+      corrected: z.boolean().check(
+        z.meta({
+          description:
+            'The payload shown is an operator correction: uploaded (and used by the next restart) or already applied. bytes, contentType and sha256 describe it, as the download URL serves it.',
+        }),
+      ),
     }),
   });
   const FailedEventPage = z.looseObject({ items: z.array(FailedEvent), cursor: Cursor });
   const BulkRestartMatched = z.looseObject({
-    matched: Count.meta({ description: '`dryRun`: the failed events a restart with this body would take up now.' }),
+    matched: Count.check(z.meta({ description: '`dryRun`: the failed events a restart with this body would take up now.' })),
   });
   const BulkRestartResult = z.looseObject({
     restarted: Count,
-    skipped: Count.meta({ description: 'Events whose uploaded correction was invalid (the upload was removed).' }),
+    skipped: Count.check(z.meta({ description: 'Events whose uploaded correction was invalid (the upload was removed).' })),
   });
   const DownloadUrl = z.looseObject({
-    url: z.string().meta({ format: 'uri', description: 'Presigned GET of exactly one object: the corrected payload once uploaded.' }),
-    expiresAt: Timestamp.meta({ description: 'At most 15 minutes after issue.' }),
+    url: z
+      .string()
+      .check(z.meta({ format: 'uri', description: 'Presigned GET of exactly one object: the corrected payload once uploaded.' })),
+    expiresAt: Timestamp.check(z.meta({ description: 'At most 15 minutes after issue.' })),
   });
   const UploadUrl = z.looseObject({
-    url: z.string().meta({ format: 'uri' }),
-    method: z.enum(['PUT', 'POST']).meta({ description: '`PUT` the bytes; with `POST`, send `fields` as a multipart form.' }),
-    fields: z.record(z.string(), z.string()).optional(),
-    expiresAt: Timestamp.meta({ description: 'At most 15 minutes after issue.' }),
-    maxBytes: z.number().int().min(1).meta({ description: "The flow's payload limit; larger uploads are refused on restart." }),
+    url: z.string().check(z.meta({ format: 'uri' })),
+    method: z.enum(['PUT', 'POST']).check(z.meta({ description: '`PUT` the bytes; with `POST`, send `fields` as a multipart form.' })),
+    fields: z.optional(z.record(z.string(), z.string())),
+    expiresAt: Timestamp.check(z.meta({ description: 'At most 15 minutes after issue.' })),
+    maxBytes: z.int().check(z.minimum(1), z.meta({ description: "The flow's payload limit; larger uploads are refused on restart." })),
   });
 
   return {
@@ -112,7 +116,7 @@ export function failedEventComponents(): Components {
 }
 
 /** An optional JSON body: absent is `{}`. */
-function optionalBody<S extends z.ZodType>(schema: S, request: HttpRequest): z.infer<S> {
+function optionalBody<S extends z.ZodMiniType>(schema: S, request: HttpRequest): z.infer<S> {
   return request.body.length === 0 ? validateValue(schema, {}, 'body') : validateBody(schema, request);
 }
 

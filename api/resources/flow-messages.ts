@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { Runtime } from '../../adapters/runtime';
 import { messageStatus } from '../../core/message-status';
 import { cursorCodec } from '../cursors';
@@ -33,10 +33,10 @@ export function flowMessageComponents(): Components {
     lane: Count,
     status: DeliveryStatusSchema,
     attempts: Count,
-    failureType: FailureTypeSchema.optional(),
-    lastError: DeliveryError.optional(),
-    nextAttemptAt: Timestamp.optional(),
-    deliveredAt: Timestamp.optional(),
+    failureType: z.optional(FailureTypeSchema),
+    lastError: z.optional(DeliveryError),
+    nextAttemptAt: z.optional(Timestamp),
+    deliveredAt: z.optional(Timestamp),
   });
 
   const ReportEntry = z.looseObject({
@@ -44,11 +44,11 @@ export function flowMessageComponents(): Components {
     event: ReportEventSchema,
     level: LogLevelSchema,
     detail: z.string(),
-    connectionId: ResourceId.optional(),
-    attempt: z.number().int().min(1).optional(),
-    httpStatus: z.number().int().optional(),
-    durationMs: Count.optional(),
-    by: z.string().optional().meta({ description: 'The operator who caused it (operator actions).' }),
+    connectionId: z.optional(ResourceId),
+    attempt: z.optional(z.int().check(z.minimum(1))),
+    httpStatus: z.optional(z.int()),
+    durationMs: z.optional(Count),
+    by: z.optional(z.string()).check(z.meta({ description: 'The operator who caused it (operator actions).' })),
   });
 
   const MessageDetail = z
@@ -62,16 +62,18 @@ export function flowMessageComponents(): Components {
       bytes: Count,
       sha256: Sha256,
       correlationId: CorrelationId,
-      chainId: MessageId.optional(),
-      expiresAt: Timestamp.optional(),
-      retainedUntil: Timestamp.optional().meta({
-        description:
-          "Set once every delivery is `delivered` or `discarded`: the message, its report and payloads are deleted after this (the flow's `retentionDays` after it became final; DynamoDB and S3 delete within days after).",
-      }),
+      chainId: z.optional(MessageId),
+      expiresAt: z.optional(Timestamp),
+      retainedUntil: z.optional(Timestamp).check(
+        z.meta({
+          description:
+            "Set once every delivery is `delivered` or `discarded`: the message, its report and payloads are deleted after this (the flow's `retentionDays` after it became final; DynamoDB and S3 delete within days after).",
+        }),
+      ),
       deliveries: z.array(DeliveryView),
-      report: z.array(ReportEntry).meta({ description: 'The execution report: every event of the message, oldest first.' }),
+      report: z.array(ReportEntry).check(z.meta({ description: 'The execution report: every event of the message, oldest first.' })),
     })
-    .meta({ description: 'A message as an operator sees it: deliveries and execution report.' });
+    .check(z.meta({ description: 'A message as an operator sees it: deliveries and execution report.' }));
 
   const MessageSummary = z.looseObject({
     messageId: MessageId,
@@ -80,7 +82,7 @@ export function flowMessageComponents(): Components {
     receivedAt: Timestamp,
     bytes: Count,
     contentType: z.string(),
-    chainId: MessageId.optional(),
+    chainId: z.optional(MessageId),
     correlationId: CorrelationId,
   });
 
@@ -91,7 +93,7 @@ export function flowMessageComponents(): Components {
   };
 }
 
-const MessageListQuery = ListQuery.extend({ status: MessageStatusSchema.optional() });
+const MessageListQuery = z.extend(ListQuery, { status: z.optional(MessageStatusSchema) });
 
 async function listMessages(runtime: Runtime, request: HttpRequest, flowId: string): Promise<HttpResponse> {
   await requireFlow(runtime, flowId);

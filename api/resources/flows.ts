@@ -1,6 +1,6 @@
 import type { Runtime } from '../../adapters/runtime';
 import type { Flow, FlowCounts, FlowWithCounts } from '../../core/model';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { MessageId, PutFlowBody, ResourceId } from '../schemas';
 import { fail, jsonResponse, noContent, type HttpRequest, type HttpResponse } from '../http';
 import { FlowNotDisabledError } from '../../adapters/aws/flow-store';
@@ -23,28 +23,33 @@ export function flowComponents(): Components {
     failed: Count,
     suspended: Count,
     inError: Count,
-  }) satisfies z.ZodType<FlowCounts>;
+  }) satisfies z.ZodMiniType<FlowCounts>;
 
-  const FlowSchema = PutFlowBody.extend({
-    flowId: ResourceId,
-    status: FlowStatusSchema,
-    statusReason: z.string().optional(),
-    statusSince: Timestamp,
-    operatorPaused: z.boolean().optional().meta({ description: 'Paused by an operator: every branch holds until `resume`.' }),
-    autoPausedBy: z.array(ResourceId).optional().meta({ description: 'Connections whose outage paused the flow.' }),
-    counts: FlowCountsSchema,
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  }).loose();
+  const FlowSchema = z.catchall(
+    z.extend(PutFlowBody, {
+      flowId: ResourceId,
+      status: FlowStatusSchema,
+      statusReason: z.optional(z.string()),
+      statusSince: Timestamp,
+      operatorPaused: z.optional(z.boolean()).check(z.meta({ description: 'Paused by an operator: every branch holds until `resume`.' })),
+      autoPausedBy: z.optional(z.array(ResourceId)).check(z.meta({ description: 'Connections whose outage paused the flow.' })),
+      counts: FlowCountsSchema,
+      createdAt: Timestamp,
+      updatedAt: Timestamp,
+    }),
+    z.unknown(),
+  );
 
   const FlowList = z.looseObject({ items: z.array(FlowSchema) });
 
   const FlowLogEntry = z.looseObject({
     at: Timestamp,
     level: LogLevelSchema,
-    code: z.string().meta({ description: 'A problem code for rejections (e.g. `unauthenticated`), `flow-<action>` for state changes.' }),
+    code: z
+      .string()
+      .check(z.meta({ description: 'A problem code for rejections (e.g. `unauthenticated`), `flow-<action>` for state changes.' })),
     detail: z.string(),
-    messageId: MessageId.optional(),
+    messageId: z.optional(MessageId),
   });
   const FlowLog = z.looseObject({ entries: z.array(FlowLogEntry) });
 

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { CORRELATION_ID_PATTERN, MESSAGE_ID_PATTERN } from '../../core/identifiers';
 import type { Components } from '../router';
 import { MessageId, ResourceId } from '../schemas';
@@ -32,41 +32,42 @@ const MessageDuplicate = z.looseObject({
  * `readEntry` in partner-batches.ts (a bad entry is that message's error, not the
  * request's), so this schema documents the shape and is not what validates it.
  */
-const BatchBody = z
-  .object({
-    messages: z
-      .array(
-        z
-          .object({
-            id: z.string().regex(MESSAGE_ID_PATTERN).meta({ description: 'The message GUID, same rules as `x-aux-system-msg-id`.' }),
-            payload: z.string().min(1).meta({ description: 'The payload: text, or base64 with `encoding: "base64"`.' }),
-            encoding: z.enum(['utf8', 'base64']).optional().meta({ description: 'Default `utf8`.' }),
-            contentType: z.string().optional().meta({ description: 'Delivered as Content-Type. Default `application/octet-stream`.' }),
-            chainId: z.string().regex(MESSAGE_ID_PATTERN).optional(),
-            correlationId: z.string().regex(CORRELATION_ID_PATTERN).optional(),
-            expiresAt: z.string().meta({ format: 'date-time' }).optional(),
-          })
-          .strict(),
-      )
-      .min(1)
-      .max(MAX_BATCH_MESSAGES),
-  })
-  .strict();
+const BatchBody = z.strictObject({
+  messages: z
+    .array(
+      z.strictObject({
+        id: z
+          .string()
+          .check(z.regex(MESSAGE_ID_PATTERN), z.meta({ description: 'The message GUID, same rules as `x-aux-system-msg-id`.' })),
+        payload: z.string().check(z.minLength(1), z.meta({ description: 'The payload: text, or base64 with `encoding: "base64"`.' })),
+        encoding: z.optional(z.enum(['utf8', 'base64'])).check(z.meta({ description: 'Default `utf8`.' })),
+        contentType: z
+          .optional(z.string())
+          .check(z.meta({ description: 'Delivered as Content-Type. Default `application/octet-stream`.' })),
+        chainId: z.optional(z.string().check(z.regex(MESSAGE_ID_PATTERN))),
+        correlationId: z.optional(z.string().check(z.regex(CORRELATION_ID_PATTERN))),
+        expiresAt: z.optional(z.string().check(z.meta({ format: 'date-time' }))),
+      }),
+    )
+    .check(z.minLength(1), z.maxLength(MAX_BATCH_MESSAGES)),
+});
 
 const BatchResult = z
   .union([
     z.looseObject({ messageId: MessageId, status: z.literal('accepted'), receivedAt: Timestamp }),
     z.looseObject({ messageId: MessageId, status: MessageStatusSchema, duplicate: z.literal(true), receivedAt: Timestamp }),
     z.looseObject({
-      messageId: z.string().optional().meta({ description: 'The `id` as sent, when it was a non-empty string.' }),
+      messageId: z.optional(z.string()).check(z.meta({ description: 'The `id` as sent, when it was a non-empty string.' })),
       error: Problem,
     }),
   ])
-  .meta({ description: 'What became of one message: accepted, a duplicate (also a GUID repeated in the batch), or its own problem.' });
+  .check(
+    z.meta({ description: 'What became of one message: accepted, a duplicate (also a GUID repeated in the batch), or its own problem.' }),
+  );
 
 const BatchResults = z.looseObject({
   flowId: ResourceId,
-  results: z.array(BatchResult).meta({ description: 'One result per message, in request order.' }),
+  results: z.array(BatchResult).check(z.meta({ description: 'One result per message, in request order.' })),
 });
 
 const PartnerMessage = z
@@ -77,7 +78,7 @@ const PartnerMessage = z
     receivedAt: Timestamp,
     deliveries: z.array(z.looseObject({ connectionId: ResourceId, status: DeliveryStatusSchema, attempts: Count })),
   })
-  .meta({ description: 'A message as its partner sees it.' });
+  .check(z.meta({ description: 'A message as its partner sees it.' }));
 
 export const partnerApiComponents: Components = {
   requests: { BatchRequest: BatchBody },

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PartnerExistsError, UnknownPartnerError } from '../../adapters/aws/partner-store';
 import type { Runtime } from '../../adapters/runtime';
 import { CreatePartnerBody, ResourceId } from '../schemas';
@@ -14,7 +14,7 @@ import { Timestamp } from '../view-schemas';
  */
 export function partnerComponents(): Components {
   const Partner = z.looseObject({ partnerId: ResourceId, name: z.string(), createdAt: Timestamp });
-  const ApiKey = z.string().meta({ description: 'Shown once: Sluice stores only its hash.' });
+  const ApiKey = z.string().check(z.meta({ description: 'Shown once: Sluice stores only its hash.' }));
 
   return {
     requests: { CreatePartnerRequest: CreatePartnerBody },

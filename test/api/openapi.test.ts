@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import type { StoredConnection } from '../../adapters/aws/connection-store';
 import type { StoredMessage } from '../../adapters/aws/message-store';
 import { createOperatorApi, createPartnerApi } from '../../api/apis';
@@ -215,7 +215,7 @@ describe('OpenAPI document', () => {
 // The response schemas describe what the handlers' views really return.
 
 /** Keys in `value` that `schema` does not declare (zod object shapes, recursively). */
-function undocumented(schema: z.ZodType, value: unknown, at: string): string[] {
+function undocumented(schema: z.ZodMiniType, value: unknown, at: string): string[] {
   const def = (schema as unknown as { _zod: { def: Json } })._zod.def;
   if (value === undefined || value === null) return [];
   switch (def.type) {
