@@ -15,6 +15,7 @@ import * as scheduler from '../../adapters/aws/protocol/scheduler';
 import * as sqs from '../../adapters/aws/protocol/sqs';
 import { enableAwsFifoBatches } from '../../local/fifo-batches';
 import { startTestSqs, type TestSqs } from '../helpers/emulator-sqs';
+import { sdkRequestOf } from '../helpers/sdk-oracle';
 
 /**
  * The AWS SDK's clients are the oracle: each operation's request must be the one the
@@ -60,19 +61,7 @@ function parseBody(body: unknown): unknown {
 /** The request the SDK client would send, taken just before it would go out. */
 async function sdkRequest(pair: Pair, endpoint?: string): Promise<Laid> {
   const client = new pair.client({ region: REGION, credentials, logger: quiet, ...(endpoint ? { endpoint } : {}) });
-  let request: any;
-  client.middlewareStack.add(
-    () => async (args: { request: unknown }) => {
-      request = args.request;
-      return { output: { $metadata: {} }, response: {} };
-    },
-    { step: 'finalizeRequest', priority: 'low' },
-  );
-  try {
-    await client.send(new pair.sdk(pair.input()));
-  } finally {
-    client.destroy();
-  }
+  const request = await sdkRequestOf(client, new pair.sdk(pair.input()));
   return {
     method: request.method,
     url: `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ''}${request.path}`,

@@ -14,6 +14,7 @@ import { sharedEmulators, startEmulators, type Emulators } from '../../local/emu
 import type { SdkClients } from '../../local/sdk-clients';
 import { AwsEndpoint, type ScriptedAnswer } from '../helpers/aws-endpoint';
 import { emulatorClients } from '../helpers/emulator-clients';
+import { sdkRequestOf } from '../helpers/sdk-oracle';
 
 /**
  * DynamoDB's protocol against the AWS SDK as the oracle: each raw operation's request must
@@ -222,19 +223,7 @@ const parseBody = (body: unknown) => JSON.parse(typeof body === 'string' ? body 
 /** The request the SDK client would send, taken just before it would go out. */
 async function sdkRequest(pair: Pair, region: string, endpoint?: string): Promise<Laid> {
   const client = new sdk.DynamoDBClient({ region, credentials, logger: quiet, ...(endpoint ? { endpoint } : {}) });
-  let request: any;
-  client.middlewareStack.add(
-    () => async (args: { request: unknown }) => {
-      request = args.request;
-      return { output: { $metadata: {} }, response: {} } as never;
-    },
-    { step: 'finalizeRequest', priority: 'low' },
-  );
-  try {
-    await client.send(new pair.sdk(pair.input()));
-  } finally {
-    client.destroy();
-  }
+  const request = await sdkRequestOf(client, new pair.sdk(pair.input()));
   return {
     method: request.method,
     url: `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ''}${request.path}`,

@@ -14,6 +14,7 @@ import { presignObjectUrl } from '../../adapters/aws/protocol/presign';
 import * as s3 from '../../adapters/aws/protocol/s3';
 import { sharedEmulators } from '../../local/emulators';
 import { ObjectTags, withObjectTagging } from '../../local/s3-tagging';
+import { sdkRequestOf, type SdkHttpRequest } from '../helpers/sdk-oracle';
 
 // Fixed credentials: nothing here reaches AWS.
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
@@ -23,16 +24,7 @@ const LOCAL_ENDPOINT = 'http://127.0.0.1:4566';
 /** A key with every character class S3 escapes differently from `encodeURIComponent`, and one that needs none. */
 const AWKWARD_KEY = "payloads/orders/m 1:a+b(c)*!'~ü/%41&=?#";
 
-interface HttpRequestLike {
-  method: string;
-  protocol: string;
-  hostname: string;
-  port?: number;
-  path: string;
-  query: Record<string, string | string[] | null>;
-  headers: Record<string, string>;
-  body?: unknown;
-}
+type HttpRequestLike = SdkHttpRequest;
 
 /** The request the SDK's S3Client would send (captured after signing, never sent). */
 async function sdkRequest(command: unknown, options: { endpoint?: string; region?: string } = {}) {
@@ -42,18 +34,7 @@ async function sdkRequest(command: unknown, options: { endpoint?: string; region
     requestChecksumCalculation: 'WHEN_REQUIRED',
     ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
   });
-  let captured: HttpRequestLike | undefined;
-  client.middlewareStack.add(
-    () => async (args) => {
-      captured = args.request as HttpRequestLike;
-      return { output: { $metadata: {} }, response: {} } as never;
-    },
-    { step: 'finalizeRequest', priority: 'low' },
-  );
-  await client.send(command as never);
-  client.destroy();
-  assert.ok(captured, 'the SDK built no request');
-  return captured;
+  return sdkRequestOf(client, command);
 }
 
 const sdkUrl = (r: HttpRequestLike) => {
