@@ -1,5 +1,5 @@
 /**
- * SDK middleware that bills every DynamoDB request the gateway makes by AWS's rules
+ * Middleware that bills every DynamoDB request the gateway makes by AWS's rules
  * (dynamodb-units.ts), from the requests and responses themselves.
  *
  * To bill an update or a replacing put, the size of the item before and after is needed.
@@ -157,7 +157,7 @@ export class DynamoDbMeter {
           this.options.onError?.(error);
           if (!sent) return next(args);
         }
-        // The caller gets the answer as the SDK made it, never the meter's wire copy.
+        // The caller gets the answer as the client made it, never the meter's wire copy.
         return answer;
       },
       { step: 'build', priority: 'high', name: 'benchDynamoDbUnits' },

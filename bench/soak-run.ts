@@ -8,8 +8,8 @@
  * - one target goes down (its server closes: connections refused) and comes back on the same port;
  * - the deliverer's event source poller is killed and replaced mid-batch, repeatedly;
  * - the deliverer "crashes" after a POST and before recording its outcome (afterRequest throws);
- * - DynamoDB throttling (`ProvisionedThroughputExceededException`): some injected under the SDK's
- *   retry layer (absorbed by SDK retries unless every attempt is throttled), some above it (the
+ * - DynamoDB throttling (`ProvisionedThroughputExceededException`): some injected under the client's
+ *   retry layer (absorbed by its retries unless every attempt is throttled), some above it (the
  *   application sees them at once);
  * - the whole gateway is stopped and started again on its data directory half-way through the
  *   posting phase, as `npm start` is: the emulator's queue starts empty, so every delivery that
@@ -32,9 +32,9 @@ export interface SoakFaults {
   reset: number;
   /** Per delivery attempt: throw after the POST, before the outcome is recorded. */
   crashAfterPost: number;
-  /** Per DynamoDB call: throttled above the SDK's retries (the app sees it). */
+  /** Per DynamoDB call: throttled above the client's retries (the app sees it). */
   dynamoThrottleApp: number;
-  /** Per DynamoDB HTTP attempt: throttled below the SDK's retries (retried by the SDK). */
+  /** Per DynamoDB HTTP attempt: throttled below the client's retries (retried by the client). */
   dynamoThrottleSdk: number;
   /** Seconds between poller kills (random in this range). */
   pollerRestartSeconds: [number, number];
@@ -331,7 +331,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
 
 /**
  * Throttling on the runtime's DynamoDB client (the document client shares its middleware stack):
- * one middleware above the SDK's retry layer, one below it.
+ * one middleware above the client's retry layer, one below it.
  */
 function installThrottling(
   runtime: Runtime,
@@ -376,7 +376,7 @@ export function formatSoak(result: SoakResult): string {
   return [
     `faults: ${f.http503} × 503, ${f.hang} hangs (timeouts), ${f.reset} resets, ${f.targetDownBack} target down-and-back, ` +
       `${f.pollerKills} poller kills, ${f.gatewayRestarts} gateway restarts, ${f.crashAfterPost} crashes after POST, DynamoDB throttles: ${f.dynamoThrottleApp} seen by the app at once, ` +
-      `${f.dynamoThrottleSdk} under the SDK's retries (${f.dynamoThrottleReachedApp} of them got through all retries), ${f.flowsRestartedByOperator} stopped flows restarted by the operator`,
+      `${f.dynamoThrottleSdk} under the client's retries (${f.dynamoThrottleReachedApp} of them got through all retries), ${f.flowsRestartedByOperator} stopped flows restarted by the operator`,
     `posted: ${result.posted.accepted} accepted, ${result.posted.apiRequests} API requests, ${result.posted.failedRequests} failed and retried with the same id, ${result.posted.abandoned} given up`,
     `accepted ${i.accepted}: delivered ${i.delivered}, in failed store ${i.failed}, lost ${i.lost}, not settled ${i.pending}`,
     `order violations ${i.orderViolations}, delivered twice without possible-duplicate flag ${i.duplicatesWithoutFlag}, repeats without flag ${i.repeatsWithoutFlag}, ` +
