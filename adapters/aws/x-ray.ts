@@ -4,7 +4,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { ENVIRONMENT } from './definitions';
-import type { AwsClient, CallArgs, CallContext, CallResult } from './protocol/client';
+import { lambdaTraceId, retryErrorType, type AwsClient, type CallArgs, type CallContext, type CallResult } from './protocol/client';
 
 /**
  * X-Ray subsegments for a Lambda invocation, sent straight to the X-Ray daemon.
@@ -98,10 +98,9 @@ export class XRay {
     return this.env[ENVIRONMENT.tracing] !== 'false' && daemonAddress(this.env.AWS_XRAY_DAEMON_ADDRESS) !== undefined;
   }
 
-  /** The invocation's trace: the runtime's invoke store when it has one, else the environment. */
+  /** The invocation's trace, when it is sampled. */
   private trace(): { root: string; parent: string } | undefined {
-    const store = (globalThis as { awslambda?: { InvokeStore?: { getXRayTraceId?: () => string | undefined } } }).awslambda?.InvokeStore;
-    return sampledTrace(store?.getXRayTraceId?.() ?? this.env._X_AMZN_TRACE_ID);
+    return sampledTrace(lambdaTraceId(this.env));
   }
 
   private sendUdp(document: string): void {
@@ -190,8 +189,8 @@ export class XRay {
         } catch (error) {
           const metadata = (error as { $metadata?: { httpStatusCode?: number; requestId?: string } }).$metadata;
           record(metadata?.requestId, metadata?.httpStatusCode);
-          const name = (error as Error).name ?? '';
-          flagStatus(subsegment, metadata?.httpStatusCode, /Throttl|TooManyRequests|LimitExceeded|SlowDown/.test(name));
+          // Throttled as the client's retry strategy classifies it (DynamoDB's throughput errors included).
+          flagStatus(subsegment, metadata?.httpStatusCode, retryErrorType(error) === 'THROTTLING');
           if (!subsegment.error && !subsegment.fault) subsegment.fault = true;
           subsegment.cause = errorCause(error, metadata?.httpStatusCode !== undefined);
           throw error;

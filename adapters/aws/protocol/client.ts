@@ -26,6 +26,28 @@ export const credentialsFromEnvironment: CredentialSource = () => {
   return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
 };
 
+/**
+ * The SDK's SigV4 signer for one service: S3 signs the path as it is sent (already escaped
+ * once), the other services want it escaped once more.
+ */
+export function sigV4Signer(options: {
+  signingName: string;
+  region: string;
+  credentials: AwsCredentials | CredentialSource;
+  /** Whether the signer adds `x-amz-content-sha256` when the request has none. */
+  applyChecksum: boolean;
+}): SignatureV4 {
+  const { credentials } = options;
+  return new SignatureV4({
+    service: options.signingName,
+    region: options.region,
+    credentials: async () => (typeof credentials === 'function' ? credentials() : credentials),
+    sha256: NodeSha256 as never,
+    uriEscapePath: options.signingName !== 's3',
+    applyChecksum: options.applyChecksum,
+  });
+}
+
 export interface AwsClientOptions {
   region: string;
   /** A custom endpoint (local mode's emulators). @default the service's own host in `region` */
@@ -101,9 +123,9 @@ export function retryErrorType(error: unknown): RetryErrorType {
 }
 
 /** The invocation's trace header: the runtime's invoke store when it has one, else the environment. */
-function lambdaTraceId(): string | undefined {
+export function lambdaTraceId(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const store = (globalThis as { awslambda?: { InvokeStore?: { getXRayTraceId?: () => string | undefined } } }).awslambda?.InvokeStore;
-  return store?.getXRayTraceId?.() ?? process.env._X_AMZN_TRACE_ID;
+  return store?.getXRayTraceId?.() ?? env._X_AMZN_TRACE_ID;
 }
 
 /**
@@ -128,19 +150,22 @@ const recursionDetection: Middleware = (next) => (args) => {
 export class AwsClient {
   readonly middlewareStack: MiddlewareStack<any, any> = constructStack<any, any>();
   private readonly context: EndpointContext;
-  private readonly credentials: CredentialSource;
   /** The AWS SDK's standard retry strategy: its backoff, its retry quota, its attempt count. */
   private readonly retryStrategy: StandardRetryStrategy;
   private readonly attemptTimeoutMs: number;
-  private signer?: SignatureV4;
+  private readonly signer: SignatureV4;
 
   constructor(
     readonly service: ServiceProtocol,
     options: AwsClientOptions,
   ) {
     this.context = { region: options.region, ...(options.endpoint ? { endpoint: new URL(options.endpoint) } : {}) };
-    const credentials = options.credentials ?? credentialsFromEnvironment;
-    this.credentials = typeof credentials === 'function' ? credentials : () => credentials;
+    this.signer = sigV4Signer({
+      signingName: service.signingName,
+      region: options.region,
+      credentials: options.credentials ?? credentialsFromEnvironment,
+      applyChecksum: service.signedPayloadHeader === true,
+    });
     this.retryStrategy = new StandardRetryStrategy(options.maxAttempts ?? service.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000;
   }
@@ -210,15 +235,6 @@ export class AwsClient {
   }
 
   private async sign(request: WireRequest): Promise<WireRequest> {
-    this.signer ??= new SignatureV4({
-      service: this.service.signingName,
-      region: this.context.region,
-      credentials: async () => this.credentials(),
-      sha256: NodeSha256 as never,
-      // S3 signs the path as it is sent; the other services want it encoded once more.
-      uriEscapePath: this.service.signingName !== 's3',
-      applyChecksum: this.service.signedPayloadHeader === true,
-    });
     const headers: Record<string, string> = { ...request.headers, host: request.url.host };
     if (this.service.signedPayloadHeader) headers['x-amz-content-sha256'] = payloadSha256(request.body);
     // A name given twice is signed with every value it is sent with.

@@ -23,38 +23,6 @@ import type { AwsClient, CallMiddleware } from './client';
 import * as raw from './dynamodb';
 import type { Command, Operation } from './operation';
 
-/** Members that hold one item (or key, or value map) in a request or an answer. */
-const ONE_ITEM = new Set([
-  'Item',
-  'Key',
-  'ExclusiveStartKey',
-  'ExpressionAttributeValues',
-  'Attributes',
-  'LastEvaluatedKey',
-  'ItemCollectionKey',
-]);
-/** Members that hold a list of them. */
-const ITEM_LIST = new Set(['Items', 'Keys']);
-
-const isPlain = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && !(value instanceof Set);
-
-/**
- * Converts every item-bearing member of a DynamoDB request or answer, wherever it sits
- * (a transaction's `Put.Item`, a batch's `RequestItems.<table>.Keys`, an answer's
- * `Responses.<table>`), as `@aws-sdk/lib-dynamodb` does per command.
- */
-function convertItems(value: unknown, convert: (item: any) => any, name?: string): unknown {
-  if (name !== undefined && ONE_ITEM.has(name) && isPlain(value)) return convert(value);
-  if (name !== undefined && ITEM_LIST.has(name) && Array.isArray(value)) return value.map(convert);
-  if (name === 'Responses' && isPlain(value)) {
-    return Object.fromEntries(Object.entries(value).map(([table, items]) => [table, Array.isArray(items) ? items.map(convert) : items]));
-  }
-  if (Array.isArray(value)) return value.map((entry) => convertItems(entry, convert));
-  if (isPlain(value)) return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, convertItems(member, convert, key)]));
-  return value;
-}
-
 /** A document command: the plain-object input of lib-dynamodb's command of the same name, over the raw operation. */
 interface DocumentCommand<I, O> {
   readonly documentInput: I;
@@ -100,14 +68,14 @@ export class DocumentClient {
         (next, context) => (args) => {
           // The benchmark's meter reads this flag as it reads the SDK's (dynamodb-meter.ts).
           context.__aws_sdk_context.features.DDB_MAPPER = 'd';
-          return next({ ...args, input: convertItems(args.input, (item) => marshall(item, options)) });
+          return next({ ...args, input: raw.mapItems(args.input, (item) => marshall(item, options)) });
         },
         { step: 'initialize', name: 'DocumentMarshall', priority: 'high' },
       ],
       [
         (next) => async (args) => {
           const result = await next(args);
-          return { ...result, output: convertItems(result.output, (item) => unmarshall(item)) };
+          return { ...result, output: raw.mapItems(result.output, (item) => unmarshall(item)) };
         },
         { step: 'deserialize', name: 'DocumentUnmarshall' },
       ],

@@ -32,7 +32,7 @@ export const dynamodbService = jsonService({
   targetPrefix: 'DynamoDB_20120810',
   // The SDK's default for DynamoDB in the version this project locks.
   defaultMaxAttempts: 4,
-  readErrorFields: readErrorItems,
+  readErrorFields: (fields) => readItems(fields),
 });
 
 /** An attribute value from the wire: binary members back to bytes, maps and lists walked. */
@@ -52,74 +52,44 @@ function itemOf(item: any): Record<string, AttributeValue> | undefined {
   return out;
 }
 
-const itemsOf = (items: any) => (Array.isArray(items) ? items.map(itemOf) : items);
+/** Members that hold one item (or key, or value map) in a request or an answer. */
+const ONE_ITEM = new Set([
+  'Item',
+  'Key',
+  'ExclusiveStartKey',
+  'ExpressionAttributeValues',
+  'Attributes',
+  'LastEvaluatedKey',
+  'ItemCollectionKey',
+]);
+/** Members that hold a list of them. */
+const ITEM_LIST = new Set(['Items', 'Keys']);
 
-function itemsByTable(byTable: any): any {
-  if (!byTable) return byTable;
-  return Object.fromEntries(Object.entries(byTable).map(([table, items]) => [table, itemsOf(items)]));
-}
-
-/** An item collection's metrics, the collection's key with its binary values restored. */
-const metricsOf = (metrics: any) =>
-  metrics?.ItemCollectionKey ? { ...metrics, ItemCollectionKey: itemOf(metrics.ItemCollectionKey) } : metrics;
+const isPlain = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && !(value instanceof Set);
 
 /**
- * The item-bearing members of any DynamoDB answer, with their binary values restored.
- * A batch's or a transaction's item collection metrics come by table (`metricsByTable`).
+ * Converts every item-bearing member of a DynamoDB request, answer or error, wherever it
+ * sits (a transaction's `Put.Item`, a batch's `RequestItems.<table>.Keys` or
+ * `UnprocessedItems.<table>[].PutRequest.Item`, an answer's `Responses.<table>`, a
+ * cancellation reason's `Item`, item collection metrics by table or not), as
+ * `@aws-sdk/lib-dynamodb` does per command.
  */
-function readItems(output: Record<string, any>, metricsByTable = false): any {
-  const read = { ...output };
-  if (read.Item) read.Item = itemOf(read.Item);
-  if (read.Items) read.Items = itemsOf(read.Items);
-  if (read.Attributes) read.Attributes = itemOf(read.Attributes);
-  if (read.LastEvaluatedKey) read.LastEvaluatedKey = itemOf(read.LastEvaluatedKey);
-  if (read.Responses) read.Responses = itemsByTable(read.Responses);
-  if (read.UnprocessedKeys) {
-    read.UnprocessedKeys = Object.fromEntries(
-      Object.entries(read.UnprocessedKeys as Record<string, any>).map(([table, request]) => [
-        table,
-        { ...request, Keys: itemsOf(request.Keys) },
-      ]),
-    );
+export function mapItems(value: unknown, convert: (item: any) => any, name?: string): unknown {
+  if (name !== undefined && ONE_ITEM.has(name) && isPlain(value)) return convert(value);
+  if (name !== undefined && ITEM_LIST.has(name) && Array.isArray(value)) return value.map(convert);
+  if (name === 'Responses' && isPlain(value)) {
+    return Object.fromEntries(Object.entries(value).map(([table, items]) => [table, Array.isArray(items) ? items.map(convert) : items]));
   }
-  if (read.UnprocessedItems) {
-    read.UnprocessedItems = Object.fromEntries(
-      Object.entries(read.UnprocessedItems as Record<string, any[]>).map(([table, requests]) => [
-        table,
-        requests.map((r) => ({
-          ...(r.PutRequest ? { PutRequest: { Item: itemOf(r.PutRequest.Item) } } : {}),
-          ...(r.DeleteRequest ? { DeleteRequest: { Key: itemOf(r.DeleteRequest.Key) } } : {}),
-        })),
-      ]),
-    );
-  }
-  if (read.ItemCollectionMetrics) {
-    read.ItemCollectionMetrics = metricsByTable
-      ? Object.fromEntries(
-          Object.entries(read.ItemCollectionMetrics as Record<string, unknown[]>).map(([table, metrics]) => [
-            table,
-            metrics.map(metricsOf),
-          ]),
-        )
-      : metricsOf(read.ItemCollectionMetrics);
-  }
-  return read;
+  if (Array.isArray(value)) return value.map((entry) => mapItems(entry, convert));
+  if (isPlain(value)) return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, mapItems(member, convert, key)]));
+  return value;
 }
 
-/** The items an error carries (a failed condition's, a cancelled transaction's reasons'), read as an answer's. */
-function readErrorItems(fields: Record<string, any>): Record<string, unknown> {
-  const read = { ...fields };
-  if (read.Item) read.Item = itemOf(read.Item);
-  if (Array.isArray(read.CancellationReasons)) {
-    read.CancellationReasons = read.CancellationReasons.map((reason: any) =>
-      reason?.Item ? { ...reason, Item: itemOf(reason.Item) } : reason,
-    );
-  }
-  return read;
-}
+/** The items of an answer or of an error's fields (a failed condition's, a cancelled transaction's reasons'), their binary values restored. */
+const readItems = (output: Record<string, unknown>): any => mapItems(output, itemOf);
 
-const op = <I, O>(name: string, read: (output: Record<string, any>) => any = readItems) => dynamodbService.operation<I, O>(name, read);
-const byTable = (output: Record<string, any>) => readItems(output, true);
+const op = <I, O>(name: string) => dynamodbService.operation<I, O>(name, readItems);
 
 export const PutItemCommand = commandFor(op<PutItemCommandInput, PutItemCommandOutput>('PutItem'));
 export const GetItemCommand = commandFor(op<GetItemCommandInput, GetItemCommandOutput>('GetItem'));
@@ -128,13 +98,13 @@ export const DeleteItemCommand = commandFor(op<DeleteItemCommandInput, DeleteIte
 export const QueryCommand = commandFor(op<QueryCommandInput, QueryCommandOutput>('Query'));
 export const ScanCommand = commandFor(op<ScanCommandInput, ScanCommandOutput>('Scan'));
 export const BatchGetItemCommand = commandFor(op<BatchGetItemCommandInput, BatchGetItemCommandOutput>('BatchGetItem'));
-export const BatchWriteItemCommand = commandFor(op<BatchWriteItemCommandInput, BatchWriteItemCommandOutput>('BatchWriteItem', byTable));
+export const BatchWriteItemCommand = commandFor(op<BatchWriteItemCommandInput, BatchWriteItemCommandOutput>('BatchWriteItem'));
 /**
  * A transaction carries an idempotency token, as the SDK fills one in: an attempt retried
  * after a lost answer then finds the transaction done instead of failing its own conditions.
  * The token is drawn once per call (serialization runs outside the retry loop).
  */
-const transactWriteItems = op<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>('TransactWriteItems', byTable);
+const transactWriteItems = op<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>('TransactWriteItems');
 export const TransactWriteItemsCommand = commandFor<TransactWriteItemsCommandInput, TransactWriteItemsCommandOutput>({
   ...transactWriteItems,
   serialize: (input, context) =>

@@ -27,11 +27,17 @@ export interface JsonService extends ServiceProtocol {
   operation<I, O>(name: string, read?: (output: Record<string, unknown>) => O): Operation<I, O>;
 }
 
-/** JSON with every Uint8Array (a Buffer too, which `toJSON` would turn into an array of numbers) as base64. */
-export function jsonWithBlobs(input: unknown): string {
+/**
+ * A request body in the AWS JSON protocols (and restJson1): every Uint8Array (a Buffer too,
+ * which `toJSON` would turn into an array of numbers) as base64, every Date as epoch seconds
+ * with the milliseconds as the fraction (not the ISO string of `Date#toJSON`).
+ */
+export function awsJson(input: unknown): string {
   return JSON.stringify(input, function (this: Record<string, unknown>, key, value) {
     const raw = this[key];
-    return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') : value;
+    if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+    if (raw instanceof Date) return raw.getTime() / 1000;
+    return value;
   });
 }
 
@@ -108,7 +114,7 @@ export function jsonService(options: JsonServiceOptions): JsonService {
           method: 'POST',
           url: new URL('/', context.endpoint ?? `https://${options.host(context.region)}`),
           headers: { 'content-type': contentType, 'x-amz-target': `${options.targetPrefix}.${name}`, ...options.headers },
-          body: jsonWithBlobs(input ?? {}),
+          body: awsJson(input ?? {}),
         }),
         deserialize: (response: WireResponse) => {
           const output = parseJson(response, true);

@@ -71,6 +71,10 @@ export function commandFor<I, O>(operation: Operation<I, O>) {
 export const regionalHost = (service: string, region: string): string =>
   `${service}.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 
+/** RFC 3986 escaping as AWS expects it (and the SDK does it): `encodeURIComponent` leaves `!'()*` alone. */
+export const escapeUri = (value: string): string =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
 const textDecoder = new TextDecoder();
 
 export const textOf = (body: Uint8Array): string => textDecoder.decode(body);

@@ -1,5 +1,4 @@
-import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256, type AwsCredentials, type CredentialSource } from './client';
+import { sigV4Signer, type AwsCredentials, type CredentialSource } from './client';
 import type { EndpointContext } from './operation';
 import { objectUrl, queryString } from './s3';
 
@@ -22,16 +21,7 @@ export interface PresignObjectOptions extends EndpointContext {
 export async function presignObjectUrl(options: PresignObjectOptions): Promise<string> {
   const query = { 'x-id': options.method === 'GET' ? 'GetObject' : 'PutObject' };
   const url = objectUrl(options, options.bucket, options.key, query);
-  const { credentials } = options;
-  const signer = new SignatureV4({
-    service: 's3',
-    region: options.region,
-    credentials: async () => (typeof credentials === 'function' ? credentials() : credentials),
-    sha256: NodeSha256 as never,
-    // S3 signs the path as sent (already escaped once), unlike the other services.
-    uriEscapePath: false,
-    applyChecksum: false,
-  });
+  const signer = sigV4Signer({ signingName: 's3', region: options.region, credentials: options.credentials, applyChecksum: false });
   const signed = await signer.presign(
     {
       method: options.method,

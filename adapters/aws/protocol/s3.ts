@@ -23,6 +23,8 @@ import { parseXML, XmlNode } from '@aws-sdk/xml-builder';
 import { AwsServiceError } from './errors';
 import {
   commandFor,
+  escapeUri,
+  regionalHost,
   textOf,
   type EndpointContext,
   type Operation,
@@ -40,10 +42,6 @@ import {
 
 const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
-
-/** RFC 3986 escaping as S3 expects it (and the SDK does it): `encodeURIComponent` leaves `!'()*` alone. */
-export const escapeUri = (value: string): string =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** A query string in the SDK's form: names sorted, names and values escaped, `name=` for an empty value. */
 export function queryString(query: Record<string, string | undefined>): string {
@@ -67,8 +65,6 @@ function keyPath(key: string): string {
 /** Bucket names that can be a DNS label of S3's wildcard certificate (no dots, not an IP address). */
 const virtualHostable = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
 
-const dnsSuffix = (region: string) => (region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com');
-
 /**
  * Where an object is: virtual-hosted on AWS
  * (`https://{bucket}.s3.{region}.amazonaws.com/{key}`), path style on a custom endpoint
@@ -89,7 +85,7 @@ function addressOf(context: EndpointContext, bucket: string, key: string, query:
     const base = context.endpoint.pathname.replace(/\/+$/, '');
     return new URL(`${context.endpoint.origin}${base}/${escapeUri(bucket)}/${path}${tail}`);
   }
-  const host = `s3.${context.region}.${dnsSuffix(context.region)}`;
+  const host = regionalHost('s3', context.region);
   return virtualHostable(bucket)
     ? new URL(`https://${bucket}.${host}/${path}${tail}`)
     : new URL(`https://${host}/${escapeUri(bucket)}/${path}${tail}`);

@@ -1,7 +1,8 @@
 import type { CreateScheduleInput, CreateScheduleOutput, DeleteScheduleInput, DeleteScheduleOutput } from '@aws-sdk/client-scheduler';
-import { jsonServiceError } from './json-protocol';
+import { awsJson, jsonServiceError } from './json-protocol';
 import {
   commandFor,
+  escapeUri,
   textOf,
   type EndpointContext,
   type Operation,
@@ -17,17 +18,10 @@ import {
  */
 export const schedulerService: ServiceProtocol = { label: 'Scheduler', signingName: 'scheduler', error: jsonServiceError };
 
-/** A path label as the SDK encodes it: everything but RFC 3986's unreserved characters. */
-const label = (value: string): string =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
 function scheduleUrl(name: string | undefined, context: EndpointContext): URL {
   if (!name) throw new Error('No value provided for input HTTP label: Name.');
-  return new URL(`/schedules/${label(name)}`, context.endpoint ?? `https://${regionalHost('scheduler', context.region)}`);
+  return new URL(`/schedules/${escapeUri(name)}`, context.endpoint ?? `https://${regionalHost('scheduler', context.region)}`);
 }
-
-/** restJson1's timestamps in a body are epoch seconds, milliseconds as the fraction (not the ISO string of `Date#toJSON`). */
-const epochSeconds = (value: Date | undefined): number | undefined => value && value.getTime() / 1000;
 
 /**
  * Filled when absent, as the SDK does. The client lays a request out once per send, so its
@@ -38,16 +32,11 @@ const idempotencyToken = (token: string | undefined): string => token ?? crypto.
 const createSchedule: Operation<CreateScheduleInput, CreateScheduleOutput> = {
   service: schedulerService,
   name: 'CreateSchedule',
-  serialize: ({ Name, StartDate, EndDate, ClientToken, ...body }, context) => ({
+  serialize: ({ Name, ClientToken, ...body }, context) => ({
     method: 'POST',
     url: scheduleUrl(Name, context),
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      ...body,
-      StartDate: epochSeconds(StartDate),
-      EndDate: epochSeconds(EndDate),
-      ClientToken: idempotencyToken(ClientToken),
-    }),
+    body: awsJson({ ...body, ClientToken: idempotencyToken(ClientToken) }),
   }),
   deserialize: (response: WireResponse) => JSON.parse(textOf(response.body) || '{}') as CreateScheduleOutput,
 };
@@ -58,8 +47,8 @@ const deleteSchedule: Operation<DeleteScheduleInput, DeleteScheduleOutput> = {
   serialize: ({ Name, GroupName, ClientToken }, context) => {
     const url = scheduleUrl(Name, context);
     // Percent-encoded as the signature canonicalises it (URLSearchParams would write a space as '+').
-    const query = GroupName === undefined ? [] : [`groupName=${label(GroupName)}`];
-    url.search = [...query, `clientToken=${label(idempotencyToken(ClientToken))}`].join('&');
+    const query = GroupName === undefined ? [] : [`groupName=${escapeUri(GroupName)}`];
+    url.search = [...query, `clientToken=${escapeUri(idempotencyToken(ClientToken))}`].join('&');
     return { method: 'DELETE', url, headers: {} };
   },
   deserialize: () => ({}),
