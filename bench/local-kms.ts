@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { AwsClient } from '../adapters/aws/protocol/client';
 import { kmsService } from '../adapters/aws/protocol/kms';
+import { LOCAL_CREDENTIALS } from '../adapters/aws/clients';
 
 type Middleware = (next: (args: any) => Promise<any>, context: { commandName?: string }) => (args: any) => Promise<any>;
 
@@ -21,7 +22,7 @@ const canonicalContext = (context: Record<string, string> | undefined) =>
  */
 export function createLocalKmsClient(region = 'us-east-1'): AwsClient {
   const key = randomBytes(32);
-  const client = new AwsClient(kmsService, { region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new AwsClient(kmsService, { region, credentials: LOCAL_CREDENTIALS });
   const answer: Middleware = (_next, context) => async (args) => {
     const input = args.input;
     const aad = Buffer.from(canonicalContext(input.EncryptionContext));

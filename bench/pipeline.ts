@@ -4,7 +4,7 @@ import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
-import { destroySdkClients, sdkClients, type SdkClients } from '../local/sdk-clients';
+import type { SdkClients } from '../local/sdk-clients';
 import { keys } from '../adapters/aws/keys';
 import { deliveriesOf } from '../adapters/aws/message-store';
 import type { RuntimeOverrides } from '../adapters/runtime';
@@ -122,7 +122,6 @@ export class Pipeline {
     meter: UsageMeter,
     events: OperationalEvent[],
     private readonly options: PipelineOptions,
-    private clients: SdkClients,
     private readonly partnerApi: LocalApiServer,
     private readonly gatewayOptions: LocalGatewayOptions,
     private ingest: ReturnType<typeof createIngestHandler>,
@@ -135,9 +134,12 @@ export class Pipeline {
     return this.current;
   }
 
-  /** Clients without the meter or any fault injection, for the bench's own reads. */
+  /**
+   * The gateway's own SDK clients, for the bench's own reads: the meter and the soak's faults
+   * sit on the handlers' clients, so these DynamoDB clients carry neither.
+   */
   get observer(): SdkClients {
-    return this.clients;
+    return this.current.sdk;
   }
 
   /**
@@ -168,10 +170,9 @@ export class Pipeline {
       },
     };
     const gateway = await startLocalGateway(gatewayOptions);
-    const observer = sdkClients(gateway.runtime.config);
     if (billing) {
       // The emulator keeps its table in memory and was started just now: the meter sees every write.
-      meter.instrument(gateway.runtime.clients, observer.dynamodb, { unseenItemsAreAbsent: true, eventSource: gateway.sdk.sqs });
+      meter.instrument(gateway.runtime.clients, gateway.sdk.dynamodb, { unseenItemsAreAbsent: true, eventSource: gateway.sdk.sqs });
       countMetricBytes(gateway.runtime.metrics, meter);
     }
     let pipeline: Pipeline | undefined;
@@ -192,16 +193,7 @@ export class Pipeline {
       operatorHandler: async () => ({ statusCode: 404, headers: { 'content-type': 'application/problem+json' }, body: '{"status":404}' }),
       isPartnerRequest: () => true,
     });
-    pipeline = new Pipeline(
-      gateway,
-      meter,
-      publisher.events,
-      options,
-      observer,
-      partnerApi,
-      gatewayOptions,
-      createIngestHandler(gateway.runtime),
-    );
+    pipeline = new Pipeline(gateway, meter, publisher.events, options, partnerApi, gatewayOptions, createIngestHandler(gateway.runtime));
     return pipeline;
   }
 
@@ -220,9 +212,7 @@ export class Pipeline {
       const polling = this.poller?.isRunning ?? false;
       await this.stopPoller();
       await this.current.stop();
-      destroySdkClients(this.clients);
       this.current = await startLocalGateway(this.gatewayOptions);
-      this.clients = sdkClients(this.current.runtime.config);
       onRuntime?.(this.current.runtime);
       this.ingest = createIngestHandler(this.current.runtime);
       this.gatewayRestarts += 1;
@@ -449,7 +439,6 @@ export class Pipeline {
     await this.stopPoller();
     this.agent.destroy();
     await this.partnerApi.close();
-    destroySdkClients(this.observer);
     await this.gateway.stop();
   }
 }

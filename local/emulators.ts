@@ -8,6 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { mirrorS3, type S3Mirror } from './s3-mirror';
 import { enableAwsFifoBatches } from './fifo-batches';
 import { ObjectTags, withObjectTagging } from './s3-tagging';
+import { LOCAL_CREDENTIALS } from '../adapters/aws/clients';
 
 /** Where the local stand-ins for DynamoDB, SQS and S3 listen. */
 export interface Emulators {
@@ -58,7 +59,7 @@ async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs: n
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: LOCAL_CREDENTIALS,
     maxAttempts: 1,
   });
   const deadline = Date.now() + timeoutMs;

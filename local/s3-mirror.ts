@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { FauxqsServer, S3SpyEvent, SpyMessage } from 'fauxqs';
+import { LOCAL_CREDENTIALS } from '../adapters/aws/clients';
 
 /**
  * Keeps the S3 objects of the embedded emulator in a directory, so failed and large
@@ -94,7 +95,7 @@ export async function mirrorS3(server: FauxqsServer, options: S3MirrorOptions): 
   const s3 = new S3Client({
     endpoint: `http://127.0.0.1:${server.port}`,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: LOCAL_CREDENTIALS,
     forcePathStyle: true,
   });
   await mkdir(directory, { recursive: true, mode: 0o700 });

@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SluiceConfig } from '../adapters/aws/config';
+import { LOCAL_CREDENTIALS } from '../adapters/aws/clients';
 
 /**
  * The AWS SDK's own clients on the emulators, for what local mode does in AWS's place
@@ -16,8 +17,6 @@ export interface SdkClients {
   sqs: SQSClient;
   s3: S3Client;
 }
-
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 export function sdkClients(config: Pick<SluiceConfig, 'region' | 'endpoints'>): SdkClients {
   const base = { region: config.region, credentials: LOCAL_CREDENTIALS };

@@ -45,12 +45,23 @@ export type OptionalService = keyof ServiceProtocols;
 
 const OPTIONAL_SERVICES: OptionalService[] = ['sqs', 's3', 'eventBridge', 'scheduler', 'kms'];
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** What every client on local mode's emulators signs with (they check no signature). */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** The emulator endpoint of a service in local mode (fauxqs serves SQS and S3; DynamoDB Local the table). */
 function endpointOf(config: SluiceConfig, service: OptionalService | 'dynamodb'): string | undefined {
   if (service === 'dynamodb' || service === 'sqs' || service === 's3') return config.endpoints[service];
   return undefined;
+}
+
+/**
+ * Where a service's client sends and what it signs with: an emulator and the local
+ * credentials when the config names emulators (local mode), else AWS and the execution
+ * role's credentials from the environment.
+ */
+export function awsClientOptions(config: SluiceConfig, service: OptionalService | 'dynamodb'): AwsClientOptions {
+  const local = Object.values(config.endpoints).some((endpoint) => endpoint !== undefined);
+  return { region: config.region, endpoint: endpointOf(config, service), ...(local ? { credentials: LOCAL_CREDENTIALS } : {}) };
 }
 
 function recordCalls(client: AwsClient, recorder: AwsCallRecorder): void {
@@ -77,12 +88,7 @@ export function builtClients(clients: AwsClients): AwsClient[] {
  * declare fails loudly at the call, not with a bundle that quietly grew.
  */
 export function buildAwsClients(config: SluiceConfig, protocols: ServiceProtocols, recorder?: AwsCallRecorder): AwsClients {
-  const local = config.endpoints.dynamodb !== undefined;
-  const options = (service: OptionalService | 'dynamodb'): AwsClientOptions => ({
-    region: config.region,
-    endpoint: endpointOf(config, service),
-    ...(local ? { credentials: LOCAL_CREDENTIALS } : {}),
-  });
+  const options = (service: OptionalService | 'dynamodb') => awsClientOptions(config, service);
   const dynamodb = new AwsClient(dynamodbService, options('dynamodb'));
   const documents = new DocumentClient(dynamodb);
   const built: Partial<Record<OptionalService, AwsClient>> = {};

@@ -1,4 +1,5 @@
-import { credentialsFromEnvironment, type CredentialSource } from './protocol/client';
+import { awsClientOptions } from './clients';
+import { credentialsFromEnvironment, type AwsCredentials, type CredentialSource } from './protocol/client';
 import type { EndpointContext } from './protocol/operation';
 import { presignObjectUrl } from './protocol/presign';
 import type { SluiceConfig } from './config';
@@ -26,17 +27,14 @@ export class PresignExpiryError extends RangeError {
 export class S3Presigner {
   constructor(
     private readonly endpoint: EndpointContext,
-    private readonly credentials: CredentialSource,
+    private readonly credentials: AwsCredentials | CredentialSource,
     readonly bucketName: string,
   ) {}
 
+  /** Signed as the S3 client of the same config sends: to the same endpoint, with the same credentials. */
   static forConfig(config: SluiceConfig): S3Presigner {
-    const local = config.endpoints.s3 !== undefined;
-    return new S3Presigner(
-      { region: config.region, ...(local ? { endpoint: new URL(config.endpoints.s3!) } : {}) },
-      local ? () => ({ accessKeyId: 'local', secretAccessKey: 'local' }) : credentialsFromEnvironment,
-      config.bucketName,
-    );
+    const { region, endpoint, credentials = credentialsFromEnvironment } = awsClientOptions(config, 's3');
+    return new S3Presigner({ region, ...(endpoint ? { endpoint: new URL(endpoint) } : {}) }, credentials, config.bucketName);
   }
 
   download(key: string, options: { now: Date; expiresInSeconds?: number }): Promise<PresignedUrl> {
