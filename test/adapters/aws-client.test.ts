@@ -1,12 +1,12 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { AwsClient, type AwsClientOptions } from '../../adapters/aws/protocol/client';
 import { GetItemCommand, dynamodbService } from '../../adapters/aws/protocol/dynamodb';
 import { DecryptCommand, kmsService } from '../../adapters/aws/protocol/kms';
 import type { Command, ServiceProtocol } from '../../adapters/aws/protocol/operation';
 import { GetQueueAttributesCommand, sqsService } from '../../adapters/aws/protocol/sqs';
+import { TestTarget, type Reply } from '../helpers/target';
 
 /**
  * The AWS client's own behaviour, whatever the service: which failures it retries and how
@@ -16,65 +16,56 @@ import { GetQueueAttributesCommand, sqsService } from '../../adapters/aws/protoc
  * (the SDK waits up to 50 ms × 2^n for those) or the attempts are capped at two.
  */
 
-type Reply = (response: ServerResponse, request: IncomingMessage) => void;
-
-const json =
-  (status: number, body: unknown, headers: Record<string, string> = {}): Reply =>
-  (response) =>
-    response
-      .writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'req-1', ...headers })
-      .end(typeof body === 'string' ? body : JSON.stringify(body));
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'req-1', ...headers },
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+});
 const dynamoError = (status: number, type: string, message = type): Reply =>
   json(status, { __type: `com.amazonaws.dynamodb.v20120810#${type}`, message });
 const item: Reply = json(200, { Item: { pk: { S: 'erp#m-1' } } });
 /** The connection drops before any answer. */
-const reset: Reply = (_response, request) => request.socket.destroy();
+const reset: Reply = { status: 0, reset: true };
 /** No answer at all: the client's attempt timeout has to give up on it. */
-const silent: Reply = () => undefined;
+const silent: Reply = { status: 0, hang: true };
 
+/** The tests' scripted target, answering as each test scripts it. */
 class ScriptedServer {
-  readonly requests: { headers: IncomingHttpHeaders; body: string }[] = [];
   private replies: Reply[] = [];
 
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
+  private constructor(private readonly target: TestTarget) {}
 
   static async start(): Promise<ScriptedServer> {
     let scripted!: ScriptedServer;
-    const server = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', () => {
-        scripted.requests.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
-        const reply = scripted.replies.length > 1 ? scripted.replies.shift()! : scripted.replies[0];
-        (reply ?? json(200, {}))(response, request);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    scripted = new ScriptedServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const target = await TestTarget.start(() =>
+      scripted.replies.length > 1 ? scripted.replies.shift()! : (scripted.replies[0] ?? json(200, {})),
+    );
+    scripted = new ScriptedServer(target);
     return scripted;
+  }
+
+  /** The requests since the last script, headers and body as they arrived. */
+  get requests(): { headers: IncomingHttpHeaders; body: string }[] {
+    return this.target.received.map((request) => ({ headers: request.headers, body: request.body.toString('utf8') }));
   }
 
   /** Replies in order; the last one repeats. */
   script(...replies: Reply[]): void {
-    this.requests.length = 0;
+    this.target.received.length = 0;
     this.replies = replies;
   }
 
   client(service: ServiceProtocol, options: Partial<AwsClientOptions> = {}): AwsClient {
     return new AwsClient(service, {
       region: 'us-east-1',
-      endpoint: this.url,
+      endpoint: this.target.url,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
       ...options,
     });
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.target.stop();
   }
 }
 

@@ -3,13 +3,12 @@
 // a real HTTP server the adapters' clients send their signed requests to. It records each
 // request as it arrived and answers as the test scripts it, so a test asserts the exact
 // request on the wire and drives the adapter through real answers and real error shapes.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { AwsClient } from '../../adapters/aws/protocol/client';
 import type { ServiceProtocol } from '../../adapters/aws/protocol/operation';
+import { TestTarget, type ReceivedRequest, type Reply } from './target';
 
 export interface RecordedRequest {
-  /** From `X-Amz-Target` (JSON protocols) or the test's own `operationOf` (REST). */
+  /** From `X-Amz-Target` (JSON protocols), or from the method and path (REST). */
   operation: string;
   method: string;
   path: string;
@@ -28,14 +27,6 @@ export interface ScriptedAnswer {
 
 type Answer = ScriptedAnswer | ((request: RecordedRequest) => ScriptedAnswer);
 
-const readBody = (request: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-
 /** REST operations by method and path (Scheduler's); JSON protocols name themselves in X-Amz-Target. */
 function restOperation(method: string, path: string): string {
   if (path.startsWith('/schedules/'))
@@ -43,42 +34,22 @@ function restOperation(method: string, path: string): string {
   return `${method} ${path}`;
 }
 
+/** A real HTTP server (the tests' scripted target) answering as AWS would, as the test scripts it. */
 export class AwsEndpoint {
   readonly requests: RecordedRequest[] = [];
   private readonly answers = new Map<string, Answer[]>();
 
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
+  private constructor(private readonly server: TestTarget) {}
 
   static async start(): Promise<AwsEndpoint> {
     let endpoint!: AwsEndpoint;
-    const server = createServer(async (request, response) => {
-      const url = new URL(request.url ?? '/', 'http://localhost');
-      const text = await readBody(request);
-      const target = request.headers['x-amz-target'];
-      const recorded: RecordedRequest = {
-        operation: typeof target === 'string' ? target.slice(target.indexOf('.') + 1) : restOperation(request.method ?? '', url.pathname),
-        method: request.method ?? '',
-        path: url.pathname,
-        query: Object.fromEntries(url.searchParams),
-        headers: request.headers,
-        body: text ? JSON.parse(text) : {},
-      };
-      endpoint.requests.push(recorded);
-      const answer = endpoint.next(recorded);
-      const status = answer.status ?? (answer.errorType ? 400 : 200);
-      response.writeHead(status, {
-        'content-type': 'application/json',
-        'x-amzn-requestid': `req-${endpoint.requests.length}`,
-        ...(answer.errorType ? { 'x-amzn-errortype': answer.errorType } : {}),
-      });
-      response.end(JSON.stringify(answer.body ?? (answer.errorType ? { message: answer.errorType } : {})));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = new AwsEndpoint(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const server = await TestTarget.start((request) => endpoint.reply(request));
+    endpoint = new AwsEndpoint(server);
     return endpoint;
+  }
+
+  get url(): string {
+    return this.server.url;
   }
 
   /** Answers of one operation in order; the last one repeats. Unscripted operations answer `{}`. */
@@ -108,7 +79,33 @@ export class AwsEndpoint {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.server.stop();
+  }
+
+  /** Records a request as it arrived and answers it as scripted: an error's type in `X-Amzn-ErrorType`, as AWS's JSON services send it. */
+  private reply(received: ReceivedRequest): Reply {
+    const url = new URL(received.path, 'http://localhost');
+    const text = received.body.toString('utf8');
+    const target = received.headers['x-amz-target'];
+    const recorded: RecordedRequest = {
+      operation: typeof target === 'string' ? target.slice(target.indexOf('.') + 1) : restOperation(received.method, url.pathname),
+      method: received.method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: received.headers,
+      body: text ? JSON.parse(text) : {},
+    };
+    this.requests.push(recorded);
+    const answer = this.next(recorded);
+    return {
+      status: answer.status ?? (answer.errorType ? 400 : 200),
+      headers: {
+        'content-type': 'application/json',
+        'x-amzn-requestid': `req-${this.requests.length}`,
+        ...(answer.errorType ? { 'x-amzn-errortype': answer.errorType } : {}),
+      },
+      body: JSON.stringify(answer.body ?? (answer.errorType ? { message: answer.errorType } : {})),
+    };
   }
 
   private next(request: RecordedRequest): ScriptedAnswer {
